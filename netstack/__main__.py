@@ -1,0 +1,3 @@
+from netstack.cli import main
+
+raise SystemExit(main())

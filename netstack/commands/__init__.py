@@ -1,0 +1,1 @@
+"""Subcommands of the ``netstack`` CLI, one module each (see ``netstack.cli``)."""
