@@ -1,0 +1,109 @@
+"""The out-of-order reassembly queue of a TCP receiver (RFC 9293 §3.10.7.4, "segments with higher
+beginning sequence numbers may be held for later processing").
+
+Positions are absolute 64-bit stream offsets (the connection maps sequence numbers to them), so no
+wrap-around reasoning is needed here. The queue keeps disjoint byte ranges in order:
+
+- a range that overlaps what is already held is trimmed to the gaps, so no byte is stored twice and a
+  retransmission carrying different bytes for the same positions never replaces what was first held
+  (first copy wins, the choice Linux makes and the one that defeats overlapping-segment evasion);
+- bytes before ``base`` (already delivered) are dropped, so nothing is delivered twice;
+- the bytes held are bounded by ``limit``: whatever would exceed it is dropped (the sender
+  retransmits), so a peer cannot make us hold more than we chose.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+#: Default bound on out-of-order bytes held per connection.
+DEFAULT_REASSEMBLY_LIMIT = 256 * 1024
+
+
+class ReassemblyQueue:
+    """Disjoint out-of-order ranges ``[start, end)`` with their bytes, bounded by ``limit`` bytes."""
+
+    __slots__ = ("_starts", "_ends", "_chunks", "held", "limit", "dropped_duplicate", "dropped_over_limit")
+
+    def __init__(self, limit: int = DEFAULT_REASSEMBLY_LIMIT):
+        if limit < 0:
+            raise ValueError(f"reassembly limit must be >= 0, got {limit}")
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._chunks: list[bytes] = []
+        self.held = 0
+        self.limit = limit
+        self.dropped_duplicate = 0
+        self.dropped_over_limit = 0
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """The held ranges, in order (for SACK blocks and for tests)."""
+        return list(zip(self._starts, self._ends))
+
+    def insert(self, start: int, data: bytes, base: int) -> int:
+        """Hold the parts of ``data`` (at stream offset ``start``) that are new; returns bytes stored.
+
+        ``base`` is the first byte not yet delivered (RCV.NXT as a stream offset).
+        """
+        end = start + len(data)
+        if start < base:
+            if end <= base:
+                self.dropped_duplicate += len(data)
+                return 0
+            self.dropped_duplicate += base - start
+            data = data[base - start :]
+            start = base
+        starts, ends, chunks = self._starts, self._ends, self._chunks
+        # First held range that ends after our start: everything before it cannot overlap.
+        i = bisect_right(ends, start)
+        cursor = start
+        stored = 0
+        view = memoryview(data)
+        while cursor < end:
+            if i < len(starts) and starts[i] <= cursor:
+                covered_to = min(ends[i], end)
+                self.dropped_duplicate += covered_to - cursor
+                cursor = covered_to
+                i += 1
+                continue
+            gap_end = min(end, starts[i]) if i < len(starts) else end
+            room = self.limit - self.held
+            take = min(gap_end - cursor, room)
+            if take > 0:
+                starts.insert(i, cursor)
+                ends.insert(i, cursor + take)
+                chunks.insert(i, bytes(view[cursor - start : cursor - start + take]))
+                self.held += take
+                stored += take
+                i += 1
+            if take < gap_end - cursor:
+                self.dropped_over_limit += end - cursor - take
+                break
+            cursor = gap_end
+        return stored
+
+    def pop_ready(self, base: int) -> tuple[bytes, int]:
+        """Remove the bytes contiguous from ``base``; returns (bytes, new base)."""
+        starts, ends, chunks = self._starts, self._ends, self._chunks
+        if not starts or starts[0] > base:
+            return b"", base
+        pieces = []
+        while starts and starts[0] <= base:
+            s, e, chunk = starts.pop(0), ends.pop(0), chunks.pop(0)
+            self.held -= e - s
+            if e > base:
+                pieces.append(chunk[base - s :] if s < base else chunk)
+                base = e
+        return b"".join(pieces), base
+
+    def clear(self) -> None:
+        self._starts.clear()
+        self._ends.clear()
+        self._chunks.clear()
+        self.held = 0
