@@ -1,0 +1,173 @@
+"""ICMP for IPv4 (RFC 792; fragmentation-needed next-hop MTU from RFC 1191 §4).
+
+Message layout (RFC 792): a 4-byte common part, 4 bytes whose meaning depends on the type, then data::
+
+     0                   1                   2                   3
+     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |     Type      |     Code      |          Checksum             |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    | echo (0, 8), timestamp (13, 14): Identifier | Sequence Number |
+    | destination unreachable (3):     unused     |  Next-Hop MTU   |
+    | time exceeded (11), source quench (4):    unused              |
+    | parameter problem (12):  Pointer |        unused              |
+    | redirect (5):            Gateway Internet Address             |
+    | any other type:          rest_of_header (4 raw bytes)         |
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |  payload: echo data, or the original datagram's IP header     |
+    |  + first 8 data bytes for the error messages (3, 4, 5, 11, 12)|
+    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+
+Container: ``type, code, checksum``, the type's fields (``identifier, sequence`` | ``unused,
+next_hop_mtu`` | ``unused`` | ``pointer, unused`` | ``gateway`` | ``rest_of_header``), ``checksum_ok``
+and ``payload`` (bytes; ``original_datagram(container)`` decodes the quote of an error message).
+
+The checksum covers the whole ICMP message (RFC 792 "Checksum"). Build: ``code`` 0, the per-type
+fields 0 and ``checksum`` computed when absent or None.
+"""
+
+from __future__ import annotations
+
+from construct import Bytes, Container, Default, Int8ub, Int16ub, Int24ub, Int32ub, Struct, Switch, this
+
+from netstack.errors import FormatError
+from netstack.formats.checksum import internet_checksum
+from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, NamedNumber
+from netstack.formats.layer import Layer
+from netstack.formats.registry import register_ip_protocol
+
+IP_PROTOCOL_ICMP = 1
+HEADER_LENGTH = 8
+
+ICMP_TYPE = NamedNumber(
+    Int8ub,
+    echo_reply=0,
+    destination_unreachable=3,
+    source_quench=4,
+    redirect=5,
+    echo_request=8,
+    time_exceeded=11,
+    parameter_problem=12,
+    timestamp=13,
+    timestamp_reply=14,
+)
+"""ICMP type (RFC 792; IANA icmp-parameters)."""
+
+#: codes of destination unreachable (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1)
+UNREACHABLE_CODES = {
+    0: "net_unreachable",
+    1: "host_unreachable",
+    2: "protocol_unreachable",
+    3: "port_unreachable",
+    4: "fragmentation_needed",
+    5: "source_route_failed",
+    13: "communication_administratively_prohibited",
+}
+
+echo_fields = Struct(
+    "identifier" / Default(Int16ub, 0) * "matches replies to requests, e.g. per process (RFC 792 Echo)",
+    "sequence" / Default(Int16ub, 0) * "matches replies to requests, incremented per request (RFC 792 Echo)",
+)
+unreachable_fields = Struct(
+    "unused" / Default(Int16ub, 0) * "zero (RFC 1191 §4)",
+    "next_hop_mtu" / Default(Int16ub, 0) * "MTU of the next hop, bytes, for code 4 fragmentation needed (RFC 1191 §4)",
+)
+unused_fields = Struct("unused" / Default(Int32ub, 0) * "zero (RFC 792)")
+parameter_problem_fields = Struct(
+    "pointer" / Default(Int8ub, 0) * "byte offset of the error in the original header (RFC 792 Parameter Problem)",
+    "unused" / Default(Int24ub, 0) * "zero (RFC 792)",
+)
+redirect_fields = Struct("gateway" / Default(IPv4Address(), "0.0.0.0") * "gateway to send to instead (RFC 792 Redirect)")
+raw_fields = Struct("rest_of_header" / Default(Bytes(4), bytes(4)) * "type-specific 4 bytes, raw")
+
+
+def _cases(**by_name):
+    """Switch cases keyed by both name and number: parse yields names, build may give either."""
+    cases = {}
+    for name, fields in by_name.items():
+        cases[name] = fields
+        cases[ICMP_TYPE.number(name)] = fields
+    return cases
+
+
+icmp_header = HeaderStruct(
+    "type" / ICMP_TYPE * "message type (RFC 792)",
+    "code" / Default(Int8ub, 0) * "subtype, e.g. 4 fragmentation needed for type 3 (RFC 792)",
+    "checksum" / Int16ub * "ones' complement checksum of the ICMP message (RFC 792)",
+    Flattened(
+        Switch(
+            this.type,
+            _cases(
+                echo_reply=echo_fields,
+                echo_request=echo_fields,
+                timestamp=echo_fields,
+                timestamp_reply=echo_fields,
+                destination_unreachable=unreachable_fields,
+                time_exceeded=unused_fields,
+                source_quench=unused_fields,
+                parameter_problem=parameter_problem_fields,
+                redirect=redirect_fields,
+            ),
+            default=raw_fields,
+        )
+    ),
+)
+"""ICMP header (8 bytes); ``ICMP`` adds the checksum and payload."""
+
+ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
+
+
+class IcmpLayer(Layer):
+    """ICMP message: checksum over the whole message, payload bytes."""
+
+    tail_field = "rest_of_header"
+
+    def decode(self, data: bytes, base: int, context) -> Container:
+        if len(data) < HEADER_LENGTH:
+            raise self.truncated(len(data), HEADER_LENGTH, base)
+        container = self.parse_header(data[:HEADER_LENGTH], base)
+        container.checksum_ok = internet_checksum(data) == 0
+        container.payload = data[HEADER_LENGTH:]
+        container._derived = {}
+        if container.checksum_ok:
+            container._derived["checksum"] = container.checksum
+        return container
+
+    def encode(self, obj, context) -> bytes:
+        values = dict(obj)
+        if values.get("type") is None:
+            raise FormatError("icmp", "type", None, "missing field (it has no default)")
+        values["type"] = ICMP_TYPE.number(values["type"]) if isinstance(values["type"], str) else values["type"]
+        explicit_checksum = self.wanted(obj, "checksum")
+        values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
+        message = self.build_header(values) + bytes(values.get("payload") or b"")
+        if explicit_checksum is None:
+            checksum = internet_checksum(message)
+            message = message[:2] + checksum.to_bytes(2, "big") + message[4:]
+        return message
+
+
+ICMP = IcmpLayer("icmp", icmp_header, "ICMP message (RFC 792)")
+ICMP.ip_protocol = IP_PROTOCOL_ICMP
+register_ip_protocol(IP_PROTOCOL_ICMP, "icmp", ICMP)
+
+
+def original_datagram(container) -> Container:
+    """The datagram quoted by an ICMP error: ``Container(header=<IPv4 header fields>, data=<bytes>)``.
+
+    The quote is the original IP header and at least its first 8 data bytes (RFC 792, RFC 1812 §4.3.2.3),
+    so its total_length usually exceeds what is present: only the header is decoded, ``data`` is the
+    rest as bytes. FormatError when the payload does not hold an IPv4 header.
+    """
+    from netstack.formats.ipv4 import ipv4_header
+
+    quote = bytes(container["payload"])
+    if len(quote) < 20 or quote[0] >> 4 != 4 or (quote[0] & 0x0F) < 5 or (quote[0] & 0x0F) * 4 > len(quote):
+        raise FormatError("icmp", "payload", None, "the payload does not start with an IPv4 header")
+    header_length = (quote[0] & 0x0F) * 4
+    try:
+        header = ipv4_header.parse(quote[:header_length])
+    except Exception as error:  # construct error on a length-checked header: report, never leak
+        raise FormatError("icmp", "payload", None, f"quoted header: {error}") from None
+    header.pop("_io", None)
+    return Container(header=header, data=quote[header_length:])

@@ -1,0 +1,21 @@
+"""What TCP and UDP share: the IPv4 addresses for the pseudo-header (RFC 9293 §3.1, RFC 768).
+
+A TCP or UDP layer decoded inside IPv4 gets the addresses from the IPv4 header. Used alone it takes
+them as context: ``TCP.parse(data, src="192.0.2.1", dst="192.0.2.2")`` and the same for ``build``.
+Without them a parse reports ``checksum_ok=None`` and a build that must compute a checksum raises
+``FormatError``.
+"""
+
+from __future__ import annotations
+
+from netstack.formats.fields import ipv4_to_bytes
+
+
+def pseudo_header_addresses(context) -> tuple[bytes, bytes] | None:
+    """(src, dst) as 4-byte values from a decode/encode context, or None when not given."""
+    if context is None:
+        return None
+    src, dst = context.get("src"), context.get("dst")
+    if src is None or dst is None:
+        return None
+    return ipv4_to_bytes(src), ipv4_to_bytes(dst)
