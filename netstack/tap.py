@@ -1,0 +1,358 @@
+"""The TAP driver: a ``Stack`` on a Linux TAP device, in real time, on its own thread.
+
+::
+
+    with netstack.run_tap(tap="nst0", ip="192.0.2.2/24", host_ip="192.0.2.1/24", mtu=1500) as running:
+        endpoint = running.call(running.stack.udp_bind, 7)      # run on the stack's thread
+        ...
+
+``run_tap`` creates the TAP device with pyroute2 (``kind="tuntap"``), attaches to it through
+``/dev/net/tun`` (TUNSETIFF) and clears its persistence, so the kernel removes the device as soon as our
+file descriptor closes — even after SIGKILL. With pyroute2 it gives the host side ``host_ip``, the MTU
+and link up; with ``netns=NAME`` the device is first moved into that namespace (our fd stays attached),
+which is how tests, the demo and benchmarks keep the host side and every kernel peer in a private
+namespace. On exit — normal, exception, Ctrl-C, or SIGTERM (turned into ``SystemExit`` while the
+context is open, if no other handler was installed) — the loop stops and the device is deleted.
+
+The loop (``RunningStack``) runs on one thread and is the only code touching the ``Stack``: it waits
+with ``selectors`` (epoll) on the TAP fd and a wake-up pipe, with a timeout of exactly
+``stack.next_deadline() - now``; reads up to ``batch`` frames per wake-up (non-blocking fd, until
+EAGAIN), hands each to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the
+deadline has passed. Other threads talk to the stack with ``running.call(fn, *args)``: the call is
+queued, the loop is woken, runs it between frames, sends the frames it produced
+(``stack.poll_output()``) and returns its result (or raises its exception) to the caller. The clock is
+``time.monotonic()``; ``running.clock()`` reads it. An exception raised inside the stack while handling
+a frame is counted (``stack.drop.internal_error``) and logged; the stack never dies from the wire.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fcntl
+import logging
+import os
+import selectors
+import signal
+import struct
+import threading
+import time
+from concurrent.futures import Future
+from contextlib import contextmanager
+
+from netstack.config import ConfigError, StackConfig, ip_to_text, mac_to_text
+from netstack.stack import Stack
+
+TUNSETIFF = 0x400454CA
+TUNSETPERSIST = 0x400454CB
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+log = logging.getLogger("netstack.tap")
+
+
+class RunningStack:
+    """A stack driven by a TAP loop on its own thread (see the module docstring)."""
+
+    def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64):
+        self.stack = stack
+        self.fd = fd
+        self.tap = tap
+        self.netns = netns
+        self.batch = batch
+        self.frames_in = 0
+        self.frames_out = 0
+        self._pcap = pcap
+        self._calls: collections.deque = collections.deque()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name=f"netstack-{tap}", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def __getattr__(self, name):
+        # Only for names RunningStack does not define: read-only conveniences (counters, config, mac...).
+        return getattr(self.stack, name)
+
+    @staticmethod
+    def clock() -> float:
+        return time.monotonic()
+
+    # ----------------------------------------------------------------- lifetime
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(10)
+        for fd in (self._wake_read, self._wake_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ----------------------------------------------------------------- calls from other threads
+    def call(self, function, *args, timeout: float | None = 30.0, **kwargs):
+        """Run ``function(*args, **kwargs)`` on the stack's thread; returns its result."""
+        if threading.current_thread() is self._thread:
+            return function(*args, **kwargs)
+        if not self._thread.is_alive():
+            raise RuntimeError("the stack loop is not running")
+        future: Future = Future()
+        self._calls.append((function, args, kwargs, future))
+        self._wake()
+        return future.result(timeout)
+
+    def call_soon(self, function, *args, **kwargs) -> Future:
+        """Like ``call`` but returns the Future instead of waiting."""
+        future: Future = Future()
+        self._calls.append((function, args, kwargs, future))
+        self._wake()
+        return future
+
+    def wait(self, predicate, timeout: float, interval: float = 0.005) -> bool:
+        """Poll ``predicate()`` (on the stack thread) until true or ``timeout`` real seconds passed."""
+        end = time.monotonic() + timeout
+        while True:
+            if self.call(predicate):
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(interval)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_write, b"\x00")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full (a wake-up is already pending) or closed (stopping)
+
+    # ----------------------------------------------------------------- the loop
+    def _send(self, frames: list[bytes]) -> None:
+        fd = self.fd
+        pcap = self._pcap
+        for frame in frames:
+            try:
+                os.write(fd, frame)
+            except BlockingIOError:
+                self.stack.counters.incr("tap.drop.write_would_block")
+                continue
+            except OSError as error:
+                self.stack.counters.incr(f"tap.drop.write_{errno.errorcode.get(error.errno, error.errno)}")
+                continue
+            if pcap is not None:
+                pcap.write(frame, time.time())
+        self.frames_out += len(frames)
+
+    def _run_calls(self) -> None:
+        calls = self._calls
+        while calls:
+            function, args, kwargs, future = calls.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = function(*args, **kwargs)
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+            self._send(self.stack.poll_output())
+
+    def _loop(self) -> None:
+        stack = self.stack
+        fd = self.fd
+        read = os.read
+        monotonic = time.monotonic
+        receive = stack.receive
+        send = self._send
+        batch = self.batch
+        pcap = self._pcap
+        selector = selectors.DefaultSelector()
+        selector.register(fd, selectors.EVENT_READ, "tap")
+        selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+        try:
+            send(stack.start(monotonic()))
+            self._started.set()
+            while not self._stopping:
+                deadline = stack.next_deadline()
+                if deadline is None:
+                    timeout = None
+                else:
+                    timeout = deadline - monotonic()
+                    if timeout < 0:
+                        timeout = 0
+                events = selector.select(timeout)
+                for key, _ in events:
+                    if key.data == "wake":
+                        try:
+                            while read(self._wake_read, 4096):
+                                pass
+                        except BlockingIOError:
+                            pass
+                        self._run_calls()
+                        continue
+                    for _ in range(batch):
+                        try:
+                            frame = read(fd, 65536)
+                        except BlockingIOError:
+                            break
+                        now = monotonic()
+                        self.frames_in += 1
+                        if pcap is not None:
+                            pcap.write(frame, time.time())
+                        try:
+                            out = receive(frame, now)
+                        except Exception:  # the stack never dies from what arrives on the wire
+                            stack.counters.incr("stack.drop.internal_error")
+                            log.exception("stack raised on a received frame; frame dropped")
+                            out = stack.poll_output()
+                        if out:
+                            send(out)
+                if self._calls:
+                    self._run_calls()
+                deadline = stack.next_deadline()
+                if deadline is not None:
+                    now = monotonic()
+                    if now >= deadline:
+                        try:
+                            send(stack.tick(now))
+                        except Exception:
+                            stack.counters.incr("stack.drop.internal_error")
+                            log.exception("stack raised in a timer")
+                            send(stack.poll_output())
+        except BaseException as error:  # pragma: no cover - reported to the owner thread
+            self._error = error
+            log.exception("TAP loop stopped")
+        finally:
+            self._started.set()
+            selector.close()
+            calls = self._calls
+            while calls:
+                calls.popleft()[3].set_exception(RuntimeError("the stack loop stopped"))
+
+
+# --------------------------------------------------------------------- device setup
+def _open_tap(name: str) -> int:
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+        # Not persistent: the kernel deletes the device when this fd closes, whatever kills us.
+        fcntl.ioctl(fd, TUNSETPERSIST, 0)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int) -> None:
+    index = ipr.link_lookup(ifname=name)[0]
+    if host_ip:
+        address, _, prefix = host_ip.partition("/")
+        ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
+    ipr.link("set", index=index, mtu=mtu, state="up")
+
+
+def _check_privileges() -> None:
+    if os.geteuid() != 0:
+        raise PermissionError("creating a TAP device needs root (CAP_NET_ADMIN); run as root, "
+                              "or try the simulated network: netstack demo --sim")
+    if not os.path.exists("/dev/net/tun"):
+        raise FileNotFoundError("/dev/net/tun is missing (load the tun module: modprobe tun)")
+
+
+@contextmanager
+def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
+            netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
+            **options):
+    """Create TAP ``tap``, run a stack at ``ip`` on it, yield the ``RunningStack``; remove it on exit.
+
+    ``host_ip`` (with prefix) goes on the host side; ``netns`` moves the host side into that existing
+    namespace first; ``pcap`` (path or ``PcapWriter``) records every frame in and out; other keyword
+    options are ``StackConfig`` fields (``mtu``, ``gateway``, ``mac``, ...).
+    """
+    from pyroute2 import IPRoute, NetNS
+
+    if config is None:
+        config = StackConfig.from_options(ip=ip, **options)
+    if not tap or len(tap) > 15 or "/" in tap or " " in tap:
+        raise ConfigError("tap", f"{tap!r} is not a valid interface name (1..15 characters)")
+    if host_ip is not None:
+        import ipaddress
+
+        try:
+            host = ipaddress.IPv4Interface(host_ip)
+        except ValueError:
+            raise ConfigError("host_ip", f"{host_ip!r} is not an IPv4 address with prefix") from None
+        if host.ip.packed == config.address:
+            raise ConfigError("host_ip", f"{host.ip} is the stack's own address")
+    _check_privileges()
+    stack = Stack(config)
+    writer = None
+    if pcap is not None:
+        from netstack.formats.pcap import PcapWriter
+
+        writer = pcap if isinstance(pcap, PcapWriter) else PcapWriter(pcap)
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            previous_handler = signal.SIG_DFL
+            signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    fd = -1
+    running = None
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=tap):
+            raise FileExistsError(f"an interface named {tap} already exists in this namespace")
+        ipr.link("add", ifname=tap, kind="tuntap", mode="tap")
+    try:
+        fd = _open_tap(tap)
+        if netns is None:
+            with IPRoute() as ipr:
+                _configure_host_side(ipr, tap, host_ip, config.mtu)
+        else:
+            with IPRoute() as ipr:
+                ipr.link("set", index=ipr.link_lookup(ifname=tap)[0], net_ns_fd=netns)
+            with NetNS(netns) as ns:
+                _configure_host_side(ns, tap, host_ip, config.mtu)
+        running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch)
+        running.start()
+        log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
+        yield running
+    finally:
+        if running is not None:
+            running.stop()
+        _delete_tap(tap, netns)
+        if fd >= 0:
+            os.close(fd)  # non-persistent: closing removes the device if deletion above failed
+        if writer is not None and writer is not pcap:
+            writer.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _delete_tap(tap: str, netns: str | None) -> None:
+    from pyroute2 import IPRoute, NetNS
+
+    try:
+        if netns is None:
+            with IPRoute() as ipr:
+                indexes = ipr.link_lookup(ifname=tap)
+                if indexes:
+                    ipr.link("del", index=indexes[0])
+        elif os.path.exists(f"/var/run/netns/{netns}"):
+            with NetNS(netns) as ns:
+                indexes = ns.link_lookup(ifname=tap)
+                if indexes:
+                    ns.link("del", index=indexes[0])
+    except Exception:  # closing our fd removes the device anyway
+        log.debug("deleting %s failed; closing the fd removes it", tap, exc_info=True)
+
+
+def _sigterm_to_exit(signum, frame):
+    raise SystemExit(128 + signum)
