@@ -25,9 +25,17 @@ from __future__ import annotations
 
 import collections
 import errno
+import random
 import struct
 
 from netstack.config import ip_to_text, mac_to_text
+from netstack.machines.arp_neighbour import (
+    MAX_RANDOM_FACTOR,
+    MIN_RANDOM_FACTOR,
+    NEIGHBOUR_TABLE,
+    NeighbourEvent,
+    NeighbourState,
+)
 
 ETHERTYPE_ARP = 0x0806
 ETHERTYPE_IPV4 = 0x0800
@@ -36,13 +44,17 @@ ZERO_MAC = b"\x00" * 6
 ARP_REQUEST = 1
 ARP_REPLY = 2
 ARP_LENGTH = 28
-
-INCOMPLETE = "INCOMPLETE"
-REACHABLE = "REACHABLE"
-STALE = "STALE"
-DELAY = "DELAY"
-PROBE = "PROBE"
-FAILED = "FAILED"
+ANY_ADDRESS = b"\x00\x00\x00\x00"
+LIMITED_BROADCAST = b"\xff\xff\xff\xff"
+RESOLVE_REQUEST = NeighbourEvent.resolve_request
+REPLY_RECEIVED = NeighbourEvent.reply_received
+UNSOLICITED_UPDATE = NeighbourEvent.unsolicited_update
+CONFIRMED = NeighbourEvent.confirmed
+RETRANSMIT_TIMEOUT = NeighbourEvent.retransmit_timeout
+REACHABLE_TIMEOUT = NeighbourEvent.reachable_timeout
+DELAY_TIMEOUT = NeighbourEvent.delay_timeout
+_USABLE = (NeighbourState.REACHABLE, NeighbourState.STALE, NeighbourState.DELAY, NeighbourState.PROBE)
+_AGING = (NeighbourState.STALE, NeighbourState.FAILED)
 
 # Interim: replaced by the codec generated from netstack.formats.arp when it lands.
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
@@ -50,19 +62,70 @@ _ETHERNET = struct.Struct("!6s6sH")
 
 
 class ArpNeighbour:
-    """One neighbour cache entry (the model the neighbour state machine drives)."""
+    """One neighbour cache entry: the model ``NEIGHBOUR_TABLE`` drives (guards and actions below)."""
 
-    __slots__ = ("ip", "mac", "state", "queue", "timer", "probes", "updated", "used")
+    __slots__ = ("layer", "ip", "mac", "state", "queue", "timer", "requests", "probes", "used")
 
-    def __init__(self, ip: bytes, now: float):
+    def __init__(self, layer: "ArpLayer", ip: bytes, now: float):
+        self.layer = layer
         self.ip = ip
         self.mac: bytes | None = None
-        self.state = INCOMPLETE
+        self.state = NeighbourState.NONE
         self.queue: collections.deque[bytes] = collections.deque()
-        self.timer = None
+        self.timer = None  # the one timer of the entry: retransmit, reachable, delay or aging
+        self.requests = 0
         self.probes = 0
-        self.updated = now  # last confirmation or state change
-        self.used = now  # last time a datagram went to it
+        self.used = now  # last time a datagram went to it (eviction picks the least recently used)
+
+    # Guards (NEIGHBOUR_GUARDS). Events carry one argument: the datagram or the sender's MAC.
+    def request_retries_remaining(self, *args) -> bool:
+        return self.requests < self.layer.config.arp_retries
+
+    def probe_retries_remaining(self, *args) -> bool:
+        return self.probes < self.layer.config.arp_retries
+
+    def address_changed(self, mac=None, *args) -> bool:
+        return mac is not None and mac != self.mac
+
+    # Actions (NEIGHBOUR_ACTIONS).
+    def queue_packet(self, datagram, *args) -> None:
+        self.layer.enqueue(self, datagram)
+
+    def transmit_packet(self, datagram, *args) -> None:
+        self.layer.transmit(self, datagram)
+
+    def reset_probe_count(self, *args) -> None:
+        self.requests = 0
+        self.probes = 0
+
+    def send_request(self, *args) -> None:
+        self.requests += 1
+        self.layer.solicit(self, BROADCAST_MAC, self.requests)
+
+    def send_unicast_probe(self, *args) -> None:
+        self.probes += 1
+        self.layer.solicit(self, self.mac or BROADCAST_MAC, self.probes)
+
+    def record_address(self, mac, *args) -> None:
+        self.mac = mac
+
+    def flush_queue(self, *args) -> None:
+        self.layer.flush(self)
+
+    def drop_queue_and_report_unreachable(self, *args) -> None:
+        self.layer.fail(self)
+
+    def start_retransmit_timer(self, *args) -> None:
+        self.layer.start_timer(self, self.layer.config.arp_retry_interval, RETRANSMIT_TIMEOUT)
+
+    def start_reachable_timer(self, *args) -> None:
+        layer = self.layer
+        # RFC 4861 §6.3.2: randomise so that neighbours do not probe in lockstep.
+        factor = layer.random.uniform(MIN_RANDOM_FACTOR, MAX_RANDOM_FACTOR)
+        layer.start_timer(self, layer.config.arp_reachable_time * factor, REACHABLE_TIMEOUT)
+
+    def start_delay_timer(self, *args) -> None:
+        self.layer.start_timer(self, self.layer.config.arp_delay_first_probe, DELAY_TIMEOUT)
 
     def __repr__(self) -> str:
         mac = mac_to_text(self.mac) if self.mac else "-"
@@ -76,7 +139,47 @@ class ArpLayer:
         self.stack = stack
         self.config = stack.config
         self.table: dict[bytes, ArpNeighbour] = {}
-        self._header_cache: dict[bytes, bytes] = {}  # ip -> Ethernet header for IPv4 to that neighbour
+        self._header_cache: dict[bytes, bytes] = {}  # ip -> Ethernet header while the MAC is usable
+        # Deterministic per stack, so simulated runs repeat exactly.
+        self.random = random.Random(int.from_bytes(stack.mac, "big"))
+
+    # ----------------------------------------------------------------- the machine
+    def fire(self, neighbour: ArpNeighbour, event: str, argument=None) -> None:
+        old = neighbour.state
+        new = NEIGHBOUR_TABLE.fire(neighbour, event, argument)
+        if new is old:
+            return
+        stack = self.stack
+        if new in _USABLE and neighbour.mac is not None:
+            self._header_cache[neighbour.ip] = _ETHERNET.pack(neighbour.mac, stack.mac, ETHERTYPE_IPV4)
+        else:
+            self._header_cache.pop(neighbour.ip, None)
+        stack.counters.incr(f"arp.state.{new.value.lower()}")
+        stack.trace.event("arp.state", ip=ip_to_text(neighbour.ip), old=old.value, new=new.value)
+        if new is NeighbourState.REACHABLE or (old is NeighbourState.INCOMPLETE and new is NeighbourState.STALE):
+            stack.counters.incr("arp.resolved")
+            stack.trace.event("arp.resolved", ip=ip_to_text(neighbour.ip), mac=mac_to_text(neighbour.mac))
+        if new in _AGING and (neighbour.timer is None or not neighbour.timer.active):
+            # Not a machine event: unused STALE and FAILED entries are garbage collected (Linux gc).
+            self.start_timer(neighbour, self.config.arp_stale_time, None)
+
+    def start_timer(self, neighbour: ArpNeighbour, delay: float, event: str | None) -> None:
+        if neighbour.timer is not None:
+            neighbour.timer.cancel()
+        neighbour.timer = self.stack.timers.schedule(self.stack.now + delay, self._timer_expired, neighbour, event)
+
+    def _timer_expired(self, neighbour: ArpNeighbour, event: str | None) -> None:
+        neighbour.timer = None
+        if self.table.get(neighbour.ip) is not neighbour:
+            return
+        if event is None:
+            if neighbour.state in _AGING:
+                self._remove(neighbour)
+                self.stack.counters.incr("arp.aged_out")
+            return
+        self.fire(neighbour, event)
+        if neighbour.state in _AGING and neighbour.timer is None and self.table.get(neighbour.ip) is neighbour:
+            self.start_timer(neighbour, self.config.arp_stale_time, None)
 
     # ----------------------------------------------------------------- receive
     def receive(self, frame: bytes, offset: int, now: float) -> None:
@@ -105,26 +208,24 @@ class ArpLayer:
             counters.incr("arp.address_conflict")
             stack.trace.event("arp.conflict", ip=ip_to_text(spa), mac=mac_to_text(sha))
             return
-        # RFC 826: "If the pair <protocol type, sender protocol address> is already in my table,
-        # update the sender hardware address field of the entry with the new information".
-        merged = False
-        neighbour = self.table.get(spa)
-        if neighbour is not None and spa != b"\x00\x00\x00\x00":
-            self._confirm(neighbour, sha, now, solicited=(op == ARP_REPLY and tpa == our_address))
-            merged = True
+        usable_sender = spa != ANY_ADDRESS and self._on_link(spa)
+        neighbour = self.table.get(spa) if usable_sender else None
+        if neighbour is not None:
+            # RFC 826: "If the pair <protocol type, sender protocol address> is already in my table,
+            # update the sender hardware address field of the entry with the new information".
+            solicited = op == ARP_REPLY and tpa == our_address
+            self.fire(neighbour, REPLY_RECEIVED if solicited else UNSOLICITED_UPDATE, sha)
         if tpa != our_address:
             counters.incr("arp.not_for_us")
             return
-        if not merged and spa != b"\x00\x00\x00\x00" and self._on_link(spa):
-            # RFC 826: "If Merge_flag is false, add the triplet to the translation table". Linux adds
-            # it STALE (not confirmed by a reply of ours); RFC 4861 §7.2.3 does the same.
+        if neighbour is None and usable_sender:
+            # RFC 826: "If Merge_flag is false, add the triplet to the translation table" (STALE,
+            # RFC 4861 §7.2.3: not yet confirmed by a reply to a request of ours).
             neighbour = self._new_entry(spa, now)
             if neighbour is not None:
-                neighbour.mac = sha
-                self._set_state(neighbour, STALE, now)
+                self.fire(neighbour, UNSOLICITED_UPDATE, sha)
         if op == ARP_REQUEST:
-            reply_to = sha
-            self._send(ARP_REPLY, reply_to, reply_to, spa)
+            self._send(ARP_REPLY, sha, sha, spa)
             counters.incr("arp.reply_sent")
             stack.trace.event("arp.reply_sent", to=ip_to_text(spa), mac=mac_to_text(sha))
 
@@ -138,50 +239,67 @@ class ArpLayer:
         if header is not None:
             neighbour = self.table[next_hop]
             neighbour.used = now
-            if neighbour.state is STALE:
-                # RFC 4861 §7.3.3: using a STALE entry starts the DELAY timer; the datagram is sent.
-                self._set_state(neighbour, DELAY, now)
-                neighbour.timer = self.stack.timers.schedule(
-                    now + self.config.arp_delay_first_probe, self._delay_expired, neighbour)
-            self.stack.emit(header + datagram)
+            if neighbour.state is NeighbourState.REACHABLE:
+                # The table's row "resolve_request in REACHABLE -> transmit_packet", inlined.
+                self.stack.emit(header + datagram)
+                return
+            self.fire(neighbour, RESOLVE_REQUEST, datagram)
             return
-        if next_hop == self.stack.ipv4.broadcast or next_hop == b"\xff\xff\xff\xff":
+        if next_hop == self.stack.ipv4.broadcast or next_hop == LIMITED_BROADCAST:
             self.stack.emit(BROADCAST_MAC + self.stack.mac + b"\x08\x00" + datagram)
             return
         neighbour = self.table.get(next_hop)
-        if neighbour is None or neighbour.state is FAILED:
-            if neighbour is not None:
-                self._remove(neighbour)
+        if neighbour is None:
             neighbour = self._new_entry(next_hop, now)
             if neighbour is None:
                 self.stack.counters.incr("arp.drop.table_full")
                 return
-            self._enqueue(neighbour, datagram)
-            neighbour.probes = 0
-            self._solicit(neighbour, now, broadcast=True)
-            return
-        # INCOMPLETE (a resolution is running): queue behind it.
         neighbour.used = now
-        self._enqueue(neighbour, datagram)
+        self.fire(neighbour, RESOLVE_REQUEST, datagram)
 
-    def _enqueue(self, neighbour: ArpNeighbour, datagram: bytes) -> None:
+    def confirm_reachable(self, ip: bytes) -> None:
+        """Upper-layer reachability confirmation (RFC 4861 §7.3.1), e.g. TCP saw new data acked."""
+        neighbour = self.table.get(ip)
+        if neighbour is not None:
+            self.fire(neighbour, CONFIRMED)
+
+    # Actions' work, called by ArpNeighbour.
+    def enqueue(self, neighbour: ArpNeighbour, datagram: bytes) -> None:
         queue = neighbour.queue
-        if len(queue) >= self.config.arp_queue_limit:
-            if not queue:
-                self.stack.counters.incr("arp.drop.queue_full")
-                return
-            queue.popleft()
+        limit = self.config.arp_queue_limit
+        if limit == 0:
+            self.stack.counters.incr("arp.drop.queue_full")
+            return
+        if len(queue) >= limit:
+            queue.popleft()  # drop the oldest, as Linux does
             self.stack.counters.incr("arp.drop.queue_full")
         queue.append(datagram)
 
-    def _solicit(self, neighbour: ArpNeighbour, now: float, *, broadcast: bool) -> None:
-        neighbour.probes += 1
-        destination = BROADCAST_MAC if broadcast or neighbour.mac is None else neighbour.mac
+    def transmit(self, neighbour: ArpNeighbour, datagram: bytes) -> None:
+        self.stack.emit(_ETHERNET.pack(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4) + datagram)
+
+    def flush(self, neighbour: ArpNeighbour) -> None:
+        header = _ETHERNET.pack(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
+        queue = neighbour.queue
+        while queue:
+            self.stack.emit(header + queue.popleft())
+
+    def fail(self, neighbour: ArpNeighbour) -> None:
+        stack = self.stack
+        dropped = list(neighbour.queue)
+        neighbour.queue.clear()
+        stack.counters.incr("arp.failed")
+        if dropped:
+            stack.counters.incr("arp.drop.unresolved", len(dropped))
+        stack.trace.event("arp.failed", ip=ip_to_text(neighbour.ip), dropped=len(dropped))
+        # RFC 1122 §3.3.1.4, RFC 4861 §7.3.3: tell each sender its destination is unreachable.
+        for datagram in dropped:
+            stack.deliver_error(errno.EHOSTUNREACH, datagram, stack.now)
+
+    def solicit(self, neighbour: ArpNeighbour, destination: bytes, attempt: int) -> None:
         self._send(ARP_REQUEST, destination, ZERO_MAC, neighbour.ip)
         self.stack.counters.incr("arp.request_sent")
-        self.stack.trace.event("arp.request_sent", target=ip_to_text(neighbour.ip), attempt=neighbour.probes)
-        neighbour.timer = self.stack.timers.schedule(
-            now + self.config.arp_retry_interval, self._retry_expired, neighbour)
+        self.stack.trace.event("arp.request_sent", target=ip_to_text(neighbour.ip), attempt=attempt)
 
     def _send(self, op: int, ethernet_destination: bytes, target_mac: bytes, target_ip: bytes) -> None:
         stack = self.stack
@@ -191,97 +309,19 @@ class ArpLayer:
 
     def announce(self) -> None:
         """Gratuitous ARP request: sender and target are our address (RFC 5227 §2.3)."""
-        stack = self.stack
-        self._send(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, stack.address)
-        stack.counters.incr("arp.gratuitous_sent")
-
-    # ----------------------------------------------------------------- state changes
-    def _set_state(self, neighbour: ArpNeighbour, state: str, now: float) -> None:
-        old = neighbour.state
-        if neighbour.timer is not None:
-            neighbour.timer.cancel()
-            neighbour.timer = None
-        neighbour.state = state
-        neighbour.updated = now
-        if state in (REACHABLE, STALE, DELAY, PROBE) and neighbour.mac is not None:
-            self._header_cache[neighbour.ip] = _ETHERNET.pack(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
-        else:
-            self._header_cache.pop(neighbour.ip, None)
-        if old != state:
-            self.stack.counters.incr(f"arp.state.{state.lower()}")
-            self.stack.trace.event("arp.state", ip=ip_to_text(neighbour.ip), old=old, new=state)
-        if state is STALE or state is FAILED:
-            neighbour.timer = self.stack.timers.schedule(
-                now + self.config.arp_stale_time, self._aging_expired, neighbour)
-
-    def _confirm(self, neighbour: ArpNeighbour, mac: bytes, now: float, *, solicited: bool) -> None:
-        changed = neighbour.mac is not None and neighbour.mac != mac
-        neighbour.mac = mac
-        if neighbour.state is INCOMPLETE or solicited or neighbour.state in (DELAY, PROBE):
-            # RFC 4861 §7.2.5: a (solicited) answer while resolving confirms reachability. An ARP
-            # request from the neighbour naming us is also proof it can hear us (Linux does the same).
-            self._set_state(neighbour, REACHABLE, now)
-            neighbour.timer = self.stack.timers.schedule(
-                now + self.config.arp_reachable_time, self._reachable_expired, neighbour)
-            self.stack.trace.event("arp.resolved", ip=ip_to_text(neighbour.ip), mac=mac_to_text(mac))
-            self.stack.counters.incr("arp.resolved")
-            self._flush(neighbour, now)
-        elif changed:
-            # RFC 4861 §7.2.5: an unsolicited new address makes a confirmed entry STALE.
-            self._set_state(neighbour, STALE, now)
-            self.stack.counters.incr("arp.updated")
-        elif neighbour.state is FAILED:
-            self._set_state(neighbour, STALE, now)
-
-    def _flush(self, neighbour: ArpNeighbour, now: float) -> None:
-        header = self._header_cache[neighbour.ip]
-        queue = neighbour.queue
-        while queue:
-            self.stack.emit(header + queue.popleft())
-
-    def _retry_expired(self, neighbour: ArpNeighbour) -> None:
-        now = self.stack.now
-        neighbour.timer = None
-        if neighbour.probes < self.config.arp_retries:
-            self._solicit(neighbour, now, broadcast=neighbour.state is INCOMPLETE)
-            return
-        dropped = list(neighbour.queue)
-        neighbour.queue.clear()
-        self._set_state(neighbour, FAILED, now)
-        self.stack.counters.incr("arp.failed")
-        if dropped:
-            self.stack.counters.incr("arp.drop.unresolved", len(dropped))
-        self.stack.trace.event("arp.failed", ip=ip_to_text(neighbour.ip), dropped=len(dropped))
-        # RFC 1122 §3.3.1.4 / RFC 4861 §7.3.3: tell the senders the host is unreachable.
-        for datagram in dropped:
-            self.stack.deliver_error(errno.EHOSTUNREACH, datagram, now)
-
-    def _reachable_expired(self, neighbour: ArpNeighbour) -> None:
-        neighbour.timer = None
-        self._set_state(neighbour, STALE, self.stack.now)
-
-    def _delay_expired(self, neighbour: ArpNeighbour) -> None:
-        neighbour.timer = None
-        self._set_state(neighbour, PROBE, self.stack.now)
-        neighbour.probes = 0
-        self._solicit(neighbour, self.stack.now, broadcast=False)
-
-    def _aging_expired(self, neighbour: ArpNeighbour) -> None:
-        neighbour.timer = None
-        if self.table.get(neighbour.ip) is neighbour:
-            self._remove(neighbour)
-            self.stack.counters.incr("arp.aged_out")
+        self._send(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, self.stack.address)
+        self.stack.counters.incr("arp.gratuitous_sent")
 
     # ----------------------------------------------------------------- table
     def _new_entry(self, ip: bytes, now: float) -> ArpNeighbour | None:
         table = self.table
         if len(table) >= self.config.arp_table_limit:
-            victims = [entry for entry in table.values() if entry.state is not INCOMPLETE]
+            victims = [entry for entry in table.values() if entry.state is not NeighbourState.INCOMPLETE]
             if not victims:
                 return None
             self._remove(min(victims, key=lambda entry: entry.used))
             self.stack.counters.incr("arp.evicted")
-        neighbour = ArpNeighbour(ip, now)
+        neighbour = ArpNeighbour(self, ip, now)
         table[ip] = neighbour
         return neighbour
 

@@ -80,7 +80,7 @@ class StackConfig:
     arp_reachable_time: float = 30.0  # seconds a confirmed entry stays REACHABLE (RFC 4861)
     arp_delay_first_probe: float = 5.0  # seconds in DELAY before probing (RFC 4861)
     arp_stale_time: float = 60.0  # seconds an unused STALE or FAILED entry is kept before aging out
-    arp_queue_limit: int = 16  # packets held per unresolved neighbour (Linux unres_qlen_bytes idea)
+    arp_queue_limit: int = 101  # packets held per unresolved neighbour (Linux unres_qlen default)
     arp_table_limit: int = 1024  # neighbour entries; beyond it the oldest unused one is evicted
     gratuitous_arp: bool = True  # announce our address when the interface comes up (RFC 5227 §2.3)
 
