@@ -209,8 +209,9 @@ TRANSITIONS = [
     transition(E.rcv_rst, S.SYN_SENT, S.CLOSED, conditions=["rst_acknowledges_our_syn"],
                after=["report_connection_refused", "delete_tcb"], figure=False,
                rfc="9293 §3.10.7.3 (SYN-SENT, second: RST with acceptable ACK)"),
+    # In Figure 5 too ("rcv RST", note 1).
     transition(E.rcv_rst, S.SYN_RECEIVED, S.LISTEN, conditions=["opened_passively"], after=["return_to_listen"],
-               figure=False, rfc="9293 §3.10.7.4 (SYN-RECEIVED, second: RST after passive OPEN)"),
+               rfc="9293 §3.10.7.4 (SYN-RECEIVED, second: RST after passive OPEN)"),
     transition(E.rcv_rst, S.SYN_RECEIVED, S.CLOSED, unless=["opened_passively"],
                after=["report_connection_refused", "delete_tcb"], figure=False,
                rfc="9293 §3.10.7.4 (SYN-RECEIVED, second: RST after active OPEN)"),
