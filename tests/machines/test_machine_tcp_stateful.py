@@ -24,8 +24,12 @@ S = TcpState
 E = TcpEvent
 RFC_MESSAGES = ("connection does not exist", "connection already exists", "connection closing",
                 "foreign socket unspecified")
-# States reached only through a completed handshake.
-AFTER_HANDSHAKE = {S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT}
+# States that need both SYNs acknowledged. FIN-WAIT-1 and CLOSING are also reached by CLOSE in
+# SYN-RECEIVED (RFC 9293 §3.10.4), before our SYN is acknowledged: their SYN is all they need.
+BOTH_SYNS_ACKNOWLEDGED = {S.ESTABLISHED, S.CLOSE_WAIT, S.LAST_ACK, S.FIN_WAIT_2, S.TIME_WAIT}
+THEIR_SYN_RECEIVED = BOTH_SYNS_ACKNOWLEDGED | {S.FIN_WAIT_1, S.CLOSING}
+# An ACK of our FIN acknowledges our SYN too (it is below the FIN in sequence space).
+ACKS_OF_OUR_SYN = (E.rcv_syn_ack, E.rcv_ack_of_syn, E.rcv_ack_of_fin, E.rcv_fin_ack_of_fin)
 
 
 class TcpConnectionRandomEvents(RuleBasedStateMachine):
@@ -50,7 +54,7 @@ class TcpConnectionRandomEvents(RuleBasedStateMachine):
         if after is not before:
             if event in (E.rcv_syn, E.rcv_syn_ack) and before in (S.LISTEN, S.SYN_SENT):
                 self.their_syn_received = True
-            if event in (E.rcv_syn_ack, E.rcv_ack_of_syn) and before in (S.SYN_SENT, S.SYN_RECEIVED):
+            if event in ACKS_OF_OUR_SYN:
                 self.our_syn_acknowledged = True
         if after in (S.CLOSED, S.LISTEN):
             self.their_syn_received = self.our_syn_acknowledged = False
@@ -76,8 +80,10 @@ class TcpConnectionRandomEvents(RuleBasedStateMachine):
 
     @invariant()
     def established_only_after_both_syns_acknowledged(self):
-        if self.model.state in AFTER_HANDSHAKE:
-            assert self.their_syn_received and self.our_syn_acknowledged
+        if self.model.state in THEIR_SYN_RECEIVED:
+            assert self.their_syn_received
+        if self.model.state in BOTH_SYNS_ACKNOWLEDGED:
+            assert self.our_syn_acknowledged
 
     @invariant()
     def state_is_a_tcp_state(self):
