@@ -149,6 +149,9 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.counters = counters if counters is not None else _NullCounters()
         self.trace = trace
         self.wakeup = None  # set by the endpoint API: called after state, data or space changed
+        self.listener = None  # the TcpListener of a passive child until accept() takes it
+        self.soft_error = None  # last soft ICMP error (RFC 1122 §4.2.3.9), for SO_ERROR-like reports
+        self._heap_deadline = None  # the deadline the layer's timer heap holds for us
         self.stats = {
             "segments_in": 0,
             "segments_out": 0,
@@ -342,6 +345,18 @@ class TcpConnection(ReceivePath, TransmitPath):
         if self.nodelay and self.state in SENDING_STATES:
             self._output(now)
             self._update_deadline()
+
+    def path_mtu_changed(self, mtu: int, now: float) -> None:
+        """RFC 1191: the path MTU dropped; segment to the smaller size and resend the first segment."""
+        self.path_mtu = mtu
+        limit = mtu - 40 - (12 if self.use_timestamps else 0)
+        if 0 < limit < self.send_mss:
+            self.send_mss = limit
+            if self.cc is not None:
+                self.cc.mss = limit
+            if self.snd_una != self.snd_max and self.state in SENDING_STATES:
+                self._retransmit_first(now)
+                self._update_deadline()
 
     # --------------------------------------------------------------------------------- readiness
     @property

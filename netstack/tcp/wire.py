@@ -1,0 +1,137 @@
+"""Bytes <-> ``TcpSegment``, through the codec of ``netstack.formats`` (never a hand-written layout).
+
+``decode_segment(data, src, dst)`` verifies the checksum (RFC 9293 §3.1, pseudo-header from the IPv4
+addresses) and returns ``(segment, checksum_ok)``; it raises ``FormatError`` for bytes that are not a
+TCP segment. ``encode_segment(segment, src, dst)`` builds the header with the options the segment
+carries (MSS, window scale, SACK-permitted, timestamps, in Linux's order and NOP alignment) and the
+checksum.
+
+The generated fast codec (``netstack.formats.fast``: ``decode_tcp`` / ``encode_tcp``, struct codecs
+derived from the construct declarations) is used when it is present; otherwise the declarative
+``netstack.formats.tcp.TCP`` layer, which is correct but slower. Options are read from either form
+the codec gives: name or number kinds; SACK blocks and unknown kinds are carried, not acted on.
+"""
+
+from __future__ import annotations
+
+from netstack.tcp.segment import TcpSegment
+
+_FLAG_BITS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80}
+_KIND_NAMES = {2: "mss", 3: "window_scale", 4: "sack_permitted", 5: "sack", 8: "timestamps"}
+
+try:  # the generated fast path, once formats ships it
+    from netstack.formats import fast as _fast
+
+    _FAST_DECODE = getattr(_fast, "decode_tcp", None)
+    _FAST_ENCODE = getattr(_fast, "encode_tcp", None)
+except Exception:  # pragma: no cover - the generated codec is another team's work in progress
+    _FAST_DECODE = _FAST_ENCODE = None
+
+from netstack.formats.tcp import TCP as _TCP  # noqa: E402  (declarative path, always available)
+
+
+def _flags_int(flags) -> int:
+    if isinstance(flags, int):
+        return flags
+    value = 0
+    for name, bit in _FLAG_BITS.items():
+        if flags.get(name):
+            value |= bit
+    return value
+
+
+def _apply_options(segment: TcpSegment, options) -> None:
+    for option in options:
+        if isinstance(option, tuple):
+            kind, value = option
+        else:
+            kind, value = option["kind"], option["value"]
+        if isinstance(kind, int) and not isinstance(kind, str):
+            kind = _KIND_NAMES.get(int(kind), kind)
+        if kind == "mss":
+            segment.mss = int(value)
+        elif kind == "window_scale":
+            segment.wscale = int(value)
+        elif kind == "sack_permitted":
+            segment.sack_permitted = True
+        elif kind == "timestamps":
+            if isinstance(value, (tuple, list)):
+                segment.tsval, segment.tsecr = int(value[0]), int(value[1])
+            else:
+                segment.tsval, segment.tsecr = int(value["ts_value"]), int(value["ts_echo_reply"])
+        elif kind == "sack":
+            segment.sack_blocks = tuple(
+                (b[0], b[1]) if isinstance(b, (tuple, list)) else (b["left"], b["right"]) for b in value
+            )
+        # unknown kinds, NOP, EOL: ignored (RFC 9293 §3.1)
+
+
+def _options_of(segment: TcpSegment) -> list:
+    options = []
+    if segment.mss is not None:
+        options.append(("mss", segment.mss))
+    if segment.sack_permitted and segment.tsval is not None:
+        options.append(("sack_permitted", None))
+        options.append(("timestamps", (segment.tsval, segment.tsecr or 0)))
+    else:
+        if segment.sack_permitted:
+            options += [("nop", None), ("nop", None), ("sack_permitted", None)]
+        if segment.tsval is not None:
+            options += [("nop", None), ("nop", None), ("timestamps", (segment.tsval, segment.tsecr or 0))]
+    if segment.wscale is not None:
+        options += [("nop", None), ("window_scale", segment.wscale)]
+    return options
+
+
+def decode_segment(data, src: bytes, dst: bytes) -> tuple[TcpSegment, bool]:
+    """Decode one TCP segment; ``FormatError`` when it is malformed."""
+    if _FAST_DECODE is not None:
+        record = _FAST_DECODE(data, 0, None, src, dst)
+        payload = record.payload
+        checksum_ok = record.checksum_ok
+    else:
+        record = _TCP.parse(bytes(data), src=src, dst=dst)
+        payload = record["payload"]
+        checksum_ok = record["checksum_ok"]
+    segment = TcpSegment(
+        record["src_port"] if _FAST_DECODE is None else record.src_port,
+        record["dst_port"] if _FAST_DECODE is None else record.dst_port,
+        record["seq"] if _FAST_DECODE is None else record.seq,
+        record["ack"] if _FAST_DECODE is None else record.ack,
+        _flags_int(record["flags"] if _FAST_DECODE is None else record.flags),
+        record["window"] if _FAST_DECODE is None else record.window,
+        payload,
+        urgent_pointer=record["urgent_pointer"] if _FAST_DECODE is None else record.urgent_pointer,
+    )
+    options = record["options"] if _FAST_DECODE is None else record.options
+    if options:
+        _apply_options(segment, options)
+    return segment, bool(checksum_ok)
+
+
+def encode_segment(segment: TcpSegment, src: bytes, dst: bytes) -> bytes:
+    """The segment as bytes, header and checksum computed."""
+    options = _options_of(segment) if (
+        segment.mss is not None or segment.tsval is not None or segment.sack_permitted or segment.wscale is not None
+    ) else []
+    if _FAST_ENCODE is not None:
+        return _FAST_ENCODE(
+            src_port=segment.src_port, dst_port=segment.dst_port, seq=segment.seq, ack=segment.ack,
+            flags=segment.flags, window=segment.window, urgent_pointer=segment.urgent_pointer,
+            options=options, payload=segment.payload, src=src, dst=dst,
+        )
+    return _TCP.build(
+        dict(
+            src_port=segment.src_port,
+            dst_port=segment.dst_port,
+            seq=segment.seq,
+            ack=segment.ack,
+            flags=segment.flags,
+            window=segment.window,
+            urgent_pointer=segment.urgent_pointer,
+            options=options,
+            payload=bytes(segment.payload),
+        ),
+        src=src,
+        dst=dst,
+    )
