@@ -1,0 +1,84 @@
+"""The TAP driver cleans up after itself: on exceptions, SIGTERM and SIGINT; `netstack up` contract."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import netstack
+from netstack.config import ConfigError
+from netstack.netns import NetworkNamespace
+
+pytestmark = pytest.mark.netns
+
+
+def _link_exists(ns: NetworkNamespace, name: str) -> bool:
+    return ns.run(["ip", "link", "show", name]).returncode == 0
+
+
+def test_tap_is_removed_when_the_body_raises():
+    with NetworkNamespace() as ns:
+        with pytest.raises(RuntimeError, match="boom"):
+            with netstack.run_tap(tap="nstx0", netns=ns.name) as running:
+                assert _link_exists(ns, "nstx0")
+                assert running.alive
+                raise RuntimeError("boom")
+        assert not _link_exists(ns, "nstx0")
+        assert not running.alive
+
+
+def test_bad_options_fail_before_anything_is_created():
+    with pytest.raises(ConfigError, match="mtu"):
+        with netstack.run_tap(tap="nstx1", mtu=10):
+            pass
+    with pytest.raises(ConfigError, match="host_ip"):
+        with netstack.run_tap(tap="nstx1", ip="192.0.2.2/24", host_ip="192.0.2.2/24"):
+            pass
+    assert subprocess.run(["ip", "link", "show", "nstx1"], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_netstack_up_prints_ready_answers_and_cleans_up_on_signal(sig):
+    with NetworkNamespace() as ns:
+        process = ns.popen([sys.executable, "-m", "netstack", "up", "--tap", "nstup0", "--ip", "192.0.2.2/24",
+                            "--host-ip", "192.0.2.1/24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = process.stdout.readline().strip()
+            assert line == "ready nstup0 192.0.2.2 02:00:c0:00:02:02", process.stderr.read() if not line else line
+            assert _link_exists(ns, "nstup0")
+            with ns.socket(__import__("socket").AF_INET, __import__("socket").SOCK_DGRAM) as sock:
+                sock.settimeout(5)
+                sock.sendto(b"echo?", ("192.0.2.2", 7))
+                assert sock.recvfrom(100)[0] == b"echo?"
+            process.send_signal(sig)
+            assert process.wait(timeout=15) == 0
+            assert not _link_exists(ns, "nstup0")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def test_run_tap_in_a_script_cleans_up_on_sigterm():
+    script = textwrap.dedent("""
+        import sys, time, netstack
+        with netstack.run_tap(tap="nstsig0", ip="192.0.2.2/24", host_ip="192.0.2.1/24"):
+            print("up", flush=True)
+            time.sleep(60)
+        """)
+    with NetworkNamespace() as ns:
+        process = ns.popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline().strip() == "up"
+            assert _link_exists(ns, "nstsig0")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 128 + signal.SIGTERM
+            assert not _link_exists(ns, "nstsig0")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
