@@ -47,6 +47,9 @@ from netstack.formats.registry import IP_PROTOCOL, IP_PROTOCOLS, decode_payload,
 
 MINIMUM_HEADER_LENGTH = 20
 
+IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=0b010, mf=0b001)
+"""The 3 control flag bits (RFC 791 §3.1 "Flags"): reserved, don't fragment, more fragments."""
+
 ipv4_header = HeaderStruct(
     Flattened(
         BitStruct(
@@ -68,7 +71,7 @@ ipv4_header = HeaderStruct(
     Flattened(
         BitStruct(
             "flags"
-            / Default(FlagsEnum(BitsInteger(3), reserved=0b100, df=0b010, mf=0b001), 0)
+            / Default(IP_FLAGS, 0)
             * "control flags: reserved (0), df don't fragment, mf more fragments (RFC 791 §3.1)",
             "fragment_offset" / Default(BitsInteger(13), 0) * "fragment position, 8-byte units (RFC 791 §3.1)",
         )
