@@ -5,7 +5,9 @@ Received:
   fragmented request is reassembled first and the reply is fragmented to the path MTU (RFC 1122
   §3.2.2.6). Requests to a broadcast address are ignored (§3.2.2.6 allows it; it stops smurf
   amplification).
-- echo reply (type 0) -> the ``EchoListener`` registered for its identifier (``Pinger``).
+- echo reply (type 0) -> the listener registered in ``echo_listeners`` for its identifier: an object
+  with ``on_echo_reply(src, sequence, data, now, ttl)`` and ``on_echo_error(errno, dst, sequence, now)``
+  (``Pinger`` below).
 - destination unreachable (3), time exceeded (11), parameter problem (12): the quoted datagram
   (IP header + at least 8 bytes, RFC 792) is matched to the transport of its protocol and delivered
   as an errno (the table ``ERRNO_OF``, from Linux ``icmp_err_convert``). Fragmentation needed (3/4)
@@ -61,7 +63,7 @@ class IcmpLayer:
     def __init__(self, stack):
         self.stack = stack
         self.config = stack.config
-        self.echo_listeners: dict[int, object] = {}  # identifier -> EchoListener
+        self.echo_listeners: dict[int, object] = {}  # identifier -> listener (see the module docstring)
         self.path_mtus: dict[bytes, tuple[int, float]] = {}  # dst -> (mtu, expires)
         self._tokens = float(self.config.icmp_error_burst)
         self._tokens_at: float | None = None
@@ -124,7 +126,7 @@ class IcmpLayer:
             if listener is None:
                 counters.incr("icmp.drop.unexpected_echo_reply")
                 return
-            listener.on_echo_reply(src, sequence, payload[8:], now)
+            listener.on_echo_reply(src, sequence, payload[8:], now, header[8])
             return
         if icmp_type in ERROR_TYPES:
             self._receive_error(payload, src, now)
@@ -245,7 +247,7 @@ class Pinger:
     """Sends echo requests and records replies: the engine of ``netstack ping`` and the tests.
 
     ``pinger = Pinger(stack, dst, identifier=0x1234, size=56)``; ``pinger.send(now)`` sends the next
-    sequence number; ``pinger.replies`` maps sequence -> (rtt seconds, ttl-less reply data, src);
+    sequence number; ``pinger.replies`` maps sequence -> (rtt seconds, reply data, src, ttl);
     ``pinger.errors`` lists (sequence, errno). Data is the ping(8) pattern: bytes 0x00.. cycling.
     """
 
@@ -271,7 +273,7 @@ class Pinger:
         self.stack.ping(self.dst, now, identifier=self.identifier, sequence=sequence, payload=self.data)
         return sequence
 
-    def on_echo_reply(self, src: bytes, sequence: int, data: bytes, now: float) -> None:
+    def on_echo_reply(self, src: bytes, sequence: int, data: bytes, now: float, ttl: int = 0) -> None:
         if sequence not in self.sent:
             self.mismatched += 1
             return
@@ -280,7 +282,7 @@ class Pinger:
             return
         if data != self.data:
             self.mismatched += 1
-        self.replies[sequence] = (now - self.sent[sequence], bytes(data), src)
+        self.replies[sequence] = (now - self.sent[sequence], bytes(data), src, ttl)
 
     def on_echo_error(self, error: int, dst: bytes, sequence: int, now: float) -> None:
         self.errors.append((sequence, error))

@@ -252,7 +252,15 @@ def _open_tap(name: str) -> int:
 
 
 def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int) -> None:
-    index = ipr.link_lookup(ifname=name)[0]
+    # Right after a move to another namespace the device can take a moment to show up there.
+    for _ in range(100):
+        indexes = ipr.link_lookup(ifname=name)
+        if indexes:
+            break
+        time.sleep(0.02)
+    else:
+        raise FileNotFoundError(f"TAP {name} did not appear after creation")
+    index = indexes[0]
     if host_ip:
         address, _, prefix = host_ip.partition("/")
         ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
