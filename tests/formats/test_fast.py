@@ -1,0 +1,178 @@
+"""The generated fast path (netstack/formats/fast.py) agrees with the declarative schemas.
+
+Both directions: every frame decodes to the same values or fails with the same FormatError (layer,
+field, offset), including truncated and mutated frames; and the fast builders produce the same bytes
+as ``Frame.build`` for the same field values.
+"""
+
+import pytest
+from formats_drawing import frames
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netstack.formats import Frame, FormatError
+from netstack.formats import fast
+from netstack.formats.codegen import header_layout
+from netstack.formats.tcp import tcp_header
+
+
+def _flags_int(flags, bits):
+    return sum(value for name, value in bits.items() if flags.get(name))
+
+
+def _option_plain(option):
+    kind = int(option.kind)
+    value = option.value
+    if kind == fast.OPT_SACK:
+        value = tuple((block.left, block.right) for block in value)
+    elif kind == fast.OPT_TIMESTAMPS:
+        value = (value.ts_value, value.ts_echo_reply)
+    return (kind, value)
+
+
+def declarative_view(frame):
+    """The declarative decode reduced to the fast path's raw values."""
+    view = {"ethernet": (frame.dst, frame.src, int(frame.ethertype), None if frame.vlan is None else (frame.vlan.pcp, int(frame.vlan.dei), frame.vlan.vid))}
+    ip = frame.payload
+    if int(frame.ethertype) == fast.ETHERTYPE_ARP:
+        view["arp"] = (int(ip.htype), int(ip.ptype), ip.hlen, ip.plen, int(ip.op), ip.sha, ip.spa, ip.tha, ip.tpa)
+        return view
+    if int(frame.ethertype) != fast.ETHERTYPE_IPV4:
+        return view
+    view["ipv4"] = (
+        ip.version, ip.ihl, ip.tos.dscp << 2 | ip.tos.ecn, ip.total_length, ip.identification,
+        _flags_int(ip.flags, {"reserved": 4, "df": 2, "mf": 1}), ip.fragment_offset, ip.ttl, int(ip.protocol),
+        ip.checksum, ip.src, ip.dst, ip.options, ip.checksum_ok,
+    )
+    inner = ip.payload
+    if isinstance(inner, bytes):
+        view["ip_payload"] = inner
+        return view
+    protocol = int(ip.protocol)
+    if protocol == fast.IP_PROTOCOL_TCP:
+        view["tcp"] = (
+            inner.src_port, inner.dst_port, inner.seq, inner.ack, inner.data_offset, inner.reserved,
+            _flags_int(inner.flags, dict(fast._TCP_FLAG_BITS)), inner.window, inner.checksum, inner.urgent_pointer,
+            tuple(_option_plain(option) for option in inner.options), inner.checksum_ok, inner.payload,
+        )
+    elif protocol == fast.IP_PROTOCOL_UDP:
+        view["udp"] = (inner.src_port, inner.dst_port, inner.length, inner.checksum, inner.checksum_ok, inner.payload)
+    elif protocol == fast.IP_PROTOCOL_ICMP:
+        fields = tuple(inner.get(name) for name in fast.ICMP_TYPE_FIELDS)
+        fields = tuple(fast.ipv4_bytes(value) if name == "gateway" and value is not None else value for name, value in zip(fast.ICMP_TYPE_FIELDS, fields))
+        view["icmp"] = (int(inner.type), inner.code, inner.checksum) + fields + (inner.checksum_ok, inner.payload)
+    return view
+
+
+def fast_view(buf):
+    """The fast decode of a whole frame, shaped like ``declarative_view``."""
+    ethernet = fast.decode_ethernet(buf)
+    view = {"ethernet": (fast.mac_text(ethernet.dst), fast.mac_text(ethernet.src), ethernet.ethertype, None if ethernet.vlan is None else tuple(ethernet.vlan))}
+    if ethernet.ethertype == fast.ETHERTYPE_ARP:
+        arp = fast.decode_arp(buf, ethernet.payload_offset)
+        text = lambda raw: fast.mac_text(raw)
+        view["arp"] = (arp.htype, arp.ptype, arp.hlen, arp.plen, arp.op, text(arp.sha),
+                       fast.ipv4_text(arp.spa) if arp.plen == 4 else text(arp.spa), text(arp.tha),
+                       fast.ipv4_text(arp.tpa) if arp.plen == 4 else text(arp.tpa))
+        return view
+    if ethernet.ethertype != fast.ETHERTYPE_IPV4:
+        return view
+    ip = fast.decode_ipv4(buf, ethernet.payload_offset)
+    view["ipv4"] = (
+        ip.version, ip.ihl, ip.tos, ip.total_length, ip.identification, ip.flags, ip.fragment_offset, ip.ttl,
+        ip.protocol, ip.checksum, fast.ipv4_text(ip.src), fast.ipv4_text(ip.dst), ip.options, ip.checksum_ok,
+    )
+    if ip.fragment_offset or ip.flags & fast.IP_MF or ip.protocol not in (1, 6, 17):
+        view["ip_payload"] = ip.payload
+        return view
+    if ip.protocol == fast.IP_PROTOCOL_TCP:
+        t = fast.decode_tcp(buf, ip.payload_offset, ip.payload_end, ip.src, ip.dst)
+        view["tcp"] = (t.src_port, t.dst_port, t.seq, t.ack, t.data_offset, t.reserved, t.flags, t.window,
+                       t.checksum, t.urgent_pointer, t.options, t.checksum_ok, t.payload)
+    elif ip.protocol == fast.IP_PROTOCOL_UDP:
+        u = fast.decode_udp(buf, ip.payload_offset, ip.payload_end, ip.src, ip.dst)
+        view["udp"] = (u.src_port, u.dst_port, u.length, u.checksum, u.checksum_ok, u.payload)
+    else:
+        i = fast.decode_icmp(buf, ip.payload_offset, ip.payload_end)
+        view["icmp"] = (i.type, i.code, i.checksum) + tuple(getattr(i, name) for name in fast.ICMP_TYPE_FIELDS) + (i.checksum_ok, i.payload)
+    return view
+
+
+def outcome(decode, data):
+    try:
+        return decode(data)
+    except FormatError as error:
+        return ("FormatError", error.layer, error.field, error.offset)
+
+
+def assert_agree(data):
+    declarative = outcome(lambda d: declarative_view(Frame.parse(d)), data)
+    generated = outcome(fast_view, data)
+    assert generated == declarative
+
+
+@given(frames())
+def test_fast_decode_agrees_on_valid_frames(frame):
+    assert_agree(Frame.build(frame))
+
+
+@given(frames(), st.data())
+def test_fast_decode_agrees_on_truncated_and_mutated_frames(frame, data):
+    raw = Frame.build(frame)
+    cut = data.draw(st.integers(0, len(raw)))
+    assert_agree(raw[:cut])
+    if raw:
+        index = data.draw(st.integers(0, len(raw) - 1))
+        value = data.draw(st.integers(0, 255))
+        assert_agree(raw[:index] + bytes([value]) + raw[index + 1 :])
+
+
+@given(frames())
+def test_fast_encode_builds_the_same_bytes(frame):
+    raw = Frame.build(frame)
+    parsed = Frame.parse(raw)
+    ethernet = fast.decode_ethernet(raw)
+    if ethernet.ethertype == fast.ETHERTYPE_ARP:
+        a = fast.decode_arp(raw, ethernet.payload_offset)
+        payload = fast.encode_arp(a.op, a.sha, a.spa, a.tpa, a.tha, a.htype, a.ptype) + parsed.payload.padding
+    elif ethernet.ethertype == fast.ETHERTYPE_IPV4:
+        ip = fast.decode_ipv4(raw, ethernet.payload_offset)
+        inner = ip.payload
+        if ip.protocol == fast.IP_PROTOCOL_TCP:
+            t = fast.decode_tcp(raw, ip.payload_offset, ip.payload_end, ip.src, ip.dst)
+            inner = fast.encode_tcp(ip.src, ip.dst, t.src_port, t.dst_port, t.seq, t.ack, t.flags, t.window,
+                                    t.urgent_pointer, t.options, t.payload)
+        elif ip.protocol == fast.IP_PROTOCOL_UDP:
+            u = fast.decode_udp(raw, ip.payload_offset, ip.payload_end, ip.src, ip.dst)
+            inner = fast.encode_udp(ip.src, ip.dst, u.src_port, u.dst_port, u.payload)
+        elif ip.protocol == fast.IP_PROTOCOL_ICMP:
+            i = fast.decode_icmp(raw, ip.payload_offset, ip.payload_end)
+            fields = {name: getattr(i, name) for name in fast.ICMP_TYPE_FIELDS if getattr(i, name) is not None}
+            inner = fast.encode_icmp(i.type, i.code, i.payload, **fields)
+        payload = fast.encode_ipv4(ip.src, ip.dst, ip.protocol, inner, ip.ttl, ip.identification, ip.flags,
+                                   ip.fragment_offset, ip.tos, ip.options)
+    else:
+        payload = raw[ethernet.payload_offset :]
+    assert fast.encode_ethernet(ethernet.dst, ethernet.src, ethernet.ethertype, payload, ethernet.vlan) == raw
+
+
+def test_layouts_come_from_the_declarations():
+    layout = header_layout(tcp_header)
+    assert layout.field_names == ["src_port", "dst_port", "seq", "ack", "data_offset", "reserved", "flags", "window", "checksum", "urgent_pointer"]
+    assert fast.TcpHeader._fields[: len(layout.field_names)] == tuple(layout.field_names)
+    assert layout.size == 20 and fast.IPV4_LAYOUT.size == 20 and fast.UDP_LAYOUT.size == 8
+    assert (fast.FIN, fast.SYN, fast.RST, fast.PSH, fast.ACK, fast.URG, fast.ECE, fast.CWR) == (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def test_zero_length_option_does_not_hang():
+    segment = fast.encode_tcp(bytes(4), bytes(4), 1, 2, options=b"\x02\x00\x00\x00", data_offset=6)
+    with pytest.raises(FormatError) as raised:
+        fast.decode_tcp(segment)
+    assert (raised.value.layer, raised.value.field, raised.value.offset) == ("tcp_options", "length", 21)
+
+
+def test_records_expose_payload_and_offsets():
+    raw = Frame.build({"payload": {"src": "192.0.2.1", "dst": "192.0.2.2", "protocol": "udp", "payload": {"src_port": 7, "dst_port": 9, "payload": b"data"}}}) + bytes(6)
+    ip = fast.decode_ipv4(raw, 14)
+    udp = fast.decode_udp(raw, ip.payload_offset, ip.payload_end, ip.src, ip.dst)
+    assert udp.payload == b"data" and udp.checksum_ok is True and ip.payload_end == len(raw) - 6
