@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="mermaid", help="output format (default mermaid)")
     parser.add_argument("--view", choices=VIEWS, default="figure",
                         help="figure: the RFC figure's arrows; full: every row (default figure)")
+    parser.add_argument("--renderer", choices=("netstack", "transitions"), default="netstack",
+                        help="mermaid writer: netstack's (RFC state names, actions on arrows, default) or "
+                             "transitions' GraphMachine")
     parser.add_argument("--output", "-o", help="write to this file instead of stdout")
 
 
@@ -41,11 +44,14 @@ def render_svg(dot_text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netstack.machines.diagram import DECLARATIONS, dot, mermaid
+    from netstack.machines.diagram import DECLARATIONS, dot, mermaid, transitions_mermaid
 
     declaration = DECLARATIONS[args.machine]
+    if args.renderer == "transitions" and args.format != "mermaid":
+        raise NetstackError("--renderer transitions writes mermaid only (its dot needs the graphviz pip package)")
     if args.format == "mermaid":
-        text = mermaid(declaration, args.view)
+        render = transitions_mermaid if args.renderer == "transitions" else mermaid
+        text = render(declaration, args.view)
     elif args.format == "dot":
         text = dot(declaration, args.view)
     else:

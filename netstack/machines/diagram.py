@@ -108,6 +108,27 @@ def mermaid(declaration: Declaration, view: str = "figure") -> str:
     return "\n".join(lines) + "\n"
 
 
+def transitions_mermaid(declaration: Declaration, view: str = "figure") -> str:
+    """The same view drawn by `transitions`' own ``GraphMachine(graph_engine="mermaid")``.
+
+    Built from the same rows, for readers who want transitions' styling (current-state classes);
+    its states carry Python names (``SYN_SENT``) and its arrows no actions.
+    """
+    from transitions.extensions import GraphMachine
+
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    rows = [
+        {key: value for key, value in row.items() if key not in ("rfc", "figure")}
+        for row in declaration.rows
+        if view == "full" or (row.get("figure", True) and row["dest"] is not None)
+    ]
+    machine = GraphMachine(states=declaration.states, transitions=rows, initial=declaration.initial,
+                           auto_transitions=False, graph_engine="mermaid", show_conditions=True,
+                           title=declaration.title)
+    return machine.get_graph().source + "\n"
+
+
 def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

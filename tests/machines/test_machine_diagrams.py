@@ -12,7 +12,15 @@ import pytest
 
 from netstack.cli import main
 from netstack.machines import docs
-from netstack.machines.diagram import DECLARATIONS, VIEWS, arrows, dot, markdown_table, mermaid
+from netstack.machines.diagram import (
+    DECLARATIONS,
+    VIEWS,
+    arrows,
+    dot,
+    markdown_table,
+    mermaid,
+    transitions_mermaid,
+)
 from netstack.machines.tcp_connection import TcpState
 
 STATE_LINE = re.compile(r'^    state "(?P<label>[A-Za-z0-9 .-]+)" as (?P<id>[A-Za-z][A-Za-z0-9_]*)$')
@@ -168,3 +176,22 @@ def test_docs_writer_writes_the_page(tmp_path):
     target = tmp_path / "machines.md"
     assert docs.main([str(target)]) == 0
     assert target.read_text(encoding="utf-8") == docs.render()
+
+
+def test_transitions_graphmachine_draws_the_same_figure_arrows():
+    text = transitions_mermaid(DECLARATIONS["tcp"], "figure")
+    assert "stateDiagram-v2" in text and "[*] --> CLOSED" in text
+    edges = {}
+    for line in text.splitlines():
+        if " --> " in line and ": " in line:
+            pair, labels = line.strip().split(": ", 1)
+            src, dst = pair.split(" --> ")
+            edges[src, dst] = {label.split()[0] for label in labels.split(" | ")}
+    for src, dst, trigger in FIGURE_5:
+        assert trigger in edges[src, dst], (src, dst, trigger)
+
+
+def test_cli_transitions_renderer_is_mermaid_only(capsys):
+    assert main(["diagram", "cc", "--renderer", "transitions"]) == 0
+    assert "stateDiagram-v2" in capsys.readouterr().out
+    assert main(["diagram", "cc", "--renderer", "transitions", "--format", "dot"]) == 1
