@@ -437,7 +437,7 @@ def ipv4_packets(draw, payload=None, fragments: bool = True, **fields):
         packet.update(flags=flags, fragment_offset=offset, protocol=protocol, payload=body)
     else:
         if payload is None:
-            choices = [("icmp", icmp_messages()), ("udp", udp_datagrams()), ("tcp", tcp_segments())]
+            choices = [("tcp", tcp_segments()), ("udp", udp_datagrams()), ("icmp", icmp_messages())]
             choices += [(name, strategy) for _, name, strategy in
                         _registered(registry.IP_PROTOCOLS, {1, 6, 17})]
             raw_numbers = _unregistered(EXPERIMENTAL_IP_PROTOCOLS, registry.IP_PROTOCOLS)
@@ -470,7 +470,7 @@ def ethernet_frames(draw, payload=None, vlan: bool = True, **fields):
     if vlan and draw(st.integers(0, 4)) == 0:
         header["vlan"] = draw(for_schema(vlan_tag))
     if payload is None:
-        choices = [("arp", arp_packets()), ("ipv4", ipv4_packets())]
+        choices = [("ipv4", ipv4_packets()), ("arp", arp_packets())]
         choices += [(name, strategy) for _, name, strategy in
                     _registered(registry.ETHERTYPES, {0x0800, 0x0806})]
         raw_numbers = _unregistered(EXPERIMENTAL_ETHERTYPES, registry.ETHERTYPES)
