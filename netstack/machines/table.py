@@ -152,7 +152,10 @@ class TransitionTable:
     def fire(self, model: Any, event: str, *args: Any) -> Enum:
         """Apply ``event`` to ``model`` (whose ``state`` attribute holds the current state)."""
         state = model.state
-        candidates = self._by_state[state].get(event)
+        try:
+            candidates = self._by_state[state].get(event)
+        except KeyError:
+            raise ValueError(f"{state!r} is not a {self.name} state") from None
         if candidates is not None:
             for guards, dest, actions in candidates:
                 for name, wanted in guards:

@@ -14,7 +14,8 @@ Runtime API
 - ``TRANSITIONS``: the declaration, one row per arrow (see ``netstack.machines.table.transition``).
 - ``TCP_MACHINE``: the `transitions` Machine built from it (declaration, teaching view, diagrams).
 - ``TCP_TABLE``: the transition table derived from ``TCP_MACHINE`` at import;
-  ``TCP_TABLE.fire(model, event) -> TcpState``. ``model.state`` holds the current ``TcpState``;
+  ``TCP_TABLE.fire(model, event, *args) -> TcpState`` (extra positional arguments, e.g. ``now``,
+  reach every guard and action, as with `transitions`' ``trigger``). ``model.state`` holds the current ``TcpState``;
   guards are model methods returning bool, actions model methods called after the state changed;
   see ``netstack.machines.table`` for the exact rules. Constant cost per connection: the model is
   any object with a ``state`` attribute, nothing is registered anywhere.
@@ -299,7 +300,10 @@ TCP_ACTIONS: tuple[str, ...] = (
 
 
 class TcpModel(Protocol):
-    """What ``TCP_TABLE.fire`` needs from a connection: a state, the guards, the actions."""
+    """What ``TCP_TABLE.fire`` needs from a connection: a state, the guards, the actions.
+
+    Shown without parameters; each method also receives the extra arguments given to ``fire``.
+    """
 
     state: TcpState
 

@@ -4,9 +4,11 @@ kept in step with the declarations."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +197,29 @@ def test_cli_transitions_renderer_is_mermaid_only(capsys):
     assert main(["diagram", "cc", "--renderer", "transitions"]) == 0
     assert "stateDiagram-v2" in capsys.readouterr().out
     assert main(["diagram", "cc", "--renderer", "transitions", "--format", "dot"]) == 1
+
+
+def test_mermaid_parser_accepts_every_diagram(tmp_path):
+    """mermaid's own parser (optional: NETSTACK_MERMAID_MODULES names a directory where
+    ``npm install mermaid@10 jsdom`` was run); a broken file must fail, to prove the check checks."""
+    modules = os.environ.get("NETSTACK_MERMAID_MODULES")
+    node = shutil.which("node")
+    if not modules or node is None:
+        pytest.skip("needs node and NETSTACK_MERMAID_MODULES (a directory with npm install mermaid@10 jsdom); "
+                    "the structural checks above run everywhere")
+    files = []
+    for key, declaration in DECLARATIONS.items():
+        for view in VIEWS:
+            files.append(tmp_path / f"{key}-{view}.mmd")
+            files[-1].write_text(mermaid(declaration, view))
+    files.append(tmp_path / "tcp-transitions.mmd")
+    files[-1].write_text(transitions_mermaid(DECLARATIONS["tcp"]))
+    script = Path(__file__).with_name("mermaid_parse.mjs")
+    result = subprocess.run([node, str(script), modules, *map(str, files)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok ") == len(files)
+    broken = tmp_path / "broken.mmd"
+    broken.write_text("stateDiagram-v2\n    A --> B: x\n    B --> : broken\n")
+    result = subprocess.run([node, str(script), modules, str(broken)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "FAIL" in result.stdout

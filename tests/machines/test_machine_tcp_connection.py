@@ -393,3 +393,29 @@ def test_every_user_call_in_every_state_moves_or_raises_the_documented_error(sta
             assert error.errno == TCP_REFUSALS[state, event][1]
             assert model.state is state
 
+
+
+def test_a_model_in_a_foreign_state_is_a_programming_error():
+    model = RecordingModel("ESTABLISHED", TCP_GUARDS, TCP_ACTIONS)
+    with pytest.raises(ValueError, match="not a"):
+        TCP_TABLE.fire(model, E.close)
+
+
+def test_extra_arguments_reach_guards_and_actions():
+    seen = []
+
+    class Connection:
+        state = S.SYN_SENT
+
+        def rst_acknowledges_our_syn(self, now):
+            seen.append(("guard", now))
+            return True
+
+        def report_connection_refused(self, now):
+            seen.append(("refused", now))
+
+        def delete_tcb(self, now):
+            seen.append(("delete", now))
+
+    assert TCP_TABLE.fire(Connection(), E.rcv_rst, 12.5) is S.CLOSED
+    assert seen == [("guard", 12.5), ("refused", 12.5), ("delete", 12.5)]
