@@ -170,5 +170,11 @@ class Layer(Construct):
     def encode(self, obj, context) -> bytes:
         raise NotImplementedError
 
+    def __call__(self, **fields):
+        """A ``Crafted`` layer with these fields, to stack with ``/`` (see ``netstack.formats.craft``)."""
+        from netstack.formats.craft import Crafted
+
+        return Crafted(self, fields)
+
     def __repr__(self):
         return f"<{self.layer} layer: {self.title}>"

@@ -31,7 +31,7 @@ Decode checks: 20 bytes present, data_offset >= 5, data_offset * 4 bytes present
 header and data (RFC 9293 §3.1 "Checksum"); the addresses come from the enclosing IPv4 layer or the
 ``src``/``dst`` context (see ``transport``). ``checksum_ok`` is None when they are not known.
 
-Build defaults: seq 0, ack 0, reserved 0, flags none, window 65535, urgent pointer 0, no options.
+Build defaults: src_port 49152, seq 0, ack 0, reserved 0, flags none, window 65535, urgent pointer 0, no options.
 ``data_offset`` (options zero-padded, i.e. ended by EOL, to a 4-byte boundary) and ``checksum`` are
 computed when absent or None. ``flags`` may be a dict of booleans, the 8-bit int, names joined by
 "|" ("syn|ack") or scapy's letters ("SA": F S R P A U E C).
@@ -61,7 +61,7 @@ TCP_FLAGS = FlagsEnum(
 FLAG_LETTERS = {"F": "fin", "S": "syn", "R": "rst", "P": "psh", "A": "ack", "U": "urg", "E": "ece", "C": "cwr"}
 
 tcp_header = HeaderStruct(
-    "src_port" / Int16ub * "source port (RFC 9293 §3.1)",
+    "src_port" / Default(Int16ub, 49152) * "source port; 49152 (first dynamic port, RFC 6335 §6) when left out (RFC 9293 §3.1)",
     "dst_port" / Int16ub * "destination port (RFC 9293 §3.1)",
     "seq" / Default(Int32ub, 0) * "sequence number of the first data octet, or the ISN on SYN (RFC 9293 §3.1)",
     "ack" / Default(Int32ub, 0) * "acknowledgment number: next sequence number expected, when ACK is set (RFC 9293 §3.1)",

@@ -21,13 +21,13 @@ Decode checks: 8 bytes present, 8 <= length <= bytes present. The checksum cover
 none (RFC 768): ``checksum_ok`` is then None, as it is when the addresses are unknown (see
 ``transport``).
 
-Build: ``length`` and ``checksum`` are computed when absent or None; a computed checksum of 0 is sent
+Build: ``src_port`` defaults to 0 (none); ``length`` and ``checksum`` are computed when absent or None; a computed checksum of 0 is sent
 as 0xFFFF (RFC 768). Set ``checksum=0`` explicitly to send none.
 """
 
 from __future__ import annotations
 
-from construct import Container, Int16ub
+from construct import Container, Default, Int16ub
 
 from netstack.errors import FormatError
 from netstack.formats.checksum import transport_checksum
@@ -40,7 +40,7 @@ IP_PROTOCOL_UDP = 17
 HEADER_LENGTH = 8
 
 udp_header = HeaderStruct(
-    "src_port" / Int16ub * "source port, 0 when unused (RFC 768)",
+    "src_port" / Default(Int16ub, 0) * "source port, 0 when unused (RFC 768)",
     "dst_port" / Int16ub * "destination port (RFC 768)",
     "length" / Int16ub * "length of header and data, bytes, >= 8 (RFC 768)",
     "checksum" / Int16ub * "ones' complement checksum of pseudo-header, header and data; 0 = none (RFC 768)",
