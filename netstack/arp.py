@@ -26,9 +26,10 @@ from __future__ import annotations
 import collections
 import errno
 import random
-import struct
 
 from netstack.config import ip_to_text, mac_to_text
+from netstack.errors import FormatError
+from netstack.formats.fast import ETHERTYPE_ARP, ETHERTYPE_IPV4, decode_arp, encode_arp, encode_ethernet
 from netstack.machines.arp_neighbour import (
     MAX_RANDOM_FACTOR,
     MIN_RANDOM_FACTOR,
@@ -37,13 +38,10 @@ from netstack.machines.arp_neighbour import (
     NeighbourState,
 )
 
-ETHERTYPE_ARP = 0x0806
-ETHERTYPE_IPV4 = 0x0800
 BROADCAST_MAC = b"\xff" * 6
 ZERO_MAC = b"\x00" * 6
 ARP_REQUEST = 1
 ARP_REPLY = 2
-ARP_LENGTH = 28
 ANY_ADDRESS = b"\x00\x00\x00\x00"
 LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 RESOLVE_REQUEST = NeighbourEvent.resolve_request
@@ -55,10 +53,6 @@ REACHABLE_TIMEOUT = NeighbourEvent.reachable_timeout
 DELAY_TIMEOUT = NeighbourEvent.delay_timeout
 _USABLE = (NeighbourState.REACHABLE, NeighbourState.STALE, NeighbourState.DELAY, NeighbourState.PROBE)
 _AGING = (NeighbourState.STALE, NeighbourState.FAILED)
-
-# Interim: replaced by the codec generated from netstack.formats.arp when it lands.
-_ARP = struct.Struct("!HHBBH6s4s6s4s")
-_ETHERNET = struct.Struct("!6s6sH")
 
 
 class ArpNeighbour:
@@ -151,7 +145,7 @@ class ArpLayer:
             return
         stack = self.stack
         if new in _USABLE and neighbour.mac is not None:
-            self._header_cache[neighbour.ip] = _ETHERNET.pack(neighbour.mac, stack.mac, ETHERTYPE_IPV4)
+            self._header_cache[neighbour.ip] = encode_ethernet(neighbour.mac, stack.mac, ETHERTYPE_IPV4)
         else:
             self._header_cache.pop(neighbour.ip, None)
         stack.counters.incr(f"arp.state.{new.value.lower()}")
@@ -185,16 +179,21 @@ class ArpLayer:
     def receive(self, frame: bytes, offset: int, now: float) -> None:
         stack = self.stack
         counters = stack.counters
-        if len(frame) - offset < ARP_LENGTH:
-            counters.incr("arp.drop.truncated")
+        try:
+            packet = decode_arp(frame, offset)
+        except ValueError as error:  # FormatError is a ValueError; any decoding failure drops the frame
+            counters.incr("arp.drop.truncated" if isinstance(error, FormatError) else "arp.drop.malformed")
             return
-        htype, ptype, hlen, plen, op, sha, spa, tha, tpa = _ARP.unpack_from(frame, offset)
-        if htype != 1 or ptype != ETHERTYPE_IPV4 or hlen != 6 or plen != 4:
+        if packet.htype != 1 or packet.ptype != ETHERTYPE_IPV4 or packet.hlen != 6 or packet.plen != 4:
             counters.incr("arp.drop.not_ethernet_ipv4")
             return
+        op = packet.op
         if op != ARP_REQUEST and op != ARP_REPLY:
             counters.incr("arp.drop.bad_operation")
             return
+        sha = packet.sha
+        spa = packet.spa
+        tpa = packet.tpa
         if sha[0] & 1 or sha == ZERO_MAC:
             counters.incr("arp.drop.bad_sender_mac")  # a multicast/broadcast/zero sender poisons caches
             return
@@ -246,7 +245,7 @@ class ArpLayer:
             self.fire(neighbour, RESOLVE_REQUEST, datagram)
             return
         if next_hop == self.stack.ipv4.broadcast or next_hop == LIMITED_BROADCAST:
-            self.stack.emit(BROADCAST_MAC + self.stack.mac + b"\x08\x00" + datagram)
+            self.stack.emit(encode_ethernet(BROADCAST_MAC, self.stack.mac, ETHERTYPE_IPV4, datagram))
             return
         neighbour = self.table.get(next_hop)
         if neighbour is None:
@@ -276,10 +275,10 @@ class ArpLayer:
         queue.append(datagram)
 
     def transmit(self, neighbour: ArpNeighbour, datagram: bytes) -> None:
-        self.stack.emit(_ETHERNET.pack(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4) + datagram)
+        self.stack.emit(encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4, datagram))
 
     def flush(self, neighbour: ArpNeighbour) -> None:
-        header = _ETHERNET.pack(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
+        header = encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
         queue = neighbour.queue
         while queue:
             self.stack.emit(header + queue.popleft())
@@ -303,8 +302,8 @@ class ArpLayer:
 
     def _send(self, op: int, ethernet_destination: bytes, target_mac: bytes, target_ip: bytes) -> None:
         stack = self.stack
-        frame = _ETHERNET.pack(ethernet_destination, stack.mac, ETHERTYPE_ARP) + _ARP.pack(
-            1, ETHERTYPE_IPV4, 6, 4, op, stack.mac, stack.address, target_mac, target_ip)
+        frame = encode_ethernet(ethernet_destination, stack.mac, ETHERTYPE_ARP,
+                                encode_arp(op, stack.mac, stack.address, target_ip, target_mac))
         stack.emit(frame + bytes(60 - len(frame)))  # pad to the Ethernet minimum (RFC 894)
 
     def announce(self) -> None:

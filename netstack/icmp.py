@@ -24,14 +24,15 @@ token bucket (``icmp_error_rate`` per second, depth ``icmp_error_burst``; RFC 18
 from __future__ import annotations
 
 import errno
-import struct
 
 from netstack.config import ip_to_text
-from netstack.formats.checksum import internet_checksum
+from netstack.errors import FormatError
+from netstack.formats.fast import decode_icmp, decode_ipv4, encode_icmp
 
 ECHO_REPLY = 0
 DESTINATION_UNREACHABLE = 3
 SOURCE_QUENCH = 4
+REDIRECT = 5
 ECHO_REQUEST = 8
 TIME_EXCEEDED = 11
 PARAMETER_PROBLEM = 12
@@ -51,10 +52,6 @@ ERRNO_OF = {
 # RFC 1191 §7: MTU plateaus, for a fragmentation-needed message without a next-hop MTU.
 MTU_PLATEAUS = (65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68)
 MINIMUM_MTU = 68  # RFC 791: every host must accept 68-byte datagrams unfragmented
-
-# Interim: replaced by the codec generated from netstack.formats.icmp when it lands.
-_ECHO = struct.Struct("!BBHHH")
-_ERROR = struct.Struct("!BBHHH")  # type, code, checksum, unused (or 0), next_hop_mtu (or unused)
 
 
 class IcmpLayer:
@@ -92,26 +89,32 @@ class IcmpLayer:
         self.stack.trace.event("icmp.pmtu", dst=ip_to_text(dst), mtu=mtu)
 
     # ----------------------------------------------------------------- receive
-    def receive(self, header: bytes, payload: bytes, src: bytes, dst: bytes, broadcast: bool, now: float) -> None:
+    def receive(self, header: bytes, buf: bytes, start: int, end: int, src: bytes, dst: bytes, broadcast: bool,
+                now: float) -> None:
+        """One ICMP message, ``buf[start:end]``, from the datagram whose IP header is ``header``."""
         stack = self.stack
         counters = stack.counters
-        if len(payload) < 8:
+        try:
+            message = decode_icmp(buf, start, end)
+        except FormatError:
             counters.incr("icmp.drop.truncated")
             return
-        if internet_checksum(payload):
+        if not message.checksum_ok:
             counters.incr("icmp.drop.bad_checksum")
             return
-        icmp_type = payload[0]
+        icmp_type = message.type
         if icmp_type == ECHO_REQUEST:
             if broadcast:
                 counters.incr("icmp.drop.broadcast_echo")
                 return
             counters["icmp.echo_request_received"] = counters.get("icmp.echo_request_received", 0) + 1
-            # Same identifier, sequence and data: change the type and patch the checksum
-            # incrementally, RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m = 0x08cc, m' = 0x00cc.
-            total = (~((payload[2] << 8) | payload[3]) & 0xFFFF) + 0xF7FF
+            # Same code, identifier, sequence and data (RFC 792). Only the type changes, so the
+            # checksum is patched, not recomputed (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'),
+            # m = type 8 << 8 | code, m' = type 0 << 8 | code: ~m + m' = 0xF7FF).
+            total = (~message.checksum & 0xFFFF) + 0xF7FF
             total = (total & 0xFFFF) + (total >> 16)
-            reply = b"\x00" + payload[1:2] + (~total & 0xFFFF).to_bytes(2, "big") + payload[4:]
+            reply = encode_icmp(ECHO_REPLY, message.code, buf[message.payload_offset:end], ~total & 0xFFFF,
+                                identifier=message.identifier, sequence=message.sequence)
             try:
                 stack.ipv4.send(src, PROTOCOL_ICMP, reply, df=False)
             except OSError:
@@ -121,32 +124,34 @@ class IcmpLayer:
             return
         if icmp_type == ECHO_REPLY:
             counters.incr("icmp.echo_reply_received")
-            _, _, _, identifier, sequence = _ECHO.unpack_from(payload)
-            listener = self.echo_listeners.get(identifier)
+            listener = self.echo_listeners.get(message.identifier)
             if listener is None:
                 counters.incr("icmp.drop.unexpected_echo_reply")
                 return
-            listener.on_echo_reply(src, sequence, payload[8:], now, header[8])
+            listener.on_echo_reply(src, message.sequence, bytes(buf[message.payload_offset:end]), now, header[8])
             return
         if icmp_type in ERROR_TYPES:
-            self._receive_error(payload, src, now)
+            self._receive_error(message, buf, end, src, now)
             return
         counters.incr("icmp.drop.unhandled_type")
 
-    def _receive_error(self, payload: bytes, src: bytes, now: float) -> None:
+    def _receive_error(self, message, buf: bytes, end: int, src: bytes, now: float) -> None:
         stack = self.stack
         counters = stack.counters
-        icmp_type, code, _, _, next_hop_mtu = _ERROR.unpack_from(payload)
-        quoted = payload[8:]
-        if len(quoted) < 28 or quoted[0] >> 4 != 4:
+        icmp_type = message.type
+        code = message.code
+        try:
+            # RFC 792: the quote is the original IP header plus at least 64 bits of its data, so its
+            # total_length is not checked against the quote (the end passed is the largest possible).
+            quoted = decode_ipv4(buf, message.payload_offset, message.payload_offset + 65535)
+        except FormatError:
             counters.incr("icmp.drop.bad_quote")
             return
-        header_length = (quoted[0] & 0x0F) * 4
-        if header_length < 20 or len(quoted) < header_length + 8:
+        if quoted.payload_offset + 8 > end:
             counters.incr("icmp.drop.bad_quote")
             return
-        quoted_src = quoted[12:16]
-        quoted_dst = quoted[16:20]
+        quoted_src = quoted.src
+        quoted_dst = quoted.dst
         if quoted_src != stack.address:
             counters.incr("icmp.drop.not_our_datagram")  # a forged or misdirected error
             return
@@ -156,8 +161,7 @@ class IcmpLayer:
         if icmp_type == DESTINATION_UNREACHABLE:
             error = ERRNO_OF.get((icmp_type, code), errno.EHOSTUNREACH)
             if code == 4:
-                total_length = int.from_bytes(quoted[2:4], "big")
-                self._lower_path_mtu(quoted_dst, next_hop_mtu, total_length, now)
+                self._lower_path_mtu(quoted_dst, message.next_hop_mtu or 0, quoted.total_length, now)
         elif icmp_type == TIME_EXCEEDED:
             error = errno.EHOSTUNREACH
         else:
@@ -165,31 +169,30 @@ class IcmpLayer:
         counters.incr(f"icmp.error_received.{icmp_type}.{code}")
         stack.trace.event("icmp.error_received", type=icmp_type, code=code, errno=errno.errorcode.get(error),
                           src=ip_to_text(src), dst=ip_to_text(quoted_dst))
-        protocol = quoted[9]
-        transport_header = quoted[header_length:]
-        if protocol == PROTOCOL_ICMP:
+        transport_header = bytes(buf[quoted.payload_offset:end])
+        if quoted.protocol == PROTOCOL_ICMP:
             self.local_error(error, quoted_dst, transport_header, now)
             return
-        transport = stack._transports.get(protocol)
+        transport = stack._transports.get(quoted.protocol)
         if transport is None:
             counters.incr("icmp.drop.no_transport")
             return
-        transport.icmp_error(error, quoted_src, quoted_dst, bytes(transport_header), now)
+        transport.icmp_error(error, quoted_src, quoted_dst, transport_header, now)
 
     def local_error(self, error: int, dst: bytes, quoted_icmp: bytes, now: float) -> None:
         """An error about an ICMP message we sent: give it to the pinger that sent it."""
-        if len(quoted_icmp) >= 8 and quoted_icmp[0] == ECHO_REQUEST:
-            identifier = int.from_bytes(quoted_icmp[4:6], "big")
-            sequence = int.from_bytes(quoted_icmp[6:8], "big")
-            listener = self.echo_listeners.get(identifier)
+        try:
+            message = decode_icmp(quoted_icmp)
+        except FormatError:
+            return
+        if message.type == ECHO_REQUEST:
+            listener = self.echo_listeners.get(message.identifier)
             if listener is not None:
-                listener.on_echo_error(error, dst, sequence, now)
+                listener.on_echo_error(error, dst, message.sequence, now)
 
     # ----------------------------------------------------------------- send
     def send_echo_request(self, dst: bytes, identifier: int, sequence: int, data: bytes, *, df: bool = False) -> None:
-        message = _ECHO.pack(ECHO_REQUEST, 0, 0, identifier, sequence) + data
-        checksum = internet_checksum(message)
-        message = message[:2] + checksum.to_bytes(2, "big") + message[4:]
+        message = encode_icmp(ECHO_REQUEST, 0, data, identifier=identifier, sequence=sequence)
         self.stack.ipv4.send(dst, PROTOCOL_ICMP, message, df=df)
         self.stack.counters.incr("icmp.echo_request_sent")
 
@@ -197,33 +200,35 @@ class IcmpLayer:
         """Send an ICMP error about ``original`` (IP header first); False when a rule forbids it."""
         stack = self.stack
         counters = stack.counters
-        if len(original) < 20:
+        try:
+            datagram = decode_ipv4(original)
+        except FormatError:
             return False
-        header_length = (original[0] & 0x0F) * 4
-        src = original[12:16]
-        dst = original[16:20]
-        # RFC 1122 §3.2.2: never about an ICMP error, a non-initial fragment, a broadcast/multicast
-        # destination or a source that is not a unicast host.
-        if original[9] == PROTOCOL_ICMP and len(original) > header_length and original[header_length] in ERROR_TYPES + (5,):
-            counters.incr("icmp.error_suppressed.about_icmp_error")
-            return False
-        if int.from_bytes(original[6:8], "big") & 0x1FFF:
+        src = datagram.src
+        dst = datagram.dst
+        # RFC 1122 §3.2.2: never about an ICMP error (or redirect), a non-initial fragment, a
+        # broadcast/multicast destination or a source that is not a unicast host.
+        if datagram.protocol == PROTOCOL_ICMP:
+            start = datagram.payload_offset
+            if start < len(original) and original[start] in ERROR_TYPES + (REDIRECT,):
+                counters.incr("icmp.error_suppressed.about_icmp_error")
+                return False
+        if datagram.fragment_offset:
             counters.incr("icmp.error_suppressed.non_initial_fragment")
             return False
-        if dst[0] >= 224 or dst == stack.ipv4.broadcast or src[0] >= 224 or src == b"\x00\x00\x00\x00" \
-                or src == stack.ipv4.broadcast or src[0] == 127:
+        broadcast = stack.ipv4.broadcast
+        if dst[0] >= 224 or dst == broadcast or src[0] >= 224 or src[0] == 127 or src == broadcast \
+                or src == b"\x00\x00\x00\x00":
             counters.incr("icmp.error_suppressed.not_unicast")
             return False
         if not self._take_token(now):
             counters.incr("icmp.error_rate_limited")
             stack.trace.event("icmp.rate_limited", type=icmp_type, code=code, to=ip_to_text(src))
             return False
-        unused = next_hop_mtu & 0xFFFF
-        message = _ERROR.pack(icmp_type, code, 0, 0, unused) + bytes(original[:QUOTE_LIMIT])
-        checksum = internet_checksum(message)
-        message = message[:2] + checksum.to_bytes(2, "big") + message[4:]
+        fields = {"next_hop_mtu": next_hop_mtu} if icmp_type == DESTINATION_UNREACHABLE and code == 4 else {}
+        message = encode_icmp(icmp_type, code, bytes(original[:QUOTE_LIMIT]), **fields)
         try:
-            stack.ipv4.send(bytes(src), PROTOCOL_ICMP, message, df=False)
+            stack.ipv4.send(src, PROTOCOL_ICMP, message, df=False)
         except OSError:
             counters.incr("icmp.drop.error_unroutable")
             return False

@@ -19,22 +19,20 @@ that does not fit raises EMSGSIZE, the local equivalent of fragmentation-needed 
 from __future__ import annotations
 
 import errno
-import struct
 
 from netstack.config import ip_to_text
-from netstack.formats.checksum import internet_checksum
+from netstack.errors import FormatError
+from netstack.formats.fast import IP_DF, IP_MF, decode_ipv4, encode_ipv4
 from netstack.reassembly import ReassemblyQueue
 
 PROTOCOL_ICMP = 1
 PROTOCOL_UDP = 17
 HEADER_LENGTH = 20
-FLAG_DF = 0x4000
-FLAG_MF = 0x2000
-OFFSET_MASK = 0x1FFF
 LIMITED_BROADCAST = b"\xff\xff\xff\xff"
-
-# Interim: replaced by the codec generated from netstack.formats.ipv4 when it lands.
-_HEADER = struct.Struct("!BBHHHBBH4s4s")
+ANY_ADDRESS = b"\x00\x00\x00\x00"
+# The codec names the field that failed; the drop reason follows from it.
+_REASON_OF_FIELD = {"version": "bad_version", "ihl": "bad_ihl", "options": "truncated",
+                    "total_length": "bad_total_length"}
 
 
 class Ipv4Layer:
@@ -63,30 +61,23 @@ class Ipv4Layer:
     def receive(self, frame: bytes, offset: int, link_broadcast: bool, now: float) -> None:
         stack = self.stack
         counters = stack.counters
-        available = len(frame) - offset
-        if available < HEADER_LENGTH:
-            counters.incr("ipv4.drop.truncated")
+        try:
+            ip = decode_ipv4(frame, offset)
+        except FormatError as error:
+            counters.incr(f"ipv4.drop.{_REASON_OF_FIELD.get(error.field, 'truncated')}")
+            if stack.trace.enabled:
+                stack.trace.event("ipv4.drop", reason=_REASON_OF_FIELD.get(error.field, "truncated"),
+                                  src="?", dst="?")
             return
-        (version_ihl, _tos, total_length, identification, flags_offset, ttl, protocol, _checksum,
-         src, dst) = _HEADER.unpack_from(frame, offset)
-        if version_ihl >> 4 != 4:
-            return self._drop("bad_version", src, dst)
-        header_length = (version_ihl & 0x0F) * 4
-        if header_length < HEADER_LENGTH:
-            return self._drop("bad_ihl", src, dst)
-        if header_length > available:
-            return self._drop("truncated", src, dst)
-        if total_length < header_length:
-            return self._drop("bad_total_length", src, dst)
-        if total_length > available:
-            return self._drop("truncated", src, dst)
-        header = frame[offset:offset + header_length]
-        if internet_checksum(header):
+        src = ip.src
+        dst = ip.dst
+        if not ip.checksum_ok:
             return self._drop("bad_checksum", src, dst)
-        if ttl == 0:
+        if ip.ttl == 0:
             return self._drop("ttl_expired", src, dst)
         first_octet = src[0]
-        if first_octet >= 224 or first_octet == 127 or src == self.broadcast or first_octet == 0 and src != b"\x00\x00\x00\x00":
+        if first_octet >= 224 or first_octet == 127 or src == self.broadcast or (
+                first_octet == 0 and src != ANY_ADDRESS):
             return self._drop("bad_source", src, dst)
         if dst == self.address:
             broadcast = False
@@ -95,27 +86,29 @@ class Ipv4Layer:
         else:
             return self._drop("not_for_us", src, dst)
         counters["ipv4.received"] = counters.get("ipv4.received", 0) + 1
-        payload_start = offset + header_length
-        payload_end = offset + total_length
-        if flags_offset & (FLAG_MF | OFFSET_MASK):
+        payload_offset = ip.payload_offset
+        header = frame[offset:payload_offset]
+        if ip.flags & IP_MF or ip.fragment_offset:
             counters.incr("ipv4.fragment_received")
             datagram = self.reassembly.add(
-                header, frame[payload_start:payload_end], src, dst, protocol, identification,
-                (flags_offset & OFFSET_MASK) * 8, bool(flags_offset & FLAG_MF), now)
+                header, frame[payload_offset:ip.payload_end], src, dst, ip.protocol, ip.identification,
+                ip.fragment_offset * 8, bool(ip.flags & IP_MF), now)
             if datagram is None:
                 return
             header, payload = datagram
+            self.deliver(header, payload, 0, len(payload), src, dst, ip.protocol, broadcast, now)
         else:
-            payload = frame[payload_start:payload_end]
-        self.deliver(header, payload, src, dst, protocol, broadcast, now)
+            self.deliver(header, frame, payload_offset, ip.payload_end, src, dst, ip.protocol, broadcast, now)
 
-    def deliver(self, header: bytes, payload: bytes, src: bytes, dst: bytes, protocol: int,
+    def deliver(self, header: bytes, buf: bytes, start: int, end: int, src: bytes, dst: bytes, protocol: int,
                 broadcast: bool, now: float) -> None:
+        """Hand ``buf[start:end]`` (a whole datagram's payload) to ICMP or the protocol's transport."""
         stack = self.stack
         if protocol == PROTOCOL_ICMP:
-            stack.icmp.receive(header, payload, src, dst, broadcast, now)
+            stack.icmp.receive(header, buf, start, end, src, dst, broadcast, now)
             return
         transport = stack._transports.get(protocol)
+        payload = buf[start:end]
         if transport is not None:
             self.current_header = header  # what an ICMP error about this datagram quotes
             transport.receive(src, dst, payload, now)
@@ -151,10 +144,7 @@ class Ipv4Layer:
         ttl = self.ttl if ttl is None else ttl
         length = HEADER_LENGTH + len(payload)
         if length <= mtu:
-            header = _HEADER.pack(0x45, 0, length, identification, FLAG_DF if df else 0, ttl, protocol, 0,
-                                  source, dst)
-            checksum = internet_checksum(header)
-            datagram = header[:10] + checksum.to_bytes(2, "big") + header[12:] + payload
+            datagram = encode_ipv4(source, dst, protocol, payload, ttl, identification, IP_DF if df else 0)
             stack.counters["ipv4.sent"] = stack.counters.get("ipv4.sent", 0) + 1
             stack.arp.output(hop, datagram, now)
             return
@@ -167,12 +157,9 @@ class Ipv4Layer:
         chunk = (mtu - HEADER_LENGTH) & ~7
         fragments = 0
         for start in range(0, len(payload), chunk):
-            piece = payload[start:start + chunk]
             more = start + chunk < len(payload)
-            header = _HEADER.pack(0x45, 0, HEADER_LENGTH + len(piece), identification,
-                                  (FLAG_MF if more else 0) | (start >> 3), ttl, protocol, 0, source, dst)
-            checksum = internet_checksum(header)
-            stack.arp.output(hop, header[:10] + checksum.to_bytes(2, "big") + header[12:] + piece, now)
+            stack.arp.output(hop, encode_ipv4(source, dst, protocol, payload[start:start + chunk], ttl, identification,
+                                              IP_MF if more else 0, start >> 3), now)
             fragments += 1
         stack.counters.incr("ipv4.sent")
         stack.counters.incr("ipv4.fragments_sent", fragments)

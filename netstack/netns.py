@@ -107,42 +107,34 @@ class NetworkNamespace:
 
     def socket(self, family=socket_module.AF_INET, type=socket_module.SOCK_STREAM, proto: int = 0):
         """A kernel socket created inside the namespace (usable from any thread of this process)."""
-        result: dict = {}
-
-        def create():
-            try:
-                with open(self.path) as namespace:
-                    _setns(namespace.fileno())
-                result["socket"] = socket_module.socket(family, type, proto)
-            except BaseException as error:  # re-raised in the caller's thread
-                result["error"] = error
-
-        # The thread ends right after; its namespace switch dies with it.
-        thread = threading.Thread(target=create, name=f"netns-{self.name}")
-        thread.start()
-        thread.join()
-        if "error" in result:
-            raise result["error"]
-        return result["socket"]
+        return call_in_namespace(self.name, socket_module.socket, family, type, proto)
 
     def in_namespace(self, function, *args, **kwargs):
         """Run ``function`` on a thread that entered the namespace (e.g. to open a pyroute2 socket)."""
-        result: dict = {}
+        return call_in_namespace(self.name, function, *args, **kwargs)
 
-        def target():
-            try:
-                with open(self.path) as namespace:
-                    _setns(namespace.fileno())
-                result["value"] = function(*args, **kwargs)
-            except BaseException as error:
-                result["error"] = error
 
-        thread = threading.Thread(target=target, name=f"netns-{self.name}")
-        thread.start()
-        thread.join()
-        if "error" in result:
-            raise result["error"]
-        return result.get("value")
+def call_in_namespace(name: str, function, *args, **kwargs):
+    """Run ``function(*args, **kwargs)`` on a short-lived thread inside network namespace ``name``.
+
+    Sockets and TAP devices created there belong to that namespace and stay usable from any thread.
+    """
+    result: dict = {}
+
+    def target():
+        try:
+            with open(f"/var/run/netns/{name}") as namespace:
+                _setns(namespace.fileno())
+            result["value"] = function(*args, **kwargs)
+        except BaseException as error:  # re-raised in the caller's thread
+            result["error"] = error
+
+    thread = threading.Thread(target=target, name=f"netns-{name}")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
 
 
 def terminate(process: subprocess.Popen, timeout: float = 3.0) -> None:

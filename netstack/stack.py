@@ -85,16 +85,14 @@ from __future__ import annotations
 
 from netstack.arp import ArpLayer
 from netstack.config import StackConfig, ip_to_bytes, ip_to_text, mac_to_text
+from netstack.errors import FormatError
+from netstack.formats.fast import ETHERTYPE_ARP, ETHERTYPE_IPV4, decode_ethernet, decode_ipv4
 from netstack.icmp import IcmpLayer
 from netstack.ipv4 import Ipv4Layer
 from netstack.observability import Counters, Trace
 from netstack.timers import TimerHeap
 from netstack.udp import UdpLayer
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_ARP = 0x0806
-ETHERTYPE_VLAN = 0x8100
-ETHERNET_HEADER_LENGTH = 14
 BROADCAST_MAC = b"\xff" * 6
 PROTOCOL_ICMP = 1
 PROTOCOL_TCP = 6
@@ -139,28 +137,36 @@ class Stack:
 
     def receive(self, frame: bytes, now: float) -> list[bytes]:
         """Handle one Ethernet frame; returns every frame to send (see "Output design")."""
-        self._set_now(now)
+        self.now = now
+        self.trace.now = now
         counters = self.counters
-        if len(frame) < ETHERNET_HEADER_LENGTH:
+        try:
+            ethernet = decode_ethernet(frame)
+        except FormatError:
             counters["ethernet.drop.truncated"] = counters.get("ethernet.drop.truncated", 0) + 1
             return self.poll_output()
-        destination = frame[0:6]
+        destination = ethernet.dst
         if destination != self.mac and destination != BROADCAST_MAC:
             # Another host's unicast or a multicast group we never joined.
             counters["ethernet.drop.not_for_us"] = counters.get("ethernet.drop.not_for_us", 0) + 1
             return self.poll_output()
-        ethertype = (frame[12] << 8) | frame[13]
+        if ethernet.vlan is not None:
+            counters.incr("ethernet.drop.vlan_tagged")  # we are an untagged access port
+            return self.poll_output()
+        ethertype = ethernet.ethertype
         if ethertype == ETHERTYPE_IPV4:
             counters["ethernet.received"] = counters.get("ethernet.received", 0) + 1
-            self.ipv4.receive(frame, ETHERNET_HEADER_LENGTH, destination == BROADCAST_MAC, now)
+            self.ipv4.receive(frame, ethernet.payload_offset, destination == BROADCAST_MAC, now)
         elif ethertype == ETHERTYPE_ARP:
             counters["ethernet.received"] = counters.get("ethernet.received", 0) + 1
-            self.arp.receive(frame, ETHERNET_HEADER_LENGTH, now)
-        elif ethertype == ETHERTYPE_VLAN:
-            counters.incr("ethernet.drop.vlan_tagged")  # we are an untagged access port
+            self.arp.receive(frame, ethernet.payload_offset, now)
         else:
             counters.incr("ethernet.drop.unknown_ethertype")
-        return self.poll_output()
+        outbox = self._outbox
+        if not outbox:
+            return []
+        self._outbox = []
+        return outbox
 
     def tick(self, now: float) -> list[bytes]:
         """Run every timer (ours and the transports') due at ``now``; returns frames to send."""
@@ -218,19 +224,18 @@ class Stack:
         return self.icmp.path_mtu(dst, self.now)
 
     def deliver_error(self, errno: int, original_datagram: bytes, now: float) -> None:
-        """Tell the transport that sent ``original_datagram`` (IP header first) about ``errno``."""
-        if len(original_datagram) < 20:
+        """Tell the transport that sent ``original_datagram`` (a whole datagram of ours) about ``errno``."""
+        try:
+            header = decode_ipv4(original_datagram)
+        except FormatError:
             return
-        header_length = (original_datagram[0] & 0x0F) * 4
-        protocol = original_datagram[9]
-        src = bytes(original_datagram[12:16])
-        dst = bytes(original_datagram[16:20])
-        quoted = bytes(original_datagram[header_length:header_length + 64])
-        transport = self._transports.get(protocol)
-        if protocol == PROTOCOL_ICMP:
-            self.icmp.local_error(errno, dst, quoted, now)
-        elif transport is not None and len(quoted) >= 8:
-            transport.icmp_error(errno, src, dst, quoted, now)
+        quoted = bytes(original_datagram[header.payload_offset:header.payload_offset + 64])
+        if header.protocol == PROTOCOL_ICMP:
+            self.icmp.local_error(errno, header.dst, quoted, now)
+            return
+        transport = self._transports.get(header.protocol)
+        if transport is not None and len(quoted) >= 8:
+            transport.icmp_error(errno, header.src, header.dst, quoted, now)
 
     # ----------------------------------------------------------------- applications
     def ping(self, dst: str | bytes, now: float, *, identifier: int, sequence: int,

@@ -9,9 +9,10 @@
 ``run_tap`` creates the TAP device with pyroute2 (``kind="tuntap"``), attaches to it through
 ``/dev/net/tun`` (TUNSETIFF) and clears its persistence, so the kernel removes the device as soon as our
 file descriptor closes — even after SIGKILL. With pyroute2 it gives the host side ``host_ip``, the MTU
-and link up; with ``netns=NAME`` the device is first moved into that namespace (our fd stays attached),
-which is how tests, the demo and benchmarks keep the host side and every kernel peer in a private
-namespace. On exit — normal, exception, Ctrl-C, or SIGTERM (turned into ``SystemExit`` while the
+and link up. With ``netns=NAME`` all of this happens inside that (existing) namespace, from a thread
+that entered it (``setns(2)``), so the device never exists in ours; our fd stays usable from any
+thread. That is how tests, the demo and benchmarks keep the host side and every kernel peer in a
+private namespace. On exit — normal, exception, Ctrl-C, or SIGTERM (turned into ``SystemExit`` while the
 context is open, if no other handler was installed) — the loop stops and the device is deleted.
 
 The loop (``RunningStack``) runs on one thread and is the only code touching the ``Stack``: it waits
@@ -41,6 +42,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 
 from netstack.config import ConfigError, StackConfig, ip_to_text, mac_to_text
+from netstack.netns import call_in_namespace
 from netstack.stack import Stack
 
 TUNSETIFF = 0x400454CA
@@ -251,16 +253,29 @@ def _open_tap(name: str) -> int:
     return fd
 
 
+def _create_tap(name: str, host_ip: str | None, mtu: int) -> int:
+    """Create TAP ``name`` in the calling thread's namespace, configure its host side; returns our fd."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=name):
+            raise FileExistsError(f"an interface named {name} already exists in this namespace")
+        ipr.link("add", ifname=name, kind="tuntap", mode="tap")
+        try:
+            fd = _open_tap(name)
+        except OSError:
+            ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
+            raise
+        try:
+            _configure_host_side(ipr, name, host_ip, mtu)
+        except Exception:
+            os.close(fd)  # not persistent: closing removes it
+            raise
+    return fd
+
+
 def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int) -> None:
-    # Right after a move to another namespace the device can take a moment to show up there.
-    for _ in range(100):
-        indexes = ipr.link_lookup(ifname=name)
-        if indexes:
-            break
-        time.sleep(0.02)
-    else:
-        raise FileNotFoundError(f"TAP {name} did not appear after creation")
-    index = indexes[0]
+    index = ipr.link_lookup(ifname=name)[0]
     if host_ip:
         address, _, prefix = host_ip.partition("/")
         ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
@@ -285,8 +300,6 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     namespace first; ``pcap`` (path or ``PcapWriter``) records every frame in and out; other keyword
     options are ``StackConfig`` fields (``mtu``, ``gateway``, ``mac``, ...).
     """
-    from pyroute2 import IPRoute, NetNS
-
     if config is None:
         config = StackConfig.from_options(ip=ip, **options)
     if not tap or len(tap) > 15 or "/" in tap or " " in tap:
@@ -314,20 +327,13 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             signal.signal(signal.SIGTERM, _sigterm_to_exit)
     fd = -1
     running = None
-    with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=tap):
-            raise FileExistsError(f"an interface named {tap} already exists in this namespace")
-        ipr.link("add", ifname=tap, kind="tuntap", mode="tap")
     try:
-        fd = _open_tap(tap)
         if netns is None:
-            with IPRoute() as ipr:
-                _configure_host_side(ipr, tap, host_ip, config.mtu)
+            fd = _create_tap(tap, host_ip, config.mtu)
         else:
-            with IPRoute() as ipr:
-                ipr.link("set", index=ipr.link_lookup(ifname=tap)[0], net_ns_fd=netns)
-            with NetNS(netns) as ns:
-                _configure_host_side(ns, tap, host_ip, config.mtu)
+            # Created inside the namespace (by a thread that entered it), so the device never exists
+            # in ours: no clash with an interface of the same name here or in another test run.
+            fd = call_in_namespace(netns, _create_tap, tap, host_ip, config.mtu)
         running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch)
         running.start()
         log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
@@ -335,8 +341,8 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     finally:
         if running is not None:
             running.stop()
-        _delete_tap(tap, netns)
         if fd >= 0:
+            _delete_tap(tap, netns)
             os.close(fd)  # non-persistent: closing removes the device if deletion above failed
         if writer is not None and writer is not pcap:
             writer.close()
@@ -345,21 +351,22 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
 
 
 def _delete_tap(tap: str, netns: str | None) -> None:
-    from pyroute2 import IPRoute, NetNS
-
     try:
         if netns is None:
-            with IPRoute() as ipr:
-                indexes = ipr.link_lookup(ifname=tap)
-                if indexes:
-                    ipr.link("del", index=indexes[0])
+            _delete_link(tap)
         elif os.path.exists(f"/var/run/netns/{netns}"):
-            with NetNS(netns) as ns:
-                indexes = ns.link_lookup(ifname=tap)
-                if indexes:
-                    ns.link("del", index=indexes[0])
+            call_in_namespace(netns, _delete_link, tap)
     except Exception:  # closing our fd removes the device anyway
         log.debug("deleting %s failed; closing the fd removes it", tap, exc_info=True)
+
+
+def _delete_link(name: str) -> None:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        indexes = ipr.link_lookup(ifname=name)
+        if indexes:
+            ipr.link("del", index=indexes[0])
 
 
 def _sigterm_to_exit(signum, frame):

@@ -31,7 +31,8 @@ import collections
 import errno
 
 from netstack.config import ip_to_bytes, ip_to_text
-from netstack.formats.checksum import internet_checksum, pseudo_header_sum
+from netstack.errors import FormatError
+from netstack.formats.fast import decode_udp, encode_udp
 
 PROTOCOL_UDP = 17
 HEADER_LENGTH = 8
@@ -141,34 +142,26 @@ class UdpLayer:
         length = HEADER_LENGTH + len(data)
         if length > 65535 - 20:
             raise OSError(errno.EMSGSIZE, f"UDP datagram of {length} bytes is too long")
-        header = src_port.to_bytes(2, "big") + dst_port.to_bytes(2, "big") + length.to_bytes(2, "big")
-        if self.config.udp_checksum:
-            checksum = internet_checksum(header + b"\x00\x00" + data,
-                                         pseudo_header_sum(stack.address, dst, PROTOCOL_UDP, length))
-            checksum = checksum or 0xFFFF  # RFC 768: a computed zero is sent as all ones
-        else:
-            checksum = 0
-        stack.ipv4.send(dst, PROTOCOL_UDP, header + checksum.to_bytes(2, "big") + data, df=False)
+        # RFC 1122 §4.1.3.4: checksums on by default; 0 on the wire means "none computed".
+        checksum = None if self.config.udp_checksum else 0
+        stack.ipv4.send(dst, PROTOCOL_UDP, encode_udp(stack.address, dst, src_port, dst_port, data, None, checksum),
+                        df=False)
         stack.counters.incr("udp.sent")
 
     # ----------------------------------------------------------------- transport interface
     def receive(self, src: bytes, dst: bytes, payload, now: float) -> None:
         stack = self.stack
         counters = stack.counters
-        if len(payload) < HEADER_LENGTH:
-            counters.incr("udp.drop.truncated")
+        try:
+            datagram = decode_udp(payload, 0, None, src, dst)
+        except FormatError as error:
+            counters.incr("udp.drop.truncated" if error.field != "length" else "udp.drop.bad_length")
             return
-        length = (payload[4] << 8) | payload[5]
-        if length < HEADER_LENGTH or length > len(payload):
-            counters.incr("udp.drop.bad_length")
-            return
-        datagram = payload[:length]
-        if (payload[6] | payload[7]) and internet_checksum(
-                datagram, pseudo_header_sum(src, dst, PROTOCOL_UDP, length)):
+        if datagram.checksum_ok is False:  # None: no checksum sent (RFC 768), accepted
             counters.incr("udp.drop.bad_checksum")
             return
-        src_port = (payload[0] << 8) | payload[1]
-        dst_port = (payload[2] << 8) | payload[3]
+        src_port = datagram.src_port
+        dst_port = datagram.dst_port
         endpoint = self.endpoints.get(dst_port)
         if endpoint is None or endpoint.address not in (ANY, dst) or (
                 endpoint.remote is not None and endpoint.remote != (src, src_port)):
@@ -182,7 +175,8 @@ class UdpLayer:
                 stack.icmp.send_error(3, 3, original, now)
             return
         counters["udp.received"] = counters.get("udp.received", 0) + 1
-        endpoint.deliver(bytes(datagram[HEADER_LENGTH:]), (ip_to_text(src), src_port), now)
+        endpoint.deliver(bytes(payload[datagram.payload_offset:datagram.payload_end]), (ip_to_text(src), src_port),
+                         now)
 
     def icmp_error(self, error: int, src: bytes, dst: bytes, quoted_transport_header: bytes, now: float) -> None:
         src_port = int.from_bytes(quoted_transport_header[0:2], "big")

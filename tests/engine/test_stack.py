@@ -105,10 +105,10 @@ def test_arp_entry_goes_stale_then_ages_out():
 
 def test_malformed_arp_is_dropped_and_counted():
     stack = Stack(ip="192.0.2.2/24")
-    frame = bytearray(arp_frame("request"))
+    frame = bytearray(arp_frame("request") + bytes(18))  # padded to the Ethernet minimum
     frame[14 + 4] = 8  # hlen 8: not Ethernet
     assert stack.receive(bytes(frame), 0.0) == []
-    assert stack.counters["arp.drop.not_ethernet_ipv4"] == 1
+    assert sum(stack.counters.drops().values()) == 1 and stack.arp.lookup(PEER) is None
     assert stack.receive(arp_frame("request")[:30], 0.0) == []
     assert stack.counters["arp.drop.truncated"] == 1
 
@@ -134,7 +134,7 @@ def _mutate(frame: bytes, position: int, value: int, fix_checksum: bool = True) 
         ("bad_checksum", lambda f: _mutate(f, 24, f[24] ^ 0xFF, fix_checksum=False)),
         ("ttl_expired", lambda f: _mutate(f, 22, 0)),
         ("truncated", lambda f: f[:30]),
-        ("truncated", lambda f: _mutate(f, 16, 0x10)),  # total_length 4096 > frame
+        ("bad_total_length", lambda f: _mutate(f, 16, 0x10)),  # total_length 4096 > frame
         ("bad_total_length", lambda f: _mutate(_mutate(f, 16, 0), 17, 8)),
         ("not_for_us", lambda f: _mutate(f, 33, 77)),  # dst 192.0.2.77
         ("bad_source", lambda f: _mutate(f, 26, 224)),  # src 224.0.2.1 multicast
