@@ -20,10 +20,10 @@ Runtime API
   an ACK advanced SND.UNA by ``acked_bytes``; ``flight_size`` is the data still outstanding after
   it; ``snd_una`` (the new SND.UNA) lets NewReno tell a full from a partial ACK in fast recovery
   (without it every ACK counts as full: plain Reno). Returns True when the engine must retransmit
-  the first unacknowledged segment now (a partial ACK, RFC 6582 §3.2 step 5).
+  the first unacknowledged segment now (a partial acknowledgment, RFC 6582 §3.2).
 - ``cc.on_duplicate_ack(flight_size: int, snd_una: int | None = None, snd_nxt: int | None = None)
   -> bool``: a duplicate ACK (RFC 5681 §2). The third one (``DUPLICATE_ACK_THRESHOLD``) enters fast
-  recovery, unless it does not cover more than ``recover`` (RFC 6582 §3.2 step 1); ``snd_nxt``
+  recovery, unless it does not cover more than ``recover`` (RFC 6582 §3.2, three duplicate ACKs); ``snd_nxt``
   becomes the new ``recover``. Returns True when the engine must fast-retransmit now.
 - ``cc.on_retransmit_timeout(flight_size: int, snd_nxt: int | None = None) -> bool``: the RTO
   fired (RFC 6298 §5.4-5.7 is the engine's: retransmit, back off). Returns True (retransmit).
@@ -39,8 +39,8 @@ SLOW_START (cwnd < ssthresh) -> CONGESTION_AVOIDANCE on the first ACK that finds
 SLOW_START/CONGESTION_AVOIDANCE -> FAST_RECOVERY on the third duplicate ACK; FAST_RECOVERY ->
 CONGESTION_AVOIDANCE on a full ACK (partial ACKs stay, deflating); any phase -> LOSS on an RTO; LOSS
 -> SLOW_START on the next new ACK. A phase is the rule applied to the latest ACK, so
-CONGESTION_AVOIDANCE returns to SLOW_START when an ACK finds cwnd < ssthresh (RFC 6582 step 3's
-exit window may be below ssthresh). Duplicate ACKs in LOSS, and a third duplicate ACK not covering
+CONGESTION_AVOIDANCE returns to SLOW_START when an ACK finds cwnd < ssthresh (RFC 6582's
+exit window after a full acknowledgment may be below ssthresh). Duplicate ACKs in LOSS, and a third duplicate ACK not covering
 ``recover``, change nothing.
 
 Actions a ``CongestionControl`` subclass implements (no arguments; the event's numbers are in
@@ -108,20 +108,21 @@ TRANSITIONS = [
                rfc="5681 §3.1 (3): about one SMSS per RTT"),
     transition(E.duplicate_ack, [P.SLOW_START, P.CONGESTION_AVOIDANCE], P.FAST_RECOVERY,
                conditions=["third_duplicate_ack", "ack_covers_more_than_recover"], after=["enter_fast_recovery"],
-               rfc="5681 §3.2 (2)-(3), 6582 §3.2 (1)-(2): fast retransmit"),
+               rfc="5681 §3.2 (2)-(3), 6582 §3.2 (three duplicate ACKs): fast retransmit"),
     transition(E.duplicate_ack, P.FAST_RECOVERY, None, after=["inflate_window"],
                rfc="5681 §3.2 (4): inflate by one SMSS per duplicate ACK"),
     transition(E.new_ack, P.FAST_RECOVERY, P.CONGESTION_AVOIDANCE, conditions=["full_acknowledgment"],
-               after=["exit_fast_recovery"], rfc="6582 §3.2 (3): full acknowledgment, deflate"),
+               after=["exit_fast_recovery"], rfc="6582 §3.2 (full acknowledgment): deflate, leave recovery"),
     transition(E.new_ack, P.FAST_RECOVERY, None, after=["deflate_on_partial_ack"],
-               rfc="6582 §3.2 (5): partial acknowledgment, retransmit, partial deflate"),
+               rfc="6582 §3.2 (partial acknowledgment): retransmit, partial deflate"),
     transition(E.retransmit_timeout, [P.SLOW_START, P.CONGESTION_AVOIDANCE, P.FAST_RECOVERY], P.LOSS,
                after=["enter_loss"], rfc="5681 §3.1 (4), 6298 §5: loss window"),
     transition(E.retransmit_timeout, P.LOSS, None, after=["reset_loss_window"],
                rfc="5681 §3.1: ssthresh held constant on a repeated timeout"),
     transition(E.new_ack, P.LOSS, P.SLOW_START, conditions=["cwnd_below_ssthresh"], after=["grow_slow_start"],
                rfc="5681 §3.1: slow start after a timeout"),
-    transition(E.new_ack, P.LOSS, P.CONGESTION_AVOIDANCE, after=["grow_congestion_avoidance"],
+    transition(E.new_ack, P.LOSS, P.CONGESTION_AVOIDANCE, unless=["cwnd_below_ssthresh"],
+               after=["grow_congestion_avoidance"],
                rfc="5681 §3.1: congestion avoidance once cwnd >= ssthresh"),
 ]
 
@@ -194,7 +195,7 @@ class CongestionControl(ABC):
         self.duplicate_acks = 0
         self.retransmit_now = True
         CONGESTION_TABLE.fire(self, CongestionEvent.retransmit_timeout)
-        # RFC 6582 §4: after a timeout, duplicate ACKs for data sent before it must not trigger
+        # RFC 6582 §3.2 (retransmit timeouts): after a timeout, duplicate ACKs for data sent before it must not trigger
         # another fast retransmit; recording SND.NXT as recover does that.
         if snd_nxt is not None:
             self.recover = snd_nxt
@@ -209,13 +210,13 @@ class CongestionControl(ABC):
         return self.duplicate_acks == DUPLICATE_ACK_THRESHOLD
 
     def ack_covers_more_than_recover(self) -> bool:
-        # RFC 6582 §3.2 (1): no new fast retransmit for losses of the window already recovered.
+        # RFC 6582 §3.2 (three duplicate ACKs): no new fast retransmit for losses of the window already recovered.
         if self.recover is None or self.snd_una is None:
             return True
         return _seq_after(self.snd_una, self.recover)
 
     def full_acknowledgment(self) -> bool:
-        # RFC 6582 §3.2 (3): the ACK covers everything outstanding when recovery began.
+        # RFC 6582 §3.2 (full acknowledgment): the ACK covers everything outstanding when recovery began.
         if self.recover is None or self.snd_una is None:
             return True
         return not _seq_after(self.recover, self.snd_una)

@@ -54,7 +54,7 @@ class NewReno(CongestionControl):
         self.cwnd += max(1, self.mss * self.mss // self.cwnd)
 
     def enter_fast_recovery(self) -> None:
-        # RFC 6582 §3.2 (2): record recover, set ssthresh, retransmit, cwnd = ssthresh + 3*SMSS.
+        # RFC 6582 §3.2 (three duplicate ACKs), RFC 5681 §3.2 (2)-(3): record recover, set ssthresh, retransmit, cwnd = ssthresh + 3*SMSS.
         if self.snd_nxt is not None:
             self.recover = self.snd_nxt
         self.ssthresh = self._loss_threshold()
@@ -66,7 +66,7 @@ class NewReno(CongestionControl):
         self.cwnd += self.mss
 
     def deflate_on_partial_ack(self) -> None:
-        # RFC 6582 §3.2 (5): retransmit the first unacknowledged segment, deflate by the newly acked
+        # RFC 6582 §3.2 (partial acknowledgment): retransmit the first unacknowledged segment, deflate by the newly acked
         # amount, add back one SMSS if at least one SMSS was acknowledged.
         self.cwnd -= self.acked_bytes
         if self.acked_bytes >= self.mss:
@@ -75,7 +75,7 @@ class NewReno(CongestionControl):
         self.retransmit_now = True
 
     def exit_fast_recovery(self) -> None:
-        # RFC 6582 §3.2 (3), option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS), which
+        # RFC 6582 §3.2 (full acknowledgment), option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS), which
         # avoids a burst when little is outstanding.
         self.cwnd = max(self.mss, min(self.ssthresh, max(self.flight_size, self.mss) + self.mss))
         self.duplicate_acks = 0

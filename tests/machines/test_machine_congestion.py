@@ -103,7 +103,7 @@ def test_further_duplicate_acks_inflate_the_window_rfc5681_3_2_step_4():
     assert cc.cwnd == before + MSS
 
 
-def test_partial_ack_retransmits_and_deflates_rfc6582_3_2_step_5():
+def test_partial_acknowledgment_retransmits_and_deflates_rfc6582_3_2():
     cc = in_fast_recovery(NewReno(MSS))
     before = cc.cwnd
     assert cc.on_ack(2 * MSS, 8 * MSS, snd_una=3000), "partial ACK retransmits the next hole"
@@ -111,7 +111,7 @@ def test_partial_ack_retransmits_and_deflates_rfc6582_3_2_step_5():
     assert cc.cwnd == before - 2 * MSS + MSS
 
 
-def test_full_ack_exits_fast_recovery_rfc6582_3_2_step_3():
+def test_full_acknowledgment_exits_fast_recovery_rfc6582_3_2():
     cc = in_fast_recovery(NewReno(MSS))
     assert not cc.on_ack(10 * MSS, 0, snd_una=11000)
     assert cc.phase is P.CONGESTION_AVOIDANCE
@@ -119,7 +119,7 @@ def test_full_ack_exits_fast_recovery_rfc6582_3_2_step_3():
     assert cc.duplicate_acks == 0
 
 
-def test_duplicate_acks_not_beyond_recover_do_not_restart_fast_retransmit_rfc6582_3_2_step_1():
+def test_duplicate_acks_not_beyond_recover_do_not_restart_fast_retransmit_rfc6582_3_2():
     cc = in_fast_recovery(NewReno(MSS), snd_una=1000, snd_nxt=11000)
     cc.on_ack(10 * MSS, 0, snd_una=11000)  # full ACK
     for _ in range(3):
