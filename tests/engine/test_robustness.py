@@ -30,7 +30,7 @@ def _schema_frames():
     arp = frame_strategies.arp_packets(tpa=st.sampled_from(["192.0.2.2", "192.0.2.9"]), spa=peer)
     payload = st.one_of(st.tuples(st.just("ipv4"), ipv4), st.tuples(st.just("arp"), arp))
     return frame_strategies.ethernet_frames(
-        payload=payload, dst=st.sampled_from([STACK_MAC, "ff:ff:ff:ff:ff:ff"])).map(Frame.build)
+        payload=payload, vlan=False, dst=st.sampled_from([STACK_MAC, "ff:ff:ff:ff:ff:ff"])).map(Frame.build)
 
 
 def _our_frames():
