@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sys
 import threading
+import time
+
+STATS_DIRECTORY = "/run/netstack"
 
 HELP = "run the stack on a new TAP device until SIGINT/SIGTERM (prints 'ready NAME IP MAC')"
 
@@ -20,6 +25,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--services", default="all", metavar="LIST",
                         help="comma-separated services to run: echo, discard, ... ('all', 'none')")
     parser.add_argument("--trace", action="store_true", help="print trace events decoded on stderr")
+    parser.add_argument("--stats-file", default=None, metavar="FILE",
+                        help=f"where the counters are published every second for `netstack stats` "
+                             f"(default {STATS_DIRECTORY}/NAME.json)")
 
 
 def run(args) -> int:
@@ -29,6 +37,7 @@ def run(args) -> int:
     from netstack.services import parse_services, start_services
 
     names = parse_services(args.services)
+    stats_file = args.stats_file or stats_path(args.tap)
     if args.trace:
         enable_trace(sys.stderr)
     stop = threading.Event()
@@ -45,11 +54,45 @@ def run(args) -> int:
             running.call(lambda: None)
             stack = running.stack
             print(f"ready {args.tap} {ip_to_text(stack.address)} {mac_to_text(stack.mac)}", flush=True)
-            while not stop.wait(0.5):
-                if not running.alive:
-                    print("netstack up: the stack loop stopped", file=sys.stderr)
-                    return 1
+            try:
+                while not stop.wait(1.0):
+                    if not running.alive:
+                        print("netstack up: the stack loop stopped", file=sys.stderr)
+                        return 1
+                    publish_stats(stats_file, running, args)
+            finally:
+                _remove(stats_file)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def stats_path(tap: str) -> str:
+    return os.path.join(STATS_DIRECTORY, f"{tap}.json")
+
+
+def publish_stats(path: str | None, running, args) -> None:
+    """Write the counters atomically (temp file + rename) for `netstack stats` to read."""
+    if path is None:
+        return
+    snapshot = {
+        "tap": args.tap, "ip": args.ip, "pid": os.getpid(), "time": time.time(),
+        "counters": running.call(running.stack.counters.snapshot),
+    }
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w") as file:
+            json.dump(snapshot, file, indent=1, sort_keys=True)
+        os.replace(temporary, path)
+    except OSError as error:
+        print(f"netstack up: cannot publish stats to {path}: {error}", file=sys.stderr)
+
+
+def _remove(path: str | None) -> None:
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -1,0 +1,96 @@
+"""``netstack stats``: the counters of a running stack (from ``netstack up``) or of a simulated run.
+
+``netstack up`` publishes its counters every second to ``/run/netstack/NAME.json`` (``--stats-file``);
+``netstack stats --tap NAME`` prints them (``--drops``: only drop reasons; ``--json``: raw). Without a
+running stack, ``netstack stats --sim`` runs a short simulated session (pings and UDP echoes over a
+lossy link) and prints the counters of both stacks and of the link. Counter names are stable:
+``<layer>.<event>`` and ``<layer>.drop.<reason>`` (see ``netstack.observability``).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+
+HELP = "print the counters of a running stack (netstack up) or of a simulated session (--sim)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--tap", metavar="NAME", help="the stack started by `netstack up --tap NAME`")
+    parser.add_argument("--file", metavar="FILE", help="a stats file written by `netstack up --stats-file`")
+    parser.add_argument("--sim", action="store_true", help="run a simulated session and print its counters")
+    parser.add_argument("--drops", action="store_true", help="only the drop reasons")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _table(counters: dict, drops_only: bool) -> str:
+    items = sorted((name, value) for name, value in counters.items() if not drops_only or ".drop." in name)
+    if not items:
+        return "  (none)"
+    width = max(len(name) for name, _ in items)
+    return "\n".join(f"  {name:<{width}}  {value}" for name, value in items)
+
+
+def run(args) -> int:
+    if args.sim:
+        return _run_sim(args)
+    from netstack.commands.up import STATS_DIRECTORY, stats_path
+
+    if args.file:
+        path = args.file
+    elif args.tap:
+        path = stats_path(args.tap)
+    else:
+        found = sorted(glob.glob(os.path.join(STATS_DIRECTORY, "*.json")))
+        if not found:
+            print(f"netstack stats: no running stack publishes stats in {STATS_DIRECTORY} "
+                  "(start one with `netstack up`, or try `netstack stats --sim`)")
+            return 1
+        path = found[0]
+    try:
+        with open(path) as file:
+            snapshot = json.load(file)
+    except FileNotFoundError:
+        print(f"netstack stats: {path} does not exist: is `netstack up` running with that TAP?")
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"netstack stats: cannot read {path}: {error}")
+        return 1
+    if args.json:
+        print(json.dumps(snapshot, indent=1, sort_keys=True))
+        return 0
+    age = time.time() - snapshot.get("time", 0)
+    print(f"{snapshot.get('tap')} {snapshot.get('ip')} (pid {snapshot.get('pid')}, {age:.1f} s ago)")
+    print(_table(snapshot.get("counters", {}), args.drops))
+    return 0
+
+
+def _run_sim(args) -> int:
+    import netstack
+    from netstack.icmp import Pinger
+    from netstack.services import start_services
+
+    network = netstack.sim.Network(seed=1)
+    ours = network.host("192.0.2.2/24", name="netstack")
+    peer = network.host("192.0.2.1/24", name="peer")
+    link = network.link(ours, peer, loss=0.05, duplicate=0.02, reorder=0.05, delay=0.001, jitter=0.0005)
+    ours.call(start_services, ours.stack, ["echo", "discard"])
+    pinger = Pinger(peer.stack, ours.address, identifier=1, size=3000)
+    endpoint = peer.udp_bind(0)
+    for index in range(50):
+        peer.call(pinger.send, network.clock)
+        peer.call(endpoint.sendto, bytes(index * 100), ("192.0.2.2", 7 if index % 2 else 9), network.clock)
+        network.run(0.1)
+    network.run(35.0)  # let reassembly timers of lost fragments fire
+    result = {"netstack 192.0.2.2": ours.counters.snapshot(), "peer 192.0.2.1": peer.counters.snapshot(),
+              "link": link.counters.snapshot()}
+    if args.json:
+        print(json.dumps(result, indent=1, sort_keys=True))
+        return 0
+    print(f"simulated {network.clock:.1f} s, {network.events_processed} events (seed 1)")
+    for name, counters in result.items():
+        print(f"\n{name}")
+        print(_table(counters, args.drops))
+    return 0
