@@ -148,6 +148,43 @@ class HeaderLayout:
         return ", ".join(arguments)
 
 
+def _slot_terms(layout, prefix):
+    """(slot, value expression, size) for each slot, in wire order."""
+    for slot in layout.slots:
+        size = struct.calcsize("!" + slot.code)
+        if slot.name:
+            if slot.code.endswith("s") and not slot.integer_bytes:
+                yield slot, f"_from_bytes({prefix}{slot.name}, 'big')", size
+            else:
+                yield slot, prefix + slot.name, size
+        elif slot.bits:
+            parts = [
+                f"(({prefix}{bit.name} & {bit.mask}) << {bit.shift})" if bit.shift else f"({prefix}{bit.name} & {bit.mask})"
+                for bit in slot.bits
+            ]
+            yield slot, "(" + " | ".join(parts) + ")", size
+        else:
+            yield slot, repr(slot.const), size
+
+
+def sum_expression(layout: HeaderLayout, skip: tuple[str, ...] = (), prefix: str = "") -> str:
+    """An expression congruent (mod 0xFFFF) to the header read as one big-endian integer.
+
+    RFC 1071 sums are arithmetic mod 0xFFFF, and 256**k is 1 or 256 mod 0xFFFF as k is even or odd, so
+    the header's integer is the sum of its fields' values, each times 256 when an odd number of bytes
+    follows it. Fields in ``skip`` (the checksum itself, zero while computing) are left out. This lets a
+    builder compute a checksum without packing the header twice.
+    """
+    terms = []
+    remaining = layout.size
+    for slot, expression, size in _slot_terms(layout, prefix):
+        remaining -= size
+        if slot.name in skip:
+            continue
+        terms.append(f"{expression} * 256" if remaining & 1 else expression)
+    return " + ".join(terms) if terms else "0"
+
+
 def _unwrap(sc):
     """Strip naming, defaults and adapters down to the construct that fixes the width."""
     while True:

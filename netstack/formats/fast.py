@@ -90,7 +90,7 @@ from netstack.formats import ipv4 as ipv4_schema
 from netstack.formats import tcp as tcp_schema
 from netstack.formats import tcp_options as options_schema
 from netstack.formats import udp as udp_schema
-from netstack.formats.codegen import _unwrap, header_layout, make_record
+from netstack.formats.codegen import _unwrap, header_layout, make_record, sum_expression
 from netstack.formats.fields import Flattened, ipv4_to_bytes, ipv4_to_text, mac_to_bytes, mac_to_text
 
 # --- constants (values from the declarations) -------------------------------------------------------
@@ -228,7 +228,7 @@ def _option_codec(name, declaration):
 
 
 def _generate_options():
-    namespace = {"FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number}
+    namespace = {"_NOP": (OPT_NOP, None), "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number}
     decode_branches = []
     encode_branches = []
     names = sorted(
@@ -267,7 +267,7 @@ def decode_tcp_options(buf, position, end):
     while position < end:
         kind = buf[position]
         if kind == 1:
-            append((1, None))
+            append(_NOP)
             position += 1
             continue
         if kind == 0:
@@ -498,9 +498,10 @@ def encode_ipv4(src, dst, protocol, payload=b"", ttl=64, identification=0, flags
     if total_length is None:
         total_length = 20 + len(options) + len(payload)
     if checksum is None:
-        checksum = 0
-        header = _S_IP.pack({IPV4_LAYOUT.pack_arguments()}) + options
-        residue = _from_bytes(header, "big") % 0xFFFF
+        total = {sum_expression(IPV4_LAYOUT, ("checksum",))}
+        if options:
+            total += _from_bytes(options, "big")
+        residue = total % 0xFFFF
         checksum = 0xFFFF ^ residue if residue else 0
     return _S_IP.pack({IPV4_LAYOUT.pack_arguments()}) + options + payload
 
@@ -552,7 +553,7 @@ def decode_udp(buf, offset=0, end=None, src=None, dst=None):
         total = _from_bytes(buf[offset : offset + length], "big")
         if length & 1:
             total <<= 8
-        total += _from_bytes(src, "big") + _from_bytes(dst, "big") + 17 + length
+        total += _from_bytes(src + dst, "big") + 17 + length  # src||dst = src + dst (mod 0xFFFF)
         checksum_ok = total % 0xFFFF == 0
     return _new(UdpHeader, ({", ".join(UDP_LAYOUT.field_names)}, checksum_ok, offset, 8, offset + 8, offset + length, buf))
 
@@ -565,12 +566,10 @@ def encode_udp(src, dst, src_port, dst_port, payload=b"", length=None, checksum=
             src = ipv4_bytes(src)
         if dst.__class__ is not bytes:
             dst = ipv4_bytes(dst)
-        checksum = 0
         total = _from_bytes(payload, "big")
         if len(payload) & 1:
             total <<= 8  # the odd last byte is padded with a zero byte (RFC 1071)
-        total += _from_bytes(_S_UDP.pack({UDP_LAYOUT.pack_arguments()}), "big")
-        total += _from_bytes(src, "big") + _from_bytes(dst, "big") + 17 + 8 + len(payload)
+        total += {sum_expression(UDP_LAYOUT, ("checksum",))} + _from_bytes(src + dst, "big") + 17 + length
         residue = total % 0xFFFF
         checksum = (0xFFFF ^ residue) if residue else 0
         if checksum == 0:
@@ -597,7 +596,7 @@ def decode_tcp(buf, offset=0, end=None, src=None, dst=None):
         total = _from_bytes(buf[offset:end], "big")
         if available & 1:
             total <<= 8
-        total += _from_bytes(src, "big") + _from_bytes(dst, "big") + 6 + available
+        total += _from_bytes(src + dst, "big") + 6 + available  # src||dst = src + dst (mod 0xFFFF)
         checksum_ok = total % 0xFFFF == 0
     return _new(TcpHeader, ({", ".join(tcp_fields)}, options, checksum_ok, offset, header_length, offset + header_length, end, buf))
 
@@ -618,18 +617,19 @@ def encode_tcp(src, dst, src_port, dst_port, seq=0, ack=0, flags=0, window=65535
             src = ipv4_bytes(src)
         if dst.__class__ is not bytes:
             dst = ipv4_bytes(dst)
-        checksum = 0
-        head = _S_TCP.pack({TCP_LAYOUT.pack_arguments()}) + options
-        length = len(head) + len(payload)
-        if len(head) & 1:  # only with hand-made odd options: sum the joined bytes
-            total = _from_bytes(head + payload + b"\\x00" * (length & 1), "big")
+        length = 20 + len(options) + len(payload)
+        if len(options) & 1:  # only with hand-made odd options: sum the joined bytes
+            checksum = 0
+            total = _from_bytes(_S_TCP.pack({TCP_LAYOUT.pack_arguments()}) + options + payload + b"\\x00" * (length & 1), "big")
         else:
-            # joined sum = head + payload (mod 0xFFFF) because head has an even length
+            # header, options and payload summed apart: each part before the payload has an even length
             total = _from_bytes(payload, "big")
             if length & 1:
                 total <<= 8  # the odd last byte is padded with a zero byte (RFC 1071)
-            total += _from_bytes(head, "big")
-        total += _from_bytes(src, "big") + _from_bytes(dst, "big") + 6 + length
+            if options:
+                total += _from_bytes(options, "big")
+            total += {sum_expression(TCP_LAYOUT, ("checksum",))}
+        total += _from_bytes(src + dst, "big") + 6 + length
         residue = total % 0xFFFF
         checksum = (0xFFFF ^ residue) if residue else 0
     return _S_TCP.pack({TCP_LAYOUT.pack_arguments()}) + options + payload
