@@ -253,7 +253,7 @@ def _open_tap(name: str) -> int:
     return fd
 
 
-def _create_tap(name: str, host_ip: str | None, mtu: int) -> int:
+def create_tap(name: str, host_ip: str | None, mtu: int) -> int:
     """Create TAP ``name`` in the calling thread's namespace, configure its host side; returns our fd."""
     from pyroute2 import IPRoute
 
@@ -329,11 +329,11 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     running = None
     try:
         if netns is None:
-            fd = _create_tap(tap, host_ip, config.mtu)
+            fd = create_tap(tap, host_ip, config.mtu)
         else:
             # Created inside the namespace (by a thread that entered it), so the device never exists
             # in ours: no clash with an interface of the same name here or in another test run.
-            fd = call_in_namespace(netns, _create_tap, tap, host_ip, config.mtu)
+            fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu)
         running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch)
         running.start()
         log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
