@@ -30,6 +30,11 @@ Records (``_fields``, ``_asdict()``, tuple equality):
 ``decode_arp(buf, offset=0, end=None) -> ArpPacket``
     ``htype, ptype, hlen, plen, op, sha, spa, tha, tpa`` (addresses as bytes of hlen/plen).
 ``decode_ipv4(buf, offset=0, end=None) -> Ipv4Header``
+    ``end`` may lie past ``len(buf)``: ``total_length`` is checked against ``end`` while the header must
+    be present in ``buf``. That reads the IPv4 header quoted in an ICMP error (RFC 792: header + 8
+    bytes of a longer datagram) with ``decode_ipv4(buf, quote_offset, quote_offset + 65535)``;
+    ``payload_end`` may then exceed ``len(buf)``. The other decoders clip ``end`` to ``len(buf)``.
+
     ``version, ihl, tos`` (the 8-bit int: DSCP << 2 | ECN), ``total_length, identification, flags``
     (3 bits: ``IP_DF``, ``IP_MF``), ``fragment_offset`` (8-byte units), ``ttl, protocol, checksum``,
     ``src, dst`` (4 bytes), ``options`` (bytes), ``checksum_ok`` (bool). ``payload_end`` is
@@ -135,6 +140,9 @@ mac_bytes = mac_to_bytes
 ETHERNET_LAYOUT = header_layout(ethernet_schema.ethernet_header)
 VLAN_LAYOUT = header_layout(ethernet_schema.vlan_tag)
 ARP_LAYOUT = header_layout(arp_schema.arp_header, {"hlen": 6, "plen": 4})
+# The part before the addresses, for other address sizes (addresses of length 0 drop out).
+ARP_FIXED_LAYOUT = header_layout(arp_schema.arp_header, {"hlen": 0, "plen": 0})
+ARP_FIXED_LAYOUT.slots = [slot for slot in ARP_FIXED_LAYOUT.slots if slot.code != "0s"]
 IPV4_LAYOUT = header_layout(ipv4_schema.ipv4_header)
 ICMP_LAYOUT = header_layout(icmp_schema.icmp_header)
 UDP_LAYOUT = header_layout(udp_schema.udp_header)
@@ -327,7 +335,7 @@ def _generate_layers():
         "_S_ETH": struct.Struct(ETHERNET_LAYOUT.format),
         "_S_VLAN": struct.Struct(VLAN_LAYOUT.format),
         "_S_ARP": struct.Struct(ARP_LAYOUT.format),
-        "_S_ARP_FIXED": struct.Struct(header_layout(arp_schema.arp_header, {"hlen": 0, "plen": 0}).format),
+        "_S_ARP_FIXED": struct.Struct(ARP_FIXED_LAYOUT.format),
         "_S_IP": struct.Struct(IPV4_LAYOUT.format),
         "_S_ICMP": struct.Struct(ICMP_LAYOUT.format),
         "_S_UDP": struct.Struct(UDP_LAYOUT.format),
@@ -418,7 +426,7 @@ def encode_ethernet(dst, src, ethertype, payload=b"", vlan=None):
 
 
 def decode_arp(buf, offset=0, end=None):
-    if end is None:
+    if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
     if available < 8:
@@ -460,16 +468,17 @@ def decode_ipv4(buf, offset=0, end=None):
     if end is None:
         end = len(buf)
     available = end - offset
-    if available < 20:
-        raise _IPV4.truncated(available, 20, offset)
+    present = len(buf) - offset  # less than available only for a quote read with end past the buffer
+    if available < 20 or present < 20:
+        raise _IPV4.truncated(min(available, present), 20, offset)
 {_indent(IPV4_LAYOUT.unpack_lines("_S_IP", "buf", "offset"), 1)}
     if version != 4:
         raise FormatError("ipv4", "version", offset, "version %d, expected 4" % version)
     if ihl < 5:
         raise FormatError("ipv4", "ihl", offset, "ihl %d is below the minimum 5 (20 bytes)" % ihl)
     header_length = ihl * 4
-    if header_length > available:
-        raise FormatError("ipv4", "options", offset + 20, "ihl %d says %d header bytes, has %d" % (ihl, header_length, available))
+    if header_length > available or header_length > present:
+        raise FormatError("ipv4", "options", offset + 20, "ihl %d says %d header bytes, has %d" % (ihl, header_length, min(available, present)))
     if total_length < header_length:
         raise FormatError("ipv4", "total_length", offset + 2, "total_length %d is below the header length %d" % (total_length, header_length))
     if total_length > available:
@@ -507,7 +516,7 @@ def encode_ipv4(src, dst, protocol, payload=b"", ttl=64, identification=0, flags
 
 
 def decode_icmp(buf, offset=0, end=None):
-    if end is None:
+    if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
     if available < 8:
@@ -537,7 +546,7 @@ def encode_icmp(type, code=0, payload=b"", checksum=None, **fields):
 
 
 def decode_udp(buf, offset=0, end=None, src=None, dst=None):
-    if end is None:
+    if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
     if available < 8:
@@ -578,7 +587,7 @@ def encode_udp(src, dst, src_port, dst_port, payload=b"", length=None, checksum=
 
 
 def decode_tcp(buf, offset=0, end=None, src=None, dst=None):
-    if end is None:
+    if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
     if available < 20:

@@ -175,3 +175,47 @@ def test_records_expose_payload_and_offsets():
     ip = fast.decode_ipv4(raw, 14)
     udp = fast.decode_udp(raw, ip.payload_offset, ip.payload_end, ip.src, ip.dst)
     assert udp.payload == b"data" and udp.checksum_ok is True and ip.payload_end == len(raw) - 6
+
+
+DECODERS = [fast.decode_arp, fast.decode_ipv4, fast.decode_icmp, fast.decode_udp, fast.decode_tcp]
+
+
+@given(st.binary(max_size=80), st.integers(0, 80), st.sampled_from([None, 0, 10, 40, 65535]), st.booleans())
+def test_decoders_raise_only_format_error_on_any_bytes(data, offset, end, with_addresses):
+    for decode in DECODERS:
+        arguments = (data, offset, end)
+        if with_addresses and decode in (fast.decode_tcp, fast.decode_udp):
+            arguments += (bytes(4), bytes(4))
+        try:
+            record = decode(*arguments)
+        except FormatError:
+            continue
+        assert record.offset == offset and record.payload_offset >= offset
+    try:
+        fast.decode_ethernet(data, offset)
+    except FormatError:
+        pass
+
+
+@given(st.tuples(st.integers(0, 8), st.integers(0, 8)).flatmap(lambda sizes: st.binary(min_size=8, max_size=60).map(lambda d: d[:4] + bytes(sizes) + d[6:])))
+def test_arp_of_any_address_size_agrees(data):
+    outcome_fast = outcome(lambda d: tuple(fast.decode_arp(d)[:9]), data)
+    def declarative(d):
+        from netstack.formats import ARP
+
+        packet = ARP.parse(d)
+        hardware = lambda text: bytes.fromhex(text.replace(":", ""))
+        protocol = lambda text: bytes(int(x) for x in text.split(".")) if packet.plen == 4 else hardware(text)
+        return (int(packet.htype), int(packet.ptype), packet.hlen, packet.plen, int(packet.op),
+                hardware(packet.sha), protocol(packet.spa), hardware(packet.tha), protocol(packet.tpa))
+
+    assert outcome_fast == outcome(declarative, data)
+
+
+def test_quoted_header_reads_past_the_buffer_end():
+    datagram = fast.encode_ipv4(bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]), 17, bytes(1000))
+    quote = datagram[:28]
+    header = fast.decode_ipv4(quote, 0, 65535)
+    assert header.total_length == 1020 and header.payload_offset == 20
+    with pytest.raises(FormatError):
+        fast.decode_ipv4(quote)  # the default end is the buffer: total_length lies
