@@ -1,11 +1,13 @@
 """IPv4 (RFC 791) for a host (RFC 1122 §3.2, §3.3): validate, deliver, route, fragment.
 
-Receive: every check of RFC 1122 §3.2.1 in order, each failure dropped and counted as
-``ipv4.drop.<reason>``: ``truncated`` (fewer than 20 bytes, or fewer than ``ihl``/``total_length``
-say), ``bad_version`` (§3.2.1.1: not 4), ``bad_ihl`` (below 5 words), ``bad_total_length`` (below the
-header length), ``bad_checksum`` (§3.2.1.2), ``ttl_expired`` (TTL 0: nobody may send it, RFC 1122
-§3.2.1.7), ``bad_source`` (§3.2.1.3: a broadcast, multicast, loopback or class E source),
-``not_for_us`` (a host does not forward, §3.3.1: destination neither ours nor a broadcast).
+Receive: the datagram is decoded by the codec generated from ``netstack.formats.ipv4`` (which checks
+the lengths) and then checked as RFC 1122 §3.2.1 asks; every failure is dropped and counted as
+``ipv4.drop.<reason>``: ``truncated`` (fewer than 20 bytes, or fewer than ``ihl`` says),
+``bad_version`` (§3.2.1.1: not 4), ``bad_ihl`` (below 5 words), ``bad_total_length`` (below the
+header length, or more than the frame holds), ``bad_checksum`` (§3.2.1.2), ``ttl_expired`` (TTL 0:
+nobody may send it, RFC 1122 §3.2.1.7), ``bad_source`` (§3.2.1.3: a broadcast, multicast, loopback or
+"this network" source), ``not_for_us`` (a host does not forward, §3.3.1: destination neither ours nor
+a broadcast), ``unknown_protocol`` (no transport; ICMP protocol unreachable is sent).
 Bytes after ``total_length`` (Ethernet padding) are ignored. Options are accepted and ignored
 (§3.2.1.8 allows a host to ignore unknown options). Fragments go to the ``ReassemblyQueue``;
 whole datagrams to ICMP, UDP or a registered transport, else ICMP protocol unreachable.
