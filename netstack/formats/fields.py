@@ -149,6 +149,13 @@ class NamedNumber(Enum):
         self.decmapping[number] = label
         self.ksymapping[number] = name
 
+    def remove(self, number: int) -> None:
+        """Forget the name of ``number`` (unregistering a protocol); it parses as the bare int again."""
+        name = self.ksymapping.pop(number, None)
+        self.decmapping.pop(number, None)
+        if name is not None:
+            self.encmapping.pop(name, None)
+
     def alias(self, name: str, number: int) -> None:
         """Accept ``name`` on build as another spelling of ``number`` (parse keeps the main name)."""
         self.encmapping[name] = number

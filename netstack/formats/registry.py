@@ -19,7 +19,7 @@ API (read by ``Frame``, ``netstack decode``/``explain`` and ``netstack.strategie
     the name. Re-registering a number replaces its schema. ``ValueError`` if the name is taken by
     another number.
 ``unregister_ethertype(number)`` / ``unregister_ip_protocol(number)``
-    Undo a registration (the name stays known to the enum).
+    Undo a registration; the number loses its name too, unless netstack itself names it.
 ``ethertype_schemas()`` / ``ip_protocol_schemas()``
     ``{number: Registration(number, name, schema)}`` snapshot, for tools that list every schema.
 ``ETHERTYPE``, ``IP_PROTOCOL``
@@ -62,6 +62,7 @@ class ProtocolTable:
         self.enum = enum
         self.limit = limit
         self.entries: dict[int, Registration] = {}
+        self.builtin_names = dict(enum.ksymapping)  # names netstack gives; never removed
 
     def register(self, number: int, name: str, schema: Construct) -> None:
         if not isinstance(number, int) or not 0 <= number <= self.limit:
@@ -72,7 +73,9 @@ class ProtocolTable:
         self.entries[number] = Registration(number, name, schema)
 
     def unregister(self, number: int) -> None:
-        self.entries.pop(number, None)
+        entry = self.entries.pop(number, None)
+        if entry is not None and number not in self.builtin_names:
+            self.enum.remove(number)
 
     def schema(self, number) -> Construct | None:
         entry = self.entries.get(int(number) if not isinstance(number, str) else self.enum.number(number))

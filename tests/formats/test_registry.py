@@ -63,3 +63,15 @@ def test_bad_registrations_are_refused():
         register_ip_protocol(252, "notaschema", object())
     with pytest.raises(ValueError):
         register_ip_protocol(252, "tcp", toy_transport)  # the name tcp belongs to 6
+
+
+def test_unregister_forgets_the_name_but_not_builtin_ones(registered):
+    unregister_ip_protocol(253)
+    assert 253 not in IP_PROTOCOL.names()
+    unregister_ip_protocol(6)  # a built-in: its schema goes, its name stays
+    try:
+        assert IP_PROTOCOL.names()[6] == "tcp"
+    finally:
+        from netstack.formats.tcp import TCP
+
+        register_ip_protocol(6, "tcp", TCP)
