@@ -132,3 +132,27 @@ def test_link_validation_names_the_parameter():
     a, b = net.host("192.0.2.2/24"), net.host("192.0.2.3/24")
     with pytest.raises(ValueError, match="loss"):
         net.link(a, b, loss=1.5)
+
+
+def test_arp_failure_on_the_simulated_network_reports_host_unreachable():
+    import errno
+
+    net, a, b, _ = two_hosts()
+    pinger = Pinger(a.stack, bytes([192, 0, 2, 99]), identifier=4)  # nobody has this address
+    a.call(pinger.send, net.clock)
+    net.run(10)
+    assert pinger.errors == [(1, errno.EHOSTUNREACH)]
+    assert a.counters["arp.request_sent"] == 3 and a.counters["arp.failed"] == 1
+
+
+def test_reassembly_timeout_on_a_lossy_link_sends_time_exceeded():
+    net, a, b, link = two_hosts(seed=11, loss=0.3)
+    pinger = Pinger(a.stack, b.address, identifier=5, size=4000)  # 3 fragments each way
+    for _ in range(20):
+        a.call(pinger.send, net.clock)
+        net.run(1.0)
+    net.run(40)
+    timeouts = a.counters["reassembly.drop.timeout"] + b.counters["reassembly.drop.timeout"]
+    assert timeouts > 0
+    assert b.counters["reassembly.fragment_queued"] > 0
+    assert a.stack.ipv4.reassembly.held_bytes == 0 and b.stack.ipv4.reassembly.held_bytes == 0

@@ -409,3 +409,37 @@ def test_udp_datagram_larger_than_mtu_is_fragmented_with_valid_checksum():
         "src": "192.0.2.2", "dst": "192.0.2.1", "protocol": "udp", "payload": payload}})
     udp = Frame.parse(reassembled).payload.payload
     assert udp.payload == data and udp.checksum_ok
+
+
+# ------------------------------------------------------------------------------------------ observability
+def test_trace_events_have_stable_names_and_fields(caplog):
+    import logging
+
+    stack = Stack(ip="192.0.2.2/24", arp_retries=1)
+    pinger = Pinger(stack, PEER, identifier=9)
+    with caplog.at_level(logging.DEBUG, logger="netstack.trace"):
+        pinger.send(0.0)
+        stack.tick(1.0)
+    events = [(record.event, record.fields) for record in caplog.records if hasattr(record, "event")]
+    names = [name for name, _ in events]
+    assert names[:2] == ["arp.request_sent", "arp.state"]
+    assert ("arp.failed", {"ip": "192.0.2.1", "dropped": 1}) in events
+    assert all(record.stack_time in (0.0, 1.0) for record in caplog.records if hasattr(record, "event"))
+
+
+def test_trace_formatter_prints_decoded_events():
+    import io
+
+    from netstack.observability import TRACE_LOGGER, enable_trace
+
+    stream = io.StringIO()
+    handler = enable_trace(stream)
+    try:
+        stack = Stack(ip="192.0.2.2/24")
+        stack.receive(ipv4_frame(echo_request(), ttl=0), 5.0)
+    finally:
+        import logging
+
+        logging.getLogger(TRACE_LOGGER).removeHandler(handler)
+        logging.getLogger(TRACE_LOGGER).setLevel(logging.NOTSET)
+    assert "5.000000 ipv4.drop reason=ttl_expired src=192.0.2.1 dst=192.0.2.2" in stream.getvalue()
