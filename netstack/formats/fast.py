@@ -187,6 +187,16 @@ def _const_error(struct_name, index, offset):
     return FormatError("ethernet", "vlan", offset, "bad constant in the 802.1Q tag")
 
 
+def _option_length_error(kind, length, position, end):
+    """The FormatError for a length byte below 2 (would loop forever) or past the option space."""
+    if length < 2:
+        return FormatError("tcp_options", "length", position + 1, "option kind %d has length %d, below 2" % (kind, length))
+    return FormatError(
+        "tcp_options", "length", position + 1,
+        "option kind %d length %d overruns the %d bytes of option space left" % (kind, length, end - position),
+    )
+
+
 def _indent(lines, depth):
     return "\n".join(" " * (4 * depth) + line for line in lines)
 
@@ -201,11 +211,11 @@ def _option_codec(name, declaration):
     base = _unwrap(declaration)
     kind = options_schema.TCP_OPTION_KIND.encmapping[name]
     if base is Pass:
-        return "None", [f"parts.append({bytes((kind, 2))!r})"], {}
+        return "None", [f"data += {bytes((kind, 2))!r}"], {}
     if base is GreedyBytes:
         return (
             "bytes(buf[position + 2 : position + length])",
-            [f"parts.append(bytes(({kind}, 2 + len(value))) + bytes(value))"],
+            [f"data += bytes(({kind}, 2 + len(value))) + bytes(value)"],
             {},
         )
     if isinstance(base, Struct):
@@ -213,8 +223,8 @@ def _option_codec(name, declaration):
         packer = f"_OPT_{name.upper()}"
         return (
             f"{packer}.unpack_from(buf, position + 2)",
-            [f"parts.append(_OPT_HEAD.pack({kind}, {2 + layout.size}) + {packer}.pack(*value))"],
-            {packer: struct.Struct(layout.format)},
+            [f"data += {packer}_WHOLE.pack({kind}, {2 + layout.size}, *value)"],
+            {packer: struct.Struct(layout.format), packer + "_WHOLE": struct.Struct("!BB" + layout.format[1:])},
         )
     if isinstance(base, GreedyRange):
         layout = header_layout(_unwrap(base.subcon))
@@ -222,7 +232,7 @@ def _option_codec(name, declaration):
         return (
             f"tuple({packer}.iter_unpack(buf[position + 2 : position + length]))",
             [
-                f"parts.append(bytes(({kind}, 2 + {layout.size} * len(value))) + b''.join([{packer}.pack(*item) for item in value]))"
+                f"data += bytes(({kind}, 2 + {layout.size} * len(value))) + b''.join([{packer}.pack(*item) for item in value])"
             ],
             {packer: struct.Struct(layout.format)},
         )
@@ -230,13 +240,13 @@ def _option_codec(name, declaration):
     packer = f"_OPT_{name.upper()}"
     return (
         f"{packer}.unpack_from(buf, position)[2]",
-        [f"parts.append({packer}.pack({kind}, {2 + layout.size}, value))"],
+        [f"data += {packer}.pack({kind}, {2 + layout.size}, value)"],
         {packer: struct.Struct("!BB" + layout.format[1:])},
     )
 
 
 def _generate_options():
-    namespace = {"_NOP": (OPT_NOP, None), "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number}
+    namespace = {"_NOP": (OPT_NOP, None), "_option_length_error": _option_length_error, "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number}
     decode_branches = []
     encode_branches = []
     names = sorted(
@@ -263,9 +273,13 @@ def _generate_options():
         encode_branches += [f"{keyword} kind == {kind}:"] + ["    " + line for line in encode_lines]
     decode_branches += ["else:", "    append((kind, bytes(buf[position + 2 : position + length])))"]
     encode_branches += [
+        "elif kind == 0:",
+        "    data += b'\\x00' + bytes(value or b'')",
+        "elif kind.__class__ is not int:",
+        "    data += encode_tcp_options(((_kind_number(kind), value),), False)",
         "else:",
         "    value = bytes(value)",
-        "    parts.append(bytes((kind, 2 + len(value))) + value)",
+        "    data += bytes((kind, 2 + len(value))) + value",
     ]
     source = f'''
 def decode_tcp_options(buf, position, end):
@@ -284,32 +298,24 @@ def decode_tcp_options(buf, position, end):
         if position + 1 >= end:
             raise FormatError("tcp_options", "length", position + 1, "option kind %d has no length byte" % kind)
         length = buf[position + 1]
-        if length < 2:
-            raise FormatError("tcp_options", "length", position + 1, "option kind %d has length %d, below 2" % (kind, length))
-        if position + length > end:
-            raise FormatError("tcp_options", "length", position + 1,
-                "option kind %d length %d overruns the %d bytes of option space left" % (kind, length, end - position))
+        if length < 2 or position + length > end:
+            raise _option_length_error(kind, length, position, end)
 {_indent(decode_branches, 2)}
         position += length
     return tuple(options)
 
 
-def encode_tcp_options(options):
-    """(kind, value) pairs -> option bytes, zero-padded (EOL) to a multiple of 4."""
+def encode_tcp_options(options, pad=True):
+    """(kind, value) pairs -> option bytes, zero-padded (EOL) to a multiple of 4 unless ``pad`` is False."""
     if isinstance(options, (bytes, bytearray, memoryview)):
         data = bytes(options)
     else:
-        parts = []
+        data = b""
         for kind, value in options:
-            if kind.__class__ is not int:
-                kind = _kind_number(kind)
             if kind == 1:
-                parts.append(b"\\x01")
-            elif kind == 0:
-                parts.append(b"\\x00" + bytes(value or b""))
+                data += b"\\x01"
 {_indent(["el" + encode_branches[0]] + encode_branches[1:], 3)}
-        data = b"".join(parts)
-    if len(data) & 3:
+    if pad and len(data) & 3:
         data += bytes(-len(data) & 3)
     return data
 '''
