@@ -7,7 +7,8 @@ the lengths) and then checked as RFC 1122 §3.2.1 asks; every failure is dropped
 header length, or more than the frame holds), ``bad_checksum`` (§3.2.1.2), ``ttl_expired`` (TTL 0:
 nobody may send it, RFC 1122 §3.2.1.7), ``bad_source`` (§3.2.1.3: a broadcast, multicast, loopback or
 "this network" source), ``not_for_us`` (a host does not forward, §3.3.1: destination neither ours nor
-a broadcast), ``unknown_protocol`` (no transport; ICMP protocol unreachable is sent).
+a broadcast), ``unicast_in_link_broadcast`` (§3.3.6), ``unknown_protocol`` (no transport; ICMP
+protocol unreachable is sent).
 Bytes after ``total_length`` (Ethernet padding) are ignored. Options are accepted and ignored
 (§3.2.1.8 allows a host to ignore unknown options). Fragments go to the ``ReassemblyQueue``;
 whole datagrams to ICMP, UDP or a registered transport, else ICMP protocol unreachable.
@@ -87,6 +88,10 @@ class Ipv4Layer:
             broadcast = True
         else:
             return self._drop("not_for_us", src, dst)
+        if link_broadcast and not broadcast:
+            # RFC 1122 §3.3.6: a unicast datagram that came as a link-layer broadcast SHOULD be
+            # discarded (it is how some spoofing and amplification tricks reach a host).
+            return self._drop("unicast_in_link_broadcast", src, dst)
         counters["ipv4.received"] = counters.get("ipv4.received", 0) + 1
         payload_offset = ip.payload_offset
         header = frame[offset:payload_offset]

@@ -138,6 +138,7 @@ def _mutate(frame: bytes, position: int, value: int, fix_checksum: bool = True) 
         ("bad_total_length", lambda f: _mutate(_mutate(f, 16, 0), 17, 8)),
         ("not_for_us", lambda f: _mutate(f, 33, 77)),  # dst 192.0.2.77
         ("bad_source", lambda f: _mutate(f, 26, 224)),  # src 224.0.2.1 multicast
+        ("unicast_in_link_broadcast", lambda f: b"\xff" * 6 + f[6:]),  # RFC 1122 §3.3.6
     ],
 )
 def test_rfc1122_3_2_1_validation_drops_are_counted(reason, mutate):
