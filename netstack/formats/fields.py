@@ -124,8 +124,12 @@ class ProtocolAddress(Adapter):
         return ipv4_to_text(obj) if len(obj) == 4 else obj.hex(":")
 
     def _encode(self, obj, context, path):
-        if isinstance(obj, str) and ":" in obj:
-            return bytes.fromhex(obj.replace(":", ""))
+        if isinstance(obj, str) and (":" in obj or "." not in obj):
+            # the hex form _decode gives for plen != 4, including "" (plen 0) and "0a" (plen 1)
+            try:
+                return bytes.fromhex(obj.replace(":", ""))
+            except ValueError:
+                raise FormatError("address", None, None, f"not a protocol address: {obj!r}") from None
         if isinstance(obj, (bytes, bytearray, memoryview)):
             return bytes(obj)
         return ipv4_to_bytes(obj)
