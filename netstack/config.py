@@ -10,7 +10,8 @@ kept as both text and packed bytes; the hot path only ever uses the bytes.
 
 Memory bounds (ARCHITECTURE.md "memory is bounded by configuration"): ``arp_queue_limit`` packets per
 unresolved neighbour, ``arp_table_limit`` neighbours, ``reassembly_max_datagrams`` and
-``reassembly_max_bytes`` for fragments held, ``udp_queue_limit`` datagrams per UDP endpoint.
+``reassembly_max_bytes`` for fragments held, ``pmtu_cache_limit`` learned path MTUs,
+``udp_queue_limit`` datagrams per UDP endpoint.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class StackConfig:
     icmp_error_rate: float = 100.0  # ICMP errors per second we may send (token refill rate)
     icmp_error_burst: int = 50  # token bucket depth (Linux icmp_msgs_burst)
     pmtu_timeout: float = 600.0  # seconds a learned path MTU is trusted (RFC 1191 §6.3: 10 minutes)
+    pmtu_cache_limit: int = 1024  # destinations with a learned path MTU; the oldest is forgotten first
 
     # UDP (RFC 768).
     udp_queue_limit: int = 256  # datagrams queued per endpoint before new ones are dropped
@@ -130,6 +132,7 @@ class StackConfig:
         _seconds(self, "icmp_error_rate", 0.0, 1e9)
         _integer(self, "icmp_error_burst", 0, 1_000_000)
         _seconds(self, "pmtu_timeout", 0.001, 86400 * 7)
+        _integer(self, "pmtu_cache_limit", 1, 10_000_000)
         _integer(self, "udp_queue_limit", 1, 10_000_000)
         if not isinstance(self.gratuitous_arp, bool):
             raise ConfigError("gratuitous_arp", f"must be True or False, got {self.gratuitous_arp!r}")

@@ -84,7 +84,13 @@ class IcmpLayer:
         mtu = max(MINIMUM_MTU, min(next_hop_mtu, self.path_mtu(dst, now)))
         if mtu >= self.config.mtu:
             return  # RFC 1191 §6.1: never raise the estimate from a fragmentation-needed message
-        self.path_mtus[dst] = (mtu, now + self.config.pmtu_timeout)
+        path_mtus = self.path_mtus
+        path_mtus.pop(dst, None)
+        if len(path_mtus) >= self.config.pmtu_cache_limit:
+            # Bounded: forged fragmentation-needed messages for many destinations cannot grow it.
+            del path_mtus[next(iter(path_mtus))]
+            self.stack.counters.incr("icmp.pmtu_evicted")
+        path_mtus[dst] = (mtu, now + self.config.pmtu_timeout)
         self.stack.counters.incr("icmp.pmtu_lowered")
         self.stack.trace.event("icmp.pmtu", dst=ip_to_text(dst), mtu=mtu)
 

@@ -444,3 +444,15 @@ def test_trace_formatter_prints_decoded_events():
         logging.getLogger(TRACE_LOGGER).removeHandler(handler)
         logging.getLogger(TRACE_LOGGER).setLevel(logging.NOTSET)
     assert "5.000000 ipv4.drop reason=ttl_expired src=192.0.2.1 dst=192.0.2.2" in stream.getvalue()
+
+
+def test_path_mtu_cache_is_bounded():
+    stack = resolved_stack(pmtu_cache_limit=4)
+    transport = RecordingTransport()
+    stack.register_transport(6, transport)
+    for host in range(10, 20):
+        quoted = ipv4_frame(b"\x00" * 8, protocol=6, src="192.0.2.2", dst=f"192.0.2.{host}")[14:]
+        error = {"type": "destination_unreachable", "code": 4, "next_hop_mtu": 1000, "payload": quoted}
+        stack.receive(ipv4_frame(error), 1.0)
+    assert len(stack.icmp.path_mtus) == 4
+    assert stack.path_mtu(bytes([192, 0, 2, 19])) == 1000 and stack.path_mtu(bytes([192, 0, 2, 10])) == 1500

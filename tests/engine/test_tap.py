@@ -82,3 +82,20 @@ def test_run_tap_in_a_script_cleans_up_on_sigterm():
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=5)
+
+
+def test_run_tap_records_a_pcap_of_frames_in_and_out(tmp_path):
+    import shutil
+
+    from netstack.formats.pcap import PcapReader
+
+    if shutil.which("ping") is None:
+        pytest.skip("needs ping (apt-get install iputils-ping; .ci/run does)")
+    path = tmp_path / "tap.pcap"
+    with NetworkNamespace() as ns:
+        with netstack.run_tap(tap="nstp0", netns=ns.name, pcap=str(path)):
+            assert ns.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.2"]).returncode == 0
+    frames = [frame for _, frame in PcapReader(str(path))]
+    echo_requests = [f for f in frames if f[12:14] == b"\x08\x00" and f[34] == 8]
+    echo_replies = [f for f in frames if f[12:14] == b"\x08\x00" and f[34] == 0]
+    assert len(echo_requests) == 2 and len(echo_replies) == 2
