@@ -42,3 +42,13 @@ def test_the_examples_in_docs_run():
     for block in blocks:
         exec(compile(block, str(DOCS), "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["my_ttl_parser"] is not None
+
+
+def test_the_readme_crafting_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Crafting packets", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks
+    namespace: dict = {"__name__": "readme_example"}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert len(namespace["data"]) == 74
