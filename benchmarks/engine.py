@@ -24,7 +24,6 @@ import os
 import re
 import select
 import struct
-import subprocess
 import sys
 import threading
 import time
