@@ -79,6 +79,13 @@ transport may use it instead of its own ``next_deadline``/``tick``).
 
 A transport may call ``send_ip`` from inside ``receive``, ``tick`` and ``icmp_error`` and from API
 calls; the frames join the outbox described above.
+
+Applications
+------------
+``stack.udp_bind(port=0, address=None) -> UdpEndpoint`` (``netstack.udp``: ``sendto``, ``recvfrom``,
+``on_datagram``, ``error``); ``stack.ping(dst, now, identifier=, sequence=, payload=b"")`` and the
+``netstack.icmp.Pinger`` that records replies; ``netstack.services.start_services(stack, names)``.
+With a driver, call them on the stack's thread: ``running.call(stack.udp_bind, 7)``.
 """
 
 from __future__ import annotations

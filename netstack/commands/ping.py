@@ -49,6 +49,7 @@ def add_arguments(parser) -> None:
     where.add_argument("--tap", metavar="NAME", help="create TAP NAME in the current namespace instead")
     where.add_argument("--sim", action="store_true", help="ping a simulated netstack host instead")
     parser.add_argument("--loss", type=float, default=0.0, help="with --sim: loss probability per frame")
+    parser.add_argument("--trace", action="store_true", help="print the stack's trace events on stderr")
 
 
 def _validate(args) -> None:
@@ -60,6 +61,8 @@ def _validate(args) -> None:
         raise ConfigError("count", f"{args.count} is outside 1..1000000")
     if not 0 <= args.size <= 65507:
         raise ConfigError("size", f"{args.size} is outside 0..65507")
+    if not 0.0 <= args.loss <= 1.0:
+        raise ConfigError("loss", f"{args.loss} is not a probability (0..1)")
     if not 0.0 <= args.interval <= 3600 or (args.interval < 0.2 and os.geteuid() != 0 and not args.sim):
         raise ConfigError("interval", f"{args.interval} s is not allowed (0.2..3600, or any as root)")
 
@@ -102,6 +105,12 @@ class PingReport:
 
 def run(args) -> int:
     _validate(args)
+    if args.trace:
+        import sys
+
+        from netstack.observability import enable_trace
+
+        enable_trace(sys.stderr)
     if args.sim:
         return _run_sim(args)
     return _run_tap(args)
