@@ -82,7 +82,7 @@ class ArpLayer(Layer):
             values["tha"] = "00:" * 5 + "00"
         if values.get("hlen") is None and isinstance(values.get("sha"), str):
             values["hlen"] = len(values["sha"].replace(":", "")) // 2
-        return self.build_header(values) + bytes(values.get("padding") or b"")
+        return self.build_header(values) + self.raw_bytes(values.get("padding"), "padding")
 
 
 ARP = ArpLayer("arp", arp_header, "ARP packet (RFC 826)")

@@ -20,6 +20,7 @@ import ipaddress
 
 from construct import (
     Adapter,
+    ValidationError,
     Bytes,
     Construct,
     Container,
@@ -58,6 +59,11 @@ def ipv4_to_text(raw: bytes) -> str:
     return "%d.%d.%d.%d" % (raw[0], raw[1], raw[2], raw[3])
 
 
+def _address_error(path, error: FormatError):
+    """A construct error (it carries the field path) for a bad address met while building."""
+    return ValidationError(error.reason, path=path)
+
+
 def ipv4_to_bytes(value) -> bytes:
     """"192.0.2.1", an ``ipaddress.IPv4Address``, an int or 4 bytes -> 4 bytes."""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -81,7 +87,10 @@ class MacAddress(Adapter):
         return obj.hex(":")
 
     def _encode(self, obj, context, path):
-        return mac_to_bytes(obj)
+        try:
+            return mac_to_bytes(obj)
+        except FormatError as error:
+            raise _address_error(path, error) from None
 
 
 class HardwareAddress(Adapter):
@@ -95,9 +104,14 @@ class HardwareAddress(Adapter):
         return obj.hex(":")
 
     def _encode(self, obj, context, path):
-        if isinstance(obj, str):
-            return mac_to_bytes(obj, len(obj.replace(":", "").replace("-", "").replace(".", "")) // 2)
-        return bytes(obj)
+        try:
+            if isinstance(obj, str):
+                return mac_to_bytes(obj, len(obj.replace(":", "").replace("-", "").replace(".", "")) // 2)
+            if isinstance(obj, (bytes, bytearray, memoryview)):
+                return bytes(obj)
+        except FormatError as error:
+            raise _address_error(path, error) from None
+        raise ValidationError(f"not a hardware address: {obj!r}", path=path)
 
 
 class IPv4Address(Adapter):
@@ -110,7 +124,10 @@ class IPv4Address(Adapter):
         return ipv4_to_text(obj)
 
     def _encode(self, obj, context, path):
-        return ipv4_to_bytes(obj)
+        try:
+            return ipv4_to_bytes(obj)
+        except FormatError as error:
+            raise _address_error(path, error) from None
 
 
 class ProtocolAddress(Adapter):
@@ -129,10 +146,13 @@ class ProtocolAddress(Adapter):
             try:
                 return bytes.fromhex(obj.replace(":", ""))
             except ValueError:
-                raise FormatError("address", None, None, f"not a protocol address: {obj!r}") from None
+                raise ValidationError(f"not a protocol address: {obj!r}", path=path) from None
         if isinstance(obj, (bytes, bytearray, memoryview)):
             return bytes(obj)
-        return ipv4_to_bytes(obj)
+        try:
+            return ipv4_to_bytes(obj)
+        except FormatError as error:
+            raise _address_error(path, error) from None
 
 
 class NamedNumber(Enum):

@@ -137,10 +137,14 @@ class IcmpLayer(Layer):
         values = dict(obj)
         if values.get("type") is None:
             raise FormatError("icmp", "type", None, "missing field (it has no default)")
-        values["type"] = ICMP_TYPE.number(values["type"]) if isinstance(values["type"], str) else values["type"]
+        if isinstance(values["type"], str):
+            try:
+                values["type"] = ICMP_TYPE.number(values["type"])
+            except FormatError as error:
+                raise FormatError("icmp", "type", None, error.reason) from None
         explicit_checksum = self.wanted(obj, "checksum")
         values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
-        message = self.build_header(values) + bytes(values.get("payload") or b"")
+        message = self.build_header(values) + self.raw_bytes(values.get("payload"))
         if explicit_checksum is None:
             checksum = internet_checksum(message)
             message = message[:2] + checksum.to_bytes(2, "big") + message[4:]

@@ -41,7 +41,7 @@ from construct import BitsInteger, BitStruct, Container, Default, FlagsEnum, Gre
 
 from netstack.errors import FormatError
 from netstack.formats.checksum import internet_checksum
-from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, ipv4_to_bytes
+from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address
 from netstack.formats.layer import Layer
 from netstack.formats.registry import IP_PROTOCOL, IP_PROTOCOLS, decode_payload, encode_payload, register_ethertype
 
@@ -140,8 +140,8 @@ class Ipv4Layer(Layer):
             values["tos"] = {"dscp": tos >> 2, "ecn": tos & 3}
         if "dst" not in values or values["dst"] is None:
             raise FormatError("ipv4", "dst", None, "missing field (the destination address has no default)")
-        src = ipv4_to_bytes(values.get("src") or "0.0.0.0")
-        dst = ipv4_to_bytes(values["dst"])
+        src = self.address(values.get("src") or "0.0.0.0", "src")
+        dst = self.address(values["dst"], "dst")
         payload = values.get("payload")
         protocol = values.get("protocol")
         if protocol is None:
@@ -152,7 +152,7 @@ class Ipv4Layer(Layer):
                 protocol = 0
             values["protocol"] = protocol
         if isinstance(payload, (bytes, bytearray, memoryview)) or payload is None:
-            payload_bytes = bytes(payload or b"")
+            payload_bytes = self.raw_bytes(payload)
         else:
             payload_bytes = encode_payload(IP_PROTOCOLS, protocol, payload, Container(src=src, dst=dst))
         header_length = MINIMUM_HEADER_LENGTH + len(options)
@@ -164,7 +164,7 @@ class Ipv4Layer(Layer):
         if explicit_checksum is None:
             checksum = internet_checksum(header)
             header = header[:10] + checksum.to_bytes(2, "big") + header[12:]
-        return header + payload_bytes + bytes(values.get("padding") or b"")
+        return header + payload_bytes + self.raw_bytes(values.get("padding"), "padding")
 
 
 IPv4 = Ipv4Layer("ipv4", ipv4_header, "IPv4 datagram (RFC 791)")

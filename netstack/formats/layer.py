@@ -26,7 +26,7 @@ from __future__ import annotations
 from construct import Construct, ConstructError, Container, SizeofError, stream_read_entire
 
 from netstack.errors import FormatError
-from netstack.formats.fields import Flattened, field_names
+from netstack.formats.fields import Flattened, field_names, ipv4_to_bytes
 
 
 def _field_from_path(path: str | None) -> str | None:
@@ -112,6 +112,21 @@ class Layer(Construct):
             raise FormatError(self.layer, str(error.args[0]), None, "missing field (it has no default)") from None
         except (ValueError, TypeError, OverflowError) as error:
             raise FormatError(self.layer, None, None, f"cannot build: {error!r}") from None
+
+    def raw_bytes(self, value, field: str = "payload") -> bytes:
+        """``value`` as bytes (None is empty); anything else is refused rather than guessed at."""
+        if value is None:
+            return b""
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        raise FormatError(self.layer, field, None, f"needs bytes, got {type(value).__name__}")
+
+    def address(self, value, field: str) -> bytes:
+        """An IPv4 address field as 4 bytes, errors naming this layer and the field."""
+        try:
+            return ipv4_to_bytes(value)
+        except FormatError as error:
+            raise FormatError(self.layer, field, None, error.reason) from None
 
     @staticmethod
     def wanted(obj, key: str):

@@ -57,8 +57,10 @@ class Registration(NamedTuple):
 class ProtocolTable:
     """number -> Registration, plus the enum naming those numbers."""
 
-    def __init__(self, what: str, enum: NamedNumber, limit: int):
+    def __init__(self, what: str, enum: NamedNumber, limit: int, owner: str):
         self.what = what
+        self.owner = owner  # the layer whose payload this table selects
+        self.enum_field = "ethertype" if owner == "ethernet" else "protocol"
         self.enum = enum
         self.limit = limit
         self.entries: dict[int, Registration] = {}
@@ -82,8 +84,8 @@ class ProtocolTable:
         return entry.schema if entry else None
 
 
-ETHERTYPES = ProtocolTable("EtherType", ETHERTYPE, 0xFFFF)
-IP_PROTOCOLS = ProtocolTable("IP protocol number", IP_PROTOCOL, 0xFF)
+ETHERTYPES = ProtocolTable("EtherType", ETHERTYPE, 0xFFFF, "ethernet")
+IP_PROTOCOLS = ProtocolTable("IP protocol number", IP_PROTOCOL, 0xFF, "ipv4")
 
 
 def register_ethertype(number: int, name: str, schema: Construct) -> None:
@@ -138,9 +140,14 @@ def encode_payload(table: ProtocolTable, number, obj, context) -> bytes:
         return bytes(obj)
     if hasattr(obj, "to_container"):
         obj = obj.to_container()
-    schema = table.schema(number)
+    if not isinstance(obj, dict):
+        raise FormatError(table.owner, "payload", None, f"needs bytes or a dict/container, got {type(obj).__name__}")
+    try:
+        schema = table.schema(number)
+    except (FormatError, TypeError, ValueError):
+        raise FormatError(table.owner, table.enum_field, None, f"unknown {table.what} {number!r}") from None
     if schema is None:
-        raise FormatError(table.what, None, None, f"no schema registered for {number!r} to build a {type(obj).__name__} payload")
+        raise FormatError(table.owner, "payload", None, f"no schema registered for {table.what} {number!r} to build a {type(obj).__name__} payload")
     encode = getattr(schema, "encode", None)
     if encode is not None and hasattr(schema, "layer"):
         return encode(obj, context)

@@ -109,7 +109,7 @@ class TcpLayer(Layer):
             raise FormatError("tcp", "data_offset", base + 12, f"data_offset {data_offset} says {header_length} header bytes, has {available}")
         container = self.parse_header(data[:MINIMUM_HEADER_LENGTH], base)
         container.options = decode_options(data[MINIMUM_HEADER_LENGTH:header_length], base + MINIMUM_HEADER_LENGTH)
-        addresses = pseudo_header_addresses(context)
+        addresses = pseudo_header_addresses(context, "tcp")
         if addresses is None:
             container.checksum_ok = None
         else:
@@ -128,12 +128,12 @@ class TcpLayer(Layer):
             values["data_offset"] = 5 + len(options) // 4
         values["options"] = options
         values["flags"] = flags_value(values.get("flags"))
-        payload = bytes(values.get("payload") or b"")
+        payload = self.raw_bytes(values.get("payload"))
         explicit_checksum = self.wanted(obj, "checksum")
         values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
         segment = self.build_header(values) + payload
         if explicit_checksum is None:
-            addresses = pseudo_header_addresses(context)
+            addresses = pseudo_header_addresses(context, "tcp")
             if addresses is None:
                 raise FormatError("tcp", "checksum", None, "computing it needs src and dst (build inside IPv4, or pass src=, dst=)")
             checksum = transport_checksum(addresses[0], addresses[1], IP_PROTOCOL_TCP, segment)

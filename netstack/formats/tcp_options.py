@@ -183,6 +183,8 @@ def encode_option(option) -> bytes:
     if kind == 1:
         return b"\x01"
     if kind == 0:
+        if not isinstance(value, (bytes, bytearray, memoryview, type(None))):
+            raise FormatError("tcp_options", "value", None, f"eol padding must be bytes, got {type(value).__name__}")
         return b"\x00" + bytes(value or b"")
     try:
         raw = _value_construct(kind).build(option_tuple_to_value(kind, value))
@@ -201,6 +203,8 @@ def encode_options(options) -> bytes:
         return b""
     if isinstance(options, (bytes, bytearray, memoryview)):
         return bytes(options)
+    if isinstance(options, (str, dict)) or not hasattr(options, "__iter__"):
+        raise FormatError("tcp_options", None, None, f"options are a list of options or bytes, got {type(options).__name__}")
     return b"".join(encode_option(option) for option in options)
 
 

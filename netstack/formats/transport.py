@@ -8,14 +8,18 @@ Without them a parse reports ``checksum_ok=None`` and a build that must compute 
 
 from __future__ import annotations
 
+from netstack.errors import FormatError
 from netstack.formats.fields import ipv4_to_bytes
 
 
-def pseudo_header_addresses(context) -> tuple[bytes, bytes] | None:
+def pseudo_header_addresses(context, layer: str) -> tuple[bytes, bytes] | None:
     """(src, dst) as 4-byte values from a decode/encode context, or None when not given."""
     if context is None:
         return None
     src, dst = context.get("src"), context.get("dst")
     if src is None or dst is None:
         return None
-    return ipv4_to_bytes(src), ipv4_to_bytes(dst)
+    try:
+        return ipv4_to_bytes(src), ipv4_to_bytes(dst)
+    except FormatError as error:
+        raise FormatError(layer, "pseudo_header", None, f"src/dst context: {error.reason}") from None

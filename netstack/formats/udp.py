@@ -61,7 +61,7 @@ class UdpLayer(Layer):
         if length > available:
             raise FormatError("udp", "length", base + 4, f"length {length} exceeds the {available} bytes present")
         container = self.parse_header(data[:HEADER_LENGTH], base)
-        addresses = pseudo_header_addresses(context)
+        addresses = pseudo_header_addresses(context, "udp")
         if addresses is None or container.checksum == 0:
             container.checksum_ok = None
         else:
@@ -75,19 +75,19 @@ class UdpLayer(Layer):
 
     def encode(self, obj, context) -> bytes:
         values = dict(obj)
-        payload = bytes(values.get("payload") or b"")
+        payload = self.raw_bytes(values.get("payload"))
         if self.wanted(obj, "length") is None:
             values["length"] = HEADER_LENGTH + len(payload)
         explicit_checksum = self.wanted(obj, "checksum")
         values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
         datagram = self.build_header(values) + payload
         if explicit_checksum is None:
-            addresses = pseudo_header_addresses(context)
+            addresses = pseudo_header_addresses(context, "udp")
             if addresses is None:
                 raise FormatError("udp", "checksum", None, "computing it needs src and dst (build inside IPv4, or pass src=, dst=)")
             checksum = transport_checksum(addresses[0], addresses[1], IP_PROTOCOL_UDP, datagram) or 0xFFFF
             datagram = datagram[:6] + checksum.to_bytes(2, "big") + datagram[8:]
-        return datagram + bytes(values.get("padding") or b"")
+        return datagram + self.raw_bytes(values.get("padding"), "padding")
 
 
 UDP = UdpLayer("udp", udp_header, "UDP datagram (RFC 768)")
