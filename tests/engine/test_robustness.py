@@ -102,3 +102,45 @@ def test_no_frame_sequence_makes_the_stack_raise(sequence):
         deadline = stack.next_deadline()
         assert deadline is None or deadline >= 0
     check_output(stack.tick(now + 1000))
+
+
+@given(
+    size=st.integers(0, 6000),
+    cuts=st.lists(st.integers(1, 400), min_size=1, max_size=30),
+    order=st.randoms(use_true_random=False),
+    duplicates=st.lists(st.integers(0, 29), max_size=5),
+)
+def test_any_fragmentation_order_and_duplication_reassembles_exactly_once(size, cuts, order, duplicates):
+    """RFC 815: fragments in any order, exact duplicates ignored -> one datagram, byte for byte."""
+    from engine_crafting import ipv4_frame
+
+    stack = Stack(ip="192.0.2.2/24")
+    stack.start(0.0)
+    endpoint = stack.udp_bind(5000)
+    data = bytes((i * 31 + 7) & 0xFF for i in range(size))
+    whole = Frame.build({"dst": STACK_MAC, "src": "02:00:5e:00:53:01", "payload": {
+        "src": "192.0.2.1", "dst": "192.0.2.2", "protocol": "udp",
+        "payload": {"src_port": 4000, "dst_port": 5000, "payload": data}}})
+    segment = whole[34:]
+    pieces, start = [], 0
+    for cut in cuts:  # cut points on 8-byte boundaries (RFC 791)
+        end = min(len(segment), start + cut * 8)
+        if end <= start:
+            break
+        pieces.append((start, segment[start:end]))
+        start = end
+    if start < len(segment):
+        pieces.append((start, segment[start:]))
+    frames = [ipv4_frame(piece, protocol="udp", identification=77, offset=offset,
+                         more=offset + len(piece) < len(segment)) for offset, piece in pieces]
+    if len(frames) > 1:  # a single unfragmented datagram sent twice is two datagrams
+        frames += [frames[index] for index in duplicates if index < len(frames)]
+    order.shuffle(frames)
+    for frame in frames:
+        check_output(stack.receive(frame, 1.0))
+    assert endpoint.recvfrom() == (data, ("192.0.2.1", 4000))
+    assert endpoint.recvfrom() is None
+    # A duplicate arriving after completion starts a new datagram (same key): it can only time out.
+    check_output(stack.tick(1.0 + stack.config.reassembly_timeout))
+    assert endpoint.recvfrom() is None
+    assert stack.ipv4.reassembly.held_bytes == 0 and not stack.ipv4.reassembly.pending
