@@ -31,7 +31,11 @@ def session(tmp_path_factory):
         if shutil.which("tshark"):
             tshark = ns.popen(["tshark", "-q", "-i", "nst0", "-w", str(capture)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1.5)  # let the capture start before traffic flows
+            # Traffic may only flow once the capture runs: tshark creates its file when it starts.
+            deadline = time.monotonic() + 20
+            while not capture.exists() and time.monotonic() < deadline and tshark.poll() is None:
+                time.sleep(0.1)
+            time.sleep(0.5)
         yield {"ns": ns, "running": running, "capture": capture, "tshark": tshark}
 
 
