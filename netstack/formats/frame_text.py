@@ -48,8 +48,18 @@ def _schema_fields(schema) -> list[str]:
     return [name for name in names if not name.startswith("_")]
 
 
+_FLAG_BITS: dict[tuple[int, str], list[tuple[str, int, int]]] = {}
+
+
 def _flag_bits(schema, name: str) -> list[tuple[str, int, int]]:
     """(flag, bit offset in the field, field width) for the flags field ``name`` of ``schema``."""
+    key = (id(schema), name)
+    if key not in _FLAG_BITS:
+        _FLAG_BITS[key] = _read_flag_bits(schema, name)
+    return _FLAG_BITS[key]
+
+
+def _read_flag_bits(schema, name: str) -> list[tuple[str, int, int]]:
     rows = describe.field_table(getattr(schema, "header", schema))
     parent = next((row for row in rows if row.name == name), None)
     if parent is None or parent.bit_width is None or parent.bit_offset is None:
@@ -106,7 +116,7 @@ def _summary(layer_name: str, container) -> str:
     """The details after a layer's title, tshark's one-line summary of it."""
     get = container.get
     if layer_name == "ethernet":
-        tag = f", 802.1Q vid {container.vlan.vid}" if get("vlan") else ""
+        tag = f", 802.1Q vid {get('vlan')['vid']}" if get("vlan") else ""
         return f"src {get('src')}, dst {get('dst')}{tag}"
     if layer_name == "arp":
         if get("op") == "request":
@@ -186,6 +196,21 @@ def _payload_schema(name: str, container):
     return (entry.schema, entry.name) if entry else None
 
 
+def _quoted_datagram_lines(message) -> list[str]:
+    """An ICMP error's quote of the original datagram (RFC 792): its IPv4 header, summarised."""
+    from netstack.formats.icmp import ERROR_TYPES, original_datagram
+
+    try:
+        if int(message.get("type")) not in ERROR_TYPES:
+            return []
+        quote = original_datagram(message)
+    except (FormatError, TypeError, ValueError):
+        return []
+    header = quote.header
+    return [f"{INDENT}quoted datagram: {header.src} → {header.dst}, protocol {header.protocol}, "
+            f"total_length {header.total_length}, {len(quote.data)} bytes of its data"]
+
+
 def frame_lines(container) -> list[str]:
     """Every layer of a decoded frame (``Frame.parse``'s container), outermost first."""
     lines = []
@@ -198,6 +223,8 @@ def frame_lines(container) -> list[str]:
         schema, name = found
         container = container["payload"]
     payload = container.get("payload") if isinstance(container, dict) else None
+    if name == "icmp" and isinstance(payload, (bytes, bytearray)):
+        lines.extend(_quoted_datagram_lines(container))
     if isinstance(payload, (bytes, bytearray)) and payload:
         lines.append(f"Data ({len(payload)} bytes)")
         lines.extend(hex_dump(bytes(payload)))

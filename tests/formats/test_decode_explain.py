@@ -7,7 +7,10 @@ import sys
 
 import construct as cs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from netstack import strategies
 from netstack.cli import main
 from netstack.formats import Frame, IPv4, register_ethertype, unregister_ethertype
 from netstack.formats.craft import ICMP, IP, TCP, UDP, Ether
@@ -172,3 +175,25 @@ def test_demo_runs_the_formats_tour(capsys, tmp_path):
 
     if shutil.which("tshark"):
         assert "[SYN]" in out and "[SYN, ACK]" in out and "Echo (ping) request" in out
+
+
+def test_decode_summarises_an_icmp_errors_quoted_datagram(capsys):
+    quote = bytes(IP(src="192.0.2.2", dst="192.0.2.1") / UDP(src_port=1, dst_port=2) / b"12345678")[:28]
+    data = Frame.build({"payload": {"src": "192.0.2.1", "dst": "192.0.2.2", "protocol": "icmp", "payload": {
+        "type": "destination_unreachable", "code": 4, "next_hop_mtu": 1400, "payload": quote}}})
+    status, out, _ = run_cli(capsys, "decode", "--hex", data.hex())
+    assert status == 0 and "next_hop_mtu: 1400" in out
+    assert "quoted datagram: 192.0.2.2 → 192.0.2.1, protocol udp" in out
+
+
+@given(strategies.frame_bytes(), st.integers(0, 200), st.integers(0, 255))
+def test_decode_text_shows_any_frame_or_names_the_error(data, position, value):
+    from netstack.formats.frame_text import decode_text
+
+    text, error = decode_text(data)
+    assert error is None and text.startswith("Frame 1:")
+    damaged = bytearray(data)
+    damaged[position % len(damaged)] = value
+    text, error = decode_text(bytes(damaged[: max(1, position % (len(damaged) + 1))]))
+    assert text.startswith("Frame 1:")
+    assert error is None or f"[Malformed: {error}]" in text
