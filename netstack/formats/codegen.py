@@ -116,8 +116,11 @@ class HeaderLayout:
             elif slot.bits:
                 raw = f"_{prefix}bits{index}"
                 targets.append(raw)
+                total = struct.calcsize("!" + slot.code) * 8
                 for bit in slot.bits:
-                    if bit.shift:
+                    if bit.shift + bit.width == total:  # the top field needs no mask
+                        extra.append(f"{prefix}{bit.name} = {raw} >> {bit.shift}")
+                    elif bit.shift:
                         extra.append(f"{prefix}{bit.name} = ({raw} >> {bit.shift}) & {bit.mask}")
                     else:
                         extra.append(f"{prefix}{bit.name} = {raw} & {bit.mask}")

@@ -64,7 +64,7 @@ kept (to craft broken packets). Addresses are bytes (text is accepted, slower).
 
 ``encode_ethernet(dst, src, ethertype, payload=b"", vlan=None)``
     ``vlan``: None or ``(pcp, dei, vid)``.
-``encode_arp(op, sha, spa, tha=bytes(6), tpa, htype=1, ptype=0x0800)`` (hlen/plen from the addresses)
+``encode_arp(op, sha, spa, tpa, tha=bytes(6), htype=1, ptype=0x0800)`` (hlen/plen from the addresses)
 ``encode_ipv4(src, dst, protocol, payload=b"", ttl=64, identification=0, flags=0,
 fragment_offset=0, tos=0, options=b"", ihl=None, total_length=None, checksum=None, version=4)``
     returns header + payload; options are zero-padded to 4 bytes when ihl is None.
@@ -95,7 +95,7 @@ from netstack.formats import ipv4 as ipv4_schema
 from netstack.formats import tcp as tcp_schema
 from netstack.formats import tcp_options as options_schema
 from netstack.formats import udp as udp_schema
-from netstack.formats.codegen import _unwrap, header_layout, make_record, sum_expression
+from netstack.formats.codegen import LayoutError, _unwrap, header_layout, make_record, sum_expression
 from netstack.formats.fields import Flattened, ipv4_to_bytes, ipv4_to_text, mac_to_bytes, mac_to_text
 
 # --- constants (values from the declarations) -------------------------------------------------------
@@ -366,8 +366,8 @@ def _generate_layers():
         "_from_bytes": int.from_bytes,
         "TPID": ethernet_schema.TPID_8021Q,
     }
-    assert ETHERNET_LAYOUT.field_names == ["dst", "src", "ethertype"], "ethernet layout changed: update fast rules"
-    assert VLAN_LAYOUT.size == 4 and ETHERNET_LAYOUT.size == 14
+    if ETHERNET_LAYOUT.field_names != ["dst", "src", "ethertype"] or VLAN_LAYOUT.size != 4:
+        raise LayoutError("the Ethernet declaration changed shape: update the Ethernet rules in fast.py")
 
     # ICMP per-type fields: one branch per case of the declaration's Switch.
     icmp_decode = []
