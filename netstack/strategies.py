@@ -56,6 +56,7 @@ from netstack.formats.fields import Flattened, IPv4Address, MacAddress, field_na
 from netstack.formats.icmp import ERROR_TYPES, ICMP, ICMP_TYPE
 from netstack.formats.ipv4 import IPv4
 from netstack.formats.layer import Layer
+from netstack.formats.pcap import pcap_file_header, pcap_record_header
 from netstack.formats.tcp import TCP
 from netstack.formats.tcp_options import OPTION_LENGTHS, SINGLE_BYTE_KINDS, TCP_OPTION_KIND, tcp_option_values
 from netstack.formats.udp import UDP
@@ -542,6 +543,9 @@ def values_for(name: str) -> st.SearchStrategy:
         "ethernet": ethernet_frames, "frame": frames, "arp": arp_packets, "ipv4": ipv4_packets,
         "icmp": icmp_messages, "udp": udp_datagrams, "tcp": tcp_segments, "tcp_options": tcp_options,
         "vlan": lambda: for_schema(vlan_tag),
+        "pcap": lambda: for_schema(pcap_record_header),
+        "pcap_file_header": lambda: for_schema(pcap_file_header),
+        "pcap_record_header": lambda: for_schema(pcap_record_header),
     }
     if name in builtin:
         return builtin[name]()

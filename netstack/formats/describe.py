@@ -395,7 +395,12 @@ def formats_markdown() -> str:
                 lines += [f"**{subtitle}**", ""]
             lines.append(option_kinds_markdown() if schema == "option_kinds" else field_table_markdown(schema))
         sections.append("\n".join(lines))
-    return formats_guide.assemble("\n".join(sections))
+    from netstack.formats.frame_text import decode_text
+    from netstack.formats.tour import tour_frames
+
+    _, syn = tour_frames()[0]
+    sample, _ = decode_text(syn)
+    return formats_guide.assemble("\n".join(sections), syn.hex(), sample)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,10 @@ except FormatError as error:
 ```
 
 On the command line, `netstack decode FILE.pcap` (or `--hex`) prints frames field by field like
-`tshark -V`, with checksum verdicts, and `netstack explain tcp` prints the field tables below.
+`tshark -V`, with checksum verdicts, and `netstack explain tcp` prints the field tables below. The
+SYN crafted above, as `netstack decode --hex` shows it:
+
+<!-- decode sample -->
 
 ## Adding a protocol: the registry
 
@@ -151,6 +154,8 @@ message types named.
 '''
 
 
-def assemble(tables: str) -> str:
-    """The whole of docs/formats.md, the generated ``tables`` in place."""
-    return HEAD + tables.rstrip() + "\n"
+def assemble(tables: str, sample_hex: str, sample_text: str) -> str:
+    """The whole of docs/formats.md: the generated ``tables``, and ``netstack decode``'s text of the
+    crafted SYN (``sample_hex``) in place."""
+    sample = f"```console\n$ netstack decode --hex {sample_hex}\n{sample_text.rstrip()}\n```\n"
+    return HEAD.replace("<!-- decode sample -->\n", sample) + tables.rstrip() + "\n"
