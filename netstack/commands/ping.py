@@ -166,6 +166,7 @@ def _run_tap(args) -> int:
                         break
                 if last:
                     break
+            running.call(report.progress, pinger, local)  # what arrived after the last print
             return running.call(report.summary, pinger, time.monotonic() - started)
     finally:
         if namespace is not None:
