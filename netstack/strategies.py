@@ -471,7 +471,8 @@ def ethernet_frames(draw, payload=None, vlan: bool = True, **fields):
     if vlan and draw(st.integers(0, 4)) == 0:
         header["vlan"] = draw(for_schema(vlan_tag))
     if payload is None:
-        choices = [("ipv4", ipv4_packets()), ("arp", arp_packets())]
+        ipv4 = ("ipv4", ipv4_packets())
+        choices = [ipv4, ipv4, ipv4, ("arp", arp_packets())]  # IPv4 weighted: it has the most to cover
         choices += [(name, strategy) for _, name, strategy in
                     _registered(registry.ETHERTYPES, {0x0800, 0x0806})]
         raw_numbers = _unregistered(EXPERIMENTAL_ETHERTYPES, registry.ETHERTYPES)
