@@ -15,7 +15,6 @@ import construct as cs
 
 from netstack.errors import FormatError
 from netstack.formats import describe
-from netstack.formats.ethernet import ethernet_header
 from netstack.formats.fields import field_names
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
@@ -231,6 +230,33 @@ def frame_lines(container) -> list[str]:
     return lines
 
 
+def _outer_layer_lines(data: bytes) -> list[str]:
+    """The layers of a frame that does not decode, down to the one at fault (like tshark, which shows
+    what it could dissect): each header is length-checked by the generated fast codec, then parsed
+    alone by its declaration, so its payload's damage does not hide it."""
+    from netstack.formats import fast
+    from netstack.formats.ipv4 import IPv4
+
+    lines: list[str] = []
+    try:
+        link = fast.decode_ethernet(data)
+        container = Ethernet.parse_header(data[:link.payload_offset], 0)
+    except FormatError:
+        return lines
+    container.pop("_tpid", None)
+    lines.extend(layer_lines(Ethernet, "ethernet", container))
+    if link.ethertype != fast.ETHERTYPE_IPV4:
+        return lines
+    try:
+        packet = fast.decode_ipv4(data, link.payload_offset)
+        container = IPv4.parse_header(data[packet.offset:packet.payload_offset], packet.offset)
+    except FormatError:
+        return lines
+    container.checksum_ok = packet.checksum_ok
+    lines.extend(layer_lines(IPv4, "ipv4", container))
+    return lines
+
+
 def decode_text(data: bytes, number: int = 1, timestamp: float | None = None) -> tuple[str, FormatError | None]:
     """The text of one frame, and the FormatError when it does not decode (the text then shows the
     link-layer header if it can, the error and the bytes)."""
@@ -239,11 +265,7 @@ def decode_text(data: bytes, number: int = 1, timestamp: float | None = None) ->
     try:
         container = Frame.parse(data)
     except FormatError as error:
-        try:
-            link = ethernet_header.parse(data[:18] if data[12:14] == b"\x81\x00" else data[:14])
-            lines.extend(layer_lines(Ethernet, "ethernet", {k: v for k, v in link.items() if k != "_tpid"}))
-        except cs.ConstructError:
-            pass
+        lines.extend(_outer_layer_lines(data))
         lines.append(f"[Malformed: {error}]")
         lines.extend(hex_dump(data, indent=INDENT, limit=None))
         return "\n".join(lines) + "\n", error

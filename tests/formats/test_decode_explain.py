@@ -197,3 +197,13 @@ def test_decode_text_shows_any_frame_or_names_the_error(data, position, value):
     text, error = decode_text(bytes(damaged[: max(1, position % (len(damaged) + 1))]))
     assert text.startswith("Frame 1:")
     assert error is None or f"[Malformed: {error}]" in text
+
+
+def test_a_malformed_frame_shows_the_layers_before_the_damage(capsys):
+    damaged = bytearray(bytes(SYN))
+    damaged[14 + 20 + 12] = 0x30  # TCP data offset 3 words: below the minimum 5
+    status, out, _ = run_cli(capsys, "decode", "--hex", damaged.hex())
+    assert status == 1
+    assert "ethertype: ipv4 (0x0800)" in out and "protocol: tcp (6)" in out and "checksum: 0xf6b8 [correct]" in out
+    assert "[Malformed: tcp.data_offset at offset 46" in out
+    assert out.index("protocol: tcp (6)") < out.index("[Malformed")
