@@ -8,9 +8,11 @@ the drop reasons. Counting is one dict update: cheap enough for the hot path.
 
 **Trace events.** ``Trace.event(name, **fields)`` emits a ``logging`` record on the logger
 ``netstack.trace`` at DEBUG level with ``record.event`` (the stable name, e.g. ``arp.resolved``) and
-``record.fields`` (a dict of plain values: addresses as text, numbers, states as their names).
+``record.fields`` (a dict of plain values: addresses as text, numbers, states as their names), and
+``record.host`` (the stack's address) and ``record.stack_time`` (the engine's ``now``).
 Nothing is formatted unless a handler wants it: the check is one attribute read while tracing is off.
-``TraceFormatter`` renders ``12.000123 arp.resolved ip=192.0.2.1 mac=02:00:...`` for ``--trace``.
+``TraceFormatter`` renders ``12.000123 192.0.2.2 arp.resolved ip=192.0.2.1 mac=02:00:...`` for
+``--trace``.
 
 Stable event names (fields in parentheses):
   ``stack.up`` (ip, mac, mtu)
@@ -56,8 +58,9 @@ class Counters(dict):
 class Trace:
     """Structured trace events through ``logging`` (see the module docstring)."""
 
-    def __init__(self, logger: logging.Logger | None = None, clock=None):
+    def __init__(self, logger: logging.Logger | None = None, host: str = ""):
         self.logger = logger or logging.getLogger(TRACE_LOGGER)
+        self.host = host  # which stack speaks (its IPv4 address): several share one logger in a sim
         self.now = 0.0  # the engine's current time, set by Stack.receive/tick (never read from a clock)
 
     @property
@@ -70,7 +73,7 @@ class Trace:
             return
         logger.debug(
             "%s %s", name, _format_fields(fields),
-            extra={"event": name, "fields": fields, "stack_time": self.now},
+            extra={"event": name, "fields": fields, "stack_time": self.now, "host": self.host},
         )
 
 
@@ -79,13 +82,14 @@ def _format_fields(fields: dict) -> str:
 
 
 class TraceFormatter(logging.Formatter):
-    """``<stack time> <event> key=value ...`` for ``--trace`` output."""
+    """``<stack time> <host> <event> key=value ...`` for ``--trace`` output."""
 
     def format(self, record: logging.LogRecord) -> str:
         event = getattr(record, "event", None)
         if event is None:
             return super().format(record)
-        return f"{getattr(record, 'stack_time', 0.0):.6f} {event} {_format_fields(record.fields)}"
+        return (f"{getattr(record, 'stack_time', 0.0):.6f} {getattr(record, 'host', '')} {event} "
+                f"{_format_fields(record.fields)}")
 
 
 def enable_trace(stream=None) -> logging.Handler:

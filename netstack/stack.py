@@ -118,7 +118,7 @@ class Stack:
         self.mac: bytes = config.mac_address
         self.address: bytes = config.address
         self.counters = Counters()
-        self.trace = Trace()
+        self.trace = Trace(host=ip_to_text(config.address))
         self.timers = TimerHeap()
         self.now = 0.0
         self.started = False

@@ -443,7 +443,7 @@ def test_trace_formatter_prints_decoded_events():
 
         logging.getLogger(TRACE_LOGGER).removeHandler(handler)
         logging.getLogger(TRACE_LOGGER).setLevel(logging.NOTSET)
-    assert "5.000000 ipv4.drop reason=ttl_expired src=192.0.2.1 dst=192.0.2.2" in stream.getvalue()
+    assert "5.000000 192.0.2.2 ipv4.drop reason=ttl_expired src=192.0.2.1 dst=192.0.2.2" in stream.getvalue()
 
 
 def test_path_mtu_cache_is_bounded():
