@@ -231,7 +231,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         if seg is not None:
             self._emit_reset_for(seg, now)  # RFC 9293 §3.10.7.1-3: reset that the segment accepts
         else:
-            self._emit(self.snd_nxt, RST | ACK, b"", now)  # ABORT: <SEQ=SND.NXT><CTL=RST>
+            self._emit(self.snd_max, RST | ACK, b"", now)  # ABORT: <SEQ=SND.NXT><CTL=RST>
             self.counters.incr("tcp.resets_sent")
 
     def start_time_wait_timer(self, now: float) -> None:
@@ -502,7 +502,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.keepalive_probes += 1
         self.counters.incr("tcp.keepalive_probes")
         # SEG.SEQ = SND.NXT - 1, no data: an old sequence number the peer must answer with an ACK.
-        self._emit((self.snd_nxt - 1) & SEQ_MASK, ACK, b"", now)
+        self._emit((self.snd_max - 1) & SEQ_MASK, ACK, b"", now)
         self.keepalive_deadline = now + cfg.keepalive_interval
 
     def _arm_keepalive(self, now: float) -> None:

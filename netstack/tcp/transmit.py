@@ -113,7 +113,9 @@ class TransmitPath:
             self.retransmit_deadline = now + self.rtt.rto
 
     def _send_ack(self, now: float) -> None:
-        self._emit(self.snd_nxt, ACK, b"", now)
+        # <SEQ=SND.NXT> in the RFC, whose SND.NXT never moves back; ours does during go-back-N
+        # retransmission, so the highest sequence number sent is what the peer finds acceptable.
+        self._emit(self.snd_max, ACK, b"", now)
 
     def _emit_reset_for(self, seg, now: float) -> None:
         """RFC 9293 §3.10.7.1: a reset that the offending segment will find acceptable."""
