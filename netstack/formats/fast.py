@@ -76,7 +76,8 @@ fragment_offset=0, tos=0, options=b"", ihl=None, total_length=None, checksum=Non
 options=(), payload=b"", data_offset=None, reserved=0, checksum=None)``
     ``options``: iterable of ``(kind, value)`` (kind an int or name) or already-encoded bytes;
     padded with zeros (EOL) to a 4-byte boundary when data_offset is None.
-``encode_tcp_options(options) -> bytes`` (padded) and ``decode_tcp_options(buf, start, end)``.
+``encode_tcp_options(options, pad=True) -> bytes`` and ``decode_tcp_options(buf, start, end)`` (generated in
+``fast_tcp_options`` from the option declarations).
 
 Text helpers: ``ipv4_text(b)``, ``mac_text(b)``, ``ipv4_bytes(text)``, ``mac_bytes(text)``.
 """
@@ -85,7 +86,6 @@ from __future__ import annotations
 
 import struct
 
-from construct import GreedyBytes, GreedyRange, Pass, Struct
 
 from netstack.errors import FormatError
 from netstack.formats import arp as arp_schema
@@ -95,7 +95,9 @@ from netstack.formats import ipv4 as ipv4_schema
 from netstack.formats import tcp as tcp_schema
 from netstack.formats import tcp_options as options_schema
 from netstack.formats import udp as udp_schema
-from netstack.formats.codegen import LayoutError, _unwrap, header_layout, make_record, sum_expression
+from netstack.formats.codegen import LayoutError, header_layout, make_record, sum_expression
+from netstack.formats.fast_tcp_options import OPTIONS_SOURCE as _OPTIONS_SOURCE
+from netstack.formats.fast_tcp_options import decode_tcp_options, encode_tcp_options
 from netstack.formats.fields import Flattened, ipv4_to_bytes, ipv4_to_text, mac_to_bytes, mac_to_text
 
 # --- constants (values from the declarations) -------------------------------------------------------
@@ -187,143 +189,8 @@ def _const_error(struct_name, index, offset):
     return FormatError("ethernet", "vlan", offset, "bad constant in the 802.1Q tag")
 
 
-def _option_length_error(kind, length, position, end):
-    """The FormatError for a length byte below 2 (would loop forever) or past the option space."""
-    if length < 2:
-        return FormatError("tcp_options", "length", position + 1, "option kind %d has length %d, below 2" % (kind, length))
-    return FormatError(
-        "tcp_options", "length", position + 1,
-        "option kind %d length %d overruns the %d bytes of option space left" % (kind, length, end - position),
-    )
-
-
 def _indent(lines, depth):
     return "\n".join(" " * (4 * depth) + line for line in lines)
-
-
-# --- TCP options: a branch per kind, generated from tcp_option_values ---------------------------------
-
-_HOT_KIND_ORDER = ["timestamps", "sack", "mss", "window_scale", "sack_permitted", "tfo"]
-
-
-def _option_codec(name, declaration):
-    """(decode expression, encode statement lines) for one option kind's value declaration."""
-    base = _unwrap(declaration)
-    kind = options_schema.TCP_OPTION_KIND.encmapping[name]
-    if base is Pass:
-        return "None", [f"data += {bytes((kind, 2))!r}"], {}
-    if base is GreedyBytes:
-        return (
-            "bytes(buf[position + 2 : position + length])",
-            [f"data += bytes(({kind}, 2 + len(value))) + bytes(value)"],
-            {},
-        )
-    if isinstance(base, Struct):
-        layout = header_layout(base)
-        packer = f"_OPT_{name.upper()}"
-        return (
-            f"{packer}.unpack_from(buf, position + 2)",
-            [f"data += {packer}_WHOLE.pack({kind}, {2 + layout.size}, *value)"],
-            {packer: struct.Struct(layout.format), packer + "_WHOLE": struct.Struct("!BB" + layout.format[1:])},
-        )
-    if isinstance(base, GreedyRange):
-        layout = header_layout(_unwrap(base.subcon))
-        packer = f"_OPT_{name.upper()}"
-        return (
-            f"tuple({packer}.iter_unpack(buf[position + 2 : position + length]))",
-            [
-                f"data += bytes(({kind}, 2 + {layout.size} * len(value))) + b''.join([{packer}.pack(*item) for item in value])"
-            ],
-            {packer: struct.Struct(layout.format)},
-        )
-    layout = header_layout(Struct("value" / declaration))
-    packer = f"_OPT_{name.upper()}"
-    return (
-        f"{packer}.unpack_from(buf, position)[2]",
-        [f"data += {packer}.pack({kind}, {2 + layout.size}, value)"],
-        {packer: struct.Struct("!BB" + layout.format[1:])},
-    )
-
-
-def _generate_options():
-    namespace = {"_NOP": (OPT_NOP, None), "_option_length_error": _option_length_error, "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number}
-    decode_branches = []
-    encode_branches = []
-    names = sorted(
-        (n for n in options_schema.tcp_option_values if n not in ("eol", "nop")),
-        key=lambda n: _HOT_KIND_ORDER.index(n) if n in _HOT_KIND_ORDER else len(_HOT_KIND_ORDER),
-    )
-    for number, name in enumerate(names):
-        kind = options_schema.TCP_OPTION_KIND.encmapping[name]
-        decode_expression, encode_lines, structs = _option_codec(name, options_schema.tcp_option_values[name])
-        namespace.update(structs)
-        allowed = sorted(options_schema.OPTION_LENGTHS[kind])
-        keyword = "if" if number == 0 else "elif"
-        if len(allowed) == 1:
-            check = f"length != {allowed[0]}"
-        elif allowed == list(range(allowed[0], allowed[-1] + 1)):
-            check = f"not {allowed[0]} <= length <= {allowed[-1]}"
-        else:
-            check = f"length not in {tuple(allowed)!r}"
-        decode_branches += [
-            f"{keyword} kind == {kind}:",
-            f"    if {check}: raise FormatError('tcp_options', 'length', position + 1, 'option {name} cannot have length %d' % length)",
-            f"    append(({kind}, {decode_expression}))",
-        ]
-        encode_branches += [f"{keyword} kind == {kind}:"] + ["    " + line for line in encode_lines]
-    decode_branches += ["else:", "    append((kind, bytes(buf[position + 2 : position + length])))"]
-    encode_branches += [
-        "elif kind == 0:",
-        "    data += b'\\x00' + bytes(value or b'')",
-        "elif kind.__class__ is not int:",
-        "    data += encode_tcp_options(((_kind_number(kind), value),), False)",
-        "else:",
-        "    value = bytes(value)",
-        "    data += bytes((kind, 2 + len(value))) + value",
-    ]
-    source = f'''
-def decode_tcp_options(buf, position, end):
-    """The options between ``position`` and ``end`` of ``buf`` as a tuple of (kind, value)."""
-    options = []
-    append = options.append
-    while position < end:
-        kind = buf[position]
-        if kind == 1:
-            append(_NOP)
-            position += 1
-            continue
-        if kind == 0:
-            append((0, bytes(buf[position + 1 : end])))
-            break
-        if position + 1 >= end:
-            raise FormatError("tcp_options", "length", position + 1, "option kind %d has no length byte" % kind)
-        length = buf[position + 1]
-        if length < 2 or position + length > end:
-            raise _option_length_error(kind, length, position, end)
-{_indent(decode_branches, 2)}
-        position += length
-    return tuple(options)
-
-
-def encode_tcp_options(options, pad=True):
-    """(kind, value) pairs -> option bytes, zero-padded (EOL) to a multiple of 4 unless ``pad`` is False."""
-    if isinstance(options, (bytes, bytearray, memoryview)):
-        data = bytes(options)
-    else:
-        data = b""
-        for kind, value in options:
-            if kind == 1:
-                data += b"\\x01"
-{_indent(["el" + encode_branches[0]] + encode_branches[1:], 3)}
-    if pad and len(data) & 3:
-        data += bytes(-len(data) & 3)
-    return data
-'''
-    exec(compile(source, "<netstack.formats.fast: tcp options>", "exec"), namespace)
-    return namespace["decode_tcp_options"], namespace["encode_tcp_options"], source
-
-
-decode_tcp_options, encode_tcp_options, _OPTIONS_SOURCE = _generate_options()
 
 
 # --- layers: generated unpack/pack statements inside each layer's rules ---------------------------------
