@@ -207,3 +207,22 @@ def test_a_malformed_frame_shows_the_layers_before_the_damage(capsys):
     assert "ethertype: ipv4 (0x0800)" in out and "protocol: tcp (6)" in out and "checksum: 0xf6b8 [correct]" in out
     assert "[Malformed: tcp.data_offset at offset 46" in out
     assert out.index("protocol: tcp (6)") < out.index("[Malformed")
+
+
+@given(st.lists(strategies.frame_bytes(), min_size=1, max_size=8))
+def test_decode_shows_every_frame_of_a_pcap_of_drawn_frames(tmp_path_factory, frames):
+    import contextlib
+    import io
+
+    from netstack.commands import decode
+
+    path = tmp_path_factory.mktemp("drawn") / "frames.pcap"
+    write_pcap(path, [(1.5 + index, frame) for index, frame in enumerate(frames)])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["decode", str(path)])
+    assert status == 0 and decode.HELP
+    text = out.getvalue()
+    assert [line.split(":")[0] for line in text.splitlines() if line.startswith("Frame ")] == [
+        f"Frame {number}" for number in range(1, len(frames) + 1)]
+    assert "Malformed" not in text and "INCORRECT" not in text

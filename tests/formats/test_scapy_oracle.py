@@ -132,6 +132,7 @@ def check_scapy_dissects_like_us(data: bytes):
             assert (icmp.id, icmp.seq) == (message.identifier, message.sequence)
         if message.type == "destination_unreachable":
             assert icmp.nexthopmtu == message.next_hop_mtu
+            assert icmp.reserved << 8 | icmp.length == message.unused
     return f"ipv4/{packet.protocol}"
 
 
@@ -212,7 +213,8 @@ def scapy_transport(protocol: str, value: dict):
     if "identifier" in value:
         fields.update(id=value["identifier"], seq=value["sequence"])
     if "next_hop_mtu" in value:
-        fields.update(nexthopmtu=value["next_hop_mtu"], unused=value["unused"])
+        # scapy splits RFC 1191's 16 unused bits into reserved (8) and RFC 4884's length (8)
+        fields.update(nexthopmtu=value["next_hop_mtu"], reserved=value["unused"] >> 8, length=value["unused"] & 0xFF)
     return ICMP_(**fields) / Raw(value["payload"])
 
 
@@ -235,7 +237,7 @@ def scapy_frames(draw):
     transport = {
         "tcp": strategies.tcp_segments(),
         "udp": strategies.udp_datagrams(),
-        "icmp": strategies.icmp_messages(types=["echo_request", "echo_reply"]),
+        "icmp": strategies.icmp_messages(types=["echo_request", "echo_reply", "destination_unreachable"]),
     }[protocol]
     packet = draw(strategies.ipv4_packets(payload=transport.map(lambda value: (protocol, value))))
     ethernet.update(ethertype="ipv4", payload=packet)
