@@ -220,3 +220,28 @@ def test_builder_rejects_options_beyond_40_bytes():
     too_long = [{"kind": "timestamps", "value": {"ts_value": 1, "ts_echo_reply": 2}}] * 5
     with pytest.raises(FormatError):
         TCP.build({"src_port": 1, "dst_port": 2, "options": too_long}, src=SRC, dst=DST)
+
+
+@given(strategies.pcap_file_headers())
+def test_pcap_file_headers_open_with_the_reader(header):
+    import io
+
+    from netstack.formats.pcap import PcapReader
+
+    data = pcap_file_header.build(header)
+    assert strategies.mismatches(header, pcap_file_header.parse(data)) == []
+    reader = PcapReader(io.BytesIO(data))
+    assert reader.linktype == 1 and list(reader) == []
+
+
+@given(strategies.pcap_files())
+def test_pcap_files_read_back_frame_by_frame(data):
+    import io
+
+    from netstack.formats.pcap import read_pcap
+
+    records = read_pcap(io.BytesIO(data))
+    timestamps = [timestamp for timestamp, _ in records]
+    assert timestamps == sorted(timestamps)
+    for _, frame in records:
+        assert Frame.build(Frame.parse(frame)) == frame

@@ -1,39 +1,9 @@
-"""Hypothesis strategies that draw valid values for every netstack schema, and whole frames.
+"""Strategies per protocol and for whole frames: what the declarations cannot say on their own.
 
-The strategies are *derived from the construct declarations*: :func:`for_schema` walks a header's
-Struct and draws each field from what the declaration says it can hold: an ``Int16ub`` draws 0..65535,
-a ``BitsInteger(13)`` 0..8191, an ``Enum`` a known name or an unknown number, a ``FlagsEnum`` a dict of
-booleans, an adapter (an IPv4 or MAC address) the decoded form of raw bytes of the declared size, a
-``Switch`` the case chosen by the fields drawn before it (ICMP's per-type fields). Only what a
-declaration cannot say is written here: which fields the builder computes (lengths, checksums), which
-option lists fit in a header and are well formed, how a datagram is cut into fragments, and which
-payload goes with which EtherType or protocol number.
-
-What a drawn value promises:
-
-* ``schema.build(value)`` succeeds (TCP/UDP alone need ``src=``/``dst=`` for the pseudo-header);
-* every field in ``value`` parses back equal: ``value`` is a subset of ``schema.parse(build(value))``
-  (the computed fields, lengths and checksums, are left out of ``value`` and filled in by the builder;
-  :func:`mismatches` compares the two);
-* ``build(parse(build(value))) == build(value)``: the bytes are canonical (options padded as the
-  builder pads them).
-
-Typical use, testing your own parser against netstack's::
-
-    from hypothesis import given
-    from netstack import strategies
-    from netstack.formats import Frame
-
-    @given(strategies.frames())
-    def test_my_parser_agrees(frame):
-        data = Frame.build(frame)
-        mine = my_parser(data)
-        assert mine.ttl == Frame.parse(data).payload.ttl
-
-Protocols registered with ``netstack.formats.register_ethertype`` / ``register_ip_protocol`` are drawn
-by :func:`frames` too, from their own declarations.
-
-Requires hypothesis (``pip install 'netstack[test]'``); the rest of netstack never imports this module.
+Which fields the builders compute (lengths, checksums: left out), which option lists fit and are well
+formed, which payload goes with which EtherType / protocol number (registered protocols included),
+how a datagram is cut into fragments, and what a libpcap file holds. Every header field itself is
+drawn from its declaration by ``declarations.for_schema``.
 """
 
 from __future__ import annotations
@@ -52,17 +22,21 @@ from construct import Container
 from netstack.formats import registry
 from netstack.formats.arp import ARP
 from netstack.formats.ethernet import Ethernet, vlan_tag
-from netstack.formats.fields import Flattened, IPv4Address, MacAddress, field_names
+from netstack.formats.fields import IPv4Address, MacAddress
 from netstack.formats.icmp import ERROR_TYPES, ICMP, ICMP_TYPE
 from netstack.formats.ipv4 import IPv4
-from netstack.formats.layer import Layer
-from netstack.formats.pcap import pcap_file_header, pcap_record_header
+from netstack.formats.pcap import (
+    LINKTYPE_ETHERNET,
+    MAGIC_MICROSECONDS,
+    MAGIC_NANOSECONDS,
+    pcap_file_header,
+    pcap_record_header,
+)
 from netstack.formats.tcp import TCP
 from netstack.formats.tcp_options import OPTION_LENGTHS, SINGLE_BYTE_KINDS, TCP_OPTION_KIND, tcp_option_values
 from netstack.formats.udp import UDP
+from netstack.strategies.declarations import _LEAVE_OUT, LEAVE_OUT, PAYLOAD_MAX, _walk, for_schema
 
-#: how many payload bytes a strategy draws at most unless told otherwise
-PAYLOAD_MAX = 64
 
 #: EtherTypes for a payload no protocol decodes: IEEE 802 "local experimental" 1 and 2 (IEEE 802 §9.2.2)
 EXPERIMENTAL_ETHERTYPES = (0x88B5, 0x88B6)
@@ -75,156 +49,6 @@ UNASSIGNED_OPTION_KINDS = (*range(35, 69), *range(79, 172), *range(175, 253))
 UNASSIGNED_ICMP_TYPES = tuple(range(44, 253))
 #: Router Alert (RFC 2113 §2.1): copied flag, class 0, number 20, length 4, value 0
 IPV4_ROUTER_ALERT = bytes((0x94, 4, 0, 0))
-
-# A field the builder supplies itself (a Const, a Computed, a checksum, a length): the drawn value
-# leaves it out.
-_LEAVE_OUT = object()
-
-
-# --------------------------------------------------------------------------------------------------
-# The generic walk over a construct declaration
-# --------------------------------------------------------------------------------------------------
-
-# Fields whose value the builder supplies; construct's singletons (Pass, Tell, ...) by their class.
-_BUILDER_SUPPLIED = (
-    cs.Const, cs.Computed, cs.Rebuild, cs.Checksum, cs.Padded, cs.Check, cs.StopIf, cs.Seek, cs.Peek,
-    type(cs.Pass), type(cs.Terminated), type(cs.Tell), type(cs.Index),
-)
-
-
-def _evaluate(expression, context):
-    return expression(context) if callable(expression) else expression
-
-
-def _integer_bounds(construct) -> tuple[int, int] | None:
-    """The (min, max) an integer field holds, read from its declaration; None if not an integer."""
-    if isinstance(construct, cs.FormatField):
-        code = construct.fmtstr[-1]
-        if code in "efd?":
-            return None
-        bits = construct.length * 8
-        signed = code.islower()
-    elif isinstance(construct, (cs.BytesInteger, cs.BitsInteger)):
-        if not isinstance(construct.length, int):
-            return None
-        bits = construct.length * (8 if isinstance(construct, cs.BytesInteger) else 1)
-        signed = construct.signed
-    else:
-        return None
-    if signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def _plain(value):
-    """A decoded adapter value as plain data: a FlagsEnum Container becomes a dict of booleans."""
-    if isinstance(value, Container) and value.get("_flagsenum"):
-        return {str(name): bool(flag) for name, flag in value.items() if not str(name).startswith("_")}
-    return value
-
-
-def _walk(draw, construct, context, rules):  # noqa: C901 - one arm per construct class
-    """Draw a value for ``construct``. ``rules`` maps a field name to a strategy, a value or _LEAVE_OUT,
-    and applies to the fields of the outermost Struct (and the members flattened into it)."""
-    if isinstance(construct, Layer):
-        value = _walk(draw, construct.header, context, rules)
-        # Members the layer adds around its header (payload, padding) come only from the rules.
-        declared = set(field_names(construct.header))
-        for name, rule in rules.items():
-            if name not in declared and rule is not _LEAVE_OUT:
-                value[name] = draw(rule) if isinstance(rule, st.SearchStrategy) else rule
-        return value
-    if isinstance(construct, cs.Struct):
-        return _walk_struct(draw, construct, context, rules)
-    if isinstance(construct, _BUILDER_SUPPLIED):
-        return _LEAVE_OUT
-    if isinstance(construct, type(cs.Flag)):
-        return draw(st.booleans())
-    bounds = _integer_bounds(construct)
-    if bounds is not None:
-        return draw(st.integers(*bounds))
-    if isinstance(construct, cs.Adapter):
-        # Draw the encoded form and let the declaration's adapter decode it: an address gives the text
-        # people write, an Enum a name (or a bare number it has no name for), a FlagsEnum booleans.
-        raw = _walk(draw, construct.subcon, context, {})
-        if raw is _LEAVE_OUT:
-            return raw
-        return _plain(construct._decode(raw, context, "(netstack.strategies)"))
-    if isinstance(construct, cs.Bytes):
-        size = _evaluate(construct.length, context)
-        return draw(st.binary(min_size=size, max_size=size))
-    if isinstance(construct, type(cs.GreedyBytes)):
-        return draw(st.binary(max_size=PAYLOAD_MAX))
-    if isinstance(construct, cs.Switch):
-        key = _evaluate(construct.keyfunc, context)
-        return _walk(draw, construct.cases.get(key, construct.default), context, rules)
-    if isinstance(construct, cs.IfThenElse):
-        taken = construct.thensubcon if _evaluate(construct.condfunc, context) else construct.elsesubcon
-        return _walk(draw, taken, context, rules)
-    if isinstance(construct, cs.Array):
-        count = _evaluate(construct.count, context)
-        return [_walk(draw, construct.subcon, context, {}) for _ in range(count)]
-    if isinstance(construct, cs.GreedyRange):
-        return [_walk(draw, construct.subcon, context, {}) for _ in range(draw(st.integers(0, 4)))]
-    if isinstance(construct, cs.RawCopy):
-        return {"value": _walk(draw, construct.subcon, context, {})}
-    if isinstance(construct, cs.Select):
-        return _walk(draw, construct.subcons[0], context, rules)
-    if isinstance(construct, cs.LazyBound):
-        return _walk(draw, construct.subconfunc(), context, rules)
-    if isinstance(construct, cs.Subconstruct):
-        # Renamed, Default, Transformed (BitStruct), Restreamed, Prefixed, FixedSized, Flattened, ...
-        return _walk(draw, construct.subcon, context, rules)
-    raise TypeError(f"netstack.strategies cannot draw a value for {construct!r}")
-
-
-def _walk_struct(draw, struct, context, rules):
-    inner = context if context.get("_flattening") else Container(_=context)
-    inner.pop("_flattening", None)
-    value = {}
-    for field in struct.subcons:
-        name = field.name
-        if isinstance(field, Flattened):
-            # Its fields sit in this container (HeaderStruct): draw them here, under the same rules.
-            inner["_flattening"] = True
-            members = _walk(draw, field.subcon, inner, rules)
-            inner.pop("_flattening", None)
-            if isinstance(members, dict):
-                value.update(members)
-                inner.update(members)
-            continue
-        if name is None or name.startswith("_"):
-            continue
-        if name in rules:
-            rule = rules[name]
-            drawn = draw(rule) if isinstance(rule, st.SearchStrategy) else rule
-        else:
-            drawn = _walk(draw, field, inner, {})
-        if drawn is _LEAVE_OUT:
-            continue
-        inner[name] = drawn
-        value[name] = drawn
-    return value
-
-
-def for_schema(schema, **fields) -> st.SearchStrategy:
-    """Values (plain dicts) that ``schema.build`` accepts, derived from the declaration alone.
-
-    Works for any construct Struct, netstack's layers and the schemas users register. Keyword arguments
-    fix or steer fields: ``for_schema(toy, port=st.integers(1, 1023))`` or ``port=7``; pass
-    ``name=LEAVE_OUT`` to let the builder fill a field in. For netstack's own layers prefer the
-    protocol strategies below, which also know the lengths, checksums and options.
-    """
-
-    @st.composite
-    def values(draw):
-        return _walk(draw, schema, Container(), fields)
-
-    return values()
-
-
-#: pass as a field's rule to leave the field out of the drawn value (the builder computes it)
-LEAVE_OUT = _LEAVE_OUT
 
 
 # --------------------------------------------------------------------------------------------------
@@ -538,14 +362,40 @@ def fragmented_datagrams(draw, fragment_size: int | None = None):
     return datagram, pieces
 
 
+def pcap_file_headers(**fields) -> st.SearchStrategy[dict]:
+    """libpcap file headers (pcap-savefile(5)): either magic number, version 2.4, zone and sigfigs 0,
+    Ethernet link type, any snaplen from 1 to 2^18."""
+    rules = _rules({"magic_number": st.sampled_from([MAGIC_MICROSECONDS, MAGIC_NANOSECONDS]),
+                    "version_minor": 4, "thiszone": 0, "sigfigs": 0, "snaplen": st.integers(1, 1 << 18),
+                    "linktype": LINKTYPE_ETHERNET}, fields)
+    return for_schema(pcap_file_header, **rules)
+
+
+@st.composite
+def pcap_files(draw, frames_strategy=None, max_frames: int = 6) -> bytes:
+    """A whole libpcap file (bytes) of drawn frames with increasing timestamps, as PcapWriter writes it."""
+    import io
+
+    from netstack.formats.pcap import PcapWriter
+
+    frames = draw(st.lists(frames_strategy or frame_bytes(), max_size=max_frames))
+    start = draw(st.integers(0, 2**31 - 1 - max_frames))
+    buffer = io.BytesIO()
+    writer = PcapWriter(buffer)
+    for index, frame in enumerate(frames):
+        writer.write(frame, start + index + draw(st.integers(0, 999_999)) / 1e6)
+    writer.flush()
+    return buffer.getvalue()
+
+
 def values_for(name: str) -> st.SearchStrategy:
     """The strategy for a schema by its ``netstack explain`` name (registered protocols included)."""
     builtin = {
         "ethernet": ethernet_frames, "frame": frames, "arp": arp_packets, "ipv4": ipv4_packets,
         "icmp": icmp_messages, "udp": udp_datagrams, "tcp": tcp_segments, "tcp_options": tcp_options,
         "vlan": lambda: for_schema(vlan_tag),
-        "pcap": lambda: for_schema(pcap_record_header),
-        "pcap_file_header": lambda: for_schema(pcap_file_header),
+        "pcap": pcap_files,
+        "pcap_file_header": pcap_file_headers,
         "pcap_record_header": lambda: for_schema(pcap_record_header),
     }
     if name in builtin:
@@ -555,61 +405,3 @@ def values_for(name: str) -> st.SearchStrategy:
             if entry.name == name:
                 return for_schema(entry.schema)
     raise KeyError(f"no schema named {name!r}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Comparing a drawn value with what the parser returns
-# --------------------------------------------------------------------------------------------------
-
-
-def mismatches(drawn, parsed, path: str = "") -> list[str]:
-    """Where ``parsed`` differs from ``drawn``, for every field ``drawn`` holds (an empty list: equal).
-
-    Fields the drawn value left out (computed lengths, checksums, ``checksum_ok``) are not compared;
-    ``(kind, value)`` shapes are not normalised, so compare values drawn by these strategies.
-    """
-    if isinstance(drawn, dict):
-        if not isinstance(parsed, dict):
-            return [f"{path or 'value'}: expected fields {sorted(drawn)}, got {parsed!r}"]
-        found = []
-        for key, value in drawn.items():
-            where = f"{path}.{key}" if path else key
-            if key not in parsed:
-                found.append(f"{where}: missing after parsing")
-            else:
-                found.extend(mismatches(value, parsed[key], where))
-        return found
-    if isinstance(drawn, (list, tuple)):
-        if not isinstance(parsed, (list, tuple)) or len(parsed) != len(drawn):
-            return [f"{path}: expected {drawn!r}, got {parsed!r}"]
-        found = []
-        for index, (one, other) in enumerate(zip(drawn, parsed)):
-            found.extend(mismatches(one, other, f"{path}[{index}]"))
-        return found
-    if drawn != parsed or (isinstance(drawn, str) != isinstance(parsed, str)):
-        return [f"{path}: expected {drawn!r}, got {parsed!r}"]
-    return []
-
-
-__all__ = [
-    "EXPERIMENTAL_ETHERTYPES",
-    "EXPERIMENTAL_IP_PROTOCOLS",
-    "LEAVE_OUT",
-    "UNASSIGNED_OPTION_KINDS",
-    "arp_packets",
-    "ethernet_frames",
-    "for_schema",
-    "fragmented_datagrams",
-    "frame_bytes",
-    "frames",
-    "icmp_messages",
-    "ipv4_addresses",
-    "ipv4_options",
-    "ipv4_packets",
-    "mac_addresses",
-    "mismatches",
-    "tcp_options",
-    "tcp_segments",
-    "udp_datagrams",
-    "values_for",
-]
