@@ -140,7 +140,8 @@ unregister_ip_protocol(253)
 The other strategies: `tcp_segments()`, `udp_datagrams()`, `icmp_messages(types=...)`,
 `arp_packets()`, `ipv4_packets(payload=..., fragments=...)`, `ethernet_frames(payload=..., vlan=...)`,
 `frame_bytes()`, `tcp_options()`, `ipv4_options()`, `fragmented_datagrams()` (a datagram and its
-fragments, for reassembly tests), `for_schema(any_construct_struct, field=strategy_or_value)`, and
+fragments, for reassembly tests), `pcap_files()` (whole capture files of drawn frames),
+`pcap_file_headers()`, `for_schema(any_construct_struct, field=strategy_or_value)`, and
 `values_for(name)` by `netstack explain` name. Keyword arguments fix fields:
 `tcp_segments(dst_port=80, flags=st.just({"syn": True}))`.
 
