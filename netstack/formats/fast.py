@@ -95,6 +95,7 @@ from netstack.formats import ipv4 as ipv4_schema
 from netstack.formats import tcp as tcp_schema
 from netstack.formats import tcp_options as options_schema
 from netstack.formats import udp as udp_schema
+from netstack.formats.checksum import fold
 from netstack.formats.codegen import LayoutError, header_layout, make_record, sum_expression
 from netstack.formats.fast_tcp_options import OPTIONS_SOURCE as _OPTIONS_SOURCE
 from netstack.formats.fast_tcp_options import decode_tcp_options, encode_tcp_options
@@ -231,6 +232,7 @@ def _generate_layers():
         "mac_bytes": mac_to_bytes,
         "ipv4_bytes": ipv4_to_bytes,
         "_from_bytes": int.from_bytes,
+        "_fold": fold,
         "TPID": ethernet_schema.TPID_8021Q,
     }
     if ETHERNET_LAYOUT.field_names != ["dst", "src", "ethertype"] or VLAN_LAYOUT.size != 4:
@@ -436,6 +438,8 @@ def decode_udp(buf, offset=0, end=None, src=None, dst=None):
         if length & 1:
             total <<= 8
         total += _from_bytes(src + dst, "big") + 17 + length  # src||dst = src + dst (mod 0xFFFF)
+        if length > 512:
+            total = _fold(total)
         checksum_ok = total % 0xFFFF == 0
     return _new(UdpHeader, ({", ".join(UDP_LAYOUT.field_names)}, checksum_ok, offset, 8, offset + 8, offset + length, buf))
 
@@ -452,6 +456,8 @@ def encode_udp(src, dst, src_port, dst_port, payload=b"", length=None, checksum=
         if len(payload) & 1:
             total <<= 8  # the odd last byte is padded with a zero byte (RFC 1071)
         total += {sum_expression(UDP_LAYOUT, ("checksum",))} + _from_bytes(src + dst, "big") + 17 + length
+        if length > 512:
+            total = _fold(total)
         residue = total % 0xFFFF
         checksum = (0xFFFF ^ residue) if residue else 0
         if checksum == 0:
@@ -479,6 +485,8 @@ def decode_tcp(buf, offset=0, end=None, src=None, dst=None):
         if available & 1:
             total <<= 8
         total += _from_bytes(src + dst, "big") + 6 + available  # src||dst = src + dst (mod 0xFFFF)
+        if available > 512:
+            total = _fold(total)
         checksum_ok = total % 0xFFFF == 0
     return _new(TcpHeader, ({", ".join(tcp_fields)}, options, checksum_ok, offset, header_length, offset + header_length, end, buf))
 
@@ -512,6 +520,8 @@ def encode_tcp(src, dst, src_port, dst_port, seq=0, ack=0, flags=0, window=65535
                 total += _from_bytes(options, "big")
             total += {sum_expression(TCP_LAYOUT, ("checksum",))}
         total += _from_bytes(src + dst, "big") + 6 + length
+        if length > 512:
+            total = _fold(total)
         residue = total % 0xFFFF
         checksum = (0xFFFF ^ residue) if residue else 0
     return _S_TCP.pack({TCP_LAYOUT.pack_arguments()}) + options + payload

@@ -40,3 +40,8 @@ def test_pseudo_header_sum_equals_summing_the_bytes(src, dst, segment):
     explicit = reference_checksum(pseudo_header(src, dst, 6, len(segment)) + segment + b"\x00" * (len(segment) % 2))
     assert transport_checksum(src, dst, 6, segment) == explicit
     assert internet_checksum(segment, pseudo_header_sum(src, dst, 6, len(segment))) == explicit
+
+
+@given(st.binary(min_size=500, max_size=70000))
+def test_large_buffers_fold_to_the_same_checksum(data):
+    assert internet_checksum(data) == reference_checksum(data)

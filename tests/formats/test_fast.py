@@ -219,3 +219,23 @@ def test_quoted_header_reads_past_the_buffer_end():
     assert header.total_length == 1020 and header.payload_offset == 20
     with pytest.raises(FormatError):
         fast.decode_ipv4(quote)  # the default end is the buffer: total_length lies
+
+
+@given(st.binary(min_size=400, max_size=9000), st.booleans())
+def test_large_segments_checksum_like_the_reference(payload, use_udp):
+    """Payloads past 512 bytes take the folded-sum path; the checksum must still be RFC 1071's."""
+    from netstack.formats.checksum import transport_checksum
+
+    src, dst = bytes([192, 0, 2, 1]), bytes([203, 0, 113, 5])
+    if use_udp:
+        segment = fast.encode_udp(src, dst, 1, 2, payload)
+        record = fast.decode_udp(segment, 0, None, src, dst)
+        protocol = 17
+    else:
+        segment = fast.encode_tcp(src, dst, 1, 2, options=[(fast.OPT_NOP, None), (fast.OPT_NOP, None), (fast.OPT_TIMESTAMPS, (7, 9))], payload=payload)
+        record = fast.decode_tcp(segment, 0, None, src, dst)
+        protocol = 6
+    assert transport_checksum(src, dst, protocol, segment) == 0 and record.checksum_ok is True
+    broken = segment[:-1] + bytes([segment[-1] ^ 0x01])
+    again = (fast.decode_udp if use_udp else fast.decode_tcp)(broken, 0, None, src, dst)
+    assert again.checksum_ok is False
