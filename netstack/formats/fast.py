@@ -79,7 +79,19 @@ options=(), payload=b"", data_offset=None, reserved=0, checksum=None)``
 ``encode_tcp_options(options, pad=True) -> bytes`` and ``decode_tcp_options(buf, start, end)`` (generated in
 ``fast_tcp_options`` from the option declarations).
 
+Bad input raises ``FormatError`` with the same (layer, field, offset) as ``Frame.parse`` (offsets count
+from the start of ``buf``); nothing else escapes, and a zero-length option cannot loop.
+
+Constants
+---------
+TCP flags ``FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80``; IPv4 flags
+``IP_DF=0b010 IP_MF=0b001``; option kinds ``OPT_EOL OPT_NOP OPT_MSS OPT_WINDOW_SCALE OPT_SACK_PERMITTED
+OPT_SACK OPT_TIMESTAMPS OPT_TFO``; ``ETHERTYPE_IPV4 ETHERTYPE_ARP ETHERTYPE_VLAN``; ``IP_PROTOCOL_ICMP
+IP_PROTOCOL_TCP IP_PROTOCOL_UDP``. All read from the declarations. ``encode_icmp`` takes the type as
+an int (``icmp.ICMP_TYPE.number("echo_request")`` names it).
+
 Text helpers: ``ipv4_text(b)``, ``mac_text(b)``, ``ipv4_bytes(text)``, ``mac_bytes(text)``.
+The generated code is readable: ``print(netstack.formats.fast.GENERATED_SOURCE)``.
 """
 
 from __future__ import annotations
