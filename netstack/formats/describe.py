@@ -72,13 +72,24 @@ def _is_bitwise(construct) -> bool:
     )
 
 
-def _width(construct, in_bits: bool) -> int | None:
-    """Width in bits of a fixed-size construct, None when its size depends on the data."""
+def _width(construct, in_bits: bool, context: dict | None = None) -> int | None:
+    """Width in bits of a fixed-size construct (sized with ``context``, e.g. the defaults of the fields
+    before it), None when its size depends on the data."""
     try:
-        size = construct.sizeof()
+        size = construct.sizeof(**(context or {}))
     except (cs.SizeofError, KeyError, AttributeError, TypeError):
         return None
     return size if in_bits else size * 8
+
+
+def _default_value(field):
+    """The int a ``Default`` field builds when left out, or None."""
+    construct = field
+    while isinstance(construct, cs.Renamed):
+        construct = construct.subcon
+    if isinstance(construct, cs.Default) and isinstance(construct.value, int) and not callable(construct.value):
+        return construct.value
+    return None
 
 
 def _unwrap(construct):
@@ -127,9 +138,21 @@ class _TableWalk:
         self.rows: list[FieldRow] = []
 
     def struct(self, struct, offset: int | None, in_bits: bool, prefix: str, depth: int, condition: str):
+        defaults: dict[str, int] = {}
         for field in struct.subcons:
             width = self.field(field, offset, in_bits, prefix, depth, condition)
+            if width is None and defaults:
+                # A size that follows earlier fields (ARP's addresses follow hlen/plen): give the
+                # offsets for their defaults, and say so on the row.
+                width = _width(field, in_bits, defaults)
+                if width is not None and self.rows and self.rows[-1].name == prefix + str(field.name):
+                    used = ", ".join(f"{name} {value}" for name, value in defaults.items())
+                    self.rows[-1] = dataclasses.replace(self.rows[-1], bit_width=width,
+                                                        condition=self.rows[-1].condition or f"{used}")
             offset = None if offset is None or width is None else offset + width
+            value = _default_value(field) if field.name else None
+            if value is not None:
+                defaults[field.name] = value
         return offset
 
     def field(self, field, offset, in_bits, prefix, depth, condition) -> int | None:
@@ -220,7 +243,7 @@ def _cell(number: int | None) -> str:
 
 
 def _values_text(row: FieldRow) -> str:
-    hexadecimal = row.bit_width == 16
+    hexadecimal = row.bit_width == 16 and max(number for number, _ in row.values) > 0xFF
     return ", ".join((f"0x{number:04x}" if hexadecimal else str(number)) + f" {label}" for number, label in row.values)
 
 
