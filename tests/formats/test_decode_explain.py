@@ -226,3 +226,12 @@ def test_decode_shows_every_frame_of_a_pcap_of_drawn_frames(tmp_path_factory, fr
     assert [line.split(":")[0] for line in text.splitlines() if line.startswith("Frame ")] == [
         f"Frame {number}" for number in range(1, len(frames) + 1)]
     assert "Malformed" not in text and "INCORRECT" not in text
+
+
+def test_explain_arp_gives_address_offsets_for_the_default_sizes():
+    from netstack.formats import ARP
+
+    rows = {row.name: row for row in field_table(ARP.header)}
+    assert (rows["sha"].bit_offset, rows["sha"].bit_width) == (64, 48)
+    assert (rows["tpa"].bit_offset, rows["tpa"].bit_width) == (192, 32)
+    assert rows["tpa"].condition == "hlen 6, plen 4"
