@@ -81,7 +81,8 @@ def _option_codec(name, declaration):
 
 
 def _generate_options():
-    namespace = {"_NOP": (OPT_NOP, None), "_option_length_error": _option_length_error, "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number}
+    namespace = {"_NOP": (OPT_NOP, None), "_option_length_error": _option_length_error, "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number,
+                 "_KIND_BY_NAME": {str(name): number for name, number in options_schema.TCP_OPTION_KIND.encmapping.items()}}
     decode_branches = []
     encode_branches = []
     names = sorted(
@@ -111,7 +112,7 @@ def _generate_options():
         "elif kind == 0:",
         "    data += b'\\x00' + bytes(value or b'')",
         "elif kind.__class__ is not int:",
-        "    data += encode_tcp_options(((_kind_number(kind), value),), False)",
+        "    data += encode_tcp_options(((_kind_number(kind), value),), False)  # an IntEnum, say",
         "else:",
         "    value = bytes(value)",
         "    data += bytes((kind, 2 + len(value))) + value",
@@ -147,6 +148,8 @@ def encode_tcp_options(options, pad=True):
     else:
         data = b""
         for kind, value in options:
+            if kind.__class__ is str:  # a name ("mss"): one dict lookup, then the same branches
+                kind = _KIND_BY_NAME.get(kind) if kind in _KIND_BY_NAME else _kind_number(kind)
             if kind == 1:
                 data += b"\\x01"
 {_indent(["el" + encode_branches[0]] + encode_branches[1:], 3)}
