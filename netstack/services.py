@@ -72,3 +72,11 @@ def start_services(stack, names) -> list:
         for starter in SERVICES[name]:
             handles.append(starter(stack))
     return handles
+
+# TCP services (netstack.tcp.services) under the same names, plus chargen and the HTTP status page.
+from netstack.tcp import services as _tcp_services  # noqa: E402  (after SERVICES: it extends it)
+
+SERVICES["echo"].append(_tcp_services.tcp_echo)
+SERVICES["discard"].append(_tcp_services.tcp_discard)
+SERVICES["chargen"] = [_tcp_services.tcp_chargen]
+SERVICES["http"] = [_tcp_services.http_status]

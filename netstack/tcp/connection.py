@@ -123,6 +123,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.zero_window_answered = False  # the peer answers our probes (with a zero window)
         self.keepalive_probes = 0
         self.last_received = 0.0
+        self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
         # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
         self.rtt_seq = None
         self.rtt_time = 0.0

@@ -29,6 +29,8 @@ LAST_ACK = TcpState.LAST_ACK
 TIME_WAIT = TcpState.TIME_WAIT
 
 _HALF = 1 << 31
+#: At most one ACK per this interval answers pure ACKs that are out of window (Linux: 500 ms).
+OUT_OF_WINDOW_ACK_INTERVAL = 0.5
 _DATA_STATES = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
 _OUTPUT_STATES = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 
@@ -138,7 +140,7 @@ class ReceivePath:
             self.counters.incr("tcp.drop.unacceptable")
             if self.state is TIME_WAIT and flags & FIN and ((seq + seg_len - rcv_nxt) & SEQ_MASK) == 0:
                 self._fire("rcv_fin", now)  # the peer's FIN again: ACK it, restart 2 MSL
-            else:
+            elif seg_len or self._out_of_window_ack_allowed(now):
                 self._fire("rcv_unacceptable", now)  # send_ack, then drop
             return
         self.last_received = now
@@ -228,6 +230,15 @@ class ReceivePath:
         if self.state in _OUTPUT_STATES:
             self._output(now)
 
+    def _out_of_window_ack_allowed(self, now: float) -> bool:
+        """Rate limit for ACKs answering pure ACKs we cannot accept: two stacks that disagree would
+        otherwise exchange ACKs forever (an "ACK loop"; RFC 5961 §7, Linux tcp_invalid_ratelimit)."""
+        if now - self.last_oow_ack < OUT_OF_WINDOW_ACK_INTERVAL:
+            self.counters.incr("tcp.out_of_window_acks_limited")
+            return False
+        self.last_oow_ack = now
+        return True
+
     def _receive_text(self, seg, payload, start: int, off: int, now: float) -> None:
         rb = self.receive_buffer
         if self.state not in _DATA_STATES:
@@ -298,7 +309,8 @@ class ReceivePath:
                 return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")
-            self.ack_now = True
+            if seg.payload or self._out_of_window_ack_allowed(now):
+                self.ack_now = True
             return False
         window = seg.window << self.snd_wscale
         if acked:

@@ -219,7 +219,9 @@ class TransmitPath:
         offset = (self.snd_una - self.snd_buf_seq) & SEQ_MASK
         if offset >= _HALF:
             offset = 0
-        n = min(self.send_mss, len(sb) - offset)
+        # never beyond SND.MAX: this is a retransmission, new data goes out through _output
+        in_flight = (self.snd_max - self.snd_una) & SEQ_MASK
+        n = min(self.send_mss, len(sb) - offset, in_flight)
         flags = ACK
         seq = self.snd_una
         if n <= 0:

@@ -420,7 +420,7 @@ def test_keepalive_probes_and_timeout():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.run(max_time=pair.now + 15)
-    probes = [seg for name, seg in pair.log if name == "a" and seg.seq == (pair.a.snd_nxt - 1) & 0xFFFFFFFF and not seg.payload]
+    probes = [seg for name, seg in pair.log if name == "a" and seg.seq == (pair.a.snd_max - 1) & 0xFFFFFFFF and not seg.payload]
     assert probes and pair.a.state is TcpState.ESTABLISHED  # answered, still alive
     pair.drop = lambda name, seg: name == "b"
     pair.run(lambda: pair.a.dead, max_time=pair.now + 100)
