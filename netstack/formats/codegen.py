@@ -131,10 +131,26 @@ class HeaderLayout:
         target = ", ".join(targets) + ("," if len(targets) == 1 else "")
         return [f"{target} = {struct_name}.unpack_from({buf}, {offset})"] + extra
 
-    def pack_arguments(self, prefix: str = "") -> str:
+    def group_lines(self, prefix: str = "") -> list[str]:
+        """Statements binding ``_group<i>`` to each bit group's packed value (computed once, used by
+        ``pack_arguments(grouped=True)`` and ``sum_expression(..., grouped=True)``)."""
+        lines = []
+        for index, slot in enumerate(self.slots):
+            if slot.bits:
+                parts = [
+                    f"(({prefix}{bit.name} & {bit.mask}) << {bit.shift})" if bit.shift else f"({prefix}{bit.name} & {bit.mask})"
+                    for bit in slot.bits
+                ]
+                lines.append(f"_group{index} = " + " | ".join(parts))
+        return lines
+
+    def pack_arguments(self, prefix: str = "", grouped: bool = False) -> str:
         """The argument list of ``struct_name.pack(...)`` from variables named like the fields."""
         arguments = []
-        for slot in self.slots:
+        for index, slot in enumerate(self.slots):
+            if slot.bits and grouped:
+                arguments.append(f"_group{index}")
+                continue
             if slot.name:
                 if slot.integer_bytes:
                     arguments.append(f"{prefix}{slot.name}.to_bytes({slot.integer_bytes}, 'big')")
@@ -151,40 +167,60 @@ class HeaderLayout:
         return ", ".join(arguments)
 
 
-def _slot_terms(layout, prefix):
-    """(slot, value expression, size) for each slot, in wire order."""
-    for slot in layout.slots:
+def _slot_terms(layout, prefix, grouped):
+    """(slot, value expression, size, is byte string) for each slot, in wire order."""
+    for index, slot in enumerate(layout.slots):
         size = struct.calcsize("!" + slot.code)
         if slot.name:
             if slot.code.endswith("s") and not slot.integer_bytes:
-                yield slot, f"_from_bytes({prefix}{slot.name}, 'big')", size
+                yield slot, prefix + slot.name, size, True
             else:
-                yield slot, prefix + slot.name, size
+                yield slot, prefix + slot.name, size, False
         elif slot.bits:
+            if grouped:
+                yield slot, f"_group{index}", size, False
+                continue
             parts = [
                 f"(({prefix}{bit.name} & {bit.mask}) << {bit.shift})" if bit.shift else f"({prefix}{bit.name} & {bit.mask})"
                 for bit in slot.bits
             ]
-            yield slot, "(" + " | ".join(parts) + ")", size
+            yield slot, "(" + " | ".join(parts) + ")", size, False
         else:
-            yield slot, repr(slot.const), size
+            yield slot, repr(slot.const), size, False
 
 
-def sum_expression(layout: HeaderLayout, skip: tuple[str, ...] = (), prefix: str = "") -> str:
+def sum_expression(layout: HeaderLayout, skip: tuple[str, ...] = (), prefix: str = "", grouped: bool = False) -> str:
     """An expression congruent (mod 0xFFFF) to the header read as one big-endian integer.
 
     RFC 1071 sums are arithmetic mod 0xFFFF, and 256**k is 1 or 256 mod 0xFFFF as k is even or odd, so
     the header's integer is the sum of its fields' values, each times 256 when an odd number of bytes
-    follows it. Fields in ``skip`` (the checksum itself, zero while computing) are left out. This lets a
-    builder compute a checksum without packing the header twice.
+    follows it. Fields in ``skip`` (the checksum itself, zero while computing) are left out; adjacent
+    byte strings (IPv4 src, dst) are read in one ``int.from_bytes``. This lets a builder compute a
+    checksum without packing the header twice. ``grouped`` uses the ``_group<i>`` of ``group_lines``.
     """
     terms = []
+    strings: list[str] = []
     remaining = layout.size
-    for slot, expression, size in _slot_terms(layout, prefix):
-        remaining -= size
+
+    def flush():
+        if strings:
+            joined = " + ".join(strings)
+            terms.append(f"_from_bytes({joined}, 'big')" + (" * 256" if remaining & 1 else ""))
+            strings.clear()
+
+    for slot, expression, size, is_string in _slot_terms(layout, prefix, grouped):
         if slot.name in skip:
+            flush()
+            remaining -= size
             continue
+        if is_string:
+            strings.append(expression)
+            remaining -= size
+            continue
+        flush()
+        remaining -= size
         terms.append(f"{expression} * 256" if remaining & 1 else expression)
+    flush()
     return " + ".join(terms) if terms else "0"
 
 

@@ -393,13 +393,14 @@ def encode_ipv4(src, dst, protocol, payload=b"", ttl=64, identification=0, flags
         ihl = 5
     if total_length is None:
         total_length = 20 + len(options) + len(payload)
+{_indent(IPV4_LAYOUT.group_lines(), 1)}
     if checksum is None:
-        total = {sum_expression(IPV4_LAYOUT, ("checksum",))}
+        total = {sum_expression(IPV4_LAYOUT, ("checksum",), grouped=True)}
         if options:
             total += _from_bytes(options, "big")
         residue = total % 0xFFFF
         checksum = 0xFFFF ^ residue if residue else 0
-    return _S_IP.pack({IPV4_LAYOUT.pack_arguments()}) + options + payload
+    return _S_IP.pack({IPV4_LAYOUT.pack_arguments(grouped=True)}) + options + payload
 
 
 def decode_icmp(buf, offset=0, end=None):
@@ -514,6 +515,7 @@ def encode_tcp(src, dst, src_port, dst_port, seq=0, ack=0, flags=0, window=65535
         options = b""
     if data_offset is None:
         data_offset = 5 + (len(options) >> 2)
+{_indent(TCP_LAYOUT.group_lines(), 1)}
     if checksum is None:
         if src.__class__ is not bytes:
             src = ipv4_bytes(src)
@@ -530,13 +532,13 @@ def encode_tcp(src, dst, src_port, dst_port, seq=0, ack=0, flags=0, window=65535
                 total <<= 8  # the odd last byte is padded with a zero byte (RFC 1071)
             if options:
                 total += _from_bytes(options, "big")
-            total += {sum_expression(TCP_LAYOUT, ("checksum",))}
+            total += {sum_expression(TCP_LAYOUT, ("checksum",), grouped=True)}
         total += _from_bytes(src + dst, "big") + 6 + length
         if length > 512:
             total = _fold(total)
         residue = total % 0xFFFF
         checksum = (0xFFFF ^ residue) if residue else 0
-    return _S_TCP.pack({TCP_LAYOUT.pack_arguments()}) + options + payload
+    return _S_TCP.pack({TCP_LAYOUT.pack_arguments(grouped=True)}) + options + payload
 '''
     exec(compile(source, "<netstack.formats.fast: layers>", "exec"), namespace)
     return namespace, source

@@ -120,6 +120,18 @@ def _generate_options():
     source = f'''
 def decode_tcp_options(buf, position, end):
     """The options between ``position`` and ``end`` of ``buf`` as a tuple of (kind, value)."""
+    if end <= len(buf):
+        matchers = _LAYOUTS_BY_LENGTH.get(end - position)
+        if matchers is not None:
+            for match in matchers:
+                options = match(buf, position)
+                if options is not None:
+                    return options
+    return decode_tcp_options_loop(buf, position, end)
+
+
+def decode_tcp_options_loop(buf, position, end):
+    """The general option loop (any kinds, any order), with every integrity check."""
     options = []
     append = options.append
     while position < end:
@@ -157,8 +169,79 @@ def encode_tcp_options(options, pad=True):
         data += bytes(-len(data) & 3)
     return data
 '''
+    layouts_source, by_length = _layout_matchers(namespace)
+    source += layouts_source
     exec(compile(source, "<netstack.formats.fast: tcp options>", "exec"), namespace)
-    return namespace["decode_tcp_options"], namespace["encode_tcp_options"], source
+    namespace["_LAYOUTS_BY_LENGTH"].update(
+        {length: tuple(namespace[name] for name in names) for length, names in by_length.items()}
+    )
+    return namespace["decode_tcp_options"], namespace["decode_tcp_options_loop"], namespace["encode_tcp_options"], source
 
 
-decode_tcp_options, encode_tcp_options, OPTIONS_SOURCE = _generate_options()
+def _layout_matchers(namespace):
+    """One whole-layout matcher per entry of COMMON_LAYOUTS: a single struct unpack, a check of every
+    kind and length byte, and the decoded tuple. A layout that does not match falls to the loop, so
+    the result is always the loop's (tests/formats/test_fast.py checks both on every layout)."""
+    namespace["_LAYOUTS_BY_LENGTH"] = {}
+    namespace["_SACK_PERMITTED"] = (options_schema.TCP_OPTION_KIND.encmapping["sack_permitted"], None)
+    by_length: dict[int, list[str]] = {}
+    source = ""
+    for index, layout in enumerate(COMMON_LAYOUTS):
+        code = "!"
+        checks = []
+        values = []
+        variable = 0
+        for name in layout:
+            kind = options_schema.TCP_OPTION_KIND.encmapping[name]
+            if name == "nop":
+                code += "B"
+                checks.append((f"v{variable}", kind))
+                variable += 1
+                values.append("_NOP")
+                continue
+            base = _unwrap(options_schema.tcp_option_values[name])
+            value_layout = header_layout(base) if isinstance(base, Struct) else (
+                None if base is Pass else header_layout(Struct("value" / options_schema.tcp_option_values[name])))
+            width = 0 if value_layout is None else value_layout.size
+            if 2 + width not in options_schema.OPTION_LENGTHS[kind]:
+                raise ValueError(f"COMMON_LAYOUTS: {name} cannot be {2 + width} bytes")
+            code += "BB" + ("" if value_layout is None else value_layout.format[1:])
+            checks.append((f"v{variable}", kind))
+            checks.append((f"v{variable + 1}", 2 + width))
+            variable += 2
+            fields = 0 if value_layout is None else len(value_layout.slots)
+            names = [f"v{variable + i}" for i in range(fields)]
+            variable += fields
+            if value_layout is None:
+                values.append("_SACK_PERMITTED")
+            elif isinstance(base, Struct):
+                values.append(f"({kind}, ({', '.join(names)},))")
+            else:
+                values.append(f"({kind}, {names[0]})")
+        packer = f"_LAYOUT{index}"
+        namespace[packer] = struct.Struct(code)
+        targets = ", ".join(f"v{i}" for i in range(variable))
+        condition = " and ".join(f"{name} == {value}" for name, value in checks)
+        source += f'''
+
+def _match_layout{index}(buf, position):  # {", ".join(layout)}
+    {targets}, = {packer}.unpack_from(buf, position)
+    if {condition}:
+        return ({", ".join(values)},)
+    return None
+'''
+        by_length.setdefault(namespace[packer].size, []).append(f"_match_layout{index}")
+    return source, by_length
+
+
+#: Option sequences seen on almost every segment, matched whole before the general loop:
+COMMON_LAYOUTS = (
+    ("nop", "nop", "timestamps"),  # every segment of a connection with timestamps (RFC 7323 App. A)
+    ("mss", "sack_permitted", "timestamps", "nop", "window_scale"),  # Linux SYN and SYN-ACK
+    ("mss", "nop", "window_scale", "sack_permitted", "timestamps"),  # FreeBSD-style/scapy SYN
+    ("mss", "nop", "window_scale", "nop", "nop", "timestamps"),  # SYN without SACK
+    ("mss", "nop", "window_scale", "nop", "nop", "sack_permitted"),  # Windows SYN
+    ("mss",),  # minimal SYN
+)
+
+decode_tcp_options, decode_tcp_options_loop, encode_tcp_options, OPTIONS_SOURCE = _generate_options()

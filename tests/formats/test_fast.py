@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netstack.formats import Frame, FormatError
-from netstack.formats import fast
+from netstack.formats import fast, fast_tcp_options
 from netstack.formats.codegen import header_layout
 from netstack.formats.tcp import tcp_header
 
@@ -239,3 +239,18 @@ def test_large_segments_checksum_like_the_reference(payload, use_udp):
     broken = segment[:-1] + bytes([segment[-1] ^ 0x01])
     again = (fast.decode_udp if use_udp else fast.decode_tcp)(broken, 0, None, src, dst)
     assert again.checksum_ok is False
+
+
+@given(st.sampled_from(fast_tcp_options.COMMON_LAYOUTS), st.data())
+def test_common_layout_matchers_agree_with_the_loop(layout, data):
+    values = {
+        "nop": st.none(), "sack_permitted": st.none(), "mss": st.integers(0, 0xFFFF), "window_scale": st.integers(0, 255),
+        "timestamps": st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+    }
+    options = [(name, data.draw(values[name])) for name in layout]
+    area = fast.encode_tcp_options(options)
+    assert fast.decode_tcp_options(area, 0, len(area)) == fast_tcp_options.decode_tcp_options_loop(area, 0, len(area))
+    for position in range(len(area)):  # every kind/length byte changed: the matcher must step aside
+        mutated = area[:position] + bytes([data.draw(st.integers(0, 255))]) + area[position + 1 :]
+        expected = outcome(lambda b: fast_tcp_options.decode_tcp_options_loop(b, 0, len(b)), mutated)
+        assert outcome(lambda b: fast.decode_tcp_options(b, 0, len(b)), mutated) == expected
