@@ -220,6 +220,7 @@ def _generate_layers():
         "_const_error": _const_error,
         "_S_ETH": struct.Struct(ETHERNET_LAYOUT.format),
         "_S_VLAN": struct.Struct(VLAN_LAYOUT.format),
+        "_S_ETHERTYPE": struct.Struct("!" + ETHERNET_LAYOUT.slots[-1].code),
         "_S_ARP": struct.Struct(ARP_LAYOUT.format),
         "_S_ARP_FIXED": struct.Struct(ARP_FIXED_LAYOUT.format),
         "_S_IP": struct.Struct(IPV4_LAYOUT.format),
@@ -292,7 +293,7 @@ def decode_ethernet(buf, offset=0):
             raise _ETHERNET.truncated_tag(available, offset)
 {_indent(VLAN_LAYOUT.unpack_lines("_S_VLAN", "buf", "offset + 12"), 2)}
         vlan = _new(VlanTag, ({", ".join(VLAN_LAYOUT.field_names)},))
-        ethertype = (buf[offset + 16] << 8) | buf[offset + 17]
+        ethertype, = _S_ETHERTYPE.unpack_from(buf, offset + 16)  # the EtherType slot, after the tag
         header_length = 18
     else:
         vlan = None
@@ -308,8 +309,8 @@ def encode_ethernet(dst, src, ethertype, payload=b"", vlan=None):
     if vlan is None:
         return _S_ETH.pack({ETHERNET_LAYOUT.pack_arguments()}) + payload
     {", ".join(VLAN_LAYOUT.field_names)} = vlan
-    return (_S_ETH.pack(dst, src, TPID) + _S_VLAN.pack({VLAN_LAYOUT.pack_arguments()})[2:]
-            + ethertype.to_bytes(2, "big") + payload)
+    # dst, src, then the tag (its TPID in the EtherType position), then the EtherType slot again
+    return _S_ETH.pack(dst, src, TPID) + _S_VLAN.pack({VLAN_LAYOUT.pack_arguments()})[2:] + _S_ETHERTYPE.pack(ethertype) + payload
 
 
 def decode_arp(buf, offset=0, end=None):
