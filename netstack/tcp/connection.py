@@ -126,6 +126,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
         # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
         self.rtt_seq = None
+        self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
         self.rtt_time = 0.0
         # Fast retransmit / NewReno (RFC 5681 §3.2, RFC 6582).
         self.dup_acks = 0

@@ -86,7 +86,7 @@ class TcpLayer:
             counters.incr("tcp.drop.bad_checksum")
             return
         counters["tcp.segments_in"] = counters.get("tcp.segments_in", 0) + 1
-        if not isinstance(seg.payload, bytes):
+        if seg.payload.__class__ is not bytes:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)

@@ -49,12 +49,14 @@ class ReceivePath:
                 self._arrive_synchronized(seg, now)
         finally:
             self._current_segment = None
+        # The application runs first: what it reads opens the window the ACK below announces, and
+        # what it writes carries that ACK (piggybacking) instead of a separate segment.
+        if self.wakeup is not None:
+            self.wakeup()
         if not self.dead:
             if self.ack_now:
                 self._send_ack(now)
             self._update_deadline()
-        if self.wakeup is not None:
-            self.wakeup()
 
     # ----------------------------------------------------------------------------- SYN-SENT
     def _arrive_syn_sent(self, seg, now: float) -> None:
@@ -349,9 +351,13 @@ class ReceivePath:
         # RTT: timestamps give a sample on every ACK of new data (RFC 7323 §4.1); otherwise the one
         # timed segment, unless it was retransmitted (Karn's algorithm).
         if self.use_timestamps and seg.tsecr:
-            rtt = ((self.timestamp_state.tsval(now) - seg.tsecr) & SEQ_MASK) / 1000.0
-            if rtt < 60:
-                self.rtt.sample(rtt)
+            # Karn for timestamps: an echo older than our last retransmission may time a segment
+            # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
+            floor = self.ts_retransmit_floor
+            if floor is None or ((seg.tsecr - floor) & SEQ_MASK) < _HALF:
+                rtt = ((self.timestamp_state.tsval(now) - seg.tsecr) & SEQ_MASK) / 1000.0
+                if rtt < 60:
+                    self.rtt.sample(rtt)
         elif self.rtt_seq is not None and 0 < ((ack - self.rtt_seq) & SEQ_MASK) < _HALF:
             self.rtt.sample(now - self.rtt_time)
             self.rtt_seq = None

@@ -234,6 +234,7 @@ class TransmitPath:
         self.stats["retransmissions"] += 1
         self.counters.incr("tcp.retransmissions")
         self.rtt_seq = None  # Karn: this range is ambiguous now
+        self.ts_retransmit_floor = self.timestamp_state.tsval(now)
         self._emit(seq, flags, sb.peek(offset, n), now)
         self.retransmit_deadline = now + self.rtt.rto
 
@@ -261,6 +262,7 @@ class TransmitPath:
             self.retransmit_deadline = now + self.rtt.rto
             return
         self.rtt_seq = None  # Karn's algorithm
+        self.ts_retransmit_floor = self.timestamp_state.tsval(now)
         # RFC 5681 §3.1 (4) / RFC 6582 §4: loss window; recover = SND.NXT (no fast retransmit of old data)
         self.cc.on_retransmit_timeout((self.snd_max - self.snd_una) & SEQ_MASK, self.snd_max)
         self.snd_nxt = self.snd_una  # go back N
@@ -310,13 +312,15 @@ class TransmitPath:
         return True
 
     def _maybe_window_update(self, now: float) -> None:
-        """After the application read: tell the peer when the window opened enough (RFC 1122
-        §4.2.3.3), in particular after we advertised zero."""
+        """After the application read: announce the opened window when the one the peer knows fell
+        below half the buffer and at least doubles (Linux's tcp_cleanup_rbuf rule; RFC 1122
+        §4.2.3.3 receiver SWS avoidance), in particular after we advertised zero."""
         current = (self.rcv_adv - self.rcv_nxt) & SEQ_MASK
         if current >= _HALF:
             current = 0
+        capacity = self.receive_buffer.capacity
+        if 2 * current > capacity:
+            return
         free = self.receive_buffer.free
-        if free - current >= min(self.receive_buffer.capacity // 2, 2 * self.our_mss) or (
-            current < self.our_mss and free >= self.our_mss
-        ):
+        if free >= 2 * current and free - current >= min(self.our_mss, capacity // 2):
             self._send_ack(now)

@@ -83,30 +83,42 @@ def _options_of(segment: TcpSegment) -> list:
     return options
 
 
+def _apply_fast_options(segment: TcpSegment, options) -> None:
+    """Options as the generated codec gives them: (kind number, value) pairs."""
+    for kind, value in options:
+        if kind == 8:
+            segment.tsval, segment.tsecr = value
+        elif kind == 1:
+            continue
+        elif kind == 2:
+            segment.mss = value
+        elif kind == 3:
+            segment.wscale = value
+        elif kind == 4:
+            segment.sack_permitted = True
+        elif kind == 5:
+            segment.sack_blocks = tuple(value)
+        # EOL, unknown kinds: ignored (RFC 9293 §3.1)
+
+
 def decode_segment(data, src: bytes, dst: bytes) -> tuple[TcpSegment, bool]:
     """Decode one TCP segment; ``FormatError`` when it is malformed."""
     if _FAST_DECODE is not None:
-        record = _FAST_DECODE(data, 0, None, src, dst)
-        payload = record.payload
-        checksum_ok = record.checksum_ok
-    else:
-        record = _TCP.parse(bytes(data), src=src, dst=dst)
-        payload = record["payload"]
-        checksum_ok = record["checksum_ok"]
+        r = _FAST_DECODE(data, 0, None, src, dst)
+        segment = TcpSegment(r.src_port, r.dst_port, r.seq, r.ack, r.flags, r.window, r.payload)
+        if r.urgent_pointer:
+            segment.urgent_pointer = r.urgent_pointer
+        if r.options:
+            _apply_fast_options(segment, r.options)
+        return segment, r.checksum_ok
+    record = _TCP.parse(bytes(data), src=src, dst=dst)
     segment = TcpSegment(
-        record["src_port"] if _FAST_DECODE is None else record.src_port,
-        record["dst_port"] if _FAST_DECODE is None else record.dst_port,
-        record["seq"] if _FAST_DECODE is None else record.seq,
-        record["ack"] if _FAST_DECODE is None else record.ack,
-        _flags_int(record["flags"] if _FAST_DECODE is None else record.flags),
-        record["window"] if _FAST_DECODE is None else record.window,
-        payload,
-        urgent_pointer=record["urgent_pointer"] if _FAST_DECODE is None else record.urgent_pointer,
+        record["src_port"], record["dst_port"], record["seq"], record["ack"], _flags_int(record["flags"]),
+        record["window"], record["payload"], urgent_pointer=record["urgent_pointer"],
     )
-    options = record["options"] if _FAST_DECODE is None else record.options
-    if options:
-        _apply_options(segment, options)
-    return segment, bool(checksum_ok)
+    if record["options"]:
+        _apply_options(segment, record["options"])
+    return segment, bool(record["checksum_ok"])
 
 
 def encode_segment(segment: TcpSegment, src: bytes, dst: bytes) -> bytes:

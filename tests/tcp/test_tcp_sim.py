@@ -184,3 +184,11 @@ def test_regression_examples():
     check(*run_transfer(seed=3, client_bytes=300_000, server_bytes=0, loss=0.2, delay=0.002))
     check(*run_transfer(seed=4, client_bytes=70_000, server_bytes=70_000, mtu=576, client_buffers=(2048, 2048),
                         server_buffers=(2048, 4096), loss=0.05, duplicate=0.1, reorder=0.2))
+    # an ACK loop between two stacks whose SND.NXT went back (go-back-N) and a retransmission beyond SND.MAX
+    check(*run_transfer(seed=0, client_bytes=500000, server_bytes=0, loss=0.05, duplicate=0.1, reorder=0.2,
+                        delay=0.0001, mtu=576, client_buffers=(2048, 2048), server_buffers=(2048, 2048),
+                        timestamps=False, window_scaling=False))
+    # RTT from timestamps echoed out of a reassembly queue inflated the RTO to a minute (Karn for TS)
+    check(*run_transfer(seed=0, client_bytes=0, server_bytes=300000, loss=0.2, delay=0.0001, mtu=576,
+                        client_buffers=(2048, 2048), server_buffers=(2048, 2048), timestamps=True,
+                        window_scaling=False))
