@@ -1,0 +1,553 @@
+"""``StreamSocket``: SOCK_STREAM over netstack's TCP (``netstack.tcp.endpoint``), with the kernel's errno.
+
+Life of a socket, as Linux ``inet_stream_connect``/``tcp_sendmsg``/``tcp_recvmsg`` see it:
+
+- *fresh* (maybe bound): ``recv``/``getpeername``/``shutdown`` raise ENOTCONN, ``send`` EPIPE,
+  ``accept`` EINVAL; readable and writable (the kernel reports POLLHUP|POLLOUT).
+- *listening*: ``accept`` returns ``(socket, (ip, port))``, EAGAIN when non-blocking and none waits;
+  readable while a connection waits, never writable; ``connect`` raises EISCONN.
+- *connecting* (SYN-SENT): neither readable nor writable; a non-blocking ``connect`` raised
+  EINPROGRESS, a second one EALREADY; ``recv``/``send`` EAGAIN (or wait). On completion the socket
+  turns writable; ``SO_ERROR`` (or the next ``connect``) reports ECONNREFUSED, ETIMEDOUT,
+  EHOSTUNREACH; after a failure the socket is fresh again.
+- *connected*: ``send``/``recv``; the connection's error (ECONNRESET after an RST, ETIMEDOUT after
+  the retransmission limit) is reported *once*, by whichever call comes first (``SO_ERROR`` too);
+  after that ``recv`` returns b"" and ``send`` raises EPIPE, as in Linux.
+"""
+
+from __future__ import annotations
+
+import errno as errnos
+import ipaddress
+import socket as stdlib_socket
+
+from netstack.config import ip_to_text
+from netstack.socket_api import options as opt
+from netstack.socket_api.netsocket import NetstackSocket, os_error, would_block
+from netstack.tcp.endpoint import TcpServer, TcpStream
+from netstack.machines.tcp_connection import TcpState
+
+ANY = b"\x00\x00\x00\x00"
+DEFAULT_BACKLOG = min(stdlib_socket.SOMAXCONN, 128)
+
+
+def parse_address(address, what: str = "connect") -> tuple[bytes, int]:
+    """``(host, port)`` -> (4 bytes, port), raising what the stdlib raises for a bad tuple."""
+    if not isinstance(address, tuple) or len(address) != 2:
+        raise TypeError(f"AF_INET address must be tuple, not {type(address).__name__}")
+    host, port = address
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
+    if not 0 <= port <= 65535:
+        raise OverflowError(f"{what}(): port must be 0-65535.")
+    if host in ("", None):
+        return ANY, port
+    if host == "<broadcast>":
+        return b"\xff\xff\xff\xff", port
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        return ipaddress.IPv4Address(host).packed, port
+    except (ipaddress.AddressValueError, ValueError):
+        raise stdlib_socket.gaierror(stdlib_socket.EAI_NONAME, "Name or service not known") from None
+
+
+class StreamSocket(NetstackSocket):
+    """A TCP socket on a netstack stack; methods as ``socket.socket``."""
+
+    def __init__(self, host, family=stdlib_socket.AF_INET, type=stdlib_socket.SOCK_STREAM, proto=0, *,
+                 _stream: TcpStream | None = None, _parent: "StreamSocket | None" = None):
+        super().__init__(host, family, type, proto)
+        self._local: tuple[bytes, int] | None = None  # bound address (ANY or ours), port
+        self._stream: TcpStream | None = None
+        self._server: TcpServer | None = None
+        self._listening = False
+        self._config_changes: dict = {}
+        self._reuse_address = False
+        self._linger: tuple[int, int] = (0, 0)
+        self._error_taken = False  # the connection's error was reported (once, as Linux sock_error)
+        self._connect_reported = False
+        self._shut_rd = False
+        self._shut_wr = False
+        if _parent is not None:
+            self._config_changes = dict(_parent._config_changes)
+            self._reuse_address = _parent._reuse_address
+            self._linger = _parent._linger
+        if _stream is not None:
+            self._attach(_stream)
+            self._connect_reported = True
+            self._local = (_stream.conn.local_ip, _stream.conn.local_port)
+            host.register_port(self._local[1], self)
+
+    # ------------------------------------------------------------------ helpers (stack thread)
+    def _attach(self, stream: TcpStream) -> None:
+        self._stream = stream
+        host = self._host
+        stream.on_event = lambda _stream, _now: host.mark_dirty(self)
+
+    def _config(self):
+        layer_config = self._host.tcp.config
+        return layer_config.replace(**self._config_changes) if self._config_changes else layer_config
+
+    def _now(self) -> float:
+        return self._host.clock()
+
+    def _conn(self):
+        return None if self._stream is None else self._stream.conn
+
+    def _take_error(self) -> int | None:
+        conn = self._conn()
+        if conn is not None and conn.error is not None and not self._error_taken:
+            self._error_taken = True
+            return conn.error
+        return None
+
+    def _readiness(self) -> tuple[bool, bool]:
+        if self._listening:
+            return self._server is not None and self._server.pending > 0, False
+        stream = self._stream
+        if stream is None:
+            return True, True
+        conn = stream.conn
+        if conn.error is not None and not self._error_taken:
+            return True, True
+        if stream.connecting:
+            return False, False
+        readable = self._shut_rd or conn.readable or conn.dead
+        writable = self._shut_wr or conn.dead or stream.writable
+        return readable, writable
+
+    # ------------------------------------------------------------------ addresses
+    def bind(self, address) -> None:
+        self._check_open()
+        ip, port = parse_address(address, "bind")
+        self._call(self._bind, ip, port)
+
+    def _bind(self, ip: bytes, port: int) -> None:
+        if self._local is not None or self._stream is not None or self._listening:
+            raise os_error(errnos.EINVAL, "the socket is already bound")
+        host = self._host
+        if ip not in (ANY, host.stack.address):
+            raise os_error(errnos.EADDRNOTAVAIL)
+        if port == 0:
+            port = host.ephemeral_port(self._reuse_address)
+        elif host.port_in_use(port, ip, self._reuse_address):
+            raise os_error(errnos.EADDRINUSE)
+        self._local = (ip, port)
+        host.register_port(port, self)
+
+    def getsockname(self):
+        self._check_open()
+        return self._host.call(self._getsockname)
+
+    def _getsockname(self):
+        conn = self._conn()
+        if conn is not None:
+            return ip_to_text(conn.local_ip), conn.local_port
+        if self._local is not None:
+            return ip_to_text(self._local[0]), self._local[1]
+        return "0.0.0.0", 0
+
+    def getpeername(self):
+        self._check_open()
+        return self._host.call(self._getpeername)
+
+    def _getpeername(self):
+        stream = self._stream
+        if stream is None or stream.connecting or stream.conn.dead:
+            raise os_error(errnos.ENOTCONN)
+        return ip_to_text(stream.conn.remote_ip), stream.conn.remote_port
+
+    # ------------------------------------------------------------------ passive open
+    def listen(self, backlog: int = DEFAULT_BACKLOG) -> None:
+        self._check_open()
+        self._call(self._listen, max(1, int(backlog)))
+
+    def _listen(self, backlog: int) -> None:
+        if self._stream is not None:
+            raise os_error(errnos.EINVAL)
+        if self._listening:
+            self._server.listener.accept_backlog = backlog  # like a second listen(2): new backlog
+            return
+        host = self._host
+        if self._local is None:
+            self._bind(ANY, 0)
+        ip, port = self._local
+        self._server = TcpServer(host.tcp, port, address=None if ip == ANY else ip, backlog=backlog,
+                                 config=self._config())
+        self._server.on_accept = lambda _server, _now: host.mark_dirty(self)
+        self._listening = True
+
+    def accept(self):
+        stream = self._blocking(self._accept)
+        sock = StreamSocket(self._host, self.family, self.type, self.proto, _stream=stream, _parent=self)
+        self._host.call(sock._refresh)
+        return sock, (ip_to_text(stream.conn.remote_ip), stream.conn.remote_port)
+
+    def _accept(self) -> TcpStream:
+        if not self._listening:
+            raise os_error(errnos.EINVAL)
+        stream = self._server.accept()
+        if stream is None:
+            raise would_block()
+        return stream
+
+    # ------------------------------------------------------------------ active open
+    def connect(self, address) -> None:
+        self._check_open()
+        ip, port = parse_address(address)
+        self._connect(ip, port)
+
+    def connect_ex(self, address) -> int:
+        try:
+            self.connect(address)
+        except TimeoutError as error:
+            if error.errno is None:
+                return errnos.EWOULDBLOCK  # what CPython's connect_ex returns on a timeout
+            return error.errno
+        except OSError as error:
+            if error.errno is None:
+                raise
+            return error.errno
+        return 0
+
+    def _connect(self, ip: bytes, port: int) -> None:
+        started = self._call(self._start_connect, ip, port)
+        if started == "done":
+            return
+        if self._timeout == 0.0:
+            raise would_block(errnos.EINPROGRESS)
+        deadline = None if self._timeout is None else self._host.clock() + self._timeout
+        if not self._wait(True, deadline):
+            raise TimeoutError("timed out")
+        self._call(self._finish_connect)
+
+    def _start_connect(self, ip: bytes, port: int) -> str:
+        if self._listening:
+            raise os_error(errnos.EISCONN)
+        stream = self._stream
+        if stream is not None:
+            if stream.connecting:
+                if self._timeout == 0.0:
+                    raise os_error(errnos.EALREADY)
+                return "wait"
+            return self._finish_connect()
+        host = self._host
+        if ip == ANY or ip[0] == 127:
+            ip = host.stack.address if ip == ANY else ip
+        if port == 0:
+            raise os_error(errnos.ECONNREFUSED)  # nothing listens on port 0
+        host.stack.ipv4.next_hop(ip)  # ENETUNREACH before any SYN, as the kernel's route lookup
+        local_port = self._local[1] if self._local is not None else 0
+        stream = TcpStream.connect(host.tcp, ip, port, self._now(), local_port=local_port, config=self._config())
+        if self._local is None:
+            self._local = (ANY, stream.conn.local_port)
+            host.register_port(stream.conn.local_port, self)
+        self._attach(stream)
+        self._error_taken = False
+        self._connect_reported = False
+        if stream.conn.dead and stream.conn.error is not None:
+            return self._finish_connect()
+        return "wait"
+
+    def _finish_connect(self) -> str:
+        """The outcome of a connect that is no longer in progress (Linux inet_stream_connect)."""
+        stream = self._stream
+        if stream is None:
+            raise os_error(errnos.ENOTCONN)
+        if stream.connecting:
+            raise os_error(errnos.EALREADY)
+        if self._connect_reported:
+            raise os_error(errnos.EISCONN)
+        if stream.conn.error is not None:
+            code = self._take_error() or errnos.ECONNABORTED
+            self._reset_after_failure()
+            raise os_error(code)
+        self._connect_reported = True
+        return "done"
+
+    def _reset_after_failure(self) -> None:
+        """Linux disconnects a socket whose connect failed: it may connect again."""
+        if self._stream is not None:
+            self._stream.on_event = None
+        self._stream = None
+        self._error_taken = False
+
+    # ------------------------------------------------------------------ data
+    def send(self, data, flags: int = 0) -> int:
+        return self._blocking(self._send, data, want_write=True, nonblocking=self._dontwait(flags))
+
+    def sendall(self, data, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        deadline = None if self._timeout is None else self._host.clock() + self._timeout
+        total = 0
+        while total < len(view):
+            if deadline is not None and self._timeout != 0.0:
+                remaining = deadline - self._host.clock()
+                if remaining <= 0:
+                    raise TimeoutError("timed out")
+            total += self.send(view[total:total + (1 << 20)], flags)
+
+    def sendto(self, data, flags_or_address, address=None) -> int:
+        flags = 0 if address is None else flags_or_address
+        return self.send(data, flags)
+
+    def _send(self, data) -> int:
+        stream = self._stream
+        if stream is None or self._listening:
+            raise os_error(errnos.EPIPE)
+        code = self._take_error()
+        if code is not None:
+            raise os_error(code)
+        conn = stream.conn
+        if conn.error is not None or self._shut_wr or conn.dead:
+            raise os_error(errnos.EPIPE)
+        if stream.connecting:
+            raise would_block()
+        if not len(data):
+            return 0
+        n = stream.send(bytes(data) if not isinstance(data, (bytes, bytearray)) else data, self._now())
+        if n == 0:
+            raise would_block()
+        return n
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        self._check_flags(flags)
+        return self._blocking(self._recv, bufsize, nonblocking=self._dontwait(flags))
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        if nbytes < 0:
+            raise ValueError("negative buffersize in recv_into")
+        if nbytes:
+            view = view[:nbytes]
+        self._check_flags(flags)
+        data = self._blocking(self._recv, len(view), nonblocking=self._dontwait(flags))
+        view[:len(data)] = data
+        return len(data)
+
+    def recvfrom(self, bufsize: int, flags: int = 0):
+        return self.recv(bufsize, flags), None
+
+    def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
+        return self.recv_into(buffer, nbytes, flags), None
+
+    def _recv(self, bufsize: int) -> bytes:
+        stream = self._stream
+        if stream is None or self._listening:
+            raise os_error(errnos.ENOTCONN)
+        if stream.connecting:
+            raise would_block()
+        if bufsize == 0:
+            return b""
+        conn = stream.conn
+        data = conn.recv(bufsize, self._now())
+        if data:
+            stream._done(self._now())
+            return data
+        code = self._take_error()
+        if code is not None:
+            raise os_error(code)
+        if conn.error is not None or conn.at_eof or conn.dead or self._shut_rd:
+            return b""
+        raise would_block()
+
+    @staticmethod
+    def _dontwait(flags: int) -> bool:
+        return bool(flags & getattr(stdlib_socket, "MSG_DONTWAIT", 0x40))
+
+    @staticmethod
+    def _check_flags(flags: int) -> None:
+        if flags & ~getattr(stdlib_socket, "MSG_DONTWAIT", 0x40):
+            raise os_error(errnos.EOPNOTSUPP, "netstack supports only MSG_DONTWAIT")
+
+    # ------------------------------------------------------------------ closing
+    def shutdown(self, how: int) -> None:
+        self._check_open()
+        if how not in (stdlib_socket.SHUT_RD, stdlib_socket.SHUT_WR, stdlib_socket.SHUT_RDWR):
+            raise os_error(errnos.EINVAL)
+        self._call(self._shutdown, how)
+
+    def _shutdown(self, how: int) -> None:
+        if self._listening:
+            if how != stdlib_socket.SHUT_WR:
+                self._server.close(self._now())
+                self._listening = False
+            return
+        stream = self._stream
+        if stream is None or (stream.conn.dead and self._error_taken) or (
+                stream.conn.dead and stream.conn.error is None and stream.conn.state is TcpState.CLOSED):
+            raise os_error(errnos.ENOTCONN)
+        if stream.connecting:
+            stream.abort(self._now())
+            self._reset_after_failure()
+            return
+        if how in (stdlib_socket.SHUT_RD, stdlib_socket.SHUT_RDWR):
+            self._shut_rd = True
+        if how in (stdlib_socket.SHUT_WR, stdlib_socket.SHUT_RDWR) and not self._shut_wr:
+            self._shut_wr = True
+            if not stream.conn.dead:
+                stream.shutdown(self._now())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        onoff, seconds = self._linger
+        if self._real_closed and onoff and seconds > 0 and self._stream is not None and self._timeout != 0.0:
+            conn = self._stream.conn
+            # SO_LINGER with a timeout: close waits until our FIN is acknowledged (or the time is up)
+            deadline = self._host.clock() + seconds
+            self._host.wait(lambda: conn.dead or conn.state in (TcpState.FIN_WAIT_2, TcpState.TIME_WAIT),
+                            None, False, deadline)
+
+    def _release(self) -> None:
+        host = self._host
+        now = self._now()
+        if self._server is not None and self._listening:
+            self._server.close(now)
+            self._listening = False
+        stream = self._stream
+        if stream is not None:
+            stream.on_event = None
+            if not stream.conn.dead:
+                if self._linger == (1, 0) or self._linger[0] and self._linger[1] == 0:
+                    stream.abort(now)  # SO_LINGER {1, 0}: RFC 9293 §3.10.5 ABORT, an RST
+                else:
+                    stream.close(now)
+        if self._local is not None:
+            host.release_port(self._local[1], self)
+
+    # ------------------------------------------------------------------ options
+    def setsockopt(self, level: int, name: int, value, optlen: int | None = None) -> None:
+        self._check_open()
+        if value is None:
+            raise os_error(errnos.EINVAL)
+        self._call(self._setsockopt, level, name, value)
+
+    def _setsockopt(self, level: int, name: int, value) -> None:
+        conn = self._conn()
+        now = self._now()
+        live = conn is not None and not conn.dead
+        if level == opt.SOL_SOCKET:
+            if name == opt.SO_LINGER:
+                if not isinstance(value, (bytes, bytearray)) or len(value) < opt.LINGER.size:
+                    raise os_error(errnos.EINVAL)
+                onoff, seconds = opt.LINGER.unpack(bytes(value[:opt.LINGER.size]))
+                self._linger = (1 if onoff else 0, max(0, seconds))
+                return
+            number = opt.option_int(value)
+            if name == opt.SO_REUSEADDR:
+                self._reuse_address = bool(number)
+            elif name in (opt.SO_RCVBUF, opt.SO_SNDBUF):
+                size = max(opt.MIN_BUFFER, number)
+                field = "receive_buffer" if name == opt.SO_RCVBUF else "send_buffer"
+                self._config_changes[field] = size
+                if field == "receive_buffer":
+                    self._config_changes["reassembly_limit"] = min(size, self._host.tcp.config.reassembly_limit)
+                if live:
+                    buffer = conn.receive_buffer if field == "receive_buffer" else conn.send_buffer
+                    buffer.capacity = size
+                    conn.config = conn.config.replace(**{field: size})
+                if self._listening:
+                    self._server.listener.config = self._config()
+            elif name == opt.SO_KEEPALIVE:
+                self._config_changes["keepalive"] = bool(number)
+                if live:
+                    self._stream.set_keepalive(bool(number), now)
+                self._update_listener()
+            else:
+                raise opt.unsupported(level, name)
+        elif level == opt.IPPROTO_TCP:
+            number = opt.option_int(value)
+            if name == opt.TCP_NODELAY:
+                self._config_changes["nodelay"] = bool(number)
+                if live:
+                    self._stream.set_nodelay(bool(number), now)
+                self._update_listener()
+            elif name == opt.TCP_MAXSEG:
+                if not 88 <= number <= 65495:  # Linux: TCP_MIN_MSS (88) .. MAX_TCP_WINDOW
+                    raise os_error(errnos.EINVAL)
+                self._config_changes["mss"] = number
+                self._update_listener()
+            elif name in opt.KEEPALIVE_LIMITS:
+                if not 1 <= number <= opt.KEEPALIVE_LIMITS[name]:
+                    raise os_error(errnos.EINVAL)
+                field = {opt.TCP_KEEPIDLE: "keepalive_idle", opt.TCP_KEEPINTVL: "keepalive_interval",
+                         opt.TCP_KEEPCNT: "keepalive_count"}[name]
+                self._config_changes[field] = number
+                if live:
+                    conn.config = conn.config.replace(**{field: number})
+                    if conn.keepalive:
+                        conn.set_keepalive(True, now)  # re-arm with the new idle time
+                        self._host.tcp.connection_changed(conn, now)
+                self._update_listener()
+            else:
+                raise opt.unsupported(level, name)
+        else:
+            raise opt.unsupported(level, name)
+
+    def _update_listener(self) -> None:
+        if self._listening:
+            self._server.listener.config = self._config()
+
+    def getsockopt(self, level: int, name: int, buflen: int | None = None):
+        self._check_open()
+        return opt.encode_reply(self._call(self._getsockopt, level, name), buflen)
+
+    def _getsockopt(self, level: int, name: int):
+        conn = self._conn()
+        config = conn.config if conn is not None else self._config()
+        if level == opt.SOL_SOCKET:
+            if name == opt.SO_ERROR:
+                return self._take_error() or 0
+            if name == opt.SO_RCVBUF:
+                return conn.receive_buffer.capacity if conn is not None else config.receive_buffer
+            if name == opt.SO_SNDBUF:
+                return conn.send_buffer.capacity if conn is not None else config.send_buffer
+            if name == opt.SO_REUSEADDR:
+                return int(self._reuse_address)
+            if name == opt.SO_KEEPALIVE:
+                return int(conn.keepalive if conn is not None else config.keepalive)
+            if name == opt.SO_LINGER:
+                return opt.LINGER.pack(*self._linger)
+            if name == opt.SO_TYPE:
+                return int(self.type)
+            if name == opt.SO_ACCEPTCONN:
+                return int(self._listening)
+        elif level == opt.IPPROTO_TCP:
+            if name == opt.TCP_NODELAY:
+                return int(conn.nodelay if conn is not None else config.nodelay)
+            if name == opt.TCP_MAXSEG:
+                if conn is not None and conn.established:
+                    return conn.send_mss
+                return config.mss or 536
+            if name == opt.TCP_KEEPIDLE:
+                return int(config.keepalive_idle)
+            if name == opt.TCP_KEEPINTVL:
+                return int(config.keepalive_interval)
+            if name == opt.TCP_KEEPCNT:
+                return config.keepalive_count
+            if name == opt.TCP_INFO:
+                return opt.tcp_info_bytes(self._tcp_info())
+        raise opt.unsupported(level, name)
+
+    def tcp_info(self) -> dict:
+        """The TCP_INFO-like snapshot: state, srtt/rttvar/rto (s), cwnd/ssthresh (bytes), retransmissions."""
+        self._check_open()
+        return self._host.call(self._tcp_info)
+
+    def _tcp_info(self) -> dict:
+        if self._listening:
+            return {"state": "LISTEN", "srtt": None, "rttvar": None, "rto": None, "cwnd": None,
+                    "ssthresh": None, "retransmissions": 0}
+        conn = self._conn()
+        if conn is None:
+            return {"state": "CLOSED", "srtt": None, "rttvar": None, "rto": None, "cwnd": None,
+                    "ssthresh": None, "retransmissions": 0}
+        info = conn.info()
+        info["retransmits_in_a_row"] = conn.retransmits
+        info["pmtu"] = conn.path_mtu
+        return info
