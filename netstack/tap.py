@@ -81,6 +81,12 @@ class RunningStack:
     def clock() -> float:
         return time.monotonic()
 
+    def socket(self, family: int = 2, type: int = 1, proto: int = 0):
+        """A BSD-like socket on this stack (``netstack.socket_api``; family/type as ``socket.socket``)."""
+        from netstack.socket_api import socket_for
+
+        return socket_for(self, family, type, proto)
+
     # ----------------------------------------------------------------- lifetime
     def start(self) -> None:
         self._thread.start()
