@@ -60,6 +60,12 @@ class SimHost:
     def clock(self) -> float:
         return self.network.clock
 
+    def socket(self, family: int = 2, type: int = 1, proto: int = 0):
+        """A BSD-like socket on this host; blocking calls run the network (``netstack.socket_api``)."""
+        from netstack.socket_api import socket_for
+
+        return socket_for(self, family, type, proto)
+
     def call(self, function, *args, **kwargs):
         """Run ``function(*args, **kwargs)`` now (virtual time) and send the frames it produced."""
         try:
