@@ -364,7 +364,8 @@ class TcpConnection(ReceivePath, TransmitPath):
     @property
     def readable(self) -> bool:
         """recv() would not block: data, end of stream, or an error."""
-        return bool(len(self.receive_buffer)) or self.at_eof or self.error is not None
+        # (the end of stream counts only once the buffer is empty, which the first test covers)
+        return bool(self.receive_buffer._ready) or self.fin_received or self.state is CLOSED or self.error is not None
 
     @property
     def at_eof(self) -> bool:

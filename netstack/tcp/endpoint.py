@@ -61,7 +61,12 @@ class TcpStream:
         return self.layer.clock() if now is None else now
 
     def _done(self, now) -> None:
-        self.layer.connection_changed(self.conn, now)
+        conn = self.conn
+        # most calls change nothing the layer must act on: skip it then (per-segment cost)
+        if conn.outbox or conn.dead or conn.listener is not None or (
+            conn.deadline is not None and conn.deadline != conn._heap_deadline
+        ):
+            self.layer.connection_changed(conn, now)
 
     # -- state and readiness -----------------------------------------------------------------------
     @property
@@ -125,7 +130,8 @@ class TcpStream:
 
     def recv(self, max_bytes: int = 65536, now: float | None = None) -> bytes:
         """Up to ``max_bytes``; b"" at end of stream; ``BlockingIOError`` when nothing is ready yet."""
-        now = self._now(now)
+        if now is None:
+            now = self.layer.clock()
         conn = self.conn
         data = conn.recv(max_bytes, now)
         if data:

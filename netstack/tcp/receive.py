@@ -41,6 +41,8 @@ class ReceivePath:
     def segment_arrived(self, seg, now: float) -> None:
         """Process one segment addressed to this connection (demultiplexed by the layer)."""
         self.stats["segments_in"] += 1
+        if self.state is ESTABLISHED and seg.flags & ~PSH == ACK and self._predicted(seg, now):
+            return
         self._current_segment = seg
         try:
             if self.state is SYN_SENT:
@@ -57,6 +59,56 @@ class ReceivePath:
             if self.ack_now:
                 self._send_ack(now)
             self._update_deadline()
+
+    def _predicted(self, seg, now: float) -> bool:
+        """Header prediction (Van Jacobson; Linux tcp_rcv_established's fast path): in ESTABLISHED,
+        the next in-order data segment of a one-way transfer, acknowledging nothing new and keeping
+        the window, changes only RCV.NXT and the buffer. Every check of the full path that such a
+        segment could fail is made here; anything else takes the full path (returns False)."""
+        payload = seg.payload
+        n = len(payload)
+        rcv_nxt = self.rcv_nxt
+        if (
+            not n
+            or seg.seq != rcv_nxt
+            or seg.ack != self.snd_una
+            or self.snd_una != self.snd_max
+            or (seg.window << self.snd_wscale) != self.snd_wnd
+            or n > ((self.rcv_adv - rcv_nxt) & SEQ_MASK)
+            or self.app_closed
+            or self.receive_buffer.queue
+            or self.peer_fin_offset is not None
+        ):
+            return False
+        if self.use_timestamps:
+            tsval = seg.tsval
+            ts = self.timestamp_state
+            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
+                return False  # PAWS or a missing timestamp: let the full path judge
+            if rcv_nxt == self.last_ack_sent:
+                ts.ts_recent = tsval  # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent
+                ts.ts_recent_time = now
+        self.last_received = now
+        rb = self.receive_buffer
+        rb._ready += payload
+        rb.next_offset += n
+        self.rcv_nxt = (rcv_nxt + n) & SEQ_MASK
+        unacked = self.unacked_bytes + n
+        self.unacked_bytes = unacked
+        if unacked >= 2 * self.send_mss or self.config.delayed_ack == 0 or (seg.flags & PSH and unacked < self.send_mss):
+            self.ack_now = True
+        else:
+            self.ack_pending = True
+            if self.delayed_ack_deadline is None:
+                self.delayed_ack_deadline = now + self.config.delayed_ack
+        if self.keepalive_deadline is not None:
+            self._arm_keepalive(now)
+        if self.wakeup is not None:
+            self.wakeup()
+        if self.ack_now and not self.dead:
+            self._send_ack(now)
+        self._update_deadline()
+        return True
 
     # ----------------------------------------------------------------------------- SYN-SENT
     def _arrive_syn_sent(self, seg, now: float) -> None:
