@@ -84,7 +84,8 @@ class TcpListener:
         if len(self.half_open) >= self.syn_backlog:
             counters.incr("tcp.drop.syn_backlog_full")
             return
-        if len(self.accept_queue) >= self.accept_backlog:
+        if len(self.accept_queue) + len(self.half_open) >= self.accept_backlog:
+            # half-open children are future accept-queue entries: counting them keeps the queue bounded
             counters.incr("tcp.drop.accept_queue_full")
             return
         conn = self.layer.new_connection(dst, seg.dst_port, src, seg.src_port, now, config=self.config)

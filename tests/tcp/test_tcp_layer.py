@@ -1,0 +1,124 @@
+"""The transport layer on simulated stacks: demultiplexing, resets for closed ports, listener bounds,
+TIME-WAIT reuse (RFC 6191), ICMP errors, counters and the connection table."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+import netstack.sim as sim
+from netstack.machines.tcp_connection import TcpState
+from netstack.tcp.config import TcpConfig
+from netstack.tcp.endpoint import TcpServer, TcpStream
+from netstack.tcp.layer import TcpLayer
+
+B = bytes([192, 0, 2, 2])
+
+
+def two_hosts(config_a=None, config_b=None, tcp_on_b=True, **link):
+    net = sim.Network(seed=1)
+    a = net.host("192.0.2.1/24")
+    b = net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.001, **link)
+    ta = TcpLayer.attach(a.stack, config_a, isn_secret=b"a")
+    tb = TcpLayer.attach(b.stack, config_b, isn_secret=b"b") if tcp_on_b else None
+    return net, a, b, ta, tb
+
+
+def test_rfc9293_3_10_7_1_closed_port_answers_reset_and_connect_is_refused():
+    net, a, b, ta, tb = two_hosts()
+    stream = a.call(TcpStream.connect, ta, B, 4444)
+    net.run_until(lambda: stream.closed, 5)
+    assert stream.error == errno.ECONNREFUSED
+    assert b.stack.counters["tcp.resets_sent"] == 1 and b.stack.counters["tcp.drop.no_listener"] == 1
+    with pytest.raises(ConnectionRefusedError):
+        stream.recv()
+
+
+def test_protocol_unreachable_in_syn_sent_is_a_hard_error():
+    net, a, b, ta, tb = two_hosts(tcp_on_b=False)
+    stream = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: stream.closed, 5)
+    assert stream.error == errno.ENOPROTOOPT
+    assert a.stack.counters["tcp.icmp_errors"] == 1
+
+
+def test_accept_queue_is_bounded_and_extra_syns_are_dropped():
+    net, a, b, ta, tb = two_hosts(config_b=TcpConfig(accept_backlog=2))
+    server = TcpServer(tb, 80)
+    streams = [a.call(TcpStream.connect, ta, B, 80) for _ in range(4)]
+    net.run(0.5)
+    assert server.pending == 2
+    assert sum(s.connected for s in streams) == 2
+    assert b.stack.counters["tcp.drop.accept_queue_full"] >= 2
+    # accepting frees room: the waiting clients' retransmitted SYNs get in
+    assert server.accept() is not None and server.accept() is not None
+    net.run(5)
+    assert sum(s.connected for s in streams) == 4
+
+
+def test_syn_backlog_is_bounded():
+    net, a, b, ta, tb = two_hosts(config_b=TcpConfig(syn_backlog=1))
+    TcpServer(tb, 80)
+    # the server's SYN-ACKs are lost, so its children stay in SYN-RECEIVED
+    b._transmit = lambda frames: None
+    for _ in range(3):
+        a.call(TcpStream.connect, ta, B, 80)
+    net.run(0.1)
+    assert b.stack.counters["tcp.drop.syn_backlog_full"] == 2
+    assert len(tb.listeners[(None, 80)].half_open) == 1
+
+
+def test_rfc6191_new_syn_reuses_a_time_wait_four_tuple():
+    net, a, b, ta, tb = two_hosts()
+    server = TcpServer(tb, 80)
+    accepted = []
+    server.on_accept = lambda srv, now: accepted.append(srv.accept())
+    first = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: accepted, 5)
+    b.call(accepted[0].close)  # the server closes first: the server side ends in TIME-WAIT
+    net.run_until(lambda: first.at_eof, 5)
+    a.call(first.close)
+    net.run_until(lambda: accepted[0].state is TcpState.TIME_WAIT and first.closed, 5)
+    port = first.conn.local_port
+    net.run(1.0)
+    second = a.call(TcpStream.connect, ta, B, 80, local_port=port)
+    net.run_until(lambda: len(accepted) == 2, 5)
+    assert second.connected and len(accepted) == 2 and accepted[1].connected
+    assert b.stack.counters["tcp.time_wait_reused"] == 1
+
+
+def test_counters_and_connection_table():
+    net, a, b, ta, tb = two_hosts()
+    server = TcpServer(tb, 80)
+    accepted = []
+    server.on_accept = lambda srv, now: accepted.append(srv.accept())
+    stream = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: accepted, 5)
+    a.call(stream.send, b"x" * 100_000)
+    net.run(1)
+    table = ta.connection_table()
+    assert len(table) == 1 and table[0]["state"] == "ESTABLISHED"
+    assert 0.002 <= table[0]["srtt"] <= 0.002 + 0.04  # two 1 ms hops, plus at most a delayed ACK
+    counters = a.stack.counters
+    assert counters["tcp.segments_out"] > 60 and counters["tcp.segments_in"] > 20
+    assert counters["tcp.active_opens"] == 1 and b.stack.counters["tcp.passive_opens"] == 1
+
+
+def test_listen_twice_and_bad_port():
+    net, a, b, ta, tb = two_hosts()
+    TcpServer(tb, 80)
+    with pytest.raises(OSError) as error:
+        TcpServer(tb, 80)
+    assert error.value.errno == errno.EADDRINUSE
+    with pytest.raises(OSError):
+        TcpServer(tb, 0)
+
+
+def test_malformed_and_bad_checksum_segments_are_counted_not_raised():
+    net, a, b, ta, tb = two_hosts()
+    tb.receive(bytes([192, 0, 2, 1]), B, b"\x00" * 10, 0.0)
+    tb.receive(bytes([192, 0, 2, 1]), B, b"\x00\x50\x00\x50" + b"\x00" * 8 + b"\x50\x02\xff\xff\x12\x34\x00\x00", 0.0)
+    assert b.stack.counters["tcp.drop.malformed"] == 1
+    assert b.stack.counters["tcp.drop.bad_checksum"] == 1
