@@ -69,6 +69,7 @@ class StreamSocket(NetstackSocket):
         self._connect_reported = False
         self._shut_rd = False
         self._shut_wr = False
+        self._seen_state = None  # the connection's last state before it ended (for tcp_reset's errno)
         if _parent is not None:
             self._config_changes = dict(_parent._config_changes)
             self._reuse_address = _parent._reuse_address
@@ -99,6 +100,8 @@ class StreamSocket(NetstackSocket):
         conn = self._conn()
         if conn is not None and conn.error is not None and not self._error_taken:
             self._error_taken = True
+            if conn.error == errnos.ECONNRESET and self._seen_state is TcpState.CLOSE_WAIT:
+                return errnos.EPIPE  # Linux tcp_reset: an RST in CLOSE-WAIT is reported as EPIPE
             return conn.error
         return None
 
@@ -109,6 +112,8 @@ class StreamSocket(NetstackSocket):
         if stream is None:
             return True, True
         conn = stream.conn
+        if not conn.dead:
+            self._seen_state = conn.state
         if conn.error is not None and not self._error_taken:
             return True, True
         if stream.connecting:
@@ -220,7 +225,10 @@ class StreamSocket(NetstackSocket):
         deadline = None if self._timeout is None else self._host.clock() + self._timeout
         if not self._wait(True, deadline):
             raise TimeoutError("timed out")
-        self._call(self._finish_connect)
+        # CPython emulates a connect with a timeout by a non-blocking one and SO_ERROR: the kernel
+        # socket stays "connecting", so the next connect reports ECONNABORTED. A blocking connect
+        # (no timeout) leaves the socket free to connect again.
+        self._call(self._finish_connect, self._timeout is None)
 
     def _start_connect(self, ip: bytes, port: int) -> str:
         if self._listening:
@@ -250,7 +258,7 @@ class StreamSocket(NetstackSocket):
             return self._finish_connect()
         return "wait"
 
-    def _finish_connect(self) -> str:
+    def _finish_connect(self, reset: bool = True) -> str:
         """The outcome of a connect that is no longer in progress (Linux inet_stream_connect)."""
         stream = self._stream
         if stream is None:
@@ -261,7 +269,8 @@ class StreamSocket(NetstackSocket):
             raise os_error(errnos.EISCONN)
         if stream.conn.error is not None:
             code = self._take_error() or errnos.ECONNABORTED
-            self._reset_after_failure()
+            if reset or code == errnos.ECONNABORTED:
+                self._reset_after_failure()
             raise os_error(code)
         self._connect_reported = True
         return "done"
