@@ -55,15 +55,20 @@ class TcpListener:
     def foreign_socket_specified(self, now: float) -> bool:
         return False
 
-    def __getattr__(self, name):
-        # any other action the machine may name for LISTEN is a no-op here
-        if name in ("send_syn", "send_syn_ack", "send_ack", "send_fin", "send_challenge_ack",
-                    "start_time_wait_timer", "report_connection_established", "report_connection_refused",
-                    "report_connection_reset", "report_connection_timed_out", "return_to_listen"):
-            return lambda now: None
-        if name in ("opened_passively", "rst_acknowledges_our_syn"):
-            return lambda now: False
-        raise AttributeError(name)
+    def opened_passively(self, now: float) -> bool:
+        return False
+
+    def rst_acknowledges_our_syn(self, now: float) -> bool:
+        return False
+
+    # The machine names no other action for LISTEN; the remaining ones are never reached from it, but a
+    # model must have them all (TcpModel), so they do nothing here.
+    def _nothing(self, now: float) -> None:
+        return None
+
+    send_syn = send_syn_ack = send_ack = send_fin = send_challenge_ack = _nothing
+    start_time_wait_timer = report_connection_established = report_connection_refused = _nothing
+    report_connection_reset = report_connection_timed_out = return_to_listen = _nothing
 
     # -- segments ----------------------------------------------------------------------------------
     def segment_arrived(self, seg: TcpSegment, src: bytes, dst: bytes, now: float) -> None:

@@ -67,19 +67,23 @@ def _apply_options(segment: TcpSegment, options) -> None:
 
 
 def _options_of(segment: TcpSegment) -> list:
+    """The options to send, as (kind number, value) pairs in Linux's order and NOP alignment."""
+    tsval = segment.tsval
+    if segment.mss is None and segment.wscale is None and not segment.sack_permitted:
+        # every segment after the handshake: NOP, NOP, timestamps (RFC 7323 Appendix A layout)
+        return [(1, None), (1, None), (8, (tsval, segment.tsecr or 0))] if tsval is not None else []
     options = []
     if segment.mss is not None:
-        options.append(("mss", segment.mss))
-    if segment.sack_permitted and segment.tsval is not None:
-        options.append(("sack_permitted", None))
-        options.append(("timestamps", (segment.tsval, segment.tsecr or 0)))
+        options.append((2, segment.mss))
+    if segment.sack_permitted and tsval is not None:
+        options += [(4, None), (8, (tsval, segment.tsecr or 0))]
     else:
         if segment.sack_permitted:
-            options += [("nop", None), ("nop", None), ("sack_permitted", None)]
-        if segment.tsval is not None:
-            options += [("nop", None), ("nop", None), ("timestamps", (segment.tsval, segment.tsecr or 0))]
+            options += [(1, None), (1, None), (4, None)]
+        if tsval is not None:
+            options += [(1, None), (1, None), (8, (tsval, segment.tsecr or 0))]
     if segment.wscale is not None:
-        options += [("nop", None), ("window_scale", segment.wscale)]
+        options += [(1, None), (3, segment.wscale)]
     return options
 
 
@@ -123,14 +127,11 @@ def decode_segment(data, src: bytes, dst: bytes) -> tuple[TcpSegment, bool]:
 
 def encode_segment(segment: TcpSegment, src: bytes, dst: bytes) -> bytes:
     """The segment as bytes, header and checksum computed."""
-    options = _options_of(segment) if (
-        segment.mss is not None or segment.tsval is not None or segment.sack_permitted or segment.wscale is not None
-    ) else []
+    options = _options_of(segment)
     if _FAST_ENCODE is not None:
         return _FAST_ENCODE(
-            src_port=segment.src_port, dst_port=segment.dst_port, seq=segment.seq, ack=segment.ack,
-            flags=segment.flags, window=segment.window, urgent_pointer=segment.urgent_pointer,
-            options=options, payload=segment.payload, src=src, dst=dst,
+            src, dst, segment.src_port, segment.dst_port, segment.seq, segment.ack, segment.flags,
+            segment.window, segment.urgent_pointer, options, segment.payload,
         )
     return _TCP.build(
         dict(
