@@ -425,3 +425,24 @@ def test_keepalive_probes_and_timeout():
     pair.drop = lambda name, seg: name == "b"
     pair.run(lambda: pair.a.dead, max_time=pair.now + 100)
     assert pair.a.error == errno.ETIMEDOUT
+
+
+def test_rfc6093_urgent_data_is_delivered_in_line_and_pointer_ignored():
+    pair = Pair()
+    pair.a.connect(0.0)
+    pair.run(pair.established)
+    seg = TcpSegment(80, 40000, pair.a.rcv_nxt, pair.a.snd_nxt, ACK | 0x20, 1000, b"urgent!", urgent_pointer=3)
+    pair.a.segment_arrived(seg, pair.now)
+    assert pair.a.recv(100, pair.now) == b"urgent!"
+
+
+def test_rfc9293_3_10_8_user_timeout_aborts_with_etimedout():
+    pair = Pair(config_a=TcpConfig(user_timeout=5.0, max_retransmits=100))
+    pair.a.connect(0.0)
+    pair.run(pair.established)
+    pair.drop = lambda name, seg: True
+    started = pair.now
+    pair.a.send(b"lost", pair.now)
+    pair.run(lambda: pair.a.dead)
+    assert pair.a.error == errno.ETIMEDOUT
+    assert 5.0 <= pair.now - started < 6.0

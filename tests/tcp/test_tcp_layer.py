@@ -122,3 +122,16 @@ def test_malformed_and_bad_checksum_segments_are_counted_not_raised():
     tb.receive(bytes([192, 0, 2, 1]), B, b"\x00\x50\x00\x50" + b"\x00" * 8 + b"\x50\x02\xff\xff\x12\x34\x00\x00", 0.0)
     assert b.stack.counters["tcp.drop.malformed"] == 1
     assert b.stack.counters["tcp.drop.bad_checksum"] == 1
+
+
+def test_closing_a_listener_resets_queued_connections():
+    net, a, b, ta, tb = two_hosts()
+    server = TcpServer(tb, 80)
+    client = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: server.pending == 1, 5)
+    b.call(server.close)
+    net.run_until(lambda: client.closed, 5)
+    assert client.error == errno.ECONNRESET
+    later = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: later.closed, 5)
+    assert later.error == errno.ECONNREFUSED  # nobody listens any more
