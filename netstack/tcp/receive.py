@@ -93,14 +93,8 @@ class ReceivePath:
         rb._ready += payload
         rb.next_offset += n
         self.rcv_nxt = (rcv_nxt + n) & SEQ_MASK
-        unacked = self.unacked_bytes + n
-        self.unacked_bytes = unacked
-        if unacked >= 2 * self.send_mss or self.config.delayed_ack == 0 or (seg.flags & PSH and unacked < self.send_mss):
-            self.ack_now = True
-        else:
-            self.ack_pending = True
-            if self.delayed_ack_deadline is None:
-                self.delayed_ack_deadline = now + self.config.delayed_ack
+        self.unacked_bytes += n
+        self._schedule_data_ack(seg.flags, now)
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         if self.wakeup is not None:
@@ -284,6 +278,31 @@ class ReceivePath:
         if self.state in _OUTPUT_STATES:
             self._output(now)
 
+    def _schedule_data_ack(self, flags: int, now: float) -> None:
+        """When to acknowledge in-order data (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
+
+        - a small pushed segment (a request) is answered at once, like Linux's quickack, so a Nagle-ing
+          peer is not held up by our delayed ACK;
+        - from the second full-sized segment on the ACK is due now; with ``ack_at_batch_end`` it is
+          sent when the driver has handled the frames that arrived together (a deadline of "now" runs
+          after the batch), so one ACK covers a burst, as Linux's GRO does;
+        - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it.
+        """
+        unacked = self.unacked_bytes
+        config = self.config
+        if config.delayed_ack == 0 or (flags & PSH and unacked < self.send_mss):
+            self.ack_now = True
+        elif unacked >= 2 * self.send_mss:
+            if config.ack_at_batch_end:
+                self.ack_pending = True
+                self.delayed_ack_deadline = now
+            else:
+                self.ack_now = True
+        else:
+            self.ack_pending = True
+            if self.delayed_ack_deadline is None:
+                self.delayed_ack_deadline = now + config.delayed_ack
+
     def _out_of_window_ack_allowed(self, now: float) -> bool:
         """Rate limit for ACKs answering pure ACKs we cannot accept: two stacks that disagree would
         otherwise exchange ACKs forever (an "ACK loop"; RFC 5961 §7, Linux tcp_invalid_ratelimit)."""
@@ -321,19 +340,7 @@ class ReceivePath:
                 self.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
             else:
                 self.unacked_bytes += advanced
-                if (
-                    self.unacked_bytes >= 2 * self.send_mss
-                    or self.config.delayed_ack == 0
-                    or (seg.flags & PSH and self.unacked_bytes < self.send_mss)
-                ):
-                    # RFC 1122 §4.2.3.2 / RFC 5681 §4.2: at least every second full-sized segment;
-                    # a small pushed segment (a request) is answered at once, like Linux's quickack,
-                    # so a Nagle-ing peer is not held up by our delayed ACK.
-                    self.ack_now = True
-                else:
-                    self.ack_pending = True
-                    if self.delayed_ack_deadline is None:
-                        self.delayed_ack_deadline = now + self.config.delayed_ack
+                self._schedule_data_ack(seg.flags, now)
         else:
             # out of order or duplicate: an immediate (duplicate) ACK (RFC 5681 §4.2, §3.2)
             queued = rb.queue.held - before

@@ -252,7 +252,7 @@ def test_small_buffers_and_no_window_scaling():
 
 
 def test_rfc1122_4_2_3_2_delayed_ack_every_second_full_segment():
-    pair = Pair()
+    pair = Pair(config_b=TcpConfig(ack_at_batch_end=False))
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.log.clear()
@@ -261,7 +261,22 @@ def test_rfc1122_4_2_3_2_delayed_ack_every_second_full_segment():
     acks = [seg for name, seg in pair.log if name == "b"]
     data = [seg for name, seg in pair.log if name == "a" and seg.payload]
     assert len(data) == 10
-    assert len(acks) <= 6  # at least every second segment, not every one
+    assert [a.ack - pair.a.iss - 1 for a in acks] == [1448 * k for k in (2, 4, 6, 8, 10)]
+
+
+def test_ack_at_batch_end_one_ack_per_burst():
+    """Segments that arrive together get one ACK after the burst (the driver's batch), at once."""
+    pair = Pair()
+    pair.a.connect(0.0)
+    pair.run(pair.established)
+    pair.log.clear()
+    pair.a.send(bytes(1448 * 10), pair.now)  # the initial window (3 segments for this MSS) leaves at once
+    started = pair.now
+    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    acks = [seg for name, seg in pair.log if name == "b"]
+    assert 1 <= len(acks) < 5
+    assert acks[0].ack - pair.a.iss - 1 == 3 * 1448  # one ACK for the whole first burst
+    assert pair.now - started < 0.01  # and no delayed-ACK wait
 
 
 def test_delayed_ack_timer_acknowledges_a_lone_segment_within_200ms():

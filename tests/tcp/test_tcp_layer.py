@@ -102,7 +102,7 @@ def test_counters_and_connection_table():
     assert len(table) == 1 and table[0]["state"] == "ESTABLISHED"
     assert 0.002 <= table[0]["srtt"] <= 0.002 + 0.04  # two 1 ms hops, plus at most a delayed ACK
     counters = a.stack.counters
-    assert counters["tcp.segments_out"] > 60 and counters["tcp.segments_in"] > 20
+    assert counters["tcp.segments_out"] > 60 and counters["tcp.segments_in"] > 5  # ACKs: one per burst
     assert counters["tcp.active_opens"] == 1 and b.stack.counters["tcp.passive_opens"] == 1
 
 
