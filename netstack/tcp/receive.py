@@ -41,8 +41,12 @@ class ReceivePath:
     def segment_arrived(self, seg, now: float) -> None:
         """Process one segment addressed to this connection (demultiplexed by the layer)."""
         self.stats["segments_in"] += 1
-        if self.state is ESTABLISHED and seg.flags & ~PSH == ACK and self._predicted(seg, now):
-            return
+        if self.state is ESTABLISHED and seg.flags & ~PSH == ACK:
+            if seg.payload:
+                if self._predicted(seg, now):
+                    return
+            elif self._predicted_ack(seg, now):
+                return
         self._current_segment = seg
         try:
             if self.state is SYN_SENT:
@@ -97,6 +101,50 @@ class ReceivePath:
         self._schedule_data_ack(seg.flags, now)
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
+        if self.wakeup is not None:
+            self.wakeup()
+        if self.ack_now and not self.dead:
+            self._send_ack(now)
+        self._update_deadline()
+        return True
+
+    def _predicted_ack(self, seg, now: float) -> bool:
+        """Header prediction for the sender: a pure in-order ACK of new data, window unchanged (or
+        just moved by the ACK), nothing special pending. Same arithmetic as the full path's fifth step
+        without the checks such a segment cannot fail."""
+        ack = seg.ack
+        una = self.snd_una
+        acked = (ack - una) & SEQ_MASK
+        if (
+            seg.seq != self.rcv_nxt
+            or not acked
+            or acked > ((self.snd_max - una) & SEQ_MASK)
+            or self.fin_seq is not None
+            or self.snd_wnd == 0
+        ):
+            return False
+        if self.use_timestamps:
+            tsval = seg.tsval
+            ts = self.timestamp_state
+            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
+                return False
+            if self.rcv_nxt == self.last_ack_sent:
+                ts.ts_recent = tsval
+                ts.ts_recent_time = now
+        self.last_received = now
+        self._ack_advanced(seg, ack, acked, now)
+        # RFC 9293 §3.10.7.4 window update (SND.WL1 = SEG.SEQ here, so SND.WL2 <= SEG.ACK decides)
+        if self.snd_wl1 != seg.seq or ((ack - self.snd_wl2) & SEQ_MASK) < _HALF:
+            window = seg.window << self.snd_wscale
+            self.snd_wnd = window
+            self.snd_wl1 = seg.seq
+            self.snd_wl2 = ack
+            if window > self.max_snd_wnd:
+                self.max_snd_wnd = window
+            self.zero_window_answered = window == 0
+        if self.keepalive_deadline is not None:
+            self._arm_keepalive(now)
+        self._output(now)
         if self.wakeup is not None:
             self.wakeup()
         if self.ack_now and not self.dead:
