@@ -304,15 +304,13 @@ class TcpConnection(ReceivePath, TransmitPath):
     def recv(self, max_bytes: int, now: float) -> bytes:
         """RECEIVE (§3.10.3): up to ``max_bytes`` bytes; b"" means none ready (see ``at_eof``)."""
         data = self.receive_buffer.read(max_bytes)
-        if data and self.state in RECEIVING_STATES:
-            self._maybe_window_update(now)
-            self._update_deadline()
+        if data and self.state in RECEIVING_STATES and self._maybe_window_update(now):
+            self._update_deadline()  # the window update ACK cleared the delayed-ACK timer
         return data
 
     def recv_into(self, buffer, now: float) -> int:
         n = self.receive_buffer.read_into(buffer)
-        if n and self.state in RECEIVING_STATES:
-            self._maybe_window_update(now)
+        if n and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()
         return n
 

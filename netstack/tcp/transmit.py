@@ -311,7 +311,7 @@ class TransmitPath:
         self._advance_snd_nxt((seq + 1) & SEQ_MASK)
         return True
 
-    def _maybe_window_update(self, now: float) -> None:
+    def _maybe_window_update(self, now: float) -> bool:
         """After the application read: announce the opened window when the one the peer knows fell
         below half the buffer and at least doubles (Linux's tcp_cleanup_rbuf rule; RFC 1122
         §4.2.3.3 receiver SWS avoidance), in particular after we advertised zero."""
@@ -320,7 +320,9 @@ class TransmitPath:
             current = 0
         capacity = self.receive_buffer.capacity
         if 2 * current > capacity:
-            return
+            return False
         free = self.receive_buffer.free
         if free >= 2 * current and free - current >= min(self.our_mss, capacity // 2):
             self._send_ack(now)
+            return True
+        return False
