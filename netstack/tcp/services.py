@@ -116,8 +116,13 @@ class TcpEcho(_Service):
             if not data:
                 stream.eof = True
                 break
-            stream.pending += data
-            self._flush(stream, now)
+            if stream.pending:
+                stream.pending += data
+                self._flush(stream, now)
+            else:
+                n = stream.send(data, now)  # the common case: straight into the send buffer
+                if n < len(data):
+                    stream.pending += memoryview(data)[n:]
         if getattr(stream, "eof", False) and not stream.pending:
             stream.close(now)
 

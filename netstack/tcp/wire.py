@@ -105,16 +105,31 @@ def _apply_fast_options(segment: TcpSegment, options) -> None:
         # EOL, unknown kinds: ignored (RFC 9293 §3.1)
 
 
+if _FAST_DECODE is not None:
+    # The record is a tuple: fetch the fields we use in one call, by name (robust to field order).
+    from operator import itemgetter as _itemgetter
+
+    _FIELDS = _itemgetter(*(
+        _fast.TcpHeader._fields.index(name)
+        for name in ("src_port", "dst_port", "seq", "ack", "flags", "window", "urgent_pointer", "options",
+                     "checksum_ok")
+    ))
+
+
 def decode_segment(data, src: bytes, dst: bytes) -> tuple[TcpSegment, bool]:
     """Decode one TCP segment; ``FormatError`` when it is malformed."""
     if _FAST_DECODE is not None:
         r = _FAST_DECODE(data, 0, None, src, dst)
-        segment = TcpSegment(r.src_port, r.dst_port, r.seq, r.ack, r.flags, r.window, r.payload)
-        if r.urgent_pointer:
-            segment.urgent_pointer = r.urgent_pointer
-        if r.options:
-            _apply_fast_options(segment, r.options)
-        return segment, r.checksum_ok
+        src_port, dst_port, seq, ack, flags, window, urgent_pointer, options, checksum_ok = _FIELDS(r)
+        segment = TcpSegment(src_port, dst_port, seq, ack, flags, window, r.payload)
+        if urgent_pointer:
+            segment.urgent_pointer = urgent_pointer
+        if options:
+            if len(options) == 3 and options[2][0] == 8 and options[0][0] == 1 and options[1][0] == 1:
+                segment.tsval, segment.tsecr = options[2][1]  # NOP NOP TS: every segment after the SYN
+            else:
+                _apply_fast_options(segment, options)
+        return segment, checksum_ok
     record = _TCP.parse(bytes(data), src=src, dst=dst)
     segment = TcpSegment(
         record["src_port"], record["dst_port"], record["seq"], record["ack"], _flags_int(record["flags"]),
