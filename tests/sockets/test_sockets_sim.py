@@ -1,0 +1,278 @@
+"""netstack sockets on the simulated network: API semantics, errno, options, readiness, virtual time.
+
+No root needed: two stacks on a ``netstack.sim`` link; blocking calls run the simulated network.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import struct
+
+import pytest
+
+import netstack
+from netstack.socket_api.options import TCP_INFO_LAYOUT
+
+A_IP, B_IP = "192.0.2.2", "192.0.2.3"
+
+
+@pytest.fixture
+def net():
+    network = netstack.sim.Network(seed=3)
+    a = network.host(f"{A_IP}/24", name="a")
+    b = network.host(f"{B_IP}/24", name="b")
+    link = network.link(a, b, delay=0.001)
+    network.a, network.b, network.ab = a, b, link
+    b.socket().close()  # attaches b's TCP (without it, b answers SYNs with protocol unreachable)
+    return network
+
+
+def _pair(net, port=8080, client_options=()):
+    server = net.b.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("", port))
+    server.listen()
+    client = net.a.socket(socket.AF_INET, socket.SOCK_STREAM)
+    for level, name, value in client_options:
+        client.setsockopt(level, name, value)
+    client.settimeout(10)
+    client.connect((B_IP, port))
+    server.settimeout(10)
+    conn, address = server.accept()
+    assert address == client.getsockname()
+    return server, client, conn
+
+
+def test_stream_round_trip_and_orderly_close(net):
+    server, client, conn = _pair(net)
+    payload = bytes(range(256)) * 2000
+    client.sendall(payload)
+    client.shutdown(socket.SHUT_WR)
+    received = bytearray()
+    while chunk := conn.recv(65536):
+        received += chunk
+    assert received == payload
+    conn.sendall(b"bye")
+    conn.close()
+    assert client.recv(10) == b"bye"
+    assert client.recv(10) == b""
+    client.close()
+    server.close()
+    assert client.fileno() == -1
+
+
+def test_blocking_recv_timeout_advances_virtual_time_only(net):
+    _, client, _ = _pair(net)
+    client.settimeout(5.0)
+    start = net.clock
+    with pytest.raises(TimeoutError) as raised:
+        client.recv(10)
+    assert raised.value.errno is None  # socket.timeout, as the stdlib
+    assert net.clock == pytest.approx(start + 5.0)
+
+
+def test_blocking_call_that_can_never_complete_says_so(net):
+    _, client, _ = _pair(net)
+    client.settimeout(None)
+    net.run(1000)  # let every timer (delayed ACKs) finish
+    with pytest.raises(RuntimeError, match="wait forever"):
+        client.recv(10)
+
+
+def test_connect_to_a_host_that_never_answers_is_unreachable(net):
+    net.ab.loss = 1.0
+    client = net.a.socket()
+    client.settimeout(None)
+    start = net.clock
+    with pytest.raises(OSError) as raised:
+        client.connect((B_IP, 80))
+    assert raised.value.errno == errno.EHOSTUNREACH  # ARP gave up, as Linux's neighbour does
+    assert 2.0 < net.clock - start < 60.0  # (Linux: ~3 s; here the SYN retransmissions re-resolve)
+
+
+def test_data_that_is_never_acknowledged_ends_in_etimedout(net):
+    _, client, _ = _pair(net)
+    net.ab.loss = 1.0
+    client.sendall(b"lost")
+    client.settimeout(None)
+    start = net.clock
+    with pytest.raises(TimeoutError) as raised:
+        client.recv(10)
+    assert raised.value.errno == errno.ETIMEDOUT  # the retransmission limit, not a socket timeout
+    assert net.clock - start > 60.0  # virtual seconds of backed-off retransmissions
+
+
+def test_connect_refused_and_connect_ex(net):
+    client = net.a.socket()
+    client.settimeout(5)
+    with pytest.raises(ConnectionRefusedError):
+        client.connect((B_IP, 9))
+    other = net.a.socket()
+    assert other.connect_ex((B_IP, 9)) == errno.ECONNREFUSED
+
+
+def test_linger_zero_resets_the_peer(net):
+    _, client, conn = _pair(net)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert struct.unpack("ii", client.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)) == (1, 0)
+    resets = net.b.stack.counters.get("tcp.resets_received", 0)
+    client.close()
+    with pytest.raises(ConnectionResetError):
+        conn.recv(10)
+    assert net.b.stack.counters.get("tcp.resets_received", 0) == resets + 1
+    assert conn.recv(10) == b""  # the error is reported once
+
+
+def test_readiness_fd_follows_the_socket(net):
+    _, client, conn = _pair(net)
+    assert select.select([conn], [], [], 0)[0] == []
+    assert select.select([], [conn], [], 0)[1] == [conn]
+    client.send(b"x")
+    assert select.select([conn], [], [], 0)[0] == []  # still on the (virtual) wire
+    net.run(0.01)
+    assert select.select([conn], [], [], 0)[0] == [conn]
+    assert conn.recv(10) == b"x"
+    assert select.select([conn], [], [], 0)[0] == []
+    # a full send buffer (the peer does not read) makes the fd unwritable
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        while True:
+            client.send(b"y" * 4096)
+            net.run(0.01)
+    assert select.select([], [client], [], 0)[1] == []
+    poller = select.poll()
+    poller.register(client, select.POLLOUT)
+    assert poller.poll(0) == []
+    conn.setblocking(False)
+    for _ in range(100):  # the peer reads: acknowledged bytes leave the send buffer
+        if select.select([], [client], [], 0)[1]:
+            break
+        try:
+            conn.recv(65536)
+        except BlockingIOError:
+            pass
+        net.run(0.01)
+    assert select.select([], [client], [], 0)[1] == [client]
+
+
+def test_listener_readable_when_a_connection_waits(net):
+    server = net.b.socket()
+    server.bind(("", 81))
+    server.listen()
+    assert select.select([server], [], [], 0)[0] == []
+    client = net.a.socket()
+    client.setblocking(False)
+    assert client.connect_ex((B_IP, 81)) == errno.EINPROGRESS
+    net.run(0.05)
+    assert select.select([server], [], [], 0)[0] == [server]
+    assert select.select([], [client], [], 0)[1] == [client]
+    server.accept()[0].close()
+
+
+def test_options_round_trip_and_unsupported_ones(net):
+    sock = net.a.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1000)
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 8192
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 16384
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 1
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG) == 1000
+    for level, name in ((socket.IPPROTO_IP, socket.IP_TTL), (socket.SOL_SOCKET, socket.SO_BROADCAST)):
+        with pytest.raises(OSError) as raised:
+            sock.setsockopt(level, name, 1)
+        assert raised.value.errno == errno.ENOPROTOOPT
+    with pytest.raises(OSError) as raised:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 10)
+    assert raised.value.errno == errno.EINVAL
+
+
+def test_tcp_maxseg_is_announced_and_tcp_info_reads_like_linux(net):
+    _, client, conn = _pair(net, client_options=[(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1000)])
+    assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG) <= 1000
+    info = client.tcp_info()
+    assert info["state"] == "ESTABLISHED" and info["srtt"] > 0 and info["cwnd"] > 0
+    for key in ("rto", "ssthresh", "retransmissions"):
+        assert key in info
+    raw = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_LAYOUT.size)
+    fields = TCP_INFO_LAYOUT.unpack(raw)
+    assert fields[0] == 1  # TCP_ESTABLISHED in Linux numbering
+    assert fields[8] == int(info["rto"] * 1e6)  # tcpi_rto in microseconds
+
+
+def test_so_reuseaddr_lets_a_server_rebind_while_time_wait_holds_the_port(net):
+    server, client, conn = _pair(net, port=9090)
+    conn.close()  # the server side closes first: its connection goes to TIME-WAIT
+    assert client.recv(10) == b""
+    client.close()
+    server.close()
+    net.run(1.0)
+    again = net.b.socket()
+    with pytest.raises(OSError) as raised:
+        again.bind(("", 9090))
+    assert raised.value.errno == errno.EADDRINUSE
+    again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    again.bind(("", 9090))
+    again.listen()
+
+
+def test_makefile_reads_lines_and_writes(net):
+    _, client, conn = _pair(net)
+    writer = client.makefile("w")
+    writer.write("first line\nsecond line\n")
+    writer.flush()
+    reader = conn.makefile("r")
+    assert reader.readline() == "first line\n"
+    assert reader.readline() == "second line\n"
+    reader.close()
+    writer.close()
+    client.close()
+    assert reader.closed
+
+
+def test_closed_socket_raises_ebadf(net):
+    sock = net.a.socket()
+    sock.close()
+    for call in (lambda: sock.recv(1), lambda: sock.send(b"x"), lambda: sock.bind(("", 0)), sock.listen):
+        with pytest.raises(OSError) as raised:
+            call()
+        assert raised.value.errno == errno.EBADF
+    assert sock.fileno() == -1
+
+
+def test_families_and_types(net):
+    with pytest.raises(OSError) as raised:
+        net.a.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    assert raised.value.errno == errno.EAFNOSUPPORT
+    with pytest.raises(OSError) as raised:
+        net.a.socket(socket.AF_INET, socket.SOCK_RAW)
+    assert raised.value.errno == errno.ESOCKTNOSUPPORT
+    with net.a.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK) as sock:
+        assert sock.type == socket.SOCK_STREAM and sock.family == socket.AF_INET
+        assert sock.gettimeout() == 0.0
+
+
+def test_udp_datagrams_and_connected_refusal(net):
+    receiver = net.b.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("", 5000))
+    sender = net.a.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.sendto(b"one", (B_IP, 5000))
+    sender.sendto(b"x" * 3000, (B_IP, 5000))  # fragmented
+    receiver.settimeout(1)
+    assert receiver.recvfrom(100) == (b"one", (A_IP, sender.getsockname()[1]))
+    assert receiver.recv(65536, socket.MSG_PEEK) == b"x" * 3000
+    assert receiver.recv(10) == b"x" * 10  # a short read truncates the datagram
+    with pytest.raises(TimeoutError):
+        receiver.recv(10)
+    with pytest.raises(OSError) as raised:
+        sender.sendto(b"x" * 70000, (B_IP, 5000))
+    assert raised.value.errno == errno.EMSGSIZE
+    sender.connect((B_IP, 5001))
+    sender.send(b"nobody")
+    sender.settimeout(1)
+    with pytest.raises(ConnectionRefusedError):
+        sender.recv(10)
