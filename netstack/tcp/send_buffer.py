@@ -10,7 +10,7 @@ neither ``write`` nor ``consume`` copies the whole buffer; ``peek`` copies only 
 
 from __future__ import annotations
 
-#: Default capacity, like Linux's initial tcp_wmem (16 KiB) times 16: room for a 256 KiB flight.
+#: Default capacity when used on its own (TcpConfig.send_buffer sets it for connections).
 DEFAULT_SEND_BUFFER = 256 * 1024
 
 
