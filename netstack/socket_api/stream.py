@@ -241,8 +241,8 @@ class StreamSocket(NetstackSocket):
                 return "wait"
             return self._finish_connect()
         host = self._host
-        if ip == ANY or ip[0] == 127:
-            ip = host.stack.address if ip == ANY else ip
+        if ip == ANY:
+            ip = host.stack.address  # as Linux: connecting to 0.0.0.0 means this host
         if port == 0:
             raise os_error(errnos.ECONNREFUSED)  # nothing listens on port 0
         host.stack.ipv4.next_hop(ip)  # ENETUNREACH before any SYN, as the kernel's route lookup
