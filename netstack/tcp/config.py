@@ -42,7 +42,8 @@ class TcpConfig:
     """Delayed-ACK timeout, at most 0.2 s (RFC 1122 §4.2.3.2); Linux's minimum is 40 ms."""
     ack_at_batch_end: bool = True
     """Send the ACK that is due after two full segments once the driver has handled the frames that
-    arrived together (one ACK per burst, as Linux does with GRO) instead of in the middle of them."""
+    arrived together (one ACK per burst, as Linux does with GRO) instead of in the middle of them, and
+    tell the application about in-order data at the same moment (one read per burst)."""
     nodelay: bool = False
     """Disable Nagle's algorithm (RFC 896), like TCP_NODELAY."""
     keepalive: bool = False

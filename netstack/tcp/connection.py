@@ -113,6 +113,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.retransmit_deadline = None
         self.persist_deadline = None
         self.delayed_ack_deadline = None
+        self.notify_deadline = None  # batched wake-up of the application (see receive._predicted)
         self.keepalive_deadline = None
         self.time_wait_deadline = None
         self.fin_wait_2_deadline = None
@@ -437,6 +438,7 @@ class TcpConnection(ReceivePath, TransmitPath):
             self.retransmit_deadline,
             self.persist_deadline,
             self.delayed_ack_deadline,
+            self.notify_deadline,
             self.keepalive_deadline,
             self.time_wait_deadline,
             self.fin_wait_2_deadline,
@@ -466,6 +468,13 @@ class TcpConnection(ReceivePath, TransmitPath):
                 return
         if self.persist_deadline is not None and now >= self.persist_deadline:
             self._persist_timeout(now)
+        if self.notify_deadline is not None and now >= self.notify_deadline:
+            # the application first: what it reads reopens the window the ACK below announces
+            self.notify_deadline = None
+            if self.wakeup is not None:
+                self.wakeup()
+            if self.dead:
+                return
         if self.delayed_ack_deadline is not None and now >= self.delayed_ack_deadline:
             self.delayed_ack_deadline = None
             if self.ack_pending:

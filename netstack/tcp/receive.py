@@ -102,7 +102,13 @@ class ReceivePath:
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         if self.wakeup is not None:
-            self.wakeup()
+            if self.config.ack_at_batch_end and not self.ack_now:
+                # batched reads: the application hears of the data once the driver has handled the
+                # frames that arrived together (a timer due now), and reads them in one call
+                if self.notify_deadline is None:
+                    self.notify_deadline = now
+            else:
+                self.wakeup()
         if self.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
