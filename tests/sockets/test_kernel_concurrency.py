@@ -236,3 +236,20 @@ def test_netstack_selectors_server_against_200_kernel_clients(kernel_session):
         thread.join(10)
     assert len(results) == CLIENTS and all(results)
     assert server.served == CLIENTS
+
+
+def test_udp_datagrams_with_a_kernel_peer(kernel_session):
+    ns, running = kernel_session
+    with ns.socket(socket.AF_INET, socket.SOCK_DGRAM) as kernel, \
+            running.socket(socket.AF_INET, socket.SOCK_DGRAM) as ours:
+        kernel.bind((HOST_IP, 0))
+        kernel.settimeout(5)
+        ours.settimeout(5)
+        ours.bind(("", 0))
+        for size in (1, 1472, 8000):  # 8000: fragmented both ways
+            payload = bytes(random.Random(size).randbytes(size))
+            assert ours.sendto(payload, kernel.getsockname()) == size
+            data, address = kernel.recvfrom(65536)
+            assert data == payload and address == (STACK_IP, ours.getsockname()[1])
+            kernel.sendto(data[::-1], address)
+            assert ours.recvfrom(65536) == (payload[::-1], kernel.getsockname())

@@ -276,3 +276,21 @@ def test_udp_datagrams_and_connected_refusal(net):
     sender.settimeout(1)
     with pytest.raises(ConnectionRefusedError):
         sender.recv(10)
+
+
+def test_linger_with_a_timeout_waits_for_the_fin_to_be_acknowledged(net):
+    _, client, conn = _pair(net)
+    net.ab.delay = 0.5  # a slow link: our FIN needs a whole second to be acknowledged
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 5))
+    start = net.clock
+    client.close()
+    assert 0.9 <= net.clock - start <= 5.0
+    assert conn.recv(10) == b""
+
+
+def test_linger_off_close_returns_at_once(net):
+    _, client, _ = _pair(net)
+    net.ab.delay = 0.5
+    start = net.clock
+    client.close()
+    assert net.clock == start
