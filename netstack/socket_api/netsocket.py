@@ -89,11 +89,14 @@ class NetstackSocket:
         finally:
             self._refresh()
 
-    def _blocking(self, operation, *args, want_write: bool = False, nonblocking: bool = False):
-        """``operation`` until it stops raising ``BlockingIOError``, within the socket's timeout."""
+    def _blocking(self, operation, *args, want_write: bool = False, nonblocking: bool = False,
+                  deadline: float | None = None):
+        """``operation`` until it stops raising ``BlockingIOError``, within the socket's timeout
+        (or until ``deadline``, on the host's clock, when a caller spreads one timeout over calls)."""
         self._check_open()
         timeout = 0.0 if nonblocking else self._timeout
-        deadline = None if timeout is None else self._host.clock() + timeout
+        if deadline is None:
+            deadline = None if timeout is None else self._host.clock() + timeout
         while True:
             try:
                 return self._call(operation, *args)

@@ -284,18 +284,25 @@ class StreamSocket(NetstackSocket):
 
     # ------------------------------------------------------------------ data
     def send(self, data, flags: int = 0) -> int:
-        return self._blocking(self._send, data, want_write=True, nonblocking=self._dontwait(flags))
+        nonblocking = self._dontwait(flags)
+        if self._timeout is None and not nonblocking:
+            # A blocking kernel socket's send returns once *all* the bytes are queued (tcp_sendmsg
+            # waits for space); with a timeout, CPython's send may return a partial count.
+            self.sendall(data, flags)
+            return len(memoryview(data).cast("B"))
+        return self._blocking(self._send, data, want_write=True, nonblocking=nonblocking)
 
     def sendall(self, data, flags: int = 0) -> None:
+        """Send everything; a timeout covers the whole call (as CPython's sendall since 3.5)."""
         view = memoryview(data).cast("B")
+        nonblocking = self._dontwait(flags)
         deadline = None if self._timeout is None else self._host.clock() + self._timeout
         total = 0
-        while total < len(view):
-            if deadline is not None and self._timeout != 0.0:
-                remaining = deadline - self._host.clock()
-                if remaining <= 0:
-                    raise TimeoutError("timed out")
-            total += self.send(view[total:total + (1 << 20)], flags)
+        while total < len(view) or not len(view):
+            total += self._blocking(self._send, view[total:total + (1 << 20)], want_write=True,
+                                    nonblocking=nonblocking, deadline=deadline)
+            if not len(view):
+                break
 
     def sendto(self, data, flags_or_address, address=None) -> int:
         flags = 0 if address is None else flags_or_address
