@@ -16,16 +16,20 @@ takes an optional ``now`` (default: the layer's clock). Errors are ``OSError`` s
 kernel's errno (``ConnectionRefusedError``, ``ConnectionResetError``, ``TimeoutError``,
 ``BrokenPipeError``, ``BlockingIOError``). Readiness: ``readable``, ``writable``, ``connected``,
 ``closed``; ``on_event(stream, now)`` / ``on_accept(server, now)`` callbacks fire on the stack's
-thread after anything changed. The socket API (issue 6) wraps this class.
+thread after anything changed (an exception they raise is logged and counted,
+``tcp.drop.app_callback_error``, never propagated into the stack). The socket API (issue 6) wraps this class.
 """
 
 from __future__ import annotations
 
 import errno as errnos
+import logging
 import os
 
 from netstack.errors import TransitionError
 from netstack.machines.tcp_connection import TcpState
+
+_log = logging.getLogger("netstack.tcp")
 
 _SYNCHRONIZED = frozenset(
     {TcpState.ESTABLISHED, TcpState.FIN_WAIT_1, TcpState.FIN_WAIT_2, TcpState.CLOSE_WAIT,
@@ -55,7 +59,11 @@ class TcpStream:
 
     def _wakeup(self) -> None:
         if self.on_event is not None:
-            self.on_event(self, self.layer.clock())
+            try:
+                self.on_event(self, self.layer.clock())
+            except Exception:  # an application bug must not unwind the TCB in mid-segment
+                self.layer.counters.incr("tcp.drop.app_callback_error")
+                _log.exception("on_event callback of %r raised", self)
 
     def _now(self, now):
         return self.layer.clock() if now is None else now
@@ -210,7 +218,11 @@ class TcpServer:
 
     def _accepted(self, listener, now) -> None:
         if self.on_accept is not None:
-            self.on_accept(self, now)
+            try:
+                self.on_accept(self, now)
+            except Exception:
+                self.layer.counters.incr("tcp.drop.app_callback_error")
+                _log.exception("on_accept callback of %r raised", self)
 
     def accept(self) -> TcpStream | None:
         conn = self.listener.accept()
