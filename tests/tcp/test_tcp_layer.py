@@ -135,3 +135,23 @@ def test_closing_a_listener_resets_queued_connections():
     later = a.call(TcpStream.connect, ta, B, 80)
     net.run_until(lambda: later.closed, 5)
     assert later.error == errno.ECONNREFUSED  # nobody listens any more
+
+
+def test_trace_events_for_state_changes_rto_and_resets(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="netstack.trace")
+    net, a, b, ta, tb = two_hosts()
+    TcpServer(tb, 80)
+    stream = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: stream.connected, 5)
+    refused = a.call(TcpStream.connect, ta, B, 81)
+    net.run_until(lambda: refused.closed, 5)
+    b._transmit = lambda frames: None  # b goes silent: a's data must be retransmitted
+    a.call(stream.send, b"data")
+    net.run(1.0)
+    events = [(r.event, r.fields) for r in caplog.records if hasattr(r, "event")]
+    names = {name for name, _ in events}
+    assert {"tcp.state", "tcp.reset_sent", "tcp.rto"} <= names
+    transitions = [(f["old"], f["new"]) for name, f in events if name == "tcp.state"]
+    assert ("SYN-SENT", "ESTABLISHED") in transitions and ("SYN-RECEIVED", "ESTABLISHED") in transitions
