@@ -16,7 +16,7 @@ Modules, one concern each:
 - ``netsocket``  ``NetstackSocket``: timeouts, close, makefile, the call-on-the-stack-thread pattern
 - ``stream``     ``StreamSocket``: SOCK_STREAM over ``netstack.tcp``
 - ``datagram``   ``DatagramSocket``: SOCK_DGRAM over ``netstack.udp``
-- ``options``    setsockopt/getsockopt constants, TCP_INFO packing
+- ``options``    setsockopt/getsockopt constants, TCP_INFO packing; ``stream_options`` the TCP option calls
 
 ``netstack.aio`` builds asyncio's ``open_connection``/``start_server`` on these sockets; docs/sockets.md
 has the option and errno tables and what differs from the kernel.
