@@ -137,6 +137,8 @@ class NetstackSocket:
             return
         try:
             self._host.call(self._release)
+        except RuntimeError:
+            pass  # the stack already stopped (``run_tap`` exited): nothing is left to release
         finally:
             self._real_closed = True
             self._ready.close()

@@ -253,3 +253,34 @@ def test_udp_datagrams_with_a_kernel_peer(kernel_session):
             assert data == payload and address == (STACK_IP, ours.getsockname()[1])
             kernel.sendto(data[::-1], address)
             assert ours.recvfrom(65536) == (payload[::-1], kernel.getsockname())
+
+
+def test_asyncio_low_level_socket_calls_work_on_netstack_sockets(kernel_session):
+    """loop.sock_accept / sock_recv / sock_sendall poll our fd like a kernel socket's."""
+    ns, running = kernel_session
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        listener = running.socket()
+        listener.bind(("", 7400))
+        listener.listen()
+        listener.setblocking(False)
+        kernel = ns.socket()
+        kernel.setblocking(False)
+        connecting = loop.sock_connect(kernel, (STACK_IP, 7400))
+        (conn, address), _ = await asyncio.gather(loop.sock_accept(listener), connecting)
+        conn.setblocking(False)
+        await loop.sock_sendall(kernel, b"x" * 300_000)
+        received = bytearray()
+        while len(received) < 300_000:
+            received += await loop.sock_recv(conn, 65536)
+        await loop.sock_sendall(conn, bytes(received))
+        echoed = bytearray()
+        while len(echoed) < 300_000:
+            echoed += await loop.sock_recv(kernel, 65536)
+        for sock in (conn, listener, kernel):
+            sock.close()
+        return address, bytes(echoed)
+
+    address, echoed = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert address[0] == HOST_IP and echoed == b"x" * 300_000
