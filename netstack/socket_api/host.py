@@ -81,29 +81,33 @@ class SocketHost:
             sock._refresh()
 
     def wait(self, predicate, fd: int | None, want_write: bool, deadline: float | None) -> bool:
-        """Block until ``predicate()`` (run on the stack's thread) holds; False at ``deadline``.
+        """Block until the socket may be ready; False when ``deadline`` passed first.
 
-        ``deadline`` is on this host's clock (virtual in the simulator)."""
+        On a TAP, with ``fd``: sleep in ``poll(2)`` on it; the operation that just raised
+        ``BlockingIOError`` refreshed the fd on the stack's thread, so the fd is exact and the caller
+        simply retries when it fires. Without ``fd``: poll ``predicate()`` (on the stack's thread)
+        every 5 ms. In the simulator: run the network until ``predicate()`` holds. ``deadline`` is on
+        this host's clock (virtual in the simulator)."""
         if self.simulated:
             return self._run_simulation(predicate, deadline)
-        events = select.POLLOUT if want_write else select.POLLIN
+        if fd is None:
+            while not self.driver.call(predicate):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.005)
+            return True
         poller = select.poll()
-        if fd is not None:
-            poller.register(fd, events)
+        poller.register(fd, select.POLLOUT if want_write else select.POLLIN)
         while True:
-            if self.driver.call(predicate):
-                return True
             if deadline is None:
-                timeout_ms = 1000 if fd is not None else 5
+                timeout_ms = None
             else:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                timeout_ms = max(1, min(remaining * 1000.0, 1000 if fd is not None else 5))
-            if fd is None:
-                time.sleep(timeout_ms / 1000.0)
-            else:
-                poller.poll(timeout_ms)
+                timeout_ms = max(1, remaining * 1000.0)
+            if poller.poll(timeout_ms):
+                return True
 
     def _run_simulation(self, predicate, deadline: float | None) -> bool:
         network = self.network
