@@ -11,7 +11,7 @@ import socket
 import threading
 
 import pytest
-from conftest import HOST_IP, STACK_IP
+from socket_namespace import HOST_IP, STACK_IP
 from errno_script import linger_abort, run_script
 
 pytestmark = pytest.mark.netns

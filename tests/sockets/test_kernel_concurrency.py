@@ -18,7 +18,7 @@ import socket
 import threading
 
 import pytest
-from conftest import HOST_IP, STACK_IP
+from socket_namespace import HOST_IP, STACK_IP
 
 import netstack.aio
 from netstack.netns import call_in_namespace

@@ -21,7 +21,7 @@ import threading
 import time
 
 import pytest
-from conftest import HOST_IP, STACK_IP, namespace_stack, require_tool
+from socket_namespace import HOST_IP, STACK_IP, namespace_stack, require_tool
 
 pytestmark = pytest.mark.netns
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import require_tool
+from socket_namespace import require_tool
 
 from netstack.netns import NetworkNamespace, terminate
 
