@@ -1,6 +1,6 @@
 """Socket options take effect on the wire: checked in a tshark capture of the TAP.
 
-One capture records four connections from netstack (192.0.2.2) to kernel listeners (192.0.2.1), each
+One capture records several connections from netstack (192.0.2.2) to kernel listeners (192.0.2.1), each
 on its own local port; tshark then reads the file back and each test looks at its connection:
 
 - SO_RCVBUF 4096: the SYN and every segment advertise at most 4096 bytes (the default 256 KiB
@@ -9,7 +9,8 @@ on its own local port; tshark then reads the file back and each test looks at it
   leave as one segment plus one coalesced segment (the kernel receiver delays its ACK: TCP_QUICKACK 0);
 - SO_LINGER (1, 0): ``close`` sends an RST and no FIN;
 - SO_KEEPALIVE + TCP_KEEPIDLE 1 + TCP_KEEPINTVL 1: keepalive probes (SEQ = SND.NXT - 1, no data)
-  appear about one second after the connection fell idle.
+  appear about one second after the connection fell idle;
+- TCP_MAXSEG 1000: our SYN announces MSS 1000 and the kernel's segments stay within it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,22 @@ def _small_writes(ns, stack, nodelay):
         return sock.getsockname()[1]
 
 
+def _maxseg(ns, stack):
+    listener, port = _accepting_listener(ns)
+    with listener, stack.socket() as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1000)
+        sock.settimeout(5)
+        sock.connect((HOST_IP, port))
+        peer, _ = listener.accept()
+        with peer:
+            peer.settimeout(5)
+            peer.sendall(b"m" * 20_000)  # the kernel segments to the MSS we announced
+            received = 0
+            while received < 20_000:
+                received += len(sock.recv(65536))
+        return sock.getsockname()[1]
+
+
 def _linger_abort(ns, stack):
     listener, port = _accepting_listener(ns)
     with listener:
@@ -121,6 +138,7 @@ def wire(tmp_path_factory):
         ports["nagle"] = _small_writes(ns, running, nodelay=False)
         ports["nodelay"] = _small_writes(ns, running, nodelay=True)
         ports["linger"] = _linger_abort(ns, running)
+        ports["maxseg"] = _maxseg(ns, running)
         ports["keepalive"] = _keepalive(ns, running)
     return capture, ports
 
@@ -181,3 +199,17 @@ def test_keepalive_probes_appear_after_tcp_keepidle(wire):
     first_gap = probes[0][0] - handshake_done
     assert 0.9 <= first_gap <= 1.6, first_gap
     assert 0.8 <= probes[1][0] - probes[0][0] <= 1.4
+
+
+def test_tcp_maxseg_is_the_mss_announced_in_our_syn(wire):
+    capture, ports = wire
+    port = ports["maxseg"]
+    result = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", f"ip.src=={STACK_IP} && tcp.srcport=={port} && tcp.flags.syn==1",
+         "-T", "fields", "-e", "tcp.options.mss_val"], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["1000"]
+    sizes = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", f"ip.dst=={STACK_IP} && tcp.dstport=={port} && tcp.len>0",
+         "-T", "fields", "-e", "tcp.len"], capture_output=True, text=True, timeout=60, check=True)
+    lengths = [int(n) for n in sizes.stdout.split()]
+    assert sum(lengths) == 20_000 and max(lengths) <= 1000  # the kernel's segments obey it
