@@ -137,10 +137,32 @@ def test_closing_a_listener_resets_queued_connections():
     assert later.error == errno.ECONNREFUSED  # nobody listens any more
 
 
-def test_trace_events_for_state_changes_rto_and_resets(caplog):
+class _Records(__import__("logging").Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_trace_events_for_state_changes_rto_and_resets():
     import logging
 
-    caplog.set_level(logging.DEBUG, logger="netstack.trace")
+    # our own handler on the trace logger: other tests may have turned its propagation off
+    logger = logging.getLogger("netstack.trace")
+    handler = _Records()
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        _trace_scenario(handler)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def _trace_scenario(caplog):
     net, a, b, ta, tb = two_hosts()
     TcpServer(tb, 80)
     stream = a.call(TcpStream.connect, ta, B, 80)
