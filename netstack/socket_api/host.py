@@ -38,15 +38,29 @@ class SocketHost:
     """The socket layer's state for one driver (see the module docstring)."""
 
     def __init__(self, driver):
-        self.driver = driver
+        # Weak references: the table of hosts is keyed weakly by the driver, so nothing here may keep
+        # the driver (or the simulated network holding it) alive.
+        self._driver = weakref.ref(driver)
         self.stack = driver.stack
-        self.network = getattr(driver, "network", None)  # set for a simulated host
-        self.simulated = self.network is not None
+        network = getattr(driver, "network", None)  # set for a simulated host
+        self._network = None if network is None else weakref.ref(network)
+        self.simulated = network is not None
         self.tcp: TcpLayer = driver.call(self._tcp_layer)
         self.bound_tcp: dict[int, set] = {}  # port -> sockets bound to it (not closed)
         self._dirty: set = set()
         self._flush_timer = None
         self._next_port = 0
+
+    @property
+    def driver(self):
+        driver = self._driver()
+        if driver is None:
+            raise RuntimeError("the stack this socket belonged to is gone")
+        return driver
+
+    @property
+    def network(self):
+        return None if self._network is None else self._network()
 
     @classmethod
     def for_driver(cls, driver) -> "SocketHost":
