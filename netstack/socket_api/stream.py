@@ -29,6 +29,8 @@ from netstack.machines.tcp_connection import TcpState
 
 ANY = b"\x00\x00\x00\x00"
 DEFAULT_BACKLOG = min(stdlib_socket.SOMAXCONN, 128)
+MSG_DONTWAIT = getattr(stdlib_socket, "MSG_DONTWAIT", 0x40)
+MSG_WAITALL = getattr(stdlib_socket, "MSG_WAITALL", 0x100)
 
 
 def parse_address(address, what: str = "connect") -> tuple[bytes, int]:
@@ -331,7 +333,22 @@ class StreamSocket(StreamOptions, NetstackSocket):
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         self._check_flags(flags)
-        return self._blocking(self._recv, bufsize, nonblocking=self._dontwait(flags))
+        nonblocking = self._dontwait(flags)
+        data = self._blocking(self._recv, bufsize, nonblocking=nonblocking)
+        if not flags & MSG_WAITALL or not data or nonblocking or self._timeout == 0.0:
+            return data
+        # MSG_WAITALL: keep reading until bufsize bytes, the end of the stream or an error
+        chunks, total = [data], len(data)
+        while total < bufsize:
+            try:
+                more = self._blocking(self._recv, bufsize - total)
+            except OSError:
+                break  # Linux returns what it has; the error waits for the next call
+            if not more:
+                break
+            chunks.append(more)
+            total += len(more)
+        return b"".join(chunks)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         view = memoryview(buffer).cast("B")
@@ -339,8 +356,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
             raise ValueError("negative buffersize in recv_into")
         if nbytes:
             view = view[:nbytes]
-        self._check_flags(flags)
-        data = self._blocking(self._recv, len(view), nonblocking=self._dontwait(flags))
+        data = self.recv(len(view), flags)
         view[:len(data)] = data
         return len(data)
 
@@ -358,26 +374,26 @@ class StreamSocket(StreamOptions, NetstackSocket):
             raise would_block()
         if bufsize == 0:
             return b""
-        conn = stream.conn
-        data = conn.recv(bufsize, self._now())
-        if data:
-            stream._done(self._now())
-            return data
-        code = self._take_error()
-        if code is not None:
-            raise os_error(code)
-        if conn.error is not None or conn.at_eof or conn.dead or self._shut_rd:
-            return b""
-        raise would_block()
+        try:
+            return stream.recv(bufsize, self._now())  # data first, even after an RST (as Linux)
+        except BlockingIOError:
+            if self._shut_rd or stream.conn.dead:
+                return b""
+            raise
+        except OSError:
+            code = self._take_error()  # the connection's errno, reported once
+            if code is not None:
+                raise os_error(code) from None
+            return b""  # reported already: end of stream from now on
 
     @staticmethod
     def _dontwait(flags: int) -> bool:
-        return bool(flags & getattr(stdlib_socket, "MSG_DONTWAIT", 0x40))
+        return bool(flags & MSG_DONTWAIT)
 
     @staticmethod
     def _check_flags(flags: int) -> None:
-        if flags & ~getattr(stdlib_socket, "MSG_DONTWAIT", 0x40):
-            raise os_error(errnos.EOPNOTSUPP, "netstack supports only MSG_DONTWAIT")
+        if flags & ~(MSG_DONTWAIT | MSG_WAITALL):
+            raise os_error(errnos.EOPNOTSUPP, "netstack's TCP recv supports MSG_DONTWAIT and MSG_WAITALL")
 
     # ------------------------------------------------------------------ closing
     def shutdown(self, how: int) -> None:
@@ -429,7 +445,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         if stream is not None:
             stream.on_event = None
             if not stream.conn.dead:
-                if self._linger == (1, 0) or self._linger[0] and self._linger[1] == 0:
+                if self._linger[0] and self._linger[1] == 0:
                     stream.abort(now)  # SO_LINGER {1, 0}: RFC 9293 §3.10.5 ABORT, an RST
                 else:
                     stream.close(now)

@@ -294,3 +294,17 @@ def test_linger_off_close_returns_at_once(net):
     start = net.clock
     client.close()
     assert net.clock == start
+
+
+def test_msg_waitall_waits_for_the_whole_count_or_the_end(net):
+    _, client, conn = _pair(net)
+    client.sendall(b"abc")
+    net.run(0.01)
+    client.sendall(b"defgh")
+    assert conn.recv(8, socket.MSG_WAITALL) == b"abcdefgh"
+    client.sendall(b"xy")
+    client.shutdown(socket.SHUT_WR)
+    assert conn.recv(100, socket.MSG_WAITALL) == b"xy"  # the end of the stream ends the wait
+    with pytest.raises(OSError) as raised:
+        conn.recv(1, socket.MSG_OOB)
+    assert raised.value.errno == errno.EOPNOTSUPP
