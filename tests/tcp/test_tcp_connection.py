@@ -461,3 +461,20 @@ def test_rfc9293_3_10_8_user_timeout_aborts_with_etimedout():
     pair.run(lambda: pair.a.dead)
     assert pair.a.error == errno.ETIMEDOUT
     assert 5.0 <= pair.now - started < 6.0
+
+
+def test_rfc1191_smaller_path_mtu_shrinks_segments_and_resends():
+    pair = Pair()
+    pair.a.connect(0.0)
+    pair.run(pair.established)
+    pair.a.outbox.clear()
+    pair.a.send(bytes(5000), pair.now)
+    assert max(len(s.payload) for s in pair.a.outbox) == 1448
+    pair.a.outbox.clear()
+    pair.a.path_mtu_changed(1000, pair.now)
+    assert pair.a.send_mss == 1000 - 40 - 12
+    assert [len(s.payload) for s in pair.a.outbox] == [948]  # the first segment again, smaller
+    assert pair.a.outbox[0].seq == pair.a.snd_una
+    got = bytearray()
+    pair.run(lambda: (got.extend(pair.b.recv(1 << 20, pair.now)) or len(got) == 5000))
+    assert bytes(got) == bytes(5000)
