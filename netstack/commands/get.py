@@ -3,7 +3,8 @@
 Where the stack runs:
 
 - ``--netns NAME``: the TAP's host side goes into the existing namespace NAME, where the server runs
-  (e.g. ``ip netns exec NAME python3 -m http.server --bind 198.51.100.1``). This is what tests use.
+  (e.g. ``ip netns exec NAME python3 -m http.server --bind 0.0.0.0 80``: bind the wildcard, because the
+  URL host's address only exists on the TAP's host side once ``get`` has created it). This is what tests use.
 - ``--tap NAME``: the TAP is created in the current namespace (like ``netstack up``).
 - default: a private namespace is created (and deleted): useful only to see the stack connect and be
   refused, since nothing serves in it.

@@ -85,15 +85,6 @@ class DatagramSocket(NetstackSocket):
         ip, port = parse_address(address)
         self._call(self._connect, ip, port)
 
-    def connect_ex(self, address) -> int:
-        try:
-            self.connect(address)
-        except OSError as error:
-            if error.errno is None:
-                raise
-            return error.errno
-        return 0
-
     def _connect(self, ip: bytes, port: int) -> None:
         if port == 0:
             raise os_error(errnos.EINVAL)
@@ -199,7 +190,7 @@ class DatagramSocket(NetstackSocket):
         self._check_open()
         number = opt.option_int(value)
         if level == opt.SOL_SOCKET and name == opt.SO_RCVBUF:
-            self._receive_buffer = max(opt.MIN_BUFFER, number)
+            self._receive_buffer = opt.buffer_size(number)
         elif level == opt.SOL_SOCKET and name == opt.SO_REUSEADDR:
             self._reuse_address = bool(number)
         else:

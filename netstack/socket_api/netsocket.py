@@ -75,6 +75,20 @@ class NetstackSocket:
     def fileno(self) -> int:
         return -1 if self._real_closed else self._ready.fileno()
 
+    def connect_ex(self, address) -> int:
+        """``connect`` returning the errno instead of raising it (0 on success), as ``socket.connect_ex``."""
+        try:
+            self.connect(address)
+        except TimeoutError as error:
+            if error.errno is None:
+                return errnos.EWOULDBLOCK  # what CPython's connect_ex returns on a timeout
+            return error.errno
+        except OSError as error:
+            if error.errno is None:
+                raise
+            return error.errno
+        return 0
+
     def _check_open(self) -> None:
         if self._closed:
             raise os_error(errnos.EBADF)

@@ -59,6 +59,10 @@ LINUX_TCP_STATE = {
 #: Linux bounds (net/ipv4/tcp.c do_tcp_setsockopt): MAX_TCP_KEEPIDLE/INTVL 32767 s, MAX_TCP_KEEPCNT 127.
 KEEPALIVE_LIMITS = {TCP_KEEPIDLE: 32767, TCP_KEEPINTVL: 32767, TCP_KEEPCNT: 127}
 MIN_BUFFER = 1024
+#: Largest SO_RCVBUF/SO_SNDBUF (Linux clamps to net.core.rmem_max/wmem_max): every queue stays bounded,
+#: and 64 MiB is far below the 1 GiB a window scale of 14 could announce.
+MAX_BUFFER = 64 * 1024 * 1024
+C_INT_MIN, C_INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def unsupported(level: int, name: int) -> OSError:
@@ -72,7 +76,16 @@ def option_int(value) -> int:
         return struct.unpack("i", bytes(value[:4]))[0]
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("a bytes-like object or an integer is required")
+    if not C_INT_MIN <= value <= C_INT_MAX:
+        # the stdlib converts to a C int first, then falls back to a buffer: a TypeError either way
+        raise TypeError(f"a bytes-like object is required, not 'int' ({value} does not fit a C int)")
     return value
+
+
+def buffer_size(number: int) -> int:
+    """The size SO_RCVBUF/SO_SNDBUF ``number`` gives: as Linux (sock_setsockopt), read as unsigned and
+    clamped to the maximum (so -1 means "as large as allowed"), and at least MIN_BUFFER."""
+    return max(MIN_BUFFER, min(number & 0xFFFFFFFF, MAX_BUFFER))
 
 
 def encode_reply(value: int | bytes, buflen: int | None):

@@ -205,19 +205,6 @@ class StreamSocket(StreamOptions, NetstackSocket):
         ip, port = parse_address(address)
         self._connect(ip, port)
 
-    def connect_ex(self, address) -> int:
-        try:
-            self.connect(address)
-        except TimeoutError as error:
-            if error.errno is None:
-                return errnos.EWOULDBLOCK  # what CPython's connect_ex returns on a timeout
-            return error.errno
-        except OSError as error:
-            if error.errno is None:
-                raise
-            return error.errno
-        return 0
-
     def _connect(self, ip: bytes, port: int) -> None:
         started = self._call(self._start_connect, ip, port)
         if started == "done":

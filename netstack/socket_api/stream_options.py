@@ -37,7 +37,7 @@ class StreamOptions:
             if name == opt.SO_REUSEADDR:
                 self._reuse_address = bool(number)
             elif name in (opt.SO_RCVBUF, opt.SO_SNDBUF):
-                size = max(opt.MIN_BUFFER, number)
+                size = opt.buffer_size(number)
                 field = "receive_buffer" if name == opt.SO_RCVBUF else "send_buffer"
                 self._config_changes[field] = size
                 if field == "receive_buffer":

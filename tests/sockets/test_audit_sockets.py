@@ -1,0 +1,85 @@
+"""Audit additions for the socket API on the simulated network (no root): option value ranges bound the
+buffers as Linux does, connect_ex is shared by TCP and UDP, and the methods the issue lists that no other
+test calls (recv_into, recvfrom/sendto on TCP, getsockname/getpeername pairs, poll)."""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+
+import pytest
+
+import netstack
+from netstack.socket_api.options import MAX_BUFFER, MIN_BUFFER
+
+A_IP, B_IP = "192.0.2.2", "192.0.2.3"
+
+
+@pytest.fixture
+def net():
+    network = netstack.sim.Network(seed=7)
+    a = network.host(f"{A_IP}/24", name="a")
+    b = network.host(f"{B_IP}/24", name="b")
+    network.link(a, b, delay=0.001)
+    b.socket().close()  # attaches b's TCP
+    network.a, network.b = a, b
+    return network
+
+
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM])
+def test_buffer_sizes_are_clamped_like_linux(net, kind):
+    sock = net.a.socket(socket.AF_INET, kind)
+    cases = [(1, MIN_BUFFER), (8192, 8192), (2**31 - 1, MAX_BUFFER), (-1, MAX_BUFFER)]
+    for value, expected in cases:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, value)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == expected, value
+    before = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    with pytest.raises(TypeError):  # the stdlib's answer for an int that is no C int
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2**40)
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == before
+    sock.close()
+
+
+def test_send_buffer_is_clamped_and_stream_window_stays_bounded(net):
+    sock = net.a.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2**31 - 1)
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == MAX_BUFFER
+    sock.close()
+
+
+def test_connect_ex_returns_errno_for_tcp_and_udp(net):
+    tcp = net.a.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.settimeout(5)
+    assert tcp.connect_ex((B_IP, 4444)) == errno.ECONNREFUSED
+    tcp.close()
+    udp = net.a.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    assert udp.connect_ex((B_IP, 5000)) == 0
+    assert udp.getpeername() == (B_IP, 5000)
+    udp.close()
+    assert udp.connect_ex((B_IP, 5000)) == errno.EBADF  # CPython's connect_ex returns it, too
+
+
+def test_recv_into_recvfrom_sendto_and_poll_on_a_stream(net):
+    server = net.b.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("", 8080))
+    server.listen()
+    server.settimeout(5)
+    client = net.a.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.settimeout(5)
+    assert client.connect_ex((B_IP, 8080)) == 0
+    conn, address = server.accept()
+    conn.settimeout(5)
+    assert address == client.getsockname() == conn.getpeername()
+    assert client.getpeername() == conn.getsockname() == (B_IP, 8080)
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    assert poller.poll(0) == []  # nothing to read yet
+    client.sendto(b"hello", (B_IP, 8080))  # TCP ignores the address, as the kernel does
+    buffer = bytearray(16)
+    assert conn.recv_into(buffer, 3) == 3 and bytes(buffer[:3]) == b"hel"
+    assert [fd for fd, _ in poller.poll(0)] == [conn.fileno()]  # two bytes still wait
+    assert conn.recvfrom(10) == (b"lo", None)  # the kernel gives no address for TCP either
+    assert poller.poll(0) == []
+    for sock in (client, conn, server):
+        sock.close()
