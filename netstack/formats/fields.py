@@ -77,82 +77,85 @@ def ipv4_to_bytes(value) -> bytes:
         raise FormatError("address", None, None, f"not an IPv4 address: {value!r}") from None
 
 
-class MacAddress(Adapter):
+class AddressField(Adapter):
+    """An address of ``length`` bytes on the wire, text in containers; subclasses say which text.
+
+    A bad address met while building becomes a construct error carrying the field path, so the
+    layer turns it into a FormatError naming the field.
+    """
+
+    def __init__(self, length):
+        super().__init__(Bytes(length))
+        self.length = length
+
+    def to_text(self, raw: bytes) -> str:
+        return raw.hex(":")
+
+    def to_bytes(self, obj) -> bytes:
+        raise NotImplementedError
+
+    def _decode(self, obj, context, path):
+        return self.to_text(obj)
+
+    def _encode(self, obj, context, path):
+        try:
+            return self.to_bytes(obj)
+        except FormatError as error:
+            raise _address_error(path, error) from None
+        except ValueError as error:
+            raise ValidationError(str(error), path=path) from None
+
+
+class MacAddress(AddressField):
     """A 48-bit IEEE 802 MAC address, "02:00:5e:00:53:01" in containers."""
 
     def __init__(self):
-        super().__init__(Bytes(6))
+        super().__init__(6)
 
-    def _decode(self, obj, context, path):
-        return obj.hex(":")
-
-    def _encode(self, obj, context, path):
-        try:
-            return mac_to_bytes(obj)
-        except FormatError as error:
-            raise _address_error(path, error) from None
+    def to_bytes(self, obj) -> bytes:
+        return mac_to_bytes(obj)
 
 
-class HardwareAddress(Adapter):
+class HardwareAddress(AddressField):
     """A hardware address of ``length`` bytes (an expression, e.g. ARP's ``this.hlen``), as hex:colons."""
 
-    def __init__(self, length):
-        super().__init__(Bytes(length))
-        self.length = length
-
-    def _decode(self, obj, context, path):
-        return obj.hex(":")
-
-    def _encode(self, obj, context, path):
-        try:
-            if isinstance(obj, str):
-                return mac_to_bytes(obj, len(obj.replace(":", "").replace("-", "").replace(".", "")) // 2)
-            if isinstance(obj, (bytes, bytearray, memoryview)):
-                return bytes(obj)
-        except FormatError as error:
-            raise _address_error(path, error) from None
-        raise ValidationError(f"not a hardware address: {obj!r}", path=path)
+    def to_bytes(self, obj) -> bytes:
+        if isinstance(obj, str):
+            return mac_to_bytes(obj, len(obj.replace(":", "").replace("-", "").replace(".", "")) // 2)
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return bytes(obj)
+        raise ValueError(f"not a hardware address: {obj!r}")
 
 
-class IPv4Address(Adapter):
+class IPv4Address(AddressField):
     """A 32-bit IPv4 address, "192.0.2.1" in containers."""
 
     def __init__(self):
-        super().__init__(Bytes(4))
+        super().__init__(4)
 
-    def _decode(self, obj, context, path):
-        return ipv4_to_text(obj)
+    def to_text(self, raw: bytes) -> str:
+        return ipv4_to_text(raw)
 
-    def _encode(self, obj, context, path):
-        try:
-            return ipv4_to_bytes(obj)
-        except FormatError as error:
-            raise _address_error(path, error) from None
+    def to_bytes(self, obj) -> bytes:
+        return ipv4_to_bytes(obj)
 
 
-class ProtocolAddress(Adapter):
+class ProtocolAddress(AddressField):
     """A protocol address of ``length`` bytes (ARP's ``this.plen``): dotted quad when 4 bytes, else hex."""
 
-    def __init__(self, length):
-        super().__init__(Bytes(length))
-        self.length = length
+    def to_text(self, raw: bytes) -> str:
+        return ipv4_to_text(raw) if len(raw) == 4 else raw.hex(":")
 
-    def _decode(self, obj, context, path):
-        return ipv4_to_text(obj) if len(obj) == 4 else obj.hex(":")
-
-    def _encode(self, obj, context, path):
+    def to_bytes(self, obj) -> bytes:
         if isinstance(obj, str) and (":" in obj or "." not in obj):
-            # the hex form _decode gives for plen != 4, including "" (plen 0) and "0a" (plen 1)
+            # the hex form to_text gives for plen != 4, including "" (plen 0) and "0a" (plen 1)
             try:
                 return bytes.fromhex(obj.replace(":", ""))
             except ValueError:
-                raise ValidationError(f"not a protocol address: {obj!r}", path=path) from None
+                raise ValueError(f"not a protocol address: {obj!r}") from None
         if isinstance(obj, (bytes, bytearray, memoryview)):
             return bytes(obj)
-        try:
-            return ipv4_to_bytes(obj)
-        except FormatError as error:
-            raise _address_error(path, error) from None
+        return ipv4_to_bytes(obj)
 
 
 class NamedNumber(Enum):
@@ -228,10 +231,9 @@ class HeaderStruct(Struct):
     the member, which takes the keys it declares.
     """
 
-    def _parse(self, stream, context, path):
-        obj = Container()
-        obj._io = stream
-        context = Container(
+    def _child_context(self, context, stream):
+        """The context construct's own ``Struct`` gives its members (``_`` is the parent's)."""
+        child = Container(
             _=context,
             _params=context._params,
             _root=None,
@@ -242,7 +244,13 @@ class HeaderStruct(Struct):
             _io=stream,
             _index=context.get("_index", None),
         )
-        context._root = context._.get("_root", context)
+        child._root = context.get("_root", child)
+        return child
+
+    def _parse(self, stream, context, path):
+        obj = Container()
+        obj._io = stream
+        context = self._child_context(context, stream)
         for sc in self.subcons:
             subobj = sc._parsereport(stream, context, path)
             if isinstance(sc, Flattened):
@@ -258,18 +266,7 @@ class HeaderStruct(Struct):
     def _build(self, obj, stream, context, path):
         if obj is None:
             obj = Container()
-        context = Container(
-            _=context,
-            _params=context._params,
-            _root=None,
-            _parsing=context._parsing,
-            _building=context._building,
-            _sizing=context._sizing,
-            _subcons=self._subcons,
-            _io=stream,
-            _index=context.get("_index", None),
-        )
-        context._root = context._.get("_root", context)
+        context = self._child_context(context, stream)
         context.update(obj)
         for sc in self.subcons:
             if isinstance(sc, Flattened):
