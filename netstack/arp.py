@@ -55,6 +55,24 @@ _USABLE = (NeighbourState.REACHABLE, NeighbourState.STALE, NeighbourState.DELAY,
 _AGING = (NeighbourState.STALE, NeighbourState.FAILED)
 
 
+def _states_that_only_transmit() -> frozenset:
+    """States whose one ``resolve_request`` row is unguarded, keeps the state and only transmits.
+
+    Derived from NEIGHBOUR_TABLE, so the send path may skip firing the machine there (the result is
+    the same: no state change, the packet goes to the cached address) while the declaration stays the
+    single source of truth."""
+    only_transmit = set()
+    for state in NeighbourState:
+        rows = NEIGHBOUR_TABLE.candidates(state, RESOLVE_REQUEST)
+        if len(rows) == 1 and not rows[0].guards and rows[0].dest is None and rows[0].actions == ("transmit_packet",):
+            only_transmit.add(state)
+    return frozenset(only_transmit)
+
+
+# REACHABLE, DELAY and PROBE with the current declaration (RFC 4861 §7.3.3: send to the cached address).
+TRANSMIT_ONLY_STATES = _states_that_only_transmit()
+
+
 class ArpNeighbour:
     """One neighbour cache entry: the model ``NEIGHBOUR_TABLE`` drives (guards and actions below)."""
 
@@ -140,8 +158,12 @@ class ArpLayer:
     # ----------------------------------------------------------------- the machine
     def fire(self, neighbour: ArpNeighbour, event: str, argument=None) -> None:
         old = neighbour.state
+        old_mac = neighbour.mac
         new = NEIGHBOUR_TABLE.fire(neighbour, event, argument)
         if new is old:
+            if neighbour.mac is not old_mac and new in _USABLE and neighbour.mac is not None:
+                # record_address without a state change (a reply with a new address while REACHABLE)
+                self._header_cache[neighbour.ip] = encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
             return
         stack = self.stack
         if new in _USABLE and neighbour.mac is not None:
@@ -238,8 +260,8 @@ class ArpLayer:
         if header is not None:
             neighbour = self.table[next_hop]
             neighbour.used = now
-            if neighbour.state is NeighbourState.REACHABLE:
-                # The table's row "resolve_request in REACHABLE -> transmit_packet", inlined.
+            if neighbour.state in TRANSMIT_ONLY_STATES:
+                # What the table's row does there (``transmit_packet``; the header is the cached MAC's).
                 self.stack.emit(header + datagram)
                 return
             self.fire(neighbour, RESOLVE_REQUEST, datagram)

@@ -14,6 +14,8 @@ the codec gives: name or number kinds; SACK blocks and unknown kinds are carried
 
 from __future__ import annotations
 
+import functools
+
 from netstack.tcp.segment import TcpSegment
 
 _FLAG_BITS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80}
@@ -140,8 +142,22 @@ def decode_segment(data, src: bytes, dst: bytes) -> tuple[TcpSegment, bool]:
     return segment, bool(record["checksum_ok"])
 
 
+@functools.lru_cache(maxsize=64)
+def _timestamp_options(tsval: int, tsecr: int) -> bytes:
+    """NOP, NOP, timestamps encoded by the generated codec; a burst of segments shares one value pair."""
+    return _fast.encode_tcp_options([(1, None), (1, None), (8, (tsval, tsecr))])
+
+
 def encode_segment(segment: TcpSegment, src: bytes, dst: bytes) -> bytes:
     """The segment as bytes, header and checksum computed."""
+    if _FAST_ENCODE is not None and segment.mss is None and segment.wscale is None and not segment.sack_permitted:
+        # every segment after the handshake (``_options_of``'s first case), options pre-encoded
+        tsval = segment.tsval
+        return _FAST_ENCODE(
+            src, dst, segment.src_port, segment.dst_port, segment.seq, segment.ack, segment.flags,
+            segment.window, segment.urgent_pointer,
+            _timestamp_options(tsval, segment.tsecr or 0) if tsval is not None else b"", segment.payload,
+        )
     options = _options_of(segment)
     if _FAST_ENCODE is not None:
         return _FAST_ENCODE(
