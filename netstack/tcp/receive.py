@@ -33,6 +33,8 @@ _HALF = 1 << 31
 OUT_OF_WINDOW_ACK_INTERVAL = 0.5
 _DATA_STATES = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
 _OUTPUT_STATES = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
+# states where an ACK cannot acknowledge our FIN (none sent), so taking one alone needs no transition
+_ACK_ONLY_STATES = (ESTABLISHED, CLOSE_WAIT)
 
 
 class ReceivePath:
@@ -240,6 +242,16 @@ class ReceivePath:
             if flags & RST:
                 return  # an RST outside the window is dropped silently (RFC 5961 §3.2)
             self.counters.incr("tcp.drop.unacceptable")
+            if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
+                # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
+                # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
+                # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
+                # deadlocks two connections whose both windows are full (echo of a bulk stream).
+                self.counters.incr("tcp.zero_window_acks_taken")
+                if self._process_ack(seg, now) and not self.dead:
+                    self._output(now)
+                if self.dead:
+                    return
             if self.state is TIME_WAIT and flags & FIN and ((seq + seg_len - rcv_nxt) & SEQ_MASK) == 0:
                 self._fire("rcv_fin", now)  # the peer's FIN again: ACK it, restart 2 MSL
             elif seg_len or self._out_of_window_ack_allowed(now):
