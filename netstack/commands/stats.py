@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import sys
 import time
 
 HELP = "print the counters of a running stack (netstack up) or of a simulated session (--sim)"
@@ -36,27 +37,34 @@ def _table(counters: dict, drops_only: bool) -> str:
 def run(args) -> int:
     if args.sim:
         return _run_sim(args)
-    from netstack.commands.up import STATS_DIRECTORY, stats_path
+    from netstack.commands.up import STATS_DIRECTORY, namespace_suffix, stats_path
 
     if args.file:
         path = args.file
     elif args.tap:
         path = stats_path(args.tap)
     else:
-        found = sorted(glob.glob(os.path.join(STATS_DIRECTORY, "*.json")))
+        # Only stacks of this network namespace (see namespace_suffix): "*.json" would also match the
+        # files of stacks in other namespaces.
+        suffix = namespace_suffix()
+        found = sorted(path for path in glob.glob(os.path.join(STATS_DIRECTORY, f"*{suffix}.json"))
+                       if ("@" in os.path.basename(path)) == bool(suffix))
         if not found:
             print(f"netstack stats: no running stack publishes stats in {STATS_DIRECTORY} "
-                  "(start one with `netstack up`, or try `netstack stats --sim`)")
+                  "(start one with `netstack up`, or try `netstack stats --sim`)", file=sys.stderr)
             return 1
         path = found[0]
     try:
         with open(path) as file:
             snapshot = json.load(file)
     except FileNotFoundError:
-        print(f"netstack stats: {path} does not exist: is `netstack up` running with that TAP?")
+        print(f"netstack stats: {path} does not exist: is `netstack up` running with that TAP?", file=sys.stderr)
         return 1
     except (OSError, ValueError) as error:
-        print(f"netstack stats: cannot read {path}: {error}")
+        print(f"netstack stats: cannot read {path}: {error}", file=sys.stderr)
+        return 1
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("counters", {}), dict):
+        print(f"netstack stats: {path} is not a stats file written by `netstack up`", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(snapshot, indent=1, sort_keys=True))

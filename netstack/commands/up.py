@@ -10,6 +10,7 @@ import threading
 import time
 
 STATS_DIRECTORY = "/run/netstack"
+NAMED_NAMESPACES = "/var/run/netns"  # where `ip netns add` binds the namespaces it names
 
 HELP = "run the stack on a new TAP device until SIGINT/SIGTERM (prints 'ready NAME IP MAC')"
 
@@ -27,7 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--trace", action="store_true", help="print trace events decoded on stderr")
     parser.add_argument("--stats-file", default=None, metavar="FILE",
                         help=f"where the counters are published every second for `netstack stats` "
-                             f"(default {STATS_DIRECTORY}/NAME.json)")
+                             f"(default {STATS_DIRECTORY}/NAME.json; NAME@NS.json "
+                             f"inside the network namespace NS)")
 
 
 def run(args) -> int:
@@ -68,8 +70,29 @@ def run(args) -> int:
     return 0
 
 
+def namespace_suffix() -> str:
+    """"@NAME" inside a named network namespace (`ip netns`), "" elsewhere.
+
+    /run is shared by every network namespace, and each namespace may have its own TAP called nst0:
+    without this, two stacks in two namespaces would overwrite (and on exit delete) one stats file.
+    """
+    try:
+        ours = os.stat("/proc/self/ns/net").st_ino
+        names = sorted(os.listdir(NAMED_NAMESPACES))
+    except OSError:
+        return ""
+    for name in names:
+        try:
+            if os.stat(os.path.join(NAMED_NAMESPACES, name)).st_ino == ours:
+                return f"@{name}"
+        except OSError:
+            continue
+    return ""
+
+
 def stats_path(tap: str) -> str:
-    return os.path.join(STATS_DIRECTORY, f"{tap}.json")
+    """Where `netstack up --tap TAP` in this network namespace publishes its counters."""
+    return os.path.join(STATS_DIRECTORY, f"{tap}{namespace_suffix()}.json")
 
 
 def publish_stats(path: str | None, running, args) -> None:
