@@ -17,7 +17,7 @@ import socket as stdlib_socket
 
 from netstack.config import ip_to_text
 from netstack.socket_api import options as opt
-from netstack.socket_api.netsocket import NetstackSocket, os_error, would_block
+from netstack.socket_api.netsocket import NetstackSocket, os_error, receive_view, shutdown_how, would_block
 from netstack.socket_api.stream import ANY, parse_address
 
 DEFAULT_RECEIVE_BUFFER = 212992  # Linux net.core.rmem_default
@@ -154,9 +154,7 @@ class DatagramSocket(NetstackSocket):
         return self.recvfrom_into(buffer, nbytes, flags)[0]
 
     def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
-        view = memoryview(buffer).cast("B")
-        if nbytes:
-            view = view[:nbytes]
+        view = receive_view(buffer, nbytes, "recvfrom_into")
         data, remote = self.recvfrom(len(view), flags)
         view[:len(data)] = data
         return len(data), remote
@@ -175,8 +173,7 @@ class DatagramSocket(NetstackSocket):
 
     def shutdown(self, how: int) -> None:
         self._check_open()
-        if how not in (stdlib_socket.SHUT_RD, stdlib_socket.SHUT_WR, stdlib_socket.SHUT_RDWR):
-            raise os_error(errnos.EINVAL)
+        shutdown_how(how)
         if self._endpoint is None or self._endpoint.remote is None:
             raise os_error(errnos.ENOTCONN)
 

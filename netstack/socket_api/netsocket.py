@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno as errnos
 import io
+import operator
 import os
 import socket as stdlib_socket
 
@@ -33,6 +34,30 @@ def os_error(code: int, detail: str = "") -> OSError:
 
 def would_block(code: int = errnos.EAGAIN) -> BlockingIOError:
     return BlockingIOError(code, os.strerror(code))
+
+
+def receive_view(buffer, nbytes: int, name: str) -> memoryview:
+    """The writable byte view ``recv_into``/``recvfrom_into`` fill, checked before anything is read
+    (a read-only buffer found after the stack handed over the bytes would lose them)."""
+    view = memoryview(buffer)
+    if view.readonly:
+        raise TypeError(f"{name}() argument 1 must be read-write bytes-like object, not {type(buffer).__name__}")
+    view = view.cast("B")
+    nbytes = operator.index(nbytes)
+    if nbytes < 0:
+        raise ValueError(f"negative buffersize in {name}")
+    if nbytes > len(view):
+        raise ValueError("buffer too small for requested bytes" if name == "recv_into"
+                         else "nbytes is greater than the length of the buffer")
+    return view[:nbytes] if nbytes else view
+
+
+def shutdown_how(how) -> int:
+    """``shutdown``'s argument: an int (TypeError otherwise, as the stdlib), one of SHUT_* (else EINVAL)."""
+    how = operator.index(how)
+    if how not in (stdlib_socket.SHUT_RD, stdlib_socket.SHUT_WR, stdlib_socket.SHUT_RDWR):
+        raise os_error(errnos.EINVAL)
+    return how
 
 
 class NetstackSocket:
@@ -54,6 +79,8 @@ class NetstackSocket:
     # ------------------------------------------------------------------ blocking and timeouts
     def settimeout(self, value: float | None) -> None:
         if value is not None:
+            if isinstance(value, (str, bytes, bytearray)):
+                raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
             value = float(value)
             if value < 0.0:
                 raise ValueError("Timeout value out of range")

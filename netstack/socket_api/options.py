@@ -89,13 +89,14 @@ def buffer_size(number: int) -> int:
 
 
 def encode_reply(value: int | bytes, buflen: int | None):
-    """getsockopt's result: an int without ``buflen``, else at most ``buflen`` bytes (as the stdlib)."""
-    if buflen is None:
+    """getsockopt's result: an int without ``buflen`` (or with 0), else at most ``buflen`` bytes (as the
+    stdlib, whose ``getsockopt(level, name, 0)`` also returns the int)."""
+    if not buflen:
         if isinstance(value, bytes):
             return struct.unpack("i", value[:4])[0]
         return value
-    if buflen <= 0 or buflen > 1024:
-        raise os_error(errnos.EINVAL, "getsockopt buflen out range")
+    if buflen < 0 or buflen > 1024:
+        raise OSError("getsockopt buflen out of range")  # the stdlib's words, without errno
     data = value if isinstance(value, bytes) else struct.pack("i", value)
     return data[:buflen]
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import errno as errnos
 import ipaddress
+import operator
 import socket as stdlib_socket
 
 from netstack.config import ip_to_text
-from netstack.socket_api.netsocket import NetstackSocket, os_error, would_block
+from netstack.socket_api.netsocket import NetstackSocket, os_error, receive_view, shutdown_how, would_block
 from netstack.socket_api.stream_options import StreamOptions
 from netstack.tcp.endpoint import TcpServer, TcpStream
 from netstack.machines.tcp_connection import TcpState
@@ -168,7 +169,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
     # ------------------------------------------------------------------ passive open
     def listen(self, backlog: int = DEFAULT_BACKLOG) -> None:
         self._check_open()
-        self._call(self._listen, max(1, int(backlog)))
+        self._call(self._listen, max(1, operator.index(backlog)))
 
     def _listen(self, backlog: int) -> None:
         if self._stream is not None:
@@ -338,11 +339,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         return b"".join(chunks)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        view = memoryview(buffer).cast("B")
-        if nbytes < 0:
-            raise ValueError("negative buffersize in recv_into")
-        if nbytes:
-            view = view[:nbytes]
+        view = receive_view(buffer, nbytes, "recv_into")
         data = self.recv(len(view), flags)
         view[:len(data)] = data
         return len(data)
@@ -351,6 +348,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         return self.recv(bufsize, flags), None
 
     def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
+        receive_view(buffer, nbytes, "recvfrom_into")  # its own messages, before anything is read
         return self.recv_into(buffer, nbytes, flags), None
 
     def _recv(self, bufsize: int) -> bytes:
@@ -385,9 +383,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
     # ------------------------------------------------------------------ closing
     def shutdown(self, how: int) -> None:
         self._check_open()
-        if how not in (stdlib_socket.SHUT_RD, stdlib_socket.SHUT_WR, stdlib_socket.SHUT_RDWR):
-            raise os_error(errnos.EINVAL)
-        self._call(self._shutdown, how)
+        self._call(self._shutdown, shutdown_how(how))
 
     def _shutdown(self, how: int) -> None:
         if self._listening:

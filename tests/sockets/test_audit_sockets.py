@@ -83,3 +83,64 @@ def test_recv_into_recvfrom_sendto_and_poll_on_a_stream(net):
     assert poller.poll(0) == []
     for sock in (client, conn, server):
         sock.close()
+
+
+def _connected(net, port):
+    server = net.b.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("", port))
+    server.listen()
+    server.settimeout(5)
+    client = net.a.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.settimeout(5)
+    client.connect((B_IP, port))
+    conn, _ = server.accept()
+    conn.settimeout(5)
+    return server, client, conn
+
+
+def test_bad_arguments_raise_what_the_stdlib_raises_before_reading(net):
+    """A read-only or too small buffer is refused before any byte is taken from the stream (the bytes
+    would be lost otherwise), with the stdlib's exception types for every malformed argument."""
+    server, client, conn = _connected(net, 8081)
+    kernel = socket.socket()
+    try:
+        client.sendall(b"precious")
+        for sock in (conn, kernel):
+            with pytest.raises(TypeError):
+                sock.recv_into(b"read-only")
+            with pytest.raises(ValueError):
+                sock.recv_into(bytearray(2), 10)
+            with pytest.raises(ValueError):
+                sock.recvfrom_into(bytearray(2), 10)
+            with pytest.raises(TypeError):
+                sock.settimeout("1")
+            with pytest.raises(TypeError):
+                sock.shutdown("x")
+            with pytest.raises(TypeError):
+                sock.listen("a")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE, 0) == socket.SOCK_STREAM
+            with pytest.raises(OSError):
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE, -1)
+        buffer = bytearray(8)
+        assert conn.recv_into(buffer) == 8 and bytes(buffer) == b"precious"  # nothing was lost
+    finally:
+        kernel.close()
+        for sock in (client, conn, server):
+            sock.close()
+
+
+def test_udp_recvfrom_into_checks_its_buffer_first(net):
+    receiver = net.b.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("", 5001))
+    receiver.settimeout(5)
+    sender = net.a.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.sendto(b"datagram", (B_IP, 5001))
+    with pytest.raises(TypeError):
+        receiver.recvfrom_into(b"read-only")
+    with pytest.raises(ValueError):
+        receiver.recvfrom_into(bytearray(2), 10)
+    buffer = bytearray(16)
+    assert receiver.recvfrom_into(buffer) == (8, (A_IP, sender.getsockname()[1]))
+    assert bytes(buffer[:8]) == b"datagram"
+    sender.close()
+    receiver.close()
