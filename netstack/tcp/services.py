@@ -8,7 +8,9 @@
   takes them, until the client closes; input is discarded.
 - HTTP (RFC 9112 subset, port 80): ``GET /`` is an HTML status page with the stack's counters and the
   TCP connection table, ``GET /stats.json`` the same as JSON; other paths 404, other methods 405.
-  Persistent connections (HTTP/1.1 default, ``Connection: close`` honoured), requests up to 16 KiB.
+  Persistent connections (HTTP/1.1 default, ``Connection: close`` honoured), requests up to 16 KiB;
+  pipelined requests are answered in order, and reading pauses while ``RESPONSE_BACKLOG`` bytes of
+  answers wait, so a client that never reads meets our closed window, not unbounded memory.
 
 ``tcp_layer_of(stack)`` returns the stack's TCP transport, attaching one if there is none. Each starter
 ``starter(stack) -> handle`` (handle has ``close()``) is registered in ``netstack.services.SERVICES``.
@@ -28,6 +30,9 @@ CHARGEN_PORT = 19
 HTTP_PORT = 80
 ECHO_BACKLOG = 256 * 1024
 MAX_REQUEST = 16 * 1024
+#: HTTP responses waiting for send space before the service stops reading requests: a client that
+#: pipelines requests and never reads then meets our closed window instead of our memory.
+RESPONSE_BACKLOG = 256 * 1024
 
 
 def tcp_layer_of(stack) -> TcpLayer:
@@ -172,19 +177,28 @@ class HttpStatus(_Service):
 
     def handle(self, stream, now):
         self._flush(stream, now)
-        while not stream.closing and stream.readable:
+        request = stream.request
+        # Answer the complete requests already buffered, then read more, while fewer than
+        # RESPONSE_BACKLOG bytes of answers wait: pipelined requests stay in TCP's receive buffer.
+        while not stream.closing and len(stream.pending) < RESPONSE_BACKLOG:
+            end = request.find(b"\r\n\r\n")
+            if end >= 0:
+                head = bytes(request[:end])
+                del request[:end + 4]
+                stream.pending += self.respond(head, stream)
+                continue
+            if len(request) > MAX_REQUEST:
+                stream.pending += _response(431, "text/plain", b"request header too large\n", close=True)
+                stream.closing = True
+                break
+            if not stream.readable:
+                break
             data = stream.recv(65536, now)
             if not data:
                 stream.closing = True
                 break
-            stream.request += data
-            while b"\r\n\r\n" in stream.request and not stream.closing:
-                head, _, rest = bytes(stream.request).partition(b"\r\n\r\n")
-                stream.request = bytearray(rest)
-                stream.pending += self.respond(head, stream)
-            if len(stream.request) > MAX_REQUEST:
-                stream.pending += _response(431, "text/plain", b"request header too large\n", close=True)
-                stream.closing = True
+            request += data
+            self._flush(stream, now)
         self._flush(stream, now)
         if stream.closing and not stream.pending:
             stream.close(now)
