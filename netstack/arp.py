@@ -53,6 +53,18 @@ REACHABLE_TIMEOUT = NeighbourEvent.reachable_timeout
 DELAY_TIMEOUT = NeighbourEvent.delay_timeout
 _USABLE = (NeighbourState.REACHABLE, NeighbourState.STALE, NeighbourState.DELAY, NeighbourState.PROBE)
 _AGING = (NeighbourState.STALE, NeighbourState.FAILED)
+_UNCONFIRMED = (NeighbourState.DELAY, NeighbourState.PROBE, NeighbourState.FAILED)
+# Flows remembered per entry while DELAY/PROBE (one datagram each; bounds memory under many flows).
+UNCONFIRMED_FLOW_LIMIT = 64
+
+
+def _flow_key(datagram: bytes) -> bytes:
+    """The IPv4 protocol and, for TCP and UDP, the two ports: one sender's flow."""
+    protocol = datagram[9]
+    if protocol == 6 or protocol == 17:
+        start = (datagram[0] & 0x0F) * 4
+        return bytes(datagram[9:10]) + bytes(datagram[start:start + 4])
+    return bytes(datagram[9:10])
 
 
 def _states_that_only_transmit() -> frozenset:
@@ -76,7 +88,7 @@ TRANSMIT_ONLY_STATES = _states_that_only_transmit()
 class ArpNeighbour:
     """One neighbour cache entry: the model ``NEIGHBOUR_TABLE`` drives (guards and actions below)."""
 
-    __slots__ = ("layer", "ip", "mac", "state", "queue", "timer", "requests", "probes", "used")
+    __slots__ = ("layer", "ip", "mac", "state", "queue", "unconfirmed", "timer", "requests", "probes", "used")
 
     def __init__(self, layer: "ArpLayer", ip: bytes, now: float):
         self.layer = layer
@@ -84,6 +96,9 @@ class ArpNeighbour:
         self.mac: bytes | None = None
         self.state = NeighbourState.NONE
         self.queue: collections.deque[bytes] = collections.deque()
+        # Per flow, the last datagram sent while reachability was unconfirmed (DELAY, PROBE), resolved
+        # again at once if the probes fail (``ArpLayer._resolve_again_for_waiting_flows``).
+        self.unconfirmed: dict[bytes, bytes] = {}
         self.timer = None  # the one timer of the entry: retransmit, reachable, delay or aging
         self.requests = 0
         self.probes = 0
@@ -166,6 +181,8 @@ class ArpLayer:
                 self._header_cache[neighbour.ip] = encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
             return
         stack = self.stack
+        if new not in _UNCONFIRMED and neighbour.unconfirmed:
+            neighbour.unconfirmed.clear()  # confirmed (REACHABLE), or a new address (STALE)
         if new in _USABLE and neighbour.mac is not None:
             self._header_cache[neighbour.ip] = encode_ethernet(neighbour.mac, stack.mac, ETHERTYPE_IPV4)
         else:
@@ -178,6 +195,24 @@ class ArpLayer:
         if new in _AGING and (neighbour.timer is None or not neighbour.timer.active):
             # Not a machine event: unused STALE and FAILED entries are garbage collected (Linux gc).
             self.start_timer(neighbour, self.config.arp_stale_time, None)
+        if new is NeighbourState.FAILED and neighbour.unconfirmed:
+            self._resolve_again_for_waiting_flows(neighbour)
+
+    def _resolve_again_for_waiting_flows(self, neighbour: ArpNeighbour) -> None:
+        """The probes of a learned address failed while flows were sending to it (DELAY, PROBE).
+
+        Nothing was queued, so nobody was told (RFC 4861 §7.3.3 reports queued packets only); a
+        connecting TCP would wait for its next SYN retransmission (up to 8 s away) to hit the FAILED
+        entry, start resolution again (the declared FAILED row, as Linux) and be told only when that
+        failed too. Instead that next packet is each flow's last datagram, now: the same row queues it
+        and starts resolution, and if the broadcast requests fail as well, ``fail`` reports
+        EHOSTUNREACH to exactly those senders; if the neighbour answers, the datagrams go out again
+        (a duplicate a transport tolerates)."""
+        waiting = list(neighbour.unconfirmed.values())
+        neighbour.unconfirmed.clear()
+        self.stack.counters.incr("arp.resolve_again", len(waiting))
+        for datagram in waiting:
+            self.fire(neighbour, RESOLVE_REQUEST, datagram)
 
     def start_timer(self, neighbour: ArpNeighbour, delay: float, event: str | None) -> None:
         if neighbour.timer is not None:
@@ -260,9 +295,13 @@ class ArpLayer:
         if header is not None:
             neighbour = self.table[next_hop]
             neighbour.used = now
-            if neighbour.state in TRANSMIT_ONLY_STATES:
-                # What the table's row does there (``transmit_packet``; the header is the cached MAC's).
-                self.stack.emit(header + datagram)
+            state = neighbour.state
+            if state in TRANSMIT_ONLY_STATES:
+                # What the table's row does there: ``transmit_packet`` (with the cached header).
+                if state is NeighbourState.REACHABLE:
+                    self.stack.emit(header + datagram)
+                else:
+                    self.transmit(neighbour, datagram, header)
                 return
             self.fire(neighbour, RESOLVE_REQUEST, datagram)
             return
@@ -296,8 +335,19 @@ class ArpLayer:
             self.stack.counters.incr("arp.drop.queue_full")
         queue.append(datagram)
 
-    def transmit(self, neighbour: ArpNeighbour, datagram: bytes) -> None:
-        self.stack.emit(encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4, datagram))
+    def transmit(self, neighbour: ArpNeighbour, datagram: bytes, header: bytes | None = None) -> None:
+        if header is None:
+            header = encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)
+        self.stack.emit(header + datagram)
+        if neighbour.state is not NeighbourState.REACHABLE:
+            # DELAY or PROBE: sent, but the neighbour may be gone. Remember the flow's last datagram
+            # (see ``_resolve_again_for_waiting_flows``).
+            unconfirmed = neighbour.unconfirmed
+            key = _flow_key(datagram)
+            unconfirmed.pop(key, None)
+            if len(unconfirmed) >= UNCONFIRMED_FLOW_LIMIT:
+                del unconfirmed[next(iter(unconfirmed))]  # the flow that sent least recently
+            unconfirmed[key] = datagram
 
     def flush(self, neighbour: ArpNeighbour) -> None:
         header = encode_ethernet(neighbour.mac, self.stack.mac, ETHERTYPE_IPV4)

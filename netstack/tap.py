@@ -24,6 +24,15 @@ queued, the loop is woken, runs it between frames, sends the frames it produced
 (``stack.poll_output()``) and returns its result (or raises its exception) to the caller. The clock is
 ``time.monotonic()``; ``running.clock()`` reads it. An exception raised inside the stack while handling
 a frame is counted (``stack.drop.internal_error``) and logged; the stack never dies from the wire.
+
+TCP segmentation offload towards the kernel (``run_tap(gso=True)``, the default): the fd is opened with
+IFF_VNET_HDR, so every frame read or written starts with a ``virtio_net_hdr``. Each batch of frames the
+stack returns goes through ``coalesce_tcp_segments``: consecutive segments of one flow that GRO would
+merge are written as one frame of up to 64 KiB with ``gso_type`` TCPV4, which the kernel takes in one
+pass (as it takes a virtio guest's TSO frames) instead of running its receive path once per segment.
+The stack itself still builds, checksums and records (pcap) every segment; the merged frame carries
+valid checksums. If the kernel refuses such a write, its segments go out one by one and offload stops
+(``tap.gso_refused``). The kernel sends us plain frames (no offload is enabled in that direction).
 """
 
 from __future__ import annotations
