@@ -42,12 +42,11 @@ from __future__ import annotations
 from construct import BitsInteger, BitStruct, Container, Default, FlagsEnum, Int16ub, Int32ub
 
 from netstack.errors import FormatError
-from netstack.formats.checksum import transport_checksum
 from netstack.formats.fields import Flattened, HeaderStruct
 from netstack.formats.layer import Layer
 from netstack.formats.registry import register_ip_protocol
 from netstack.formats.tcp_options import TcpOptionList, decode_options, encode_options
-from netstack.formats.transport import pseudo_header_addresses
+from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
 IP_PROTOCOL_TCP = 6
 MINIMUM_HEADER_LENGTH = 20
@@ -109,11 +108,7 @@ class TcpLayer(Layer):
             raise FormatError("tcp", "data_offset", base + 12, f"data_offset {data_offset} says {header_length} header bytes, has {available}")
         container = self.parse_header(data[:MINIMUM_HEADER_LENGTH], base)
         container.options = decode_options(data[MINIMUM_HEADER_LENGTH:header_length], base + MINIMUM_HEADER_LENGTH)
-        addresses = pseudo_header_addresses(context, "tcp")
-        if addresses is None:
-            container.checksum_ok = None
-        else:
-            container.checksum_ok = transport_checksum(addresses[0], addresses[1], IP_PROTOCOL_TCP, data) == 0
+        container.checksum_ok = checksum_verdict(context, "tcp", IP_PROTOCOL_TCP, data)
         container.payload = data[header_length:]
         container._derived = {"data_offset": data_offset}
         if container.checksum_ok:
@@ -133,10 +128,7 @@ class TcpLayer(Layer):
         values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
         segment = self.build_header(values) + payload
         if explicit_checksum is None:
-            addresses = pseudo_header_addresses(context, "tcp")
-            if addresses is None:
-                raise FormatError("tcp", "checksum", None, "computing it needs src and dst (build inside IPv4, or pass src=, dst=)")
-            checksum = transport_checksum(addresses[0], addresses[1], IP_PROTOCOL_TCP, segment)
+            checksum = pseudo_header_checksum(context, "tcp", IP_PROTOCOL_TCP, segment)
             segment = segment[:16] + checksum.to_bytes(2, "big") + segment[18:]
         return segment
 

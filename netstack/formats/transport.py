@@ -9,6 +9,7 @@ Without them a parse reports ``checksum_ok=None`` and a build that must compute 
 from __future__ import annotations
 
 from netstack.errors import FormatError
+from netstack.formats.checksum import transport_checksum
 from netstack.formats.fields import ipv4_to_bytes
 
 
@@ -23,3 +24,19 @@ def pseudo_header_addresses(context, layer: str) -> tuple[bytes, bytes] | None:
         return ipv4_to_bytes(src), ipv4_to_bytes(dst)
     except FormatError as error:
         raise FormatError(layer, "pseudo_header", None, f"src/dst context: {error.reason}") from None
+
+
+def checksum_verdict(context, layer: str, protocol: int, data) -> bool | None:
+    """Whether ``data`` (header + payload) sums to zero with its pseudo-header; None without addresses."""
+    addresses = pseudo_header_addresses(context, layer)
+    if addresses is None:
+        return None
+    return transport_checksum(addresses[0], addresses[1], protocol, data) == 0
+
+
+def pseudo_header_checksum(context, layer: str, protocol: int, data) -> int:
+    """The checksum to put in ``data`` (whose checksum field is zero); FormatError without addresses."""
+    addresses = pseudo_header_addresses(context, layer)
+    if addresses is None:
+        raise FormatError(layer, "checksum", None, "computing it needs src and dst (build inside IPv4, or pass src=, dst=)")
+    return transport_checksum(addresses[0], addresses[1], protocol, data)

@@ -30,11 +30,10 @@ from __future__ import annotations
 from construct import Container, Default, Int16ub
 
 from netstack.errors import FormatError
-from netstack.formats.checksum import transport_checksum
 from netstack.formats.fields import HeaderStruct
 from netstack.formats.layer import Layer
 from netstack.formats.registry import register_ip_protocol
-from netstack.formats.transport import pseudo_header_addresses
+from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
 IP_PROTOCOL_UDP = 17
 HEADER_LENGTH = 8
@@ -61,11 +60,9 @@ class UdpLayer(Layer):
         if length > available:
             raise FormatError("udp", "length", base + 4, f"length {length} exceeds the {available} bytes present")
         container = self.parse_header(data[:HEADER_LENGTH], base)
-        addresses = pseudo_header_addresses(context, "udp")
-        if addresses is None or container.checksum == 0:
-            container.checksum_ok = None
-        else:
-            container.checksum_ok = transport_checksum(addresses[0], addresses[1], IP_PROTOCOL_UDP, data[:length]) == 0
+        # RFC 768: a zero checksum means the sender computed none.
+        container.checksum_ok = (None if container.checksum == 0
+                                 else checksum_verdict(context, "udp", IP_PROTOCOL_UDP, data[:length]))
         container.payload = data[HEADER_LENGTH:length]
         container.padding = data[length:]
         container._derived = {"length": length}
@@ -82,10 +79,8 @@ class UdpLayer(Layer):
         values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
         datagram = self.build_header(values) + payload
         if explicit_checksum is None:
-            addresses = pseudo_header_addresses(context, "udp")
-            if addresses is None:
-                raise FormatError("udp", "checksum", None, "computing it needs src and dst (build inside IPv4, or pass src=, dst=)")
-            checksum = transport_checksum(addresses[0], addresses[1], IP_PROTOCOL_UDP, datagram) or 0xFFFF
+            # RFC 768: a computed zero is sent as all ones (zero means "no checksum").
+            checksum = pseudo_header_checksum(context, "udp", IP_PROTOCOL_UDP, datagram) or 0xFFFF
             datagram = datagram[:6] + checksum.to_bytes(2, "big") + datagram[8:]
         return datagram + self.raw_bytes(values.get("padding"), "padding")
 
