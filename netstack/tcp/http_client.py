@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from netstack.tcp.endpoint import TcpStream
 
 MAX_HEADER = 64 * 1024
+#: A chunk-size line (RFC 9112 §7.1: hex size, extensions) longer than this is an error, not a buffer.
+MAX_CHUNK_LINE = 4096
 
 
 def parse_url(url: str) -> tuple[str, int, str]:
@@ -109,13 +111,16 @@ class HttpDownload:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
             self._chunked = True
         elif "content-length" in self.headers:
-            try:
-                self.content_length = int(self.headers["content-length"])
-            except ValueError:
-                raise ValueError(f"bad Content-Length {self.headers['content-length']!r}") from None
+            text = self.headers["content-length"]
+            if not text.isdigit() or not text.isascii():  # int() would take "-1", "+5", " 1_0"
+                raise ValueError(f"bad Content-Length {text[:40]!r}")
+            self.content_length = int(text)
 
     def _body(self, data: bytes) -> None:
         if not self._chunked:
+            if self.content_length is not None:
+                # RFC 9112 §6.3: the body is Content-Length bytes; anything after it is not ours to save
+                data = data[: self.content_length - self.received]
             self.sink.write(data)
             self.received += len(data)
             return
@@ -141,9 +146,13 @@ class HttpDownload:
                 self._chunk_left = 0
             line_end = buf.find(b"\r\n")
             if line_end < 0:
+                if len(buf) > MAX_CHUNK_LINE:
+                    raise ValueError(f"chunk-size line longer than {MAX_CHUNK_LINE} bytes")
                 return
             size_text = bytes(buf[:line_end]).split(b";")[0].strip()
             del buf[: line_end + 2]
+            if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+                raise ValueError(f"bad chunk size {size_text[:40]!r}")  # int(, 16) would take "0x", "-"
             size = int(size_text, 16)
             if size == 0:
                 self.content_length = self.received
