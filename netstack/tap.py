@@ -433,7 +433,8 @@ def coalesce_tcp_segments(frames: list[bytes]) -> list[bytes]:
             if payload > 0:
                 seq = int.from_bytes(frame[38:42], "big")
                 this_key = frame[:16] + frame[22:24] + frame[26:38] + frame[42:47] + frame[48:50] + frame[54:tcp_end]
-                if (run_open and seq == next_seq and this_key == key and payload <= size
+                # (an odd segment size would shift the later payloads' 16-bit words: no merge)
+                if (run_open and seq == next_seq and this_key == key and payload <= size and not size & 1
                         and total + payload <= 65535 - 20 - (header_length - 34)):
                     run.append(frame)
                     total += payload
@@ -469,7 +470,15 @@ def _coalesced(run: list[bytes], header_length: int, size: int, total: int) -> b
     body = bytearray(b"".join([first[34:header_length], *[frame[header_length:] for frame in run]]))
     body[13] = run[-1][47]  # the last segment's PSH
     body[16:18] = b"\x00\x00"
-    body[16:18] = transport_checksum(first[26:30], first[30:34], 6, body).to_bytes(2, "big")
+    # The checksum from the segments' own, without summing the payload again: a segment with a valid
+    # checksum sums (pseudo-header + header + payload) to 0 mod 0xFFFF, so its payload sums to minus
+    # (pseudo-header + header as sent). RFC 1071 sums may be added and subtracted mod 0xFFFF.
+    addresses = int.from_bytes(first[26:34], "big") + 6
+    tcp_length = len(body)
+    total = addresses + tcp_length + int.from_bytes(body[:header_length - 34], "big")
+    for frame in run:
+        total -= addresses + len(frame) - 34 + int.from_bytes(frame[34:header_length], "big")
+    body[16:18] = (0xFFFF ^ total % 0xFFFF).to_bytes(2, "big")
     vnet = VNET_HEADER.pack(0, VIRTIO_NET_HDR_GSO_TCPV4, header_length, size, 0, 0)
     return b"".join([vnet, first[:14], ip, body])
 

@@ -76,6 +76,11 @@ def test_runs_end_at_psh_fin_a_short_segment_a_header_change_and_64_kib():
     assert len(split_coalesced(writes[0])) == 2 and writes[1] == PLAIN_VNET_HEADER + fin[2]
     short_then_full = [segment(1, b"a" * 100, ident=1), segment(101, b"b" * 1448, ident=2)]
     assert coalesce_tcp_segments(short_then_full) == [PLAIN_VNET_HEADER + f for f in short_then_full]
+    odd_size = burst(3, size=1447, last_flags=ACK)  # later payloads would start at odd offsets
+    assert coalesce_tcp_segments(odd_size) == [PLAIN_VNET_HEADER + f for f in odd_size]
+    odd_last = burst(3, last_size=777)
+    assert split_coalesced(coalesce_tcp_segments(odd_last)[0]) == odd_last
+    assert transport_checksum(SRC, DST, 6, coalesce_tcp_segments(odd_last)[0][VNET_HEADER_LENGTH + 34:]) == 0
     window_change = [segment(1, b"a" * 1448), segment(1449, b"b" * 1448, window=501)]
     assert coalesce_tcp_segments(window_change) == [PLAIN_VNET_HEADER + f for f in window_change]
     many = burst(60, last_flags=ACK)
