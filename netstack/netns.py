@@ -60,7 +60,11 @@ class NetworkNamespace:
             raise PermissionError("creating a network namespace needs root (CAP_SYS_ADMIN)")
         subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True, timeout=30)
         self.created = True
-        self.run(["ip", "link", "set", "lo", "up"], check=True)
+        try:
+            self.run(["ip", "link", "set", "lo", "up"], check=True)
+        except BaseException:
+            self.delete()  # __exit__ never runs when __enter__ raises: do not leave the namespace behind
+            raise
         return self
 
     def delete(self) -> None:

@@ -113,7 +113,18 @@ def run(args) -> int:
         enable_trace(sys.stderr)
     if args.sim:
         return _run_sim(args)
-    return _run_tap(args)
+    import subprocess
+    import sys
+
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    from netstack.commands.up import setup_failure
+
+    try:
+        return _run_tap(args)
+    except (NetlinkError, subprocess.CalledProcessError) as error:
+        print(f"netstack ping: {setup_failure(error, args.tap or 'nstping0')}", file=sys.stderr)
+        return 1
 
 
 def _run_sim(args) -> int:
@@ -131,7 +142,14 @@ def _run_sim(args) -> int:
     started = network.clock
     for index in range(args.count):
         ours.call(pinger.send, network.clock)
-        network.run(args.interval if index + 1 < args.count else args.timeout)
+        if index + 1 < args.count:
+            network.run(args.interval)
+        else:
+            # Like ping(8) (and _run_tap): stop waiting once every request is answered, so the
+            # summary's "time" is not padded with the whole --timeout.
+            deadline = network.clock + args.timeout
+            while network.clock < deadline and len(pinger.replies) + len(pinger.errors) < len(pinger.sent):
+                network.run(min(0.01, deadline - network.clock))
         report.progress(pinger, local)
     return report.summary(pinger, network.clock - started)
 
@@ -143,9 +161,9 @@ def _run_tap(args) -> int:
 
     namespace = None if args.tap else NetworkNamespace()
     tap = args.tap or "nstping0"
-    if namespace is not None:
-        namespace.create()
     try:
+        if namespace is not None:
+            namespace.create()
         with netstack.run_tap(tap=tap, ip=args.ip, host_ip=args.host_ip, gateway=args.gateway, mtu=args.mtu,
                               netns=None if namespace is None else namespace.name) as running:
             stack = running.stack

@@ -32,7 +32,44 @@ def add_arguments(parser) -> None:
                              f"inside the network namespace NS)")
 
 
+def setup_failure(error: BaseException, tap: str) -> str | None:
+    """One line saying why the TAP or namespace could not be made, or None for other errors.
+
+    pyroute2's NetlinkError and a failed `ip netns add` are neither OSError nor NetstackError, so
+    without this a user lacking CAP_NET_ADMIN/CAP_SYS_ADMIN (root in a restricted container) would
+    get a traceback instead of the reason.
+    """
+    import subprocess
+
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    if isinstance(error, NetlinkError):
+        code = error.code
+        reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(error)
+        if code in (1, 13):  # EPERM, EACCES
+            return f"cannot create TAP {tap}: {reason} (needs root with CAP_NET_ADMIN and /dev/net/tun)"
+        return f"cannot set up TAP {tap}: netlink error {code}: {reason}"
+    if isinstance(error, subprocess.CalledProcessError):
+        output = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else (error.stderr or "")
+        detail = output.strip().splitlines()[-1] if output.strip() else f"exit status {error.returncode}"
+        command = " ".join(str(part) for part in error.cmd) if isinstance(error.cmd, (list, tuple)) else str(error.cmd)
+        return f"`{command}` failed: {detail} (a network namespace needs root with CAP_SYS_ADMIN)"
+    return None
+
+
 def run(args) -> int:
+    import subprocess
+
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        return _run(args)
+    except (NetlinkError, subprocess.CalledProcessError) as error:
+        print(f"netstack up: {setup_failure(error, args.tap)}", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
     import netstack
     from netstack.config import ip_to_text, mac_to_text
     from netstack.observability import enable_trace
