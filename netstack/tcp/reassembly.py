@@ -9,7 +9,11 @@ wrap-around reasoning is needed here. The queue keeps disjoint byte ranges in or
   (first copy wins, the choice Linux makes and the one that defeats overlapping-segment evasion);
 - bytes before ``base`` (already delivered) are dropped, so nothing is delivered twice;
 - the bytes held are bounded by ``limit``: whatever would exceed it is dropped (the sender
-  retransmits), so a peer cannot make us hold more than we chose.
+  retransmits), so a peer cannot make us hold more than we chose;
+- so are the ranges, by ``max_ranges`` (``limit // 64`` by default, at least 64): a peer sending
+  one-byte segments beside holes would otherwise make every insertion and delivery walk hundreds of
+  thousands of ranges (Linux charges each out-of-order skb its truesize for the same reason).
+  Delivery removes the ready ranges in one slice, so it is linear in what it delivers.
 """
 
 from __future__ import annotations
@@ -18,16 +22,25 @@ from bisect import bisect_right
 
 #: Default bound on out-of-order bytes held per connection.
 DEFAULT_REASSEMBLY_LIMIT = 256 * 1024
+#: Bytes of ``limit`` that allow one more held range (so 4,096 ranges for the default limit).
+BYTES_PER_RANGE = 64
+MIN_RANGES = 64
 
 
 class ReassemblyQueue:
     """Disjoint out-of-order ranges ``[start, end)`` with their bytes, bounded by ``limit`` bytes."""
 
-    __slots__ = ("_starts", "_ends", "_chunks", "held", "limit", "dropped_duplicate", "dropped_over_limit")
+    __slots__ = ("_starts", "_ends", "_chunks", "held", "limit", "max_ranges", "dropped_duplicate",
+                 "dropped_over_limit")
 
-    def __init__(self, limit: int = DEFAULT_REASSEMBLY_LIMIT):
+    def __init__(self, limit: int = DEFAULT_REASSEMBLY_LIMIT, max_ranges: int | None = None):
         if limit < 0:
             raise ValueError(f"reassembly limit must be >= 0, got {limit}")
+        if max_ranges is None:
+            max_ranges = max(MIN_RANGES, limit // BYTES_PER_RANGE)
+        if max_ranges < 1:
+            raise ValueError(f"max_ranges must be >= 1, got {max_ranges}")
+        self.max_ranges = max_ranges
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._chunks: list[bytes] = []
@@ -73,7 +86,7 @@ class ReassemblyQueue:
                 i += 1
                 continue
             gap_end = min(end, starts[i]) if i < len(starts) else end
-            room = self.limit - self.held
+            room = self.limit - self.held if len(starts) < self.max_ranges else 0
             take = min(gap_end - cursor, room)
             if take > 0:
                 starts.insert(i, cursor)
@@ -94,12 +107,16 @@ class ReassemblyQueue:
         if not starts or starts[0] > base:
             return b"", base
         pieces = []
-        while starts and starts[0] <= base:
-            s, e, chunk = starts.pop(0), ends.pop(0), chunks.pop(0)
+        count = 0
+        n = len(starts)
+        while count < n and starts[count] <= base:
+            s, e, chunk = starts[count], ends[count], chunks[count]
             self.held -= e - s
             if e > base:
                 pieces.append(chunk[base - s :] if s < base else chunk)
                 base = e
+            count += 1
+        del starts[:count], ends[:count], chunks[:count]  # one slice each: linear, not pop(0) per range
         return b"".join(pieces), base
 
     def clear(self) -> None:
