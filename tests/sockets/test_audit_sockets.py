@@ -10,21 +10,10 @@ import socket
 
 import pytest
 
-import netstack
 from netstack.socket_api.options import MAX_BUFFER, MIN_BUFFER
+from test_sockets_sim import net  # noqa: F401  (the fixture: stacks a and b on one simulated link)
 
 A_IP, B_IP = "192.0.2.2", "192.0.2.3"
-
-
-@pytest.fixture
-def net():
-    network = netstack.sim.Network(seed=7)
-    a = network.host(f"{A_IP}/24", name="a")
-    b = network.host(f"{B_IP}/24", name="b")
-    network.link(a, b, delay=0.001)
-    b.socket().close()  # attaches b's TCP
-    network.a, network.b = a, b
-    return network
 
 
 @pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM])

@@ -7,9 +7,9 @@ from __future__ import annotations
 import io
 
 import netstack.sim as sim
-from netstack.tcp.endpoint import TcpServer
 from netstack.tcp.http_client import MAX_CHUNK_LINE, HttpDownload
 from netstack.tcp.services import tcp_layer_of
+from test_tcp_services import _http_server as _serve  # answers one request with a canned response
 
 B = bytes([192, 0, 2, 2])
 
@@ -20,31 +20,6 @@ def _network():
     b = net.host("192.0.2.2/24")
     net.link(a, b, delay=0.0005)
     return net, a, tcp_layer_of(a.stack), tcp_layer_of(b.stack)
-
-
-def _serve(layer, port: int, response: bytes) -> None:
-    """Answer the first request on ``port`` with ``response``, then close."""
-    server = TcpServer(layer, port)
-
-    def on_accept(srv, now):
-        stream = srv.accept()
-
-        def on_event(s, now):
-            try:
-                while s.readable:
-                    data = s.recv(1 << 20, now)
-                    if not data:
-                        return
-                    if b"\r\n\r\n" in data and not s.closed:
-                        s.send(response, now)
-                        s.close(now)
-            except ConnectionResetError:
-                pass  # the client gave up, as it should on a bad response
-
-        stream.on_event = on_event
-        on_event(stream, now)
-
-    server.on_accept = on_accept
 
 
 def _get(net, a, layer, port):
