@@ -141,6 +141,10 @@ class TransmitPath:
         buf_seq = self.snd_buf_seq
         end_offset = len(sb)
         sent_any = False
+        template = None  # the burst's first segment
+        local_port, remote_port = self.local_port, self.remote_port
+        outbox = self.outbox
+        stats = self.stats
         while True:
             snd_nxt = self.snd_nxt
             offset = (snd_nxt - buf_seq) & SEQ_MASK
@@ -182,7 +186,17 @@ class TransmitPath:
                 elif self.rtt_seq is None and not self.use_timestamps:
                     self.rtt_seq = snd_nxt
                     self.rtt_time = now
-                self._emit(snd_nxt, flags, sb.peek(offset, n), now)
+                if template is None:
+                    template = self._emit(snd_nxt, flags, sb.peek(offset, n), now)
+                else:
+                    # Later segments of this burst: ACK, window and timestamps are the first one's
+                    # (nothing arrived in between; _emit's bookkeeping is done), so copy them.
+                    seg = TcpSegment(local_port, remote_port, snd_nxt, template.ack, flags, template.window,
+                                     sb.peek(offset, n))
+                    seg.tsval = template.tsval
+                    seg.tsecr = template.tsecr
+                    outbox.append(seg)
+                    stats["segments_out"] += 1
                 snd_nxt = (snd_nxt + n) & SEQ_MASK
                 if flags & FIN:
                     self.fin_seq = snd_nxt
