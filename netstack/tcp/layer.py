@@ -21,8 +21,13 @@
   sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ...). Per connection:
   ``connection.info()`` (state, SRTT, RTTVAR, RTO, cwnd, ssthresh, per-connection counts);
   ``layer.connection_table()`` lists them all.
-- **Trace events** (``stack.trace``): ``tcp.state`` (conn, old, new, event), ``tcp.rto`` (conn, rto,
-  attempt), ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
+- **Trace events** (``stack.trace``, emitted only while its logger is at DEBUG, so the hot path pays
+  one cached level check): ``tcp.segment_in`` / ``tcp.segment_out`` (conn, seq, ack, flags, len,
+  window), ``tcp.state`` (conn, old, new, event), ``tcp.rto`` (conn, rto, attempt),
+  ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
+  ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
+  ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
+  ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from netstack.tcp.connection import TcpConnection
 from netstack.tcp.isn import IsnGenerator
 from netstack.tcp.listener import TcpListener, reset_for
 from netstack.tcp.options import ts_before
-from netstack.tcp.segment import ACK, RST, SYN
+from netstack.tcp.segment import ACK, RST, SYN, flags_text
 from netstack.tcp.seqnum import SEQ_MASK
 from netstack.tcp.wire import decode_segment, encode_segment
 
@@ -74,6 +79,13 @@ class TcpLayer:
     def _trace_event(self, name: str, **fields) -> None:
         self.trace_sink.event(name, **fields)
 
+    def _tracing_segments(self) -> bool:
+        return self._trace is not None and self.trace_sink.enabled
+
+    def _trace_segment(self, name: str, conn_name: str, seg) -> None:
+        self.trace_sink.event(name, conn=conn_name, seq=seg.seq, ack=seg.ack, flags=flags_text(seg.flags),
+                              len=len(seg.payload), window=seg.window)
+
     # ------------------------------------------------------------------ transport interface
     def receive(self, src: bytes, dst: bytes, payload, now: float) -> None:
         counters = self.counters
@@ -90,6 +102,8 @@ class TcpLayer:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
+        if self._tracing_segments():
+            self._trace_segment("tcp.segment_in", conn.name if conn is not None else _endpoint_name(key), seg)
         if conn is not None:
             if conn.state is TcpState.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reuse(conn, seg):
                 # RFC 6191: the new incarnation is unambiguous, end TIME-WAIT early
@@ -242,7 +256,10 @@ class TcpLayer:
         send_ip = self.stack.send_ip
         counters = self.counters
         sent = 0
+        tracing = self._tracing_segments()
         for seg in out:
+            if tracing:
+                self._trace_segment("tcp.segment_out", conn.name, seg)
             data = encode_segment(seg, local_ip, remote_ip)
             try:
                 send_ip(remote_ip, PROTOCOL_TCP, data, now)
@@ -284,3 +301,9 @@ class TcpLayer:
             row.update(conn.info())
             rows.append(row)
         return rows
+
+
+def _endpoint_name(key: tuple) -> str:
+    """``local:port-remote:port`` of a segment no connection owns (as ``TcpConnection.name``)."""
+    local_ip, local_port, remote_ip, remote_port = key
+    return f"{'.'.join(map(str, local_ip))}:{local_port}-{'.'.join(map(str, remote_ip))}:{remote_port}"

@@ -171,6 +171,8 @@ class ReceivePath:
         if flags & RST:
             # second: only an RST that acknowledges our SYN is believed (guard rst_acknowledges_our_syn)
             self.counters.incr("tcp.resets_received")
+            if self.trace is not None:
+                self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
             self._fire("rcv_rst", now)
             return
         if not flags & SYN:
@@ -268,6 +270,8 @@ class ReceivePath:
                 self._fire("rcv_unacceptable", now)
                 return
             self.counters.incr("tcp.resets_received")
+            if self.trace is not None:
+                self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
             self._fire("rcv_rst", now)
             return
 
@@ -413,6 +417,8 @@ class ReceivePath:
             if queued > 0:
                 self.stats["out_of_order_bytes"] += queued
                 self.counters.incr("tcp.out_of_order_bytes_queued", queued)
+                if self.trace is not None:
+                    self.trace("tcp.out_of_order", conn=self.name, seq=seg.seq, bytes=queued, held=rb.queue.held)
             self.ack_now = True
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
@@ -504,10 +510,15 @@ class ReceivePath:
         """RFC 5681 §3.2: the congestion control counts duplicates; the third triggers a retransmit."""
         self.stats["dup_acks"] += 1
         self.counters.incr("tcp.dup_acks")
+        if self.trace is not None:
+            self.trace("tcp.dup_ack", conn=self.name, ack=self.snd_una, count=self.cc.duplicate_acks + 1)
         flight = (self.snd_max - self.snd_una) & SEQ_MASK
         if self.cc.on_duplicate_ack(flight, self.snd_una, self.snd_max):
             self.stats["fast_retransmits"] += 1
             self.counters.incr("tcp.fast_retransmits")
+            if self.trace is not None:
+                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd_una, cwnd=self.cc.cwnd,
+                           ssthresh=self.cc.ssthresh)
             self._retransmit_first(now)
 
     def _take_rtt_sample_for_syn(self, now: float) -> None:

@@ -183,6 +183,8 @@ class TransmitPath:
                 if offset < (self.snd_max - buf_seq) & SEQ_MASK:
                     self.stats["retransmissions"] += 1
                     self.counters.incr("tcp.retransmissions")
+                    if self.trace is not None:
+                        self.trace("tcp.retransmit", conn=self.name, seq=snd_nxt, len=n, reason="go-back-N")
                 elif self.rtt_seq is None and not self.use_timestamps:
                     self.rtt_seq = snd_nxt
                     self.rtt_time = now
@@ -247,6 +249,8 @@ class TransmitPath:
             flags |= FIN
         self.stats["retransmissions"] += 1
         self.counters.incr("tcp.retransmissions")
+        if self.trace is not None:
+            self.trace("tcp.retransmit", conn=self.name, seq=seq, len=n, reason="first unacknowledged")
         self.rtt_seq = None  # Karn: this range is ambiguous now
         self.ts_retransmit_floor = self.timestamp_state.tsval(now)
         self._emit(seq, flags, sb.peek(offset, n), now)
@@ -319,6 +323,8 @@ class TransmitPath:
         seq = self.snd_nxt
         self.stats["zero_window_probes"] += 1
         self.counters.incr("tcp.zero_window_probes")
+        if self.trace is not None:
+            self.trace("tcp.zero_window_probe", conn=self.name, seq=seq)
         if seq != self.snd_max:
             self.stats["retransmissions"] += 1
         self._emit(seq, ACK, sb.peek(offset, 1), now)
