@@ -1,6 +1,6 @@
 """TCP benchmark: netstack against the kernel over a TAP, beside the ceilings, in one run.
 
-    sudo python benchmarks/tcp.py [--mb 200] [--connections 1000] [--requests 2000]
+    sudo python benchmarks/tcp.py [--mb 200] [--connections 1000] [--requests 2000] [--no-gso]
 
 Measured (every kernel peer in a private namespace created here and deleted at the end; documentation
 addresses only; every loop bounded):
@@ -9,7 +9,9 @@ addresses only; every loop bounded):
    discard service, ``Stack.tick`` after every 16 (a driver batch: the ACKs go out), no I/O:
    µs/segment and the MB/s it would allow;
 2. bulk kernel -> netstack (discard service, port 9) over the TAP, MB/s;
-3. bulk netstack -> kernel (netstack sends to a kernel socket that reads), MB/s;
+3. bulk netstack -> kernel (netstack sends to a kernel socket that reads), MB/s; the TAP driver
+   writes runs of segments as one TCP segmentation offload frame (``run_tap(gso=True)``, the default;
+   ``--no-gso`` writes every frame alone, for comparison);
 4. connection setup rate: sequential kernel connect + close to netstack, connections/s;
 5. request/response latency: 1-byte echo round trips from a kernel client, µs (mean, p50, p99);
 6. ceiling: kernel -> kernel TCP through a minimal Python L2 bridge between two TAPs (1500 MTU), MB/s;
@@ -253,6 +255,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mb", type=int, default=200, help="megabytes per bulk transfer (default 200)")
     parser.add_argument("--connections", type=int, default=1000, help="sequential connections (default 1000)")
     parser.add_argument("--requests", type=int, default=2000, help="echo round trips (default 2000)")
+    parser.add_argument("--no-gso", action="store_true", help="write every frame to the TAP alone (no offload)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("benchmarks/tcp.py needs root (namespaces and TAP devices)", file=sys.stderr)
@@ -263,7 +266,8 @@ def main(argv=None) -> int:
                  f"{cost:.1f} µs  (= {1448 / cost:.0f} MB/s)"))
     with NetworkNamespace() as ns:
         ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
-        with netstack.run_tap(tap="nstbench0", ip=f"{STACK_IP}/24", host_ip=f"{HOST_IP}/24", netns=ns.name) as running:
+        with netstack.run_tap(tap="nstbench0", ip=f"{STACK_IP}/24", host_ip=f"{HOST_IP}/24", netns=ns.name,
+                              gso=not args.no_gso) as running:
             running.call(start_services, running.stack, ["echo", "discard"])
             rows.append(("bulk kernel -> netstack (discard), TAP, 1500 MTU", f"{_kernel_to_netstack(ns, args.mb):.1f} MB/s"))
             rows.append(("bulk netstack -> kernel, TAP, 1500 MTU", f"{_netstack_to_kernel(ns, running, args.mb):.1f} MB/s"))

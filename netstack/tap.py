@@ -171,7 +171,10 @@ class RunningStack:
         pcap = self._pcap
         writes = frames
         if self.vnet_header:
-            writes = coalesce_tcp_segments(frames) if self.gso else [PLAIN_VNET_HEADER + frame for frame in frames]
+            if self.gso and len(frames) > 1:
+                writes = coalesce_tcp_segments(frames)
+            else:
+                writes = [PLAIN_VNET_HEADER + frame for frame in frames]
         for data in writes:
             try:
                 os.write(fd, data)
