@@ -92,6 +92,41 @@ def test_arp_update_changes_the_cached_address():
     assert stack.arp.lookup(PEER).mac == bytes.fromhex("02005e005399")
 
 
+def test_send_path_shortcut_states_are_the_tables_transmit_only_rows():
+    from netstack.arp import TRANSMIT_ONLY_STATES
+    from netstack.machines.arp_neighbour import NEIGHBOUR_TABLE, NeighbourEvent, NeighbourState
+
+    expected = {state for state in NeighbourState
+                if [(c.guards, c.dest, c.actions) for c in NEIGHBOUR_TABLE.candidates(state, NeighbourEvent.resolve_request)]
+                == [((), None, ("transmit_packet",))]}
+    assert TRANSMIT_ONLY_STATES == expected == {NeighbourState.REACHABLE, NeighbourState.DELAY, NeighbourState.PROBE}
+
+
+def test_reply_with_a_new_mac_while_reachable_redirects_the_next_datagram():
+    stack = resolved_stack()
+    stack.receive(arp_frame("reply", eth_dst=STACK_MAC, tha=STACK_MAC), 0.1)
+    assert str(stack.arp.lookup(PEER).state) == "REACHABLE"
+    new_mac = "02:00:5e:00:53:99"
+    stack.receive(arp_frame("reply", sha=new_mac, eth_dst=STACK_MAC, tha=STACK_MAC), 0.2)
+    assert str(stack.arp.lookup(PEER).state) == "REACHABLE"  # no state change, only record_address
+    Pinger(stack, PEER, identifier=9).send(0.3)
+    (frame,) = parsed(stack.poll_output())
+    assert frame.dst == new_mac  # not the cached header of the old address
+
+
+def test_datagrams_in_delay_go_to_the_cached_address_without_a_state_change():
+    stack = resolved_stack(arp_delay_first_probe=5.0)  # STALE (learnt from a request)
+    pinger = Pinger(stack, PEER, identifier=9)
+    pinger.send(1.0)  # STALE -> DELAY
+    pinger.send(1.1)  # DELAY: the shortcut
+    pinger.send(1.2)
+    out = parsed(stack.poll_output())
+    assert [frame.dst for frame in out] == [PEER_MAC] * 3
+    assert str(stack.arp.lookup(PEER).state) == "DELAY"
+    assert stack.counters["arp.state.delay"] == 1
+    assert len(stack.arp.lookup(PEER).unconfirmed) == 1  # one flow remembered for a failure
+
+
 def test_arp_entry_goes_stale_then_ages_out():
     stack = resolved_stack(arp_reachable_time=10.0, arp_stale_time=20.0)
     stack.receive(arp_frame("reply", eth_dst=STACK_MAC, tha=STACK_MAC), 0.0)
