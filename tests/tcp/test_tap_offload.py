@@ -88,3 +88,33 @@ def test_runs_end_at_psh_fin_a_short_segment_a_header_change_and_64_kib():
     assert all(len(w) - VNET_HEADER_LENGTH - 14 <= 65535 for w in writes)
     assert [f for w in writes for f in (split_coalesced(w) if w[1] else [w[VNET_HEADER_LENGTH:]])] == many
     assert len(writes) == 2
+
+
+def test_a_refused_offload_write_falls_back_to_single_frames_and_stops_merging(monkeypatch):
+    import errno
+    import types
+
+    from netstack import Stack, tap
+
+    running = tap.RunningStack(Stack(ip="192.0.2.2/24"), -1, tap="nstoffload0", vnet_header=True)
+    written = []
+
+    def write(fd, data):
+        if data[1] == VIRTIO_NET_HDR_GSO_TCPV4:
+            raise OSError(errno.EINVAL, "Invalid argument")  # as a kernel without GSO on TAP would
+        written.append(bytes(data))
+        return len(data)
+
+    monkeypatch.setattr(tap, "os", types.SimpleNamespace(write=write))
+    try:
+        frames = burst(4)
+        running._send(frames)
+        assert written == [PLAIN_VNET_HEADER + frame for frame in frames]  # nothing lost, in order
+        assert running.gso is False and running.stack.counters["tap.gso_refused"] == 1
+        written.clear()
+        running._send(frames)
+        assert written == [PLAIN_VNET_HEADER + frame for frame in frames]
+        assert running.stack.counters["tap.gso_refused"] == 1 and running.frames_out == 8
+    finally:
+        monkeypatch.undo()
+        running.stop()
