@@ -109,6 +109,9 @@ class StackConfig:
             raise ConfigError("ip", f"{self.ip!r} needs a prefix length, like 192.0.2.2/24")
         if network.ip.is_multicast or network.ip == network.network.broadcast_address and network.network.prefixlen < 31:
             raise ConfigError("ip", f"{network.ip} is a multicast or broadcast address")
+        if network.ip == network.network.network_address and network.network.prefixlen < 31:
+            # RFC 1122 §3.2.1.3: {<Network-number>, 0} names the network (and is an old broadcast form).
+            raise ConfigError("ip", f"{network.ip} is the address of the network {network.network}, not of a host")
         if self.mac is not None:
             mac = mac_to_bytes(self.mac)
             if mac[0] & 1:
@@ -117,6 +120,11 @@ class StackConfig:
             gateway = ipaddress.IPv4Address(ip_to_bytes(self.gateway, "gateway"))
             if gateway not in network.network:
                 raise ConfigError("gateway", f"{gateway} is not inside the connected subnet {network.network}")
+            if gateway == network.ip:
+                raise ConfigError("gateway", f"{gateway} is the stack's own address")
+            if network.network.prefixlen < 31 and gateway in (network.network.network_address,
+                                                              network.network.broadcast_address):
+                raise ConfigError("gateway", f"{gateway} is the network or broadcast address of {network.network}")
         _integer(self, "mtu", 68, 65535, "68 is the IPv4 minimum (RFC 791)")
         _integer(self, "ttl", 1, 255)
         _integer(self, "arp_retries", 1, 100)
