@@ -62,10 +62,14 @@ class TcpConfig:
     """Established connections waiting for accept() per listener."""
     max_window_probe_interval: float = 60.0
     """Zero-window probes back off exponentially up to this interval."""
+    time_wait_limit: int = 16384
+    """Connections held in TIME-WAIT per stack; beyond it the oldest is forgotten early (Linux
+    tcp_max_tw_buckets). Without a bound, a client making short connections (HTTP with
+    ``Connection: close``) grows memory for 2 x MSL after each one."""
 
     def __post_init__(self):
         positive_ints = ("send_buffer", "receive_buffer", "max_retransmits", "max_syn_retransmits",
-                         "keepalive_count", "syn_backlog", "accept_backlog")
+                         "keepalive_count", "syn_backlog", "accept_backlog", "time_wait_limit")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

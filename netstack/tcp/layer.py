@@ -65,6 +65,7 @@ class TcpLayer:
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
+        self._time_wait: dict[tuple, TcpConnection] = {}  # in the order they entered TIME-WAIT
         self._heap: list = []
         self._order = itertools.count()
         self._next_port = 0
@@ -110,6 +111,7 @@ class TcpLayer:
                 counters.incr("tcp.time_wait_reused")
                 conn.dead = True
                 del self.connections[key]
+                self._time_wait.pop(key, None)
                 conn = None
             else:
                 conn.segment_arrived(seg, now)
@@ -244,11 +246,29 @@ class TcpLayer:
             key = conn.four_tuple
             if self.connections.get(key) is conn:
                 del self.connections[key]
+            if self._time_wait.get(key) is conn:
+                del self._time_wait[key]
             return
+        if conn.state is TcpState.TIME_WAIT and conn.four_tuple not in self._time_wait:
+            self._enter_time_wait(conn)
         deadline = conn.deadline
         if deadline is not None and deadline != conn._heap_deadline:
             conn._heap_deadline = deadline
             heapq.heappush(self._heap, (deadline, next(self._order), conn))
+
+    def _enter_time_wait(self, conn: TcpConnection) -> None:
+        """Hold at most ``time_wait_limit`` TIME-WAIT connections: past it the oldest is forgotten
+        (Linux's tcp_max_tw_buckets overflow); its 4-tuple is then open to a new SYN at once."""
+        time_wait = self._time_wait
+        time_wait[conn.four_tuple] = conn
+        if len(time_wait) <= self.config.time_wait_limit:
+            return
+        key = next(iter(time_wait))
+        oldest = time_wait.pop(key)
+        oldest.dead = True
+        if self.connections.get(key) is oldest:
+            del self.connections[key]
+        self.counters.incr("tcp.time_wait_overflow")
 
     def _transmit(self, conn: TcpConnection, now: float) -> None:
         out, conn.outbox = conn.outbox, []
