@@ -21,6 +21,10 @@ import time
 
 from netstack.config import ConfigError
 
+_DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.IPv4Network(block) for block in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+
 HELP = "download URL over HTTP/1.1 with netstack's TCP (TAP in --netns NAME or --tap NAME), with progress"
 
 
@@ -43,6 +47,13 @@ def _addresses(args, host: str) -> tuple[str, str]:
     except ValueError:
         raise ConfigError("URL", f"host {host!r} is not an IPv4 address (no DNS in netstack)") from None
     network = ipaddress.IPv4Network(f"{server}/24", strict=False)
+    if args.tap is not None and args.netns is None and args.host_ip is None and not any(
+        server in documentation for documentation in _DOCUMENTATION_NETWORKS
+    ):
+        # the TAP would take the URL host's /24 in this namespace, hiding a real network behind it
+        raise ConfigError("URL", f"with --tap in the current namespace the host side takes the URL host's "
+                                 f"address; {server} is not in a documentation range (RFC 5737): pass "
+                                 f"--host-ip explicitly, or use --netns NAME")
     host_ip = args.host_ip or f"{server}/24"
     if args.ip:
         ip = args.ip
