@@ -17,7 +17,19 @@ def add_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("pcap", nargs="?", metavar="FILE.pcap", help="libpcap file of Ethernet frames")
     source.add_argument("--hex", metavar="HEX", help="one Ethernet frame as hex (spaces and colons allowed)")
-    parser.add_argument("-c", "--count", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("-c", "--count", type=_positive_count, default=None, help="stop after this many frames")
+
+
+def _positive_count(text: str) -> int:
+    import argparse
+
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count} is not a positive number of frames")
+    return count
 
 
 def _frame_from_hex(text: str) -> bytes:
@@ -26,10 +38,14 @@ def _frame_from_hex(text: str) -> bytes:
     digits = "".join(text.split()).replace(":", "").replace("-", "")
     if digits.lower().startswith("0x"):
         digits = digits[2:]
-    try:
-        return bytes.fromhex(digits)
-    except ValueError:
-        raise FormatError("hex", None, None, "not an even number of hex digits") from None
+    bad = next((character for character in digits if character not in "0123456789abcdefABCDEF"), None)
+    if bad is not None:
+        raise FormatError("hex", None, None, f"{bad!r} is not a hex digit")
+    if len(digits) % 2:
+        raise FormatError("hex", None, None, f"{len(digits)} hex digits: not a whole number of bytes")
+    if not digits:
+        raise FormatError("hex", None, None, "no hex digits given")
+    return bytes.fromhex(digits)
 
 
 def run(args) -> int:

@@ -87,3 +87,30 @@ def test_a_lying_ihl_inside_a_frame_names_ipv4_and_its_offset():
         Frame.parse(bytes(data))
     assert (error.value.layer, error.value.field, error.value.offset) == ("ipv4", "ihl", 14)
     assert "ipv4" in str(error.value) and "ihl" in str(error.value) and "14" in str(error.value)
+
+
+# --- `netstack decode` arguments (issue 2 item 6: bad input is one clear line, never a traceback) ---
+
+
+@pytest.mark.parametrize("text, words", [
+    ("zz", "'z' is not a hex digit"),
+    ("00 0g", "'g' is not a hex digit"),
+    ("abc", "3 hex digits: not a whole number of bytes"),
+    ("", "no hex digits given"),
+])
+def test_decode_bad_hex_says_what_is_wrong(capfd, text, words):
+    from netstack.cli import main
+
+    assert main(["decode", "--hex", text]) == 1
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err.strip() == f"netstack decode: hex: {words}"
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "x"])
+def test_decode_count_must_be_a_positive_number(capfd, count):
+    from netstack.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["decode", "--hex", "00", "-c", count])
+    assert exited.value.code == 2
+    assert "argument -c/--count" in capfd.readouterr().err
