@@ -138,9 +138,11 @@ class TcpDiscard(_Service):
 
     def handle(self, stream, now):
         while stream.readable:  # checking first: an exception per segment costs more than a read
-            if not stream.recv(1 << 20, now):
+            data = stream.recv(1 << 20, now)
+            if not data:
                 stream.close(now)
                 return
+            self.stack.counters.incr("services.tcp_discard_bytes", len(data))
 
 
 class TcpChargen(_Service):
