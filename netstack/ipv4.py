@@ -143,8 +143,10 @@ class Ipv4Layer:
              ttl: int | None = None, src: bytes | None = None) -> None:
         stack = self.stack
         now = stack.now
-        hop = self.next_hop(dst)
-        mtu = stack.icmp.path_mtu(dst, now)
+        # next_hop, with the on-link test inlined (this runs for every segment sent)
+        hop = dst if (int.from_bytes(dst, "big") & self.netmask_int) == self.network_int else self.next_hop(dst)
+        path_mtus = stack.icmp.path_mtus
+        mtu = stack.icmp.path_mtu(dst, now) if path_mtus and dst in path_mtus else stack.config.mtu
         identification = self._identification
         self._identification = (identification + 1) & 0xFFFF
         source = self.address if src is None else src
