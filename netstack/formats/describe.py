@@ -198,9 +198,11 @@ class _TableWalk:
                 if mask <= 0 or mask & (mask - 1):
                     continue  # a multi-bit "flag" is a value, not a bit of the field
                 bit = width - mask.bit_length()
+                # A declaration may say what each bit means: ``FLAGS.bit_docs = {"df": "... (RFC ...)"}``.
+                bit_meaning, bit_rfc = split_reference(getattr(flags, "bit_docs", {}).get(flag, ""))
                 self.rows.append(FieldRow(
-                    None if offset is None else offset + bit, 1, f"{name}.{flag}", "", rfc or self.default_rfc,
-                    depth + 1, (), condition))
+                    None if offset is None else offset + bit, 1, f"{name}.{flag}", bit_meaning,
+                    bit_rfc or rfc or self.default_rfc, depth + 1, (), condition))
         elif isinstance(inner, cs.Struct):
             self.struct(inner, offset, in_bits, name + ".", depth + 1, condition)
         elif isinstance(inner, cs.Switch):

@@ -49,6 +49,11 @@ MINIMUM_HEADER_LENGTH = 20
 
 IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=0b010, mf=0b001)
 """The 3 control flag bits (RFC 791 §3.1 "Flags"): reserved, don't fragment, more fragments."""
+IP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit
+    "reserved": "reserved, must be zero (RFC 791 §3.1)",
+    "df": "don't fragment: drop rather than fragment, report fragmentation needed (RFC 791 §3.1, RFC 1191)",
+    "mf": "more fragments follow this one (RFC 791 §3.1)",
+}
 
 ipv4_header = HeaderStruct(
     Flattened(

@@ -55,6 +55,16 @@ TCP_FLAGS = FlagsEnum(
     BitsInteger(8), fin=0x01, syn=0x02, rst=0x04, psh=0x08, ack=0x10, urg=0x20, ece=0x40, cwr=0x80
 )
 """The control bits (RFC 9293 §3.1 "Control bits"; CWR, ECE from RFC 3168 §6.1)."""
+TCP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit
+    "cwr": "congestion window reduced (RFC 3168 §6.1)",
+    "ece": "ECN-echo: congestion experienced seen, or ECN-capable in a SYN (RFC 3168 §6.1)",
+    "urg": "urgent pointer field is significant (RFC 9293 §3.1)",
+    "ack": "acknowledgment field is significant (RFC 9293 §3.1)",
+    "psh": "push function (RFC 9293 §3.9.1)",
+    "rst": "reset the connection (RFC 9293 §3.5.2)",
+    "syn": "synchronize sequence numbers (RFC 9293 §3.4)",
+    "fin": "no more data from sender (RFC 9293 §3.6)",
+}
 
 #: scapy's one-letter flag spelling -> our flag name
 FLAG_LETTERS = {"F": "fin", "S": "syn", "R": "rst", "P": "psh", "A": "ack", "U": "urg", "E": "ece", "C": "cwr"}
