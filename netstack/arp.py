@@ -88,7 +88,8 @@ TRANSMIT_ONLY_STATES = _states_that_only_transmit()
 class ArpNeighbour:
     """One neighbour cache entry: the model ``NEIGHBOUR_TABLE`` drives (guards and actions below)."""
 
-    __slots__ = ("layer", "ip", "mac", "state", "queue", "unconfirmed", "timer", "requests", "probes", "used")
+    __slots__ = ("layer", "ip", "mac", "state", "queue", "unconfirmed", "timer", "requests", "probes", "used",
+                 "confirmed")
 
     def __init__(self, layer: "ArpLayer", ip: bytes, now: float):
         self.layer = layer
@@ -103,6 +104,9 @@ class ArpNeighbour:
         self.requests = 0
         self.probes = 0
         self.used = now  # last time a datagram went to it (eviction picks the least recently used)
+        # Time of the last upper-layer confirmation while REACHABLE and its timer ran (see
+        # ``ArpLayer.confirm_reachable``), or None.
+        self.confirmed: float | None = None
 
     # Guards (NEIGHBOUR_GUARDS). Events carry one argument: the datagram or the sender's MAC.
     def request_retries_remaining(self, *args) -> bool:
@@ -146,6 +150,7 @@ class ArpNeighbour:
         self.layer.start_timer(self, self.layer.config.arp_retry_interval, RETRANSMIT_TIMEOUT)
 
     def start_reachable_timer(self, *args) -> None:
+        self.confirmed = None
         layer = self.layer
         # RFC 4861 §6.3.2: randomise so that neighbours do not probe in lockstep.
         factor = layer.random.uniform(MIN_RANDOM_FACTOR, MAX_RANDOM_FACTOR)
@@ -223,6 +228,24 @@ class ArpLayer:
         neighbour.timer = None
         if self.table.get(neighbour.ip) is not neighbour:
             return
+        if event is REACHABLE_TIMEOUT and neighbour.confirmed is not None and neighbour.state is NeighbourState.REACHABLE:
+            # Confirmations arrived while the timer ran: their ``confirmed`` event (REACHABLE row:
+            # restart the reachable timer) is applied now, as of the latest one; the entry goes
+            # STALE only once ReachableTime has passed since then.
+            confirmed = neighbour.confirmed
+            now = self.stack.now
+            self.stack.now = confirmed
+            try:
+                self.fire(neighbour, CONFIRMED)
+            finally:
+                self.stack.now = now
+            neighbour.confirmed = None
+            timer = neighbour.timer
+            if timer is not None:
+                if timer.deadline > now:
+                    return
+                timer.cancel()  # that restart has run out as well: the timeout below stands
+                neighbour.timer = None
         if event is None:
             if neighbour.state in _AGING:
                 self._remove(neighbour)
@@ -318,10 +341,18 @@ class ArpLayer:
         self.fire(neighbour, RESOLVE_REQUEST, datagram)
 
     def confirm_reachable(self, ip: bytes) -> None:
-        """Upper-layer reachability confirmation (RFC 4861 §7.3.1), e.g. TCP saw new data acked."""
+        """Upper-layer reachability confirmation (RFC 4861 §7.3.1), e.g. TCP saw new data acked.
+
+        In REACHABLE with its timer running, the table's row only restarts that timer; like Linux
+        (``neigh->confirmed``), only the time is noted and the restart is applied when the timer
+        expires, so a sender confirming on every ACK does not reschedule a timer each time."""
         neighbour = self.table.get(ip)
-        if neighbour is not None:
-            self.fire(neighbour, CONFIRMED)
+        if neighbour is None:
+            return
+        if neighbour.state is NeighbourState.REACHABLE and neighbour.timer is not None and neighbour.timer.active:
+            neighbour.confirmed = self.stack.now
+            return
+        self.fire(neighbour, CONFIRMED)
 
     # Actions' work, called by ArpNeighbour.
     def enqueue(self, neighbour: ArpNeighbour, datagram: bytes) -> None:

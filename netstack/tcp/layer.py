@@ -114,7 +114,11 @@ class TcpLayer:
                 self._time_wait.pop(key, None)
                 conn = None
             else:
+                snd_una = conn.snd_una
                 conn.segment_arrived(seg, now)
+                if conn.snd_una != snd_una:
+                    # RFC 4861 §7.3.1: new data acknowledged proves the neighbour on the path works
+                    self._confirm_neighbour(src)
                 self.connection_changed(conn, now)
                 return
         listener = self.listeners.get((dst, seg.dst_port)) or self.listeners.get((None, seg.dst_port))
@@ -125,6 +129,14 @@ class TcpLayer:
             return  # RFC 9293 §3.10.7.1: an incoming RST to a closed port is discarded
         counters.incr("tcp.drop.no_listener")
         self.send_reset_for(seg, dst, src, now)
+
+    def _confirm_neighbour(self, remote_ip: bytes) -> None:
+        stack = self.stack
+        try:
+            hop = stack.ipv4.next_hop(remote_ip)
+        except OSError:
+            return
+        stack.arp.confirm_reachable(hop)
 
     def next_deadline(self):
         heap = self._heap

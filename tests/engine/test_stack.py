@@ -127,6 +127,28 @@ def test_datagrams_in_delay_go_to_the_cached_address_without_a_state_change():
     assert len(stack.arp.lookup(PEER).unconfirmed) == 1  # one flow remembered for a failure
 
 
+def test_upper_layer_confirmations_keep_an_entry_reachable_without_a_timer_per_confirmation():
+    stack = resolved_stack(arp_reachable_time=10.0, arp_delay_first_probe=5.0)
+    Pinger(stack, PEER, identifier=9).send(0.5)  # STALE -> DELAY
+    stack.poll_output()
+    stack.arp.confirm_reachable(PEER)  # RFC 4861 §7.3.1: DELAY -> REACHABLE, no probe
+    entry = stack.arp.lookup(PEER)
+    assert str(entry.state) == "REACHABLE"
+    restarts = []
+    original = stack.arp.start_timer
+    stack.arp.start_timer = lambda *args: (restarts.append(args), original(*args))
+    for step in range(1, 61):  # a confirmation every 0.5 s for 30 s (randomised ReachableTime 5-15 s)
+        now = 0.5 + step * 0.5
+        stack.tick(now)
+        assert str(entry.state) == "REACHABLE", now
+        stack.now = now
+        stack.arp.confirm_reachable(PEER)
+    assert 1 <= len(restarts) <= 8  # restarted as the timer expires, not 60 times
+    stack.tick(30.5 + 15.01)  # no confirmation for longer than any ReachableTime
+    assert str(entry.state) == "STALE"
+    assert stack.counters.get("arp.request_sent", 0) == 0  # never probed
+
+
 def test_arp_entry_goes_stale_then_ages_out():
     stack = resolved_stack(arp_reachable_time=10.0, arp_stale_time=20.0)
     stack.receive(arp_frame("reply", eth_dst=STACK_MAC, tha=STACK_MAC), 0.0)
