@@ -598,11 +598,27 @@ def run(args) -> int:
 
 
 def _run_tap(args) -> int:
-    import netstack
     from netstack.netns import NetworkNamespace
-    from netstack.services import start_services
 
     print("netstack demo: private namespace, TAP nst0, kernel 192.0.2.1 <-> netstack 192.0.2.2")
+    try:
+        return _tour_in_namespace(args, NetworkNamespace)
+    except Exception as error:
+        from netstack.commands.up import setup_failure
+
+        reason = setup_failure(error, "nst0")
+        if reason is None:
+            raise
+        # root without CAP_SYS_ADMIN/CAP_NET_ADMIN (a restricted container): say why, offer the sim tour
+        print(f"netstack demo: {reason}; `netstack demo --sim` runs the same tour on the simulated network",
+              file=sys.stderr)
+        return 1
+
+
+def _tour_in_namespace(args, NetworkNamespace) -> int:
+    import netstack
+    from netstack.services import start_services
+
     with NetworkNamespace() as namespace:
         namespace.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
         namespace.run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])

@@ -199,3 +199,20 @@ def test_demo_against_the_kernel(capsys):
     name = re.search(r"namespace (\S+) and TAP nst0 deleted", out).group(1)
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=30).stdout
     assert name not in namespaces.split()
+
+
+def test_demo_without_namespace_privilege_says_why_in_one_line(monkeypatch, capsys):
+    """Root without CAP_SYS_ADMIN (a restricted container): `ip netns add` fails; no traceback."""
+    import subprocess
+
+    import netstack.netns
+
+    def refuse(self, *args, **kwargs):
+        raise subprocess.CalledProcessError(1, ["ip", "netns", "add", "nst-x"],
+                                            stderr=b"mount --make-shared /run/netns failed: Operation not permitted")
+
+    monkeypatch.setattr(netstack.netns.NetworkNamespace, "create", refuse)
+    monkeypatch.setattr(demo.os, "geteuid", lambda: 0)
+    assert main(["demo"]) == 1
+    error = capsys.readouterr().err
+    assert "Operation not permitted" in error and "CAP_SYS_ADMIN" in error and "--sim" in error

@@ -12,18 +12,13 @@ from netstack.formats.checksum import internet_checksum
 from netstack.icmp import Pinger
 from netstack.services import start_services
 
-try:  # formats-tools' strategies, derived from the schemas
-    from netstack import strategies as frame_strategies
-except Exception:  # pragma: no cover - until that module lands (or while it is broken)
-    frame_strategies = None
+from netstack import strategies as frame_strategies  # derived from the schemas
 
 STACK_MAC = "02:00:c0:00:02:02"
 PEERS = ["192.0.2.1", "192.0.2.3", "192.0.2.254"]
 
 
 def _schema_frames():
-    if frame_strategies is None:
-        return st.nothing()
     peer = st.sampled_from(PEERS)
     ipv4 = frame_strategies.ipv4_packets(dst=st.sampled_from(["192.0.2.2", "192.0.2.255"]), src=peer,
                                          ttl=st.integers(0, 255))
