@@ -23,7 +23,7 @@ import errno as errnos
 
 from netstack.errors import TransitionError
 from netstack.machines.congestion import congestion_control
-from netstack.machines.tcp_connection import TCP_TABLE, TcpState
+from netstack.machines.tcp_connection import TCP_TABLE
 from netstack.tcp.config import TcpConfig
 from netstack.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.tcp.receive import ReceivePath
@@ -34,17 +34,9 @@ from netstack.tcp.send_buffer import SendBuffer
 from netstack.tcp.seqnum import SEQ_MASK
 from netstack.tcp.transmit import TransmitPath
 
-CLOSED = TcpState.CLOSED
-LISTEN = TcpState.LISTEN
-SYN_SENT = TcpState.SYN_SENT
-SYN_RECEIVED = TcpState.SYN_RECEIVED
-ESTABLISHED = TcpState.ESTABLISHED
-FIN_WAIT_1 = TcpState.FIN_WAIT_1
-FIN_WAIT_2 = TcpState.FIN_WAIT_2
-CLOSE_WAIT = TcpState.CLOSE_WAIT
-CLOSING = TcpState.CLOSING
-LAST_ACK = TcpState.LAST_ACK
-TIME_WAIT = TcpState.TIME_WAIT
+from netstack.tcp.states import (
+    CLOSED, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT,
+)
 
 #: States in which the peer's data is delivered to the receive buffer (RFC 9293 §3.10.7.4 seventh).
 RECEIVING_STATES = frozenset({ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2})

@@ -13,20 +13,12 @@ from __future__ import annotations
 
 import errno as errnos
 
-from netstack.machines.tcp_connection import TcpState
 from netstack.tcp.segment import ACK, FIN, PSH, RST, SYN
 from netstack.tcp.seqnum import SEQ_MASK
 
-CLOSED = TcpState.CLOSED
-SYN_SENT = TcpState.SYN_SENT
-SYN_RECEIVED = TcpState.SYN_RECEIVED
-ESTABLISHED = TcpState.ESTABLISHED
-FIN_WAIT_1 = TcpState.FIN_WAIT_1
-FIN_WAIT_2 = TcpState.FIN_WAIT_2
-CLOSE_WAIT = TcpState.CLOSE_WAIT
-CLOSING = TcpState.CLOSING
-LAST_ACK = TcpState.LAST_ACK
-TIME_WAIT = TcpState.TIME_WAIT
+from netstack.tcp.states import (
+    SYN_SENT, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT,
+)
 
 _HALF = 1 << 31
 #: At most one ACK per this interval answers pure ACKs that are out of window (Linux: 500 ms).

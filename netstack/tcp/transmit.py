@@ -16,17 +16,12 @@
 
 from __future__ import annotations
 
-from netstack.machines.tcp_connection import TcpState
 from netstack.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
 from netstack.tcp.seqnum import SEQ_MASK
 
-SYN_SENT = TcpState.SYN_SENT
-SYN_RECEIVED = TcpState.SYN_RECEIVED
-ESTABLISHED = TcpState.ESTABLISHED
-CLOSE_WAIT = TcpState.CLOSE_WAIT
-FIN_WAIT_1 = TcpState.FIN_WAIT_1
-CLOSING = TcpState.CLOSING
-LAST_ACK = TcpState.LAST_ACK
+from netstack.tcp.states import (
+    SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
+)
 _HALF = 1 << 31
 _CAN_SEND_DATA = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 

@@ -229,19 +229,8 @@ def test_netstack_connects_to_a_kernel_server(session):
         running.call(stream.send, b"0123456789" * 1000)
         running.call(stream.shutdown)
         got = bytearray()
-
-        def drain():
-            try:
-                while True:
-                    data = stream.recv(1 << 20)
-                    if not data:
-                        return True
-                    got.extend(data)
-            except BlockingIOError:
-                return False
-
         deadline = time.monotonic() + 10
-        while not running.call(drain) and time.monotonic() < deadline:
+        while not running.call(_drain_into, stream, got) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert bytes(got) == (b"0123456789" * 1000)[::-1]
         running.call(stream.close)
@@ -283,19 +272,8 @@ def test_flow_control_kernel_sender_stops_at_our_window_and_resumes(session):
             assert buffered >= stream.conn.receive_buffer.capacity - 65536  # it stopped at our window
             assert running.call(lambda: stream.conn.rcv_adv == stream.conn.rcv_nxt)  # window zero
             got = bytearray()
-
-            def read():
-                try:
-                    while True:
-                        data = stream.recv(1 << 20)
-                        if not data:
-                            return True
-                        got.extend(data)
-                except BlockingIOError:
-                    return False
-
             deadline = time.monotonic() + 60
-            while not running.call(read) and time.monotonic() < deadline:
+            while not running.call(_drain_into, stream, got) and time.monotonic() < deadline:
                 time.sleep(0.005)
             thread.join(10)
             assert bytes(got) == payload
@@ -404,3 +382,15 @@ def test_netstack_get_downloads_50_mb_from_kernel_http_server(tmp_path):
         server.terminate()
     assert result.returncode == 0, result.stderr
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(blob.read_bytes()).digest()
+
+
+def _drain_into(stream, got: bytearray) -> bool:
+    """On the stack's thread: move what ``stream`` holds into ``got``; True at end of stream."""
+    try:
+        while True:
+            data = stream.recv(1 << 20)
+            if not data:
+                return True
+            got.extend(data)
+    except BlockingIOError:
+        return False
