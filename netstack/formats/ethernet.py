@@ -54,8 +54,8 @@ ethernet_header = HeaderStruct(
     "dst" / Default(MacAddress(), "ff:ff:ff:ff:ff:ff") * "destination MAC address (IEEE 802.3 §3.2.4)",
     "src" / Default(MacAddress(), "00:00:00:00:00:00") * "source MAC address (IEEE 802.3 §3.2.5)",
     "_tpid" / Peek(Int16ub),
-    "vlan" / If(this._tpid == TPID_8021Q, vlan_tag) * "802.1Q tag, or None when untagged",
-    "ethertype" / Default(ETHERTYPE, "ipv4") * "payload protocol, IEEE 802 EtherType (>= 0x0600)",
+    "vlan" / If(this._tpid == TPID_8021Q, vlan_tag) * "802.1Q tag, or None when untagged (IEEE 802.1Q §9.3)",
+    "ethertype" / Default(ETHERTYPE, "ipv4") * "payload protocol, an EtherType >= 0x0600 (IEEE 802.3 §3.2.6)",
 )
 """Ethernet II header; ``Ethernet`` adds the payload dispatch."""
 
