@@ -109,6 +109,25 @@ class NetworkNamespace:
         self.processes.append(process)
         return process
 
+    def start_capture(self, interface: str, path, *, timeout: float = 20.0) -> subprocess.Popen:
+        """Start tshark writing ``interface``'s frames to ``path``; returns once it captures.
+
+        tshark creates its file when the capture is live, so the caller's traffic starts only then
+        (the half second after covers the gap between file and first packet). The process ends with
+        the namespace, or earlier by the caller (by PID, through the returned Popen).
+        """
+        import pathlib
+        import time
+
+        path = pathlib.Path(path)
+        tshark = self.popen(["tshark", "-q", "-i", interface, "-w", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not path.exists() and time.monotonic() < deadline and tshark.poll() is None:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        return tshark
+
     def socket(self, family=socket_module.AF_INET, type=socket_module.SOCK_STREAM, proto: int = 0):
         """A kernel socket created inside the namespace (usable from any thread of this process)."""
         return call_in_namespace(self.name, socket_module.socket, family, type, proto)

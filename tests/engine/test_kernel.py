@@ -29,13 +29,7 @@ def session(tmp_path_factory):
     with stack_in_namespace() as (ns, running):
         tshark = None
         if shutil.which("tshark"):
-            tshark = ns.popen(["tshark", "-q", "-i", "nst0", "-w", str(capture)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            # Traffic may only flow once the capture runs: tshark creates its file when it starts.
-            deadline = time.monotonic() + 20
-            while not capture.exists() and time.monotonic() < deadline and tshark.poll() is None:
-                time.sleep(0.1)
-            time.sleep(0.5)
+            tshark = ns.start_capture("nst0", capture)  # traffic flows only once the capture runs
         yield {"ns": ns, "running": running, "capture": capture, "tshark": tshark}
 
 

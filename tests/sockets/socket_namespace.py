@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import subprocess
 import time
 from contextlib import contextmanager
 
@@ -34,12 +33,7 @@ def namespace_stack(capture=None, **options):
                               **options) as running:
             tshark = None
             if capture is not None:
-                tshark = ns.popen(["tshark", "-q", "-i", tap, "-w", str(capture)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                deadline = time.monotonic() + 20
-                while not capture.exists() and time.monotonic() < deadline and tshark.poll() is None:
-                    time.sleep(0.1)
-                time.sleep(0.5)
+                tshark = ns.start_capture(tap, capture)
             try:
                 yield ns, running, tshark
             finally:

@@ -54,12 +54,7 @@ def session(tmp_path_factory):
             layer = running.call(tcp_layer_of, running.stack)
             tshark = None
             if shutil.which("tshark"):
-                tshark = ns.popen(["tshark", "-q", "-i", "nsttcp0", "-w", str(capture)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                deadline = time.monotonic() + 20
-                while not capture.exists() and time.monotonic() < deadline and tshark.poll() is None:
-                    time.sleep(0.1)
-                time.sleep(0.5)
+                tshark = ns.start_capture("nsttcp0", capture)
             yield {"ns": ns, "running": running, "layer": layer, "capture": capture, "tshark": tshark}
 
 
