@@ -27,7 +27,7 @@ a frame is counted (``stack.drop.internal_error``) and logged; the stack never d
 
 TCP segmentation offload towards the kernel (``run_tap(gso=True)``, the default): the fd is opened with
 IFF_VNET_HDR, so every frame read or written starts with a ``virtio_net_hdr``. Each batch of frames the
-stack returns goes through ``coalesce_tcp_segments``: consecutive segments of one flow that GRO would
+stack returns goes through ``netstack.segmentation_offload.coalesce_tcp_segments``: consecutive segments of one flow that GRO would
 merge are written as one frame of up to 64 KiB with ``gso_type`` TCPV4, which the kernel takes in one
 pass (as it takes a virtio guest's TSO frames) instead of running its receive path once per segment.
 The stack itself still builds, checksums and records (pcap) every segment; the merged frame carries
@@ -51,8 +51,14 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 
 from netstack.config import ConfigError, StackConfig, ip_to_text, mac_to_text
-from netstack.formats.checksum import internet_checksum, transport_checksum
 from netstack.netns import call_in_namespace
+from netstack.segmentation_offload import (
+    PLAIN_VNET_HEADER,
+    VIRTIO_NET_HDR_GSO_TCPV4,
+    VNET_HEADER_LENGTH,
+    coalesce_tcp_segments,
+    split_coalesced,
+)
 from netstack.stack import Stack
 
 TUNSETIFF = 0x400454CA
@@ -60,12 +66,6 @@ TUNSETPERSIST = 0x400454CB
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
-# virtio_net_hdr (include/uapi/linux/virtio_net.h), little-endian on the TAP: flags, gso_type, hdr_len,
-# gso_size, csum_start, csum_offset. Every frame read or written carries one when IFF_VNET_HDR is on.
-VNET_HEADER = struct.Struct("<BBHHHH")
-VNET_HEADER_LENGTH = VNET_HEADER.size
-PLAIN_VNET_HEADER = bytes(VNET_HEADER_LENGTH)  # no offload: the kernel checks every checksum itself
-VIRTIO_NET_HDR_GSO_TCPV4 = 1
 log = logging.getLogger("netstack.tap")
 
 
@@ -405,112 +405,6 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             writer.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
-
-
-# --------------------------------------------------------------------- TCP segmentation offload
-def coalesce_tcp_segments(frames: list[bytes]) -> list[bytes]:
-    """``frames`` as TAP writes with a ``virtio_net_hdr``: runs of TCP segments merged, GRO's way.
-
-    A run is consecutive frames of one flow whose headers are equal but for the IPv4 length, ID and
-    checksum and the TCP sequence number and checksum: IPv4 without options or fragmentation, TCP flags
-    ACK (PSH allowed on the last), contiguous sequence numbers, equal payload sizes (the last may be
-    shorter), at most 65,535 bytes in all. Linux's GRO merges exactly such runs before TCP sees them
-    (net/ipv4/tcp_offload.c ``tcp_gro_receive``); written as one frame with ``gso_type`` TCPV4 and
-    ``gso_size`` the segment size, the kernel takes the run in one pass instead of one per frame. The
-    merged frame carries complete, valid IPv4 and TCP checksums (no ``NEEDS_CSUM``), so the kernel
-    still verifies every byte and a capture on the host side shows a correct segment. Every other
-    frame is written as it is behind a plain header.
-    """
-    out = []
-    run: list[bytes] = []
-    key = b""
-    header_length = size = total = next_seq = 0
-    run_open = False
-    for frame in frames:
-        length = len(frame)
-        if (length > 54 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45 and frame[23] == 6
-                and frame[20] & 0x3F == 0 and frame[21] == 0 and frame[47] & 0xF7 == 0x10
-                and (frame[16] << 8 | frame[17]) == length - 14):
-            tcp_end = 34 + (frame[46] >> 4) * 4
-            payload = length - tcp_end
-            if payload > 0:
-                seq = int.from_bytes(frame[38:42], "big")
-                this_key = frame[:16] + frame[22:24] + frame[26:38] + frame[42:47] + frame[48:50] + frame[54:tcp_end]
-                # (an odd segment size would shift the later payloads' 16-bit words: no merge)
-                if (run_open and seq == next_seq and this_key == key and payload <= size and not size & 1
-                        and total + payload <= 65535 - 20 - (header_length - 34)):
-                    run.append(frame)
-                    total += payload
-                    run_open = payload == size and not frame[47] & 0x08
-                else:
-                    if run:
-                        out.append(_coalesced(run, header_length, size, total))
-                    run = [frame]
-                    key = this_key
-                    header_length = tcp_end
-                    size = total = payload
-                    run_open = not frame[47] & 0x08
-                next_seq = (seq + payload) & 0xFFFFFFFF
-                continue
-        if run:
-            out.append(_coalesced(run, header_length, size, total))
-            run = []
-            run_open = False
-        out.append(PLAIN_VNET_HEADER + frame)
-    if run:
-        out.append(_coalesced(run, header_length, size, total))
-    return out
-
-
-def _coalesced(run: list[bytes], header_length: int, size: int, total: int) -> bytes:
-    first = run[0]
-    if len(run) == 1:
-        return PLAIN_VNET_HEADER + first
-    ip = bytearray(first[14:34])
-    ip[2:4] = (20 + header_length - 34 + total).to_bytes(2, "big")
-    ip[10:12] = b"\x00\x00"
-    ip[10:12] = internet_checksum(ip).to_bytes(2, "big")
-    body = bytearray(b"".join([first[34:header_length], *[frame[header_length:] for frame in run]]))
-    body[13] = run[-1][47]  # the last segment's PSH
-    body[16:18] = b"\x00\x00"
-    # The checksum from the segments' own, without summing the payload again: a segment with a valid
-    # checksum sums (pseudo-header + header + payload) to 0 mod 0xFFFF, so its payload sums to minus
-    # (pseudo-header + header as sent). RFC 1071 sums may be added and subtracted mod 0xFFFF.
-    addresses = int.from_bytes(first[26:34], "big") + 6
-    tcp_length = len(body)
-    total = addresses + tcp_length + int.from_bytes(body[:header_length - 34], "big")
-    for frame in run:
-        total -= addresses + len(frame) - 34 + int.from_bytes(frame[34:header_length], "big")
-    body[16:18] = (0xFFFF ^ total % 0xFFFF).to_bytes(2, "big")
-    vnet = VNET_HEADER.pack(0, VIRTIO_NET_HDR_GSO_TCPV4, header_length, size, 0, 0)
-    return b"".join([vnet, first[:14], ip, body])
-
-
-def split_coalesced(data: bytes) -> list[bytes]:
-    """The frames ``coalesce_tcp_segments`` merged into ``data`` (a write with a TCPV4 vnet header),
-    rebuilt with their own lengths, IDs, sequence numbers and checksums."""
-    _, _, header_length, size, _, _ = VNET_HEADER.unpack_from(data)
-    frame = data[VNET_HEADER_LENGTH:]
-    headers, payload = frame[:header_length], frame[header_length:]
-    src, dst = headers[26:30], headers[30:34]
-    identification = int.from_bytes(headers[18:20], "big")
-    seq = int.from_bytes(headers[38:42], "big")
-    frames = []
-    for start in range(0, len(payload), size):
-        chunk = payload[start:start + size]
-        last = start + size >= len(payload)
-        ip = bytearray(headers[14:34])
-        ip[2:4] = (20 + header_length - 34 + len(chunk)).to_bytes(2, "big")
-        ip[4:6] = ((identification + start // size) & 0xFFFF).to_bytes(2, "big")
-        ip[10:12] = b"\x00\x00"
-        ip[10:12] = internet_checksum(ip).to_bytes(2, "big")
-        tcp = bytearray(headers[34:header_length])
-        tcp[4:8] = ((seq + start) & 0xFFFFFFFF).to_bytes(4, "big")
-        tcp[13] = headers[47] if last else headers[47] & 0xF7
-        tcp[16:18] = b"\x00\x00"
-        tcp[16:18] = transport_checksum(src, dst, 6, bytes(tcp) + chunk).to_bytes(2, "big")
-        frames.append(headers[:14] + bytes(ip) + bytes(tcp) + chunk)
-    return frames
 
 
 def _delete_tap(tap: str, netns: str | None) -> None:

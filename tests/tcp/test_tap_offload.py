@@ -1,11 +1,11 @@
-"""The TAP driver's TCP segmentation offload (``netstack.tap.coalesce_tcp_segments``): which frames
+"""The TAP driver's TCP segmentation offload (``netstack.segmentation_offload``): which frames
 merge (GRO's rules), that a merged write is a valid frame, and that splitting it gives the originals."""
 
 from __future__ import annotations
 
 from netstack.formats import fast
 from netstack.formats.checksum import internet_checksum, transport_checksum
-from netstack.tap import (
+from netstack.segmentation_offload import (
     PLAIN_VNET_HEADER,
     VIRTIO_NET_HDR_GSO_TCPV4,
     VNET_HEADER,
