@@ -128,6 +128,15 @@ class NetworkNamespace:
         time.sleep(0.5)
         return tshark
 
+    @staticmethod
+    def stop_capture(tshark: subprocess.Popen, *, settle: float = 1.0) -> None:
+        """End a ``start_capture`` tshark (by its PID) once the last frames are written."""
+        import time
+
+        time.sleep(settle)  # tshark writes what it read in batches
+        tshark.terminate()
+        tshark.wait(timeout=10)
+
     def socket(self, family=socket_module.AF_INET, type=socket_module.SOCK_STREAM, proto: int = 0):
         """A kernel socket created inside the namespace (usable from any thread of this process)."""
         return call_in_namespace(self.name, socket_module.socket, family, type, proto)

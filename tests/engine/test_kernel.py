@@ -10,7 +10,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 from kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
@@ -122,10 +121,7 @@ def test_ping_from_the_stack_to_the_kernel(session):
 def test_zz_capture_of_the_session_has_no_malformed_packets_or_bad_checksums(session):
     """Runs last (name order): the capture covers every test above."""
     _require("tshark")
-    tshark = session["tshark"]
-    time.sleep(1.0)
-    tshark.terminate()
-    tshark.wait(timeout=10)
+    session["ns"].stop_capture(session["tshark"])
     capture = str(session["capture"])
     preferences = ["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
     total = subprocess.run(["tshark", "-r", capture, *preferences], capture_output=True, text=True, timeout=120)

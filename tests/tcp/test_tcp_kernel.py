@@ -280,10 +280,7 @@ def test_flow_control_kernel_sender_stops_at_our_window_and_resumes(session):
 
 def test_tshark_session_capture_clean(session):
     _require("tshark")
-    tshark = session["tshark"]
-    time.sleep(1.0)
-    tshark.terminate()
-    tshark.wait(timeout=10)
+    session["ns"].stop_capture(session["tshark"])
     capture = str(session["capture"])
     prefs = ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"]
     total = subprocess.run(["tshark", "-r", capture, *prefs, "-Y", "tcp"], capture_output=True, text=True, timeout=300)
