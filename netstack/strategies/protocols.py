@@ -262,16 +262,9 @@ def ipv4_packets(draw, payload=None, fragments: bool = True, **fields):
         packet.update(flags=flags, fragment_offset=offset, protocol=protocol, payload=body)
     else:
         if payload is None:
-            choices = [("tcp", tcp_segments()), ("udp", udp_datagrams()), ("icmp", icmp_messages())]
-            choices += [(name, strategy) for _, name, strategy in
-                        _registered(registry.IP_PROTOCOLS, {1, 6, 17})]
-            raw_numbers = _unregistered(EXPERIMENTAL_IP_PROTOCOLS, registry.IP_PROTOCOLS)
-            if raw_numbers:
-                choices.append((None, st.binary(max_size=PAYLOAD_MAX)))
-            protocol, chosen = draw(st.sampled_from(choices))
-            if protocol is None:
-                protocol = draw(st.sampled_from(raw_numbers))
-            body = draw(chosen)
+            builtins = [("tcp", tcp_segments()), ("udp", udp_datagrams()), ("icmp", icmp_messages())]
+            protocol, body = _draw_next_layer(draw, builtins, registry.IP_PROTOCOLS, {1, 6, 17},
+                                              EXPERIMENTAL_IP_PROTOCOLS)
         else:
             protocol, body = draw(payload)
         packet.update(
@@ -296,16 +289,9 @@ def ethernet_frames(draw, payload=None, vlan: bool = True, **fields):
         header["vlan"] = draw(for_schema(vlan_tag))
     if payload is None:
         ipv4 = ("ipv4", ipv4_packets())
-        choices = [ipv4, ipv4, ipv4, ("arp", arp_packets())]  # IPv4 weighted: it has the most to cover
-        choices += [(name, strategy) for _, name, strategy in
-                    _registered(registry.ETHERTYPES, {0x0800, 0x0806})]
-        raw_numbers = _unregistered(EXPERIMENTAL_ETHERTYPES, registry.ETHERTYPES)
-        if raw_numbers:
-            choices.append((None, st.binary(max_size=PAYLOAD_MAX)))
-        ethertype, chosen = draw(st.sampled_from(choices))
-        if ethertype is None:
-            ethertype = draw(st.sampled_from(raw_numbers))
-        body = draw(chosen)
+        builtins = [ipv4, ipv4, ipv4, ("arp", arp_packets())]  # IPv4 weighted: it has the most to cover
+        ethertype, body = _draw_next_layer(draw, builtins, registry.ETHERTYPES, {0x0800, 0x0806},
+                                           EXPERIMENTAL_ETHERTYPES)
     else:
         ethertype, body = draw(payload)
     header.update(ethertype=ethertype, payload=body)
@@ -405,3 +391,17 @@ def values_for(name: str) -> st.SearchStrategy:
             if entry.name == name:
                 return for_schema(entry.schema)
     raise KeyError(f"no schema named {name!r}")
+
+
+def _draw_next_layer(draw, builtins, table, builtin_numbers, experimental):
+    """(number or name, value) of the next layer: one of ``builtins``, a protocol registered in
+    ``table`` by a user, or raw bytes under an experimental number nobody registered."""
+    choices = list(builtins)
+    choices += [(name, strategy) for _, name, strategy in _registered(table, builtin_numbers)]
+    raw_numbers = _unregistered(experimental, table)
+    if raw_numbers:
+        choices.append((None, st.binary(max_size=PAYLOAD_MAX)))
+    number, chosen = draw(st.sampled_from(choices))
+    if number is None:
+        number = draw(st.sampled_from(raw_numbers))
+    return number, draw(chosen)
