@@ -31,8 +31,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import netstack  # noqa: E402
-from netstack.netns import NetworkNamespace, call_in_namespace  # noqa: E402
-from netstack.tap import create_tap  # noqa: E402
+from netstack.drivers.netns import NetworkNamespace, call_in_namespace  # noqa: E402
+from netstack.drivers.tap import create_tap  # noqa: E402
 
 STACK_IP = "192.0.2.2"
 HOST_IP = "192.0.2.1"
@@ -119,7 +119,7 @@ def bench_netstack(args) -> dict:
 
 
 def bench_simulator(pings: int = 20000) -> dict:
-    from netstack.icmp import Pinger
+    from netstack.engine.icmp import Pinger
 
     network = netstack.sim.Network(seed=1)
     a = network.host("192.0.2.2/24")

@@ -25,7 +25,7 @@ import sys
 import time
 
 import netstack
-from netstack.netns import NetworkNamespace
+from netstack.drivers.netns import NetworkNamespace
 
 STACK_IP, HOST_IP = "192.0.2.2", "192.0.2.1"
 SENDER = ("import socket\nk = socket.create_connection(('{ip}', 5001))\nb = b'x' * 65536\nn = 0\n"

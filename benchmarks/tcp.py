@@ -35,13 +35,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import netstack  # noqa: E402
 from netstack.formats import fast  # noqa: E402
-from netstack.netns import NetworkNamespace, call_in_namespace  # noqa: E402
-from netstack.services import start_services  # noqa: E402
-from netstack.stack import Stack  # noqa: E402
-from netstack.tap import create_tap  # noqa: E402
-from netstack.tcp.endpoint import TcpServer, TcpStream  # noqa: E402
-from netstack.tcp.layer import TcpLayer  # noqa: E402
-from netstack.tcp.services import tcp_layer_of  # noqa: E402
+from netstack.drivers.netns import NetworkNamespace, call_in_namespace  # noqa: E402
+from netstack.apps.services import start_services  # noqa: E402
+from netstack.engine.stack import Stack  # noqa: E402
+from netstack.drivers.tap import create_tap  # noqa: E402
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream  # noqa: E402
+from netstack.engine.tcp.layer import TcpLayer  # noqa: E402
+from netstack.apps.tcp_services import tcp_layer_of  # noqa: E402
 
 STACK_IP = "192.0.2.2"
 HOST_IP = "192.0.2.1"

@@ -31,7 +31,7 @@ async def serve(stack, port: int = PORT) -> asyncio.AbstractServer:
 
 def main() -> int:
     import netstack
-    from netstack.netns import NetworkNamespace, call_in_namespace
+    from netstack.drivers.netns import NetworkNamespace, call_in_namespace
 
     async def client(number: int) -> bytes:
         reader, writer = await asyncio.open_connection("192.0.2.2", PORT)  # kernel sockets

@@ -100,7 +100,7 @@ def main() -> int:
     import time
 
     import netstack
-    from netstack.netns import NetworkNamespace
+    from netstack.drivers.netns import NetworkNamespace
 
     with NetworkNamespace() as ns, netstack.run_tap(tap="nstchat0", ip="192.0.2.2/24", host_ip="192.0.2.1/24",
                                                     netns=ns.name) as stack:

@@ -41,7 +41,7 @@ def serve(stack, port: int = PORT, stop: threading.Event | None = None, ready: t
 
 def main() -> int:
     import netstack
-    from netstack.netns import NetworkNamespace
+    from netstack.drivers.netns import NetworkNamespace
 
     with NetworkNamespace() as ns, netstack.run_tap(tap="nstecho0", ip="192.0.2.2/24", host_ip="192.0.2.1/24",
                                                     netns=ns.name) as stack:

@@ -4,9 +4,16 @@ Layers (see docs/architecture.md):
 
 - ``netstack.formats``  construct schemas for every header, and the codec generated from them
 - ``netstack.machines`` transitions declarations for every protocol state machine, and their tables
-- ``netstack.stack``    the sans-I/O engine: frames and the time in, frames and the next deadline out
-- ``netstack.tap`` / ``netstack.sim``  drivers: a Linux TAP device in real time, a simulated network
-- ``netstack.cli``      the ``netstack`` command
+- ``netstack.engine``   the sans-I/O engine: frames and the time in, frames and the next deadline out
+- ``netstack.sockets``  BSD-like sockets over the engine (real ``fileno()``), and asyncio on them
+- ``netstack.drivers``  a Linux TAP device in real time, a simulated network, network namespaces
+- ``netstack.apps``     echo/discard/chargen/HTTP services and the HTTP client
+- ``netstack.strategies``  hypothesis strategies drawn from the declarations
+- ``netstack.presentation``  field tables, decoded text, diagrams, generated docs, the tour
+- ``netstack.commands`` / ``netstack.cli``  the ``netstack`` command
+
+``netstack.sim`` and ``netstack.aio`` are the public names of ``netstack.drivers.sim`` and
+``netstack.sockets.aio``.
 
 The engine names are imported lazily so that ``import netstack.formats`` stays cheap for people who
 only craft and decode packets.
@@ -17,10 +24,10 @@ from netstack.errors import FormatError, NetstackError, TransitionError
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Stack": ("netstack.stack", "Stack"),
-    "StackConfig": ("netstack.config", "StackConfig"),
-    "run_tap": ("netstack.tap", "run_tap"),
-    "sim": ("netstack.sim", None),
+    "Stack": ("netstack.engine.stack", "Stack"),
+    "StackConfig": ("netstack.engine.config", "StackConfig"),
+    "run_tap": ("netstack.drivers.tap", "run_tap"),
+    "sim": ("netstack.drivers.sim", None),
 }
 
 

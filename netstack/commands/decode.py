@@ -49,7 +49,7 @@ def _frame_from_hex(text: str) -> bytes:
 
 
 def run(args) -> int:
-    from netstack.formats.frame_text import decode_text
+    from netstack.presentation.frame_text import decode_text
     from netstack.formats.pcap import LINKTYPE_ETHERNET, PcapReader
 
     out = sys.stdout

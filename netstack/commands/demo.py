@@ -15,7 +15,7 @@ where a second netstack stack plays the kernel's part; its TCP steps (an HTTP GE
 a 2 MiB echo round trip over the endpoint API) run with ``SIM_TCP_LOSS`` seeded frame loss on the link,
 so the result shows TCP retransmitting and still delivering every byte once, in order.
 
-``netstack demo --formats`` runs the packet formats tour (``netstack.formats.tour.run_tour``: craft a
+``netstack demo --formats`` runs the packet formats tour (``netstack.presentation.tour.run_tour``: craft a
 TCP SYN, decode it, write a pcap).
 
 Steps are data (``TAP_STEPS``, ``SIM_STEPS``: (title, function)); a step returns its one-line result
@@ -46,7 +46,7 @@ BULK_BYTES = 32 * 1024 * 1024  # per TAP bulk step: a few seconds at the stack's
 DOWNLOAD_BYTES = 16 * 1024 * 1024  # netstack -> kernel (the stack's HTTP client)
 HTTP_SERVER_PORT = 8000
 # sim echo size: from 4 MiB up some seeds stall in a zero-window exchange (ACKs on segments that
-# meet a zero receive window are dropped unprocessed in netstack.tcp.receive); 2 MiB passes seeds 1-20
+# meet a zero receive window are dropped unprocessed in netstack.engine.tcp.receive); 2 MiB passes seeds 1-20
 SIM_BULK_BYTES = 2 * 1024 * 1024
 SIM_TCP_LOSS = 0.02  # per frame, on the sim link during the TCP steps
 
@@ -151,7 +151,7 @@ def step_udp_closed_port(context):
 
 
 def step_stack_pings_kernel(context):
-    from netstack.icmp import Pinger
+    from netstack.engine.icmp import Pinger
 
     running = context.running
     pinger = running.call(Pinger, running.stack, socket.inet_aton(HOST_IP), identifier=0x6E73, size=1000)
@@ -292,9 +292,9 @@ def _wait_for_kernel_listener(context: DemoContext, server: subprocess.Popen, po
 
 
 def step_stack_downloads_from_kernel(context):
-    from netstack.netns import terminate
-    from netstack.tcp.http_client import HttpDownload
-    from netstack.tcp.services import tcp_layer_of
+    from netstack.drivers.netns import terminate
+    from netstack.apps.http_client import HttpDownload
+    from netstack.apps.tcp_services import tcp_layer_of
 
     running, namespace = context.running, context.namespace
     blob = os.urandom(DOWNLOAD_BYTES)
@@ -346,7 +346,7 @@ TAP_STEPS = [
 
 # ----------------------------------------------------------------------------- sim steps
 def _sim_ping(context, size: int, count: int) -> str:
-    from netstack.icmp import Pinger
+    from netstack.engine.icmp import Pinger
 
     peer, network = context.peer, context.network
     pinger = Pinger(peer.stack, socket.inet_aton(STACK_IP), identifier=0x1000 + size, size=size)
@@ -407,7 +407,7 @@ def sim_step_udp_closed_port(context):
 
 
 def sim_step_stack_pings_peer(context):
-    from netstack.icmp import Pinger
+    from netstack.engine.icmp import Pinger
 
     running, network = context.running, context.network
     pinger = Pinger(running.stack, socket.inet_aton(HOST_IP), identifier=0x6E73, size=1000)
@@ -516,8 +516,8 @@ class _EchoClient:
 
 
 def sim_step_bulk_echo(context):
-    from netstack.tcp.endpoint import TcpStream
-    from netstack.tcp.services import tcp_layer_of
+    from netstack.engine.tcp.endpoint import TcpStream
+    from netstack.apps.tcp_services import tcp_layer_of
 
     peer, network = context.peer, context.network
     data = os.urandom(SIM_BULK_BYTES)
@@ -598,7 +598,7 @@ def run(args) -> int:
 
 
 def _run_tap(args) -> int:
-    from netstack.netns import NetworkNamespace
+    from netstack.drivers.netns import NetworkNamespace
 
     print("netstack demo: private namespace, TAP nst0, kernel 192.0.2.1 <-> netstack 192.0.2.2")
     try:
@@ -617,7 +617,7 @@ def _run_tap(args) -> int:
 
 def _tour_in_namespace(args, NetworkNamespace) -> int:
     import netstack
-    from netstack.services import start_services
+    from netstack.apps.services import start_services
 
     with NetworkNamespace() as namespace:
         namespace.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
@@ -636,10 +636,10 @@ def _tour_in_namespace(args, NetworkNamespace) -> int:
 
 def _run_sim(args) -> int:
     import netstack
-    from netstack.services import start_services
+    from netstack.apps.services import start_services
 
     print(f"netstack demo --sim: simulated link, peer 192.0.2.1 <-> netstack 192.0.2.2 (seed {args.seed})")
-    network = netstack.sim.Network(seed=args.seed)
+    network = netstack.drivers.sim.Network(seed=args.seed)
     ours = network.host(f"{STACK_IP}/24", name="netstack")
     peer = network.host(f"{HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6, pcap=args.pcap)
@@ -665,6 +665,6 @@ def _print_counters(counters: dict) -> None:
 
 
 def _run_formats_tour(pcap_path: str | None) -> int:
-    from netstack.formats.tour import run_tour
+    from netstack.presentation.tour import run_tour
 
     return run_tour(out=sys.stdout, pcap_path=pcap_path)

@@ -20,7 +20,7 @@ FORMATS = ("mermaid", "dot", "svg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from netstack.machines.diagram import DECLARATIONS, VIEWS
+    from netstack.presentation.machine_diagram import DECLARATIONS, VIEWS
 
     parser.add_argument("machine", choices=sorted(DECLARATIONS), help="tcp connection, congestion control, arp neighbour")
     parser.add_argument("--format", choices=FORMATS, default="mermaid", help="output format (default mermaid)")
@@ -44,7 +44,7 @@ def render_svg(dot_text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netstack.machines.diagram import DECLARATIONS, dot, mermaid, transitions_mermaid
+    from netstack.presentation.machine_diagram import DECLARATIONS, dot, mermaid, transitions_mermaid
 
     declaration = DECLARATIONS[args.machine]
     if args.renderer == "transitions" and args.format != "mermaid":

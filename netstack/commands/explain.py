@@ -19,7 +19,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from netstack.formats import describe
+    from netstack.presentation import describe
 
     catalogue = describe.explained_schemas()
     if not args.name:

@@ -19,7 +19,7 @@ import ipaddress
 import sys
 import time
 
-from netstack.config import ConfigError
+from netstack.engine.config import ConfigError
 
 _DOCUMENTATION_NETWORKS = tuple(
     ipaddress.IPv4Network(block) for block in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -79,9 +79,9 @@ def _progress(received: int, total, started: float, final: bool = False) -> None
 
 def run(args) -> int:
     import netstack
-    from netstack.netns import NetworkNamespace
-    from netstack.tcp.http_client import HttpDownload, parse_url
-    from netstack.tcp.services import tcp_layer_of
+    from netstack.drivers.netns import NetworkNamespace
+    from netstack.apps.http_client import HttpDownload, parse_url
+    from netstack.apps.tcp_services import tcp_layer_of
 
     try:
         host, port, path = parse_url(args.url)
@@ -89,7 +89,7 @@ def run(args) -> int:
         raise ConfigError("URL", str(error)) from None
     ip, host_ip = _addresses(args, host)
     if args.trace:
-        from netstack.observability import enable_trace
+        from netstack.engine.observability import enable_trace
 
         enable_trace(sys.stderr)
     namespace = None

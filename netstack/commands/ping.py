@@ -21,7 +21,7 @@ import math
 import os
 import time
 
-from netstack.config import ConfigError
+from netstack.engine.config import ConfigError
 
 # What ping(8) prints for the ICMP errors behind these errnos.
 PING8_WORDS = {
@@ -108,7 +108,7 @@ def run(args) -> int:
     if args.trace:
         import sys
 
-        from netstack.observability import enable_trace
+        from netstack.engine.observability import enable_trace
 
         enable_trace(sys.stderr)
     if args.sim:
@@ -129,9 +129,9 @@ def run(args) -> int:
 
 def _run_sim(args) -> int:
     import netstack
-    from netstack.icmp import Pinger
+    from netstack.engine.icmp import Pinger
 
-    network = netstack.sim.Network(seed=1)
+    network = netstack.drivers.sim.Network(seed=1)
     ours = network.host(args.ip, mtu=args.mtu, gateway=args.gateway)
     prefix = args.ip.partition("/")[2] or "24"
     peer = network.host(f"{args.host}/{prefix}", mtu=args.mtu)
@@ -156,8 +156,8 @@ def _run_sim(args) -> int:
 
 def _run_tap(args) -> int:
     import netstack
-    from netstack.icmp import Pinger
-    from netstack.netns import NetworkNamespace
+    from netstack.engine.icmp import Pinger
+    from netstack.drivers.netns import NetworkNamespace
 
     namespace = None if args.tap else NetworkNamespace()
     tap = args.tap or "nstping0"

@@ -4,7 +4,7 @@
 ``netstack stats --tap NAME`` prints them (``--drops``: only drop reasons; ``--json``: raw). Without a
 running stack, ``netstack stats --sim`` runs a short simulated session (pings and UDP echoes over a
 lossy link) and prints the counters of both stacks and of the link. Counter names are stable:
-``<layer>.<event>`` and ``<layer>.drop.<reason>`` (see ``netstack.observability``).
+``<layer>.<event>`` and ``<layer>.drop.<reason>`` (see ``netstack.engine.observability``).
 """
 
 from __future__ import annotations
@@ -77,10 +77,10 @@ def run(args) -> int:
 
 def _run_sim(args) -> int:
     import netstack
-    from netstack.icmp import Pinger
-    from netstack.services import start_services
+    from netstack.engine.icmp import Pinger
+    from netstack.apps.services import start_services
 
-    network = netstack.sim.Network(seed=1)
+    network = netstack.drivers.sim.Network(seed=1)
     ours = network.host("192.0.2.2/24", name="netstack")
     peer = network.host("192.0.2.1/24", name="peer")
     link = network.link(ours, peer, loss=0.05, duplicate=0.02, reorder=0.05, delay=0.001, jitter=0.0005)

@@ -71,9 +71,9 @@ def run(args) -> int:
 
 def _run(args) -> int:
     import netstack
-    from netstack.config import ip_to_text, mac_to_text
-    from netstack.observability import enable_trace
-    from netstack.services import parse_services, start_services
+    from netstack.engine.config import ip_to_text, mac_to_text
+    from netstack.engine.observability import enable_trace
+    from netstack.apps.services import parse_services, start_services
 
     names = parse_services(args.services)
     stats_file = args.stats_file or stats_path(args.tap)

@@ -35,6 +35,7 @@ from netstack.formats.checksum import internet_checksum
 from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, NamedNumber
 from netstack.formats.layer import Layer
 from netstack.formats.registry import register_ip_protocol
+from netstack.formats.ipv4 import ipv4_header
 
 IP_PROTOCOL_ICMP = 1
 HEADER_LENGTH = 8
@@ -119,7 +120,6 @@ ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
 
 class IcmpLayer(Layer):
     """ICMP message: checksum over the whole message, payload bytes."""
-
     tail_field = "rest_of_header"
 
     def decode(self, data: bytes, base: int, context) -> Container:
@@ -163,8 +163,6 @@ def original_datagram(container) -> Container:
     so its total_length usually exceeds what is present: only the header is decoded, ``data`` is the
     rest as bytes. FormatError when the payload does not hold an IPv4 header.
     """
-    from netstack.formats.ipv4 import ipv4_header
-
     quote = bytes(container["payload"])
     if len(quote) < 20 or quote[0] >> 4 != 4 or (quote[0] & 0x0F) < 5 or (quote[0] & 0x0F) * 4 > len(quote):
         raise FormatError("icmp", "payload", None, "the payload does not start with an IPv4 header")

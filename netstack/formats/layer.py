@@ -26,6 +26,7 @@ from __future__ import annotations
 from construct import Construct, ConstructError, Container, SizeofError, stream_read_entire
 
 from netstack.errors import FormatError
+from netstack.formats.crafted import Crafted
 from netstack.formats.fields import Flattened, field_names, ipv4_to_bytes
 
 
@@ -187,8 +188,6 @@ class Layer(Construct):
 
     def __call__(self, **fields):
         """A ``Crafted`` layer with these fields, to stack with ``/`` (see ``netstack.formats.craft``)."""
-        from netstack.formats.craft import Crafted
-
         return Crafted(self, fields)
 
     def __repr__(self):

@@ -5,8 +5,8 @@
   ``netstack.machines.reno``: ``NewReno``.
 - ``netstack.machines.arp_neighbour``: RFC 4861 §7.3.2 neighbour states for ARP (``NEIGHBOUR_TABLE``).
 - ``netstack.machines.table``: how a declaration becomes a ``TransitionTable`` (``fire`` rules).
-- ``netstack.machines.diagram``: mermaid and dot text from a declaration;
-  ``python -m netstack.machines.docs`` regenerates docs/machines.md.
+- ``netstack.presentation.machine_diagram``: mermaid and dot text from a declaration;
+  ``python -m netstack.presentation.machine_docs`` regenerates docs/machines.md.
 
 Each machine module builds one `transitions` Machine (the declaration, the teaching view, the
 diagram source) and derives its table from it; connections and neighbour entries are plain objects

@@ -36,6 +36,9 @@ from netstack.formats.tcp import TCP
 from netstack.formats.tcp_options import OPTION_LENGTHS, SINGLE_BYTE_KINDS, TCP_OPTION_KIND, tcp_option_values
 from netstack.formats.udp import UDP
 from netstack.strategies.declarations import _LEAVE_OUT, LEAVE_OUT, PAYLOAD_MAX, _walk, for_schema
+from netstack.formats.tcp_options import encode_option
+from netstack.formats import Frame
+from netstack.formats.pcap import PcapWriter
 
 
 #: EtherTypes for a payload no protocol decodes: IEEE 802 "local experimental" 1 and 2 (IEEE 802 §9.2.2)
@@ -93,7 +96,6 @@ def _option_value(draw, kind: int):
 def _option_size(kind: int, value) -> int:
     if kind in SINGLE_BYTE_KINDS:
         return 1
-    from netstack.formats.tcp_options import encode_option
 
     return len(encode_option({"kind": kind, "value": value}))
 
@@ -310,8 +312,6 @@ def frames(**options) -> st.SearchStrategy[dict]:
 
 def frame_bytes(**options) -> st.SearchStrategy[bytes]:
     """The bytes of :func:`frames`, as they would cross a TAP device."""
-    from netstack.formats import Frame
-
     return frames(**options).map(Frame.build)
 
 
@@ -362,7 +362,6 @@ def pcap_files(draw, frames_strategy=None, max_frames: int = 6) -> bytes:
     """A whole libpcap file (bytes) of drawn frames with increasing timestamps, as PcapWriter writes it."""
     import io
 
-    from netstack.formats.pcap import PcapWriter
 
     frames = draw(st.lists(frames_strategy or frame_bytes(), max_size=max_frames))
     start = draw(st.integers(0, 2**31 - 1 - max_frames))

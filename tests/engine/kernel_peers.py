@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 
 import netstack
-from netstack.netns import NetworkNamespace
-from netstack.services import start_services
+from netstack.drivers.netns import NetworkNamespace
+from netstack.apps.services import start_services
 
 STACK_IP = "192.0.2.2"
 HOST_IP = "192.0.2.1"

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from netstack.cli import main
-from netstack.netns import NetworkNamespace
+from netstack.drivers.netns import NetworkNamespace
 
 WITHOUT_CAPABILITIES = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"]
 

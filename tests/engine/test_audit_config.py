@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from netstack import StackConfig
-from netstack.config import ConfigError
-from netstack.netns import NetworkNamespace
+from netstack.engine.config import ConfigError
+from netstack.drivers.netns import NetworkNamespace
 
 
 @pytest.mark.parametrize("options, option, words", [

@@ -14,7 +14,7 @@ import pytest
 from engine_crafting import ipv4_frame
 
 from netstack import Stack
-from netstack.icmp import Pinger
+from netstack.engine.icmp import Pinger
 
 PEER = bytes([192, 0, 2, 1])
 ROUTER = "192.0.2.1"  # the peer doubles as the router that reports the error

@@ -21,7 +21,7 @@ import pytest
 from netstack.cli import main
 from netstack.formats import Frame, FormatError
 from netstack.formats.pcap import PcapReader
-from netstack.netns import NetworkNamespace
+from netstack.drivers.netns import NetworkNamespace
 
 STACK_IP, HOST_IP, GATEWAY, OFF_LINK = "192.0.2.2", "192.0.2.1", "192.0.2.254", "198.51.100.7"
 

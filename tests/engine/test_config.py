@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netstack import Stack, StackConfig
-from netstack.config import ConfigError
+from netstack.engine.config import ConfigError
 
 
 def test_defaults_and_derived_values():

@@ -17,9 +17,9 @@ import pytest
 import netstack
 from netstack.cli import main
 from netstack.commands import demo
-from netstack.services import start_services
-from netstack.tcp.endpoint import TcpServer
-from netstack.tcp.services import tcp_layer_of
+from netstack.apps.services import start_services
+from netstack.engine.tcp.endpoint import TcpServer
+from netstack.apps.tcp_services import tcp_layer_of
 
 
 def _table(out: str, steps) -> dict[str, tuple[str, str]]:
@@ -205,13 +205,13 @@ def test_demo_without_namespace_privilege_says_why_in_one_line(monkeypatch, caps
     """Root without CAP_SYS_ADMIN (a restricted container): `ip netns add` fails; no traceback."""
     import subprocess
 
-    import netstack.netns
+    import netstack.drivers.netns
 
     def refuse(self, *args, **kwargs):
         raise subprocess.CalledProcessError(1, ["ip", "netns", "add", "nst-x"],
                                             stderr=b"mount --make-shared /run/netns failed: Operation not permitted")
 
-    monkeypatch.setattr(netstack.netns.NetworkNamespace, "create", refuse)
+    monkeypatch.setattr(netstack.drivers.netns.NetworkNamespace, "create", refuse)
     monkeypatch.setattr(demo.os, "geteuid", lambda: 0)
     assert main(["demo"]) == 1
     error = capsys.readouterr().err

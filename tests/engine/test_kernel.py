@@ -108,7 +108,7 @@ def test_udp_from_the_stack_to_a_kernel_socket(session):
 
 
 def test_ping_from_the_stack_to_the_kernel(session):
-    from netstack.icmp import Pinger
+    from netstack.engine.icmp import Pinger
 
     running = session["running"]
     pinger = running.call(Pinger, running.stack, socket.inet_aton(HOST_IP), identifier=0x4242, size=2000)

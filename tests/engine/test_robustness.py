@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from netstack import Stack
 from netstack.formats import Frame
 from netstack.formats.checksum import internet_checksum
-from netstack.icmp import Pinger
-from netstack.services import start_services
+from netstack.engine.icmp import Pinger
+from netstack.apps.services import start_services
 
 from netstack import strategies as frame_strategies  # derived from the schemas
 

@@ -8,8 +8,8 @@ import pytest
 
 import netstack
 from netstack.formats.pcap import PcapReader
-from netstack.icmp import Pinger
-from netstack.services import start_services
+from netstack.engine.icmp import Pinger
+from netstack.apps.services import start_services
 
 
 def two_hosts(seed=1, **impairments):

@@ -9,7 +9,7 @@ from engine_crafting import PEER_MAC, STACK_MAC, arp_frame, echo_request, ipv4_f
 
 from netstack import Stack
 from netstack.formats import Frame
-from netstack.icmp import Pinger
+from netstack.engine.icmp import Pinger
 
 PEER = bytes([192, 0, 2, 1])
 
@@ -93,7 +93,7 @@ def test_arp_update_changes_the_cached_address():
 
 
 def test_send_path_shortcut_states_are_the_tables_transmit_only_rows():
-    from netstack.arp import TRANSMIT_ONLY_STATES
+    from netstack.engine.arp import TRANSMIT_ONLY_STATES
     from netstack.machines.arp_neighbour import NEIGHBOUR_TABLE, NeighbourEvent, NeighbourState
 
     expected = {state for state in NeighbourState
@@ -488,7 +488,7 @@ def test_trace_events_have_stable_names_and_fields(caplog):
 def test_trace_formatter_prints_decoded_events():
     import io
 
-    from netstack.observability import TRACE_LOGGER, enable_trace
+    from netstack.engine.observability import TRACE_LOGGER, enable_trace
 
     stream = io.StringIO()
     handler = enable_trace(stream)

@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 import netstack
-from netstack.config import ConfigError
-from netstack.netns import NetworkNamespace
+from netstack.engine.config import ConfigError
+from netstack.drivers.netns import NetworkNamespace
 
 pytestmark = pytest.mark.netns
 

@@ -73,7 +73,7 @@ def test_every_explained_field_and_flag_bit_has_a_meaning():
     """Issue 2 item 6: `netstack explain` gives bit offset, width, name, meaning and RFC section for
     every field - flag bits included (they used to have an empty meaning). A reference is not checked:
     Ethernet's vlan/ethertype and the pcap fields still have none (IEEE 802 / libpcap are not RFCs)."""
-    from netstack.formats import describe
+    from netstack.presentation import describe
 
     empty = []
     for name, entry in describe.explained_schemas().items():

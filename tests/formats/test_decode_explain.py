@@ -14,7 +14,7 @@ from netstack import strategies
 from netstack.cli import main
 from netstack.formats import Frame, IPv4, register_ethertype, unregister_ethertype
 from netstack.formats.craft import ICMP, IP, TCP, UDP, Ether
-from netstack.formats.describe import explain_text, field_table, split_reference
+from netstack.presentation.describe import explain_text, field_table, split_reference
 from netstack.formats.pcap import write_pcap
 
 SYN = Ether(dst="02:00:5e:00:53:01", src="02:00:5e:00:53:02") / IP(src="192.0.2.2", dst="192.0.2.1") / TCP(
@@ -188,7 +188,7 @@ def test_decode_summarises_an_icmp_errors_quoted_datagram(capsys):
 
 @given(strategies.frame_bytes(), st.integers(0, 200), st.integers(0, 255))
 def test_decode_text_shows_any_frame_or_names_the_error(data, position, value):
-    from netstack.formats.frame_text import decode_text
+    from netstack.presentation.frame_text import decode_text
 
     text, error = decode_text(data)
     assert error is None and text.startswith("Frame 1:")

@@ -13,17 +13,17 @@ DOCS = ROOT / "docs" / "formats.md"
 
 def test_docs_formats_md_is_not_stale():
     # A fresh process: registrations made by other tests must not leak into the generated tables.
-    result = subprocess.run([sys.executable, "-m", "netstack.formats.describe", "--check"],
+    result = subprocess.run([sys.executable, "-m", "netstack.presentation.formats_docs", "--check"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, (
-        f"{result.stdout}{result.stderr}\nregenerate with: python -m netstack.formats.describe")
+        f"{result.stdout}{result.stderr}\nregenerate with: python -m netstack.presentation.formats_docs")
 
 
 def test_the_check_fails_on_a_stale_file(tmp_path):
     stale = tmp_path / "formats.md"
     stale.write_text(DOCS.read_text().replace("| 16 | `dst_port` |", "| 17 | `dst_port` |"))
     assert stale.read_text() != DOCS.read_text()
-    result = subprocess.run([sys.executable, "-m", "netstack.formats.describe", "--check", "--output", str(stale)],
+    result = subprocess.run([sys.executable, "-m", "netstack.presentation.formats_docs", "--check", "--output", str(stale)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "stale" in result.stdout
 

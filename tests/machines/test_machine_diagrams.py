@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from netstack.cli import main
-from netstack.machines import docs
-from netstack.machines.diagram import (
+from netstack.presentation import machine_docs as docs
+from netstack.presentation.machine_diagram import (
     DECLARATIONS,
     VIEWS,
     arrows,
@@ -163,7 +163,7 @@ def test_cli_rejects_unknown_machine(capsys):
 
 def test_committed_docs_machines_md_is_not_stale():
     committed = docs.DOCS_PATH.read_text(encoding="utf-8")
-    assert committed == docs.render(), "docs/machines.md is stale: run python -m netstack.machines.docs"
+    assert committed == docs.render(), "docs/machines.md is stale: run python -m netstack.presentation.machine_docs"
 
 
 def test_docs_page_has_each_machine_diagram_and_table():

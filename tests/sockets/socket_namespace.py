@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 import netstack
-from netstack.netns import NetworkNamespace
+from netstack.drivers.netns import NetworkNamespace
 
 STACK_IP = "192.0.2.2"
 HOST_IP = "192.0.2.1"
@@ -38,7 +38,7 @@ def namespace_stack(capture=None, **options):
                 yield ns, running, tshark
             finally:
                 if tshark is not None:
-                    from netstack.netns import terminate
+                    from netstack.drivers.netns import terminate
 
                     time.sleep(0.5)
                     terminate(tshark)

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from netstack.socket_api.options import MAX_BUFFER, MIN_BUFFER
+from netstack.sockets.options import MAX_BUFFER, MIN_BUFFER
 from test_sockets_sim import net  # noqa: F401  (the fixture: stacks a and b on one simulated link)
 
 A_IP, B_IP = "192.0.2.2", "192.0.2.3"

@@ -21,7 +21,7 @@ import pytest
 from socket_namespace import HOST_IP, STACK_IP
 
 import netstack.aio
-from netstack.netns import call_in_namespace
+from netstack.drivers.netns import call_in_namespace
 
 pytestmark = pytest.mark.netns
 CLIENTS = 200

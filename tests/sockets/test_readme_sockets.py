@@ -10,7 +10,7 @@ import time
 import pytest
 from socket_namespace import require_tool
 
-from netstack.netns import NetworkNamespace, terminate
+from netstack.drivers.netns import NetworkNamespace, terminate
 
 pytestmark = pytest.mark.netns
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"

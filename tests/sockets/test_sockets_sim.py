@@ -13,7 +13,7 @@ import struct
 import pytest
 
 import netstack
-from netstack.socket_api.options import TCP_INFO_LAYOUT
+from netstack.sockets.options import TCP_INFO_LAYOUT
 
 A_IP, B_IP = "192.0.2.2", "192.0.2.3"
 

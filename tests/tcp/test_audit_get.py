@@ -14,7 +14,7 @@ import time
 import pytest
 
 from netstack.commands import get as get_command
-from netstack.netns import NetworkNamespace
+from netstack.drivers.netns import NetworkNamespace
 
 
 def _netstack(*args, timeout=60):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 
 import netstack.sim as sim
-from netstack.tcp.http_client import MAX_CHUNK_LINE, HttpDownload
-from netstack.tcp.services import tcp_layer_of
+from netstack.apps.http_client import MAX_CHUNK_LINE, HttpDownload
+from netstack.apps.tcp_services import tcp_layer_of
 from test_tcp_services import _http_server as _serve  # answers one request with a canned response
 
 B = bytes([192, 0, 2, 2])

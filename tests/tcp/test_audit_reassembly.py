@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from netstack.tcp.reassembly import BYTES_PER_RANGE, MIN_RANGES, ReassemblyQueue
-from netstack.tcp.receive_buffer import ReceiveBuffer
+from netstack.engine.tcp.reassembly import BYTES_PER_RANGE, MIN_RANGES, ReassemblyQueue
+from netstack.engine.tcp.receive_buffer import ReceiveBuffer
 
 
 def test_ranges_are_bounded_as_well_as_bytes():

@@ -6,11 +6,11 @@ must push back instead, and every response still arrives, in order, once the cli
 from __future__ import annotations
 
 import netstack.sim as sim
-from netstack.services import start_services
-from netstack.tcp.config import TcpConfig
-from netstack.tcp.endpoint import TcpStream
-from netstack.tcp.layer import TcpLayer
-from netstack.tcp.services import HTTP_PORT, RESPONSE_BACKLOG
+from netstack.apps.services import start_services
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.endpoint import TcpStream
+from netstack.engine.tcp.layer import TcpLayer
+from netstack.apps.tcp_services import HTTP_PORT, RESPONSE_BACKLOG
 
 B = bytes([192, 0, 2, 2])
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"

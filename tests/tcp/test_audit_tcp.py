@@ -19,11 +19,11 @@ from test_tcp_connection import Pair
 import netstack.sim as sim
 from netstack.machines.congestion import CongestionPhase
 from netstack.machines.tcp_connection import TcpState
-from netstack.tcp.config import TcpConfig
-from netstack.tcp.endpoint import TcpServer, TcpStream
-from netstack.tcp.layer import TcpLayer
-from netstack.tcp.segment import ACK, FIN, RST, TcpSegment
-from netstack.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+from netstack.engine.tcp.layer import TcpLayer
+from netstack.engine.tcp.segment import ACK, FIN, RST, TcpSegment
+from netstack.engine.tcp.seqnum import SEQ_MASK
 
 NO_TS = dict(timestamps=False, window_scaling=False)
 

@@ -1,11 +1,11 @@
-"""The TAP driver's TCP segmentation offload (``netstack.segmentation_offload``): which frames
+"""The TAP driver's TCP segmentation offload (``netstack.drivers.segmentation_offload``): which frames
 merge (GRO's rules), that a merged write is a valid frame, and that splitting it gives the originals."""
 
 from __future__ import annotations
 
 from netstack.formats import fast
 from netstack.formats.checksum import internet_checksum, transport_checksum
-from netstack.segmentation_offload import (
+from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
     VIRTIO_NET_HDR_GSO_TCPV4,
     VNET_HEADER,
@@ -94,7 +94,8 @@ def test_a_refused_offload_write_falls_back_to_single_frames_and_stops_merging(m
     import errno
     import types
 
-    from netstack import Stack, tap
+    from netstack import Stack
+    from netstack.drivers import tap
 
     running = tap.RunningStack(Stack(ip="192.0.2.2/24"), -1, tap="nstoffload0", vnet_header=True)
     written = []

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netstack.tcp.reassembly import ReassemblyQueue
-from netstack.tcp.receive_buffer import ReceiveBuffer
-from netstack.tcp.send_buffer import SendBuffer
+from netstack.engine.tcp.reassembly import ReassemblyQueue
+from netstack.engine.tcp.receive_buffer import ReceiveBuffer
+from netstack.engine.tcp.send_buffer import SendBuffer
 
 
 def test_send_buffer_is_bounded_and_consumes_from_the_front():

@@ -16,9 +16,9 @@ import pytest
 
 from netstack.errors import TransitionError
 from netstack.machines.tcp_connection import TcpState
-from netstack.tcp.config import TcpConfig
-from netstack.tcp.connection import TcpConnection
-from netstack.tcp.segment import ACK, FIN, RST, SYN, TcpSegment
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.connection import TcpConnection
+from netstack.engine.tcp.segment import ACK, FIN, RST, SYN, TcpSegment
 
 A_IP = bytes([192, 0, 2, 1])
 B_IP = bytes([192, 0, 2, 2])

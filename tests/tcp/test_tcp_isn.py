@@ -2,7 +2,7 @@
 
 import pytest
 
-from netstack.tcp.isn import ISN_CLOCK_TICK, IsnGenerator
+from netstack.engine.tcp.isn import ISN_CLOCK_TICK, IsnGenerator
 
 A = bytes([192, 0, 2, 2])
 B = bytes([192, 0, 2, 1])

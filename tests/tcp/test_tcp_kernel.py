@@ -20,10 +20,10 @@ import time
 import pytest
 
 import netstack
-from netstack.netns import NetworkNamespace
-from netstack.services import start_services
-from netstack.tcp.endpoint import TcpServer, TcpStream
-from netstack.tcp.services import tcp_layer_of
+from netstack.drivers.netns import NetworkNamespace
+from netstack.apps.services import start_services
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+from netstack.apps.tcp_services import tcp_layer_of
 
 pytestmark = pytest.mark.netns
 

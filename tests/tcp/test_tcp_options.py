@@ -1,6 +1,6 @@
 """Option negotiation (RFC 9293 §3.7.1, RFC 7323, RFC 2018) and PAWS."""
 
-from netstack.tcp.options import (
+from netstack.engine.tcp.options import (
     DEFAULT_MSS,
     TimestampState,
     mss_for_mtu,

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import netstack.sim as sim
 from netstack.formats import fast
-from netstack.tcp.endpoint import TcpServer, TcpStream
-from netstack.tcp.layer import TcpLayer
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+from netstack.engine.tcp.layer import TcpLayer
 
 A = bytes([192, 0, 2, 1])
 B = bytes([192, 0, 2, 2])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from netstack.tcp.rto import RttEstimator
+from netstack.engine.tcp.rto import RttEstimator
 
 
 def test_initial_rto_is_one_second():

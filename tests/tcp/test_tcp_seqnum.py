@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netstack.tcp.seqnum import (
+from netstack.engine.tcp.seqnum import (
     SEQ_MASK,
     seq_add,
     seq_diff,

@@ -7,10 +7,10 @@ import io
 import json
 
 import netstack.sim as sim
-from netstack.services import start_services
-from netstack.tcp.endpoint import TcpServer, TcpStream
-from netstack.tcp.http_client import HttpDownload, parse_url
-from netstack.tcp.services import CHARGEN_PATTERN, tcp_layer_of
+from netstack.apps.services import start_services
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+from netstack.apps.http_client import HttpDownload, parse_url
+from netstack.apps.tcp_services import CHARGEN_PATTERN, tcp_layer_of
 
 B = bytes([192, 0, 2, 2])
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 import netstack.sim as sim
 from netstack.machines.tcp_connection import TcpState
-from netstack.tcp.config import TcpConfig
-from netstack.tcp.endpoint import TcpServer, TcpStream
-from netstack.tcp.layer import TcpLayer
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+from netstack.engine.tcp.layer import TcpLayer
 
 A_IP = "192.0.2.1/24"
 B_IP = "192.0.2.2/24"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 import netstack.sim as sim
-from netstack.observability import TRACE_LOGGER
-from netstack.tcp.config import TcpConfig
-from netstack.tcp.endpoint import TcpServer, TcpStream
-from netstack.tcp.layer import TcpLayer
+from netstack.engine.observability import TRACE_LOGGER
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+from netstack.engine.tcp.layer import TcpLayer
 
 
 class _Collect(logging.Handler):

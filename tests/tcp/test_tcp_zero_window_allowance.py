@@ -12,7 +12,7 @@ import pytest
 
 import netstack.sim
 from netstack.commands import demo
-from netstack.services import start_services
+from netstack.apps.services import start_services
 
 
 def _echo_round_trip(seed: int, monkeypatch) -> tuple[tuple, int]:

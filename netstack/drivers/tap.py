@@ -1,0 +1,428 @@
+"""The TAP driver: a ``Stack`` on a Linux TAP device, in real time, on its own thread.
+
+::
+
+    with netstack.run_tap(tap="nst0", ip="192.0.2.2/24", host_ip="192.0.2.1/24", mtu=1500) as running:
+        endpoint = running.call(running.stack.udp_bind, 7)      # run on the stack's thread
+        ...
+
+``run_tap`` creates the TAP device with pyroute2 (``kind="tuntap"``), attaches to it through
+``/dev/net/tun`` (TUNSETIFF) and clears its persistence, so the kernel removes the device as soon as our
+file descriptor closes — even after SIGKILL. With pyroute2 it gives the host side ``host_ip``, the MTU
+and link up. With ``netns=NAME`` all of this happens inside that (existing) namespace, from a thread
+that entered it (``setns(2)``), so the device never exists in ours; our fd stays usable from any
+thread. That is how tests, the demo and benchmarks keep the host side and every kernel peer in a
+private namespace. On exit — normal, exception, Ctrl-C, or SIGTERM (turned into ``SystemExit`` while the
+context is open, if no other handler was installed) — the loop stops and the device is deleted.
+
+The loop (``RunningStack``) runs on one thread and is the only code touching the ``Stack``: it waits
+with ``selectors`` (epoll) on the TAP fd and a wake-up pipe, with a timeout of exactly
+``stack.next_deadline() - now``; reads up to ``batch`` frames per wake-up (non-blocking fd, until
+EAGAIN), hands each to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the
+deadline has passed. Other threads talk to the stack with ``running.call(fn, *args)``: the call is
+queued, the loop is woken, runs it between frames, sends the frames it produced
+(``stack.poll_output()``) and returns its result (or raises its exception) to the caller. The clock is
+``time.monotonic()``; ``running.clock()`` reads it. An exception raised inside the stack while handling
+a frame is counted (``stack.drop.internal_error``) and logged; the stack never dies from the wire.
+
+TCP segmentation offload towards the kernel (``run_tap(gso=True)``, the default): the fd is opened with
+IFF_VNET_HDR, so every frame read or written starts with a ``virtio_net_hdr``. Each batch of frames the
+stack returns goes through ``netstack.drivers.segmentation_offload.coalesce_tcp_segments``: consecutive segments of one flow that GRO would
+merge are written as one frame of up to 64 KiB with ``gso_type`` TCPV4, which the kernel takes in one
+pass (as it takes a virtio guest's TSO frames) instead of running its receive path once per segment.
+The stack itself still builds, checksums and records (pcap) every segment; the merged frame carries
+valid checksums. If the kernel refuses such a write, its segments go out one by one and offload stops
+(``tap.gso_refused``). The kernel sends us plain frames (no offload is enabled in that direction).
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fcntl
+import logging
+import os
+import selectors
+import signal
+import struct
+import threading
+import time
+from concurrent.futures import Future
+from contextlib import contextmanager
+
+from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_text
+from netstack.drivers.netns import call_in_namespace
+from netstack.drivers.segmentation_offload import (
+    PLAIN_VNET_HEADER,
+    VIRTIO_NET_HDR_GSO_TCPV4,
+    VNET_HEADER_LENGTH,
+    coalesce_tcp_segments,
+    split_coalesced,
+)
+from netstack.engine.stack import Stack
+from netstack.formats.pcap import PcapWriter
+from netstack.sockets import socket_for
+
+TUNSETIFF = 0x400454CA
+TUNSETPERSIST = 0x400454CB
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+log = logging.getLogger("netstack.drivers.tap")
+
+
+class RunningStack:
+    """A stack driven by a TAP loop on its own thread (see the module docstring)."""
+    def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
+                 vnet_header: bool = False):
+        self.stack = stack
+        self.fd = fd
+        # With IFF_VNET_HDR on the fd, runs of TCP segments are written as one offloaded frame.
+        self.vnet_header = vnet_header
+        self.gso = vnet_header
+        self.tap = tap
+        self.netns = netns
+        self.batch = batch
+        self.frames_in = 0
+        self.frames_out = 0
+        self._pcap = pcap
+        self._calls: collections.deque = collections.deque()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name=f"netstack-{tap}", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def __getattr__(self, name):
+        # Only for names RunningStack does not define: read-only conveniences (counters, config, mac...).
+        return getattr(self.stack, name)
+
+    @staticmethod
+    def clock() -> float:
+        return time.monotonic()
+
+    def socket(self, family: int = 2, type: int = 1, proto: int = 0):
+        """A BSD-like socket on this stack (``netstack.sockets``; family/type as ``socket.socket``)."""
+        return socket_for(self, family, type, proto)
+
+    # ----------------------------------------------------------------- lifetime
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(10)
+        for fd in (self._wake_read, self._wake_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ----------------------------------------------------------------- calls from other threads
+    def call(self, function, *args, timeout: float | None = 30.0, **kwargs):
+        """Run ``function(*args, **kwargs)`` on the stack's thread; returns its result."""
+        if threading.current_thread() is self._thread:
+            return function(*args, **kwargs)
+        if not self._thread.is_alive():
+            raise RuntimeError("the stack loop is not running")
+        future: Future = Future()
+        self._calls.append((function, args, kwargs, future))
+        self._wake()
+        return future.result(timeout)
+
+    def call_soon(self, function, *args, **kwargs) -> Future:
+        """Like ``call`` but returns the Future instead of waiting."""
+        future: Future = Future()
+        self._calls.append((function, args, kwargs, future))
+        self._wake()
+        return future
+
+    def wait(self, predicate, timeout: float, interval: float = 0.005) -> bool:
+        """Poll ``predicate()`` (on the stack thread) until true or ``timeout`` real seconds passed."""
+        end = time.monotonic() + timeout
+        while True:
+            if self.call(predicate):
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(interval)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_write, b"\x00")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full (a wake-up is already pending) or closed (stopping)
+
+    # ----------------------------------------------------------------- the loop
+    def _send(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        fd = self.fd
+        pcap = self._pcap
+        writes = frames
+        if self.vnet_header:
+            if self.gso and len(frames) > 1:
+                writes = coalesce_tcp_segments(frames)
+            else:
+                writes = [PLAIN_VNET_HEADER + frame for frame in frames]
+        for data in writes:
+            try:
+                os.write(fd, data)
+            except BlockingIOError:
+                self.stack.counters.incr("tap.drop.write_would_block")
+            except OSError as error:
+                if error.errno == errno.EINVAL and data[1] == VIRTIO_NET_HDR_GSO_TCPV4:
+                    self._gso_refused(data)
+                    continue
+                self.stack.counters.incr(f"tap.drop.write_{errno.errorcode.get(error.errno, error.errno)}")
+        if pcap is not None:
+            now = time.time()
+            for frame in frames:
+                pcap.write(frame, now)
+        self.frames_out += len(frames)
+
+    def _gso_refused(self, data: bytes) -> None:
+        """The kernel refused a coalesced write: send its segments one by one, and stop coalescing."""
+        self.gso = False
+        self.stack.counters.incr("tap.gso_refused")
+        log.warning("the TAP refused a TCP segmentation offload write; sending frames one by one")
+        for frame in split_coalesced(data):
+            try:
+                os.write(self.fd, PLAIN_VNET_HEADER + frame)
+            except OSError as error:
+                self.stack.counters.incr(f"tap.drop.write_{errno.errorcode.get(error.errno, error.errno)}")
+
+    def _run_calls(self) -> None:
+        calls = self._calls
+        while calls:
+            function, args, kwargs, future = calls.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = function(*args, **kwargs)
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+            self._send(self.stack.poll_output())
+
+    def _loop(self) -> None:
+        stack = self.stack
+        fd = self.fd
+        read = os.read
+        monotonic = time.monotonic
+        receive = stack.receive
+        send = self._send
+        batch = self.batch
+        pcap = self._pcap
+        skip = VNET_HEADER_LENGTH if self.vnet_header else 0
+        selector = selectors.DefaultSelector()
+        selector.register(fd, selectors.EVENT_READ, "tap")
+        selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+        try:
+            send(stack.start(monotonic()))
+            self._started.set()
+            while not self._stopping:
+                deadline = stack.next_deadline()
+                if deadline is None:
+                    timeout = None
+                else:
+                    timeout = deadline - monotonic()
+                    if timeout < 0:
+                        timeout = 0
+                events = selector.select(timeout)
+                for key, _ in events:
+                    if key.data == "wake":
+                        try:
+                            while read(self._wake_read, 4096):
+                                pass
+                        except BlockingIOError:
+                            pass
+                        self._run_calls()
+                        continue
+                    for _ in range(batch):
+                        try:
+                            frame = read(fd, 65536 + skip)
+                        except BlockingIOError:
+                            break
+                        if skip:
+                            frame = frame[skip:]
+                        now = monotonic()
+                        self.frames_in += 1
+                        if pcap is not None:
+                            pcap.write(frame, time.time())
+                        try:
+                            out = receive(frame, now)
+                        except Exception:  # the stack never dies from what arrives on the wire
+                            stack.counters.incr("stack.drop.internal_error")
+                            log.exception("stack raised on a received frame; frame dropped")
+                            out = stack.poll_output()
+                        if out:
+                            send(out)
+                if self._calls:
+                    self._run_calls()
+                deadline = stack.next_deadline()
+                if deadline is not None:
+                    now = monotonic()
+                    if now >= deadline:
+                        try:
+                            send(stack.tick(now))
+                        except Exception:
+                            stack.counters.incr("stack.drop.internal_error")
+                            log.exception("stack raised in a timer")
+                            send(stack.poll_output())
+        except BaseException as error:  # pragma: no cover - reported to the owner thread
+            self._error = error
+            log.exception("TAP loop stopped")
+        finally:
+            self._started.set()
+            selector.close()
+            calls = self._calls
+            while calls:
+                calls.popleft()[3].set_exception(RuntimeError("the stack loop stopped"))
+
+
+# --------------------------------------------------------------------- device setup
+def _open_tap(name: str, vnet_header: bool = False) -> int:
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if vnet_header else 0)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
+        # Not persistent: the kernel deletes the device when this fd closes, whatever kills us.
+        fcntl.ioctl(fd, TUNSETPERSIST, 0)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def create_tap(name: str, host_ip: str | None, mtu: int, vnet_header: bool = False) -> int:
+    """Create TAP ``name`` in the calling thread's namespace, configure its host side; returns our fd.
+
+    ``vnet_header``: every frame on the fd carries a ``virtio_net_hdr`` (IFF_VNET_HDR), which lets
+    ``RunningStack`` hand runs of TCP segments to the kernel as one offloaded frame."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=name):
+            raise FileExistsError(f"an interface named {name} already exists in this namespace")
+        ipr.link("add", ifname=name, kind="tuntap", mode="tap")
+        try:
+            fd = _open_tap(name, vnet_header)
+        except OSError:
+            ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
+            raise
+        try:
+            _configure_host_side(ipr, name, host_ip, mtu)
+        except Exception:
+            os.close(fd)  # not persistent: closing removes it
+            raise
+    return fd
+
+
+def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int) -> None:
+    index = ipr.link_lookup(ifname=name)[0]
+    if host_ip:
+        address, _, prefix = host_ip.partition("/")
+        ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
+    ipr.link("set", index=index, mtu=mtu, state="up")
+
+
+def _check_privileges() -> None:
+    if os.geteuid() != 0:
+        raise PermissionError("creating a TAP device needs root (CAP_NET_ADMIN); run as root, "
+                              "or try the simulated network: netstack demo --sim")
+    if not os.path.exists("/dev/net/tun"):
+        raise FileNotFoundError("/dev/net/tun is missing (load the tun module: modprobe tun)")
+
+
+@contextmanager
+def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
+            netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
+            gso: bool = True, **options):
+    """Create TAP ``tap``, run a stack at ``ip`` on it, yield the ``RunningStack``; remove it on exit.
+
+    ``host_ip`` (with prefix) goes on the host side; ``netns`` moves the host side into that existing
+    namespace first; ``pcap`` (path or ``PcapWriter``) records every frame in and out; other keyword
+    options are ``StackConfig`` fields (``mtu``, ``gateway``, ``mac``, ...). ``gso=False`` writes every
+    frame as it is (no TCP segmentation offload towards the kernel, see the module docstring).
+    """
+    if config is None:
+        config = StackConfig.from_options(ip=ip, **options)
+    if not tap or len(tap) > 15 or "/" in tap or " " in tap:
+        raise ConfigError("tap", f"{tap!r} is not a valid interface name (1..15 characters)")
+    if host_ip is not None:
+        import ipaddress
+
+        try:
+            host = ipaddress.IPv4Interface(host_ip)
+        except ValueError:
+            raise ConfigError("host_ip", f"{host_ip!r} is not an IPv4 address with prefix") from None
+        if host.ip.packed == config.address:
+            raise ConfigError("host_ip", f"{host.ip} is the stack's own address")
+    _check_privileges()
+    stack = Stack(config)
+    writer = None
+    if pcap is not None:
+
+        writer = pcap if isinstance(pcap, PcapWriter) else PcapWriter(pcap)
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            previous_handler = signal.SIG_DFL
+            signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    fd = -1
+    running = None
+    try:
+        if netns is None:
+            fd = create_tap(tap, host_ip, config.mtu, gso)
+        else:
+            # Created inside the namespace (by a thread that entered it), so the device never exists
+            # in ours: no clash with an interface of the same name here or in another test run.
+            fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso)
+        running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch, vnet_header=gso)
+        running.start()
+        log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
+        yield running
+    finally:
+        if running is not None:
+            running.stop()
+        if fd >= 0:
+            _delete_tap(tap, netns)
+            os.close(fd)  # non-persistent: closing removes the device if deletion above failed
+        if writer is not None and writer is not pcap:
+            writer.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _delete_tap(tap: str, netns: str | None) -> None:
+    try:
+        if netns is None:
+            _delete_link(tap)
+        elif os.path.exists(f"/var/run/netns/{netns}"):
+            call_in_namespace(netns, _delete_link, tap)
+    except Exception:  # closing our fd removes the device anyway
+        log.debug("deleting %s failed; closing the fd removes it", tap, exc_info=True)
+
+
+def _delete_link(name: str) -> None:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        indexes = ipr.link_lookup(ifname=name)
+        if indexes:
+            ipr.link("del", index=indexes[0])
+
+
+def _sigterm_to_exit(signum, frame):
+    raise SystemExit(128 + signum)

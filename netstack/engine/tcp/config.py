@@ -1,0 +1,101 @@
+"""Typed configuration of netstack's TCP, with defaults and validation.
+
+Every bound on memory is here with its default (ARCHITECTURE.md: "memory is bounded by configuration
+everywhere something queues"): send/receive buffers, the out-of-order queue, the SYN backlog and the
+accept queue. A wrong value raises ``ValueError`` naming the option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from netstack.engine.tcp.rto import DEFAULT_MAX_RTO, DEFAULT_MIN_RTO, INITIAL_RTO
+
+
+@dataclass(frozen=True)
+class TcpConfig:
+    """Per-stack TCP settings (per-connection overrides are passed to ``TcpConnection``)."""
+
+    send_buffer: int = 1024 * 1024
+    """SO_SNDBUF analogue: bytes written but not yet acknowledged. 1 MiB keeps a LAN path full while
+    the application refills it between ACKs (256 KiB measured 41 MB/s to the kernel, 1 MiB 65 MB/s)."""
+    receive_buffer: int = 256 * 1024
+    """SO_RCVBUF analogue: bounds the advertised window."""
+    reassembly_limit: int = 256 * 1024
+    """Out-of-order bytes held per connection (beyond that, segments are dropped)."""
+    mss: int | None = None
+    """MSS to announce; None derives it from the path MTU (MTU - 40)."""
+    window_scaling: bool = True
+    timestamps: bool = True
+    sack_permitted: bool = True
+    """Announce SACK-permitted (RFC 2018); SACK blocks are not used yet."""
+    min_rto: float = DEFAULT_MIN_RTO
+    max_rto: float = DEFAULT_MAX_RTO
+    initial_rto: float = INITIAL_RTO
+    max_retransmits: int = 12
+    """RTO expiries in a row on data before giving up with ETIMEDOUT (Linux tcp_retries2 is 15)."""
+    max_syn_retransmits: int = 6
+    """SYN / SYN-ACK retransmissions before giving up (Linux tcp_syn_retries is 6)."""
+    msl: float = 30.0
+    """Maximum segment lifetime; TIME-WAIT lasts 2 x msl (RFC 9293 §3.4.2; Linux uses 60 s total)."""
+    delayed_ack: float = 0.04
+    """Delayed-ACK timeout, at most 0.2 s (RFC 1122 §4.2.3.2); Linux's minimum is 40 ms."""
+    ack_at_batch_end: bool = True
+    """Send the ACK that is due after two full segments once the driver has handled the frames that
+    arrived together (one ACK per burst, as Linux does with GRO) instead of in the middle of them, and
+    tell the application about in-order data at the same moment (one read per burst)."""
+    nodelay: bool = False
+    """Disable Nagle's algorithm (RFC 896), like TCP_NODELAY."""
+    keepalive: bool = False
+    keepalive_idle: float = 7200.0
+    """RFC 1122 §4.2.3.6: no less than two hours by default."""
+    keepalive_interval: float = 75.0
+    keepalive_count: int = 9
+    fin_wait_2_timeout: float = 60.0
+    """How long an orphaned FIN-WAIT-2 connection waits for the peer's FIN (Linux tcp_fin_timeout)."""
+    user_timeout: float | None = None
+    """RFC 9293 §3.10.8 USER TIMEOUT: abort when data stays unacknowledged this long (None: off)."""
+    congestion_control: str = "newreno"
+    syn_backlog: int = 128
+    """Half-open connections per listener (SYN-RECEIVED)."""
+    accept_backlog: int = 128
+    """Established connections waiting for accept() per listener."""
+    max_window_probe_interval: float = 60.0
+    """Zero-window probes back off exponentially up to this interval."""
+    time_wait_limit: int = 16384
+    """Connections held in TIME-WAIT per stack; beyond it the oldest is forgotten early (Linux
+    tcp_max_tw_buckets). Without a bound, a client making short connections (HTTP with
+    ``Connection: close``) grows memory for 2 x MSL after each one."""
+
+    def __post_init__(self):
+        positive_ints = ("send_buffer", "receive_buffer", "max_retransmits", "max_syn_retransmits",
+                         "keepalive_count", "syn_backlog", "accept_backlog", "time_wait_limit")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TcpConfig.{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.reassembly_limit, int) or self.reassembly_limit < 0:
+            raise ValueError(f"TcpConfig.reassembly_limit must be an integer >= 0, got {self.reassembly_limit!r}")
+        if self.mss is not None and not (64 <= self.mss <= 65495):
+            raise ValueError(f"TcpConfig.mss must be None or 64..65495, got {self.mss!r}")
+        for name in ("min_rto", "max_rto", "initial_rto", "msl", "keepalive_idle", "keepalive_interval",
+                     "fin_wait_2_timeout", "max_window_probe_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"TcpConfig.{name} must be a number > 0, got {value!r}")
+        if self.min_rto > self.max_rto:
+            raise ValueError(f"TcpConfig.min_rto ({self.min_rto}) must not exceed max_rto ({self.max_rto})")
+        if not 0 <= self.delayed_ack <= 0.2:
+            raise ValueError(f"TcpConfig.delayed_ack must be within 0..0.2 s (RFC 1122), got {self.delayed_ack!r}")
+        if self.user_timeout is not None and self.user_timeout <= 0:
+            raise ValueError(f"TcpConfig.user_timeout must be None or > 0, got {self.user_timeout!r}")
+
+    def replace(self, **changes) -> "TcpConfig":
+        """A copy with some options changed (validated)."""
+        names = {f.name for f in fields(self)}
+        for key in changes:
+            if key not in names:
+                raise ValueError(f"unknown TCP option {key!r}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return TcpConfig(**values)

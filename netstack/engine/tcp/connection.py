@@ -1,0 +1,539 @@
+"""``TcpConnection``: the transmission control block of RFC 9293, as a sans-I/O object.
+
+Read first: RFC 9293 §3.3 (states, TCB variables), §3.10.7 (SEGMENT ARRIVES), RFC 6298 (RTO),
+RFC 5681 / 6582 (congestion control, fast retransmit, NewReno), RFC 7323 (window scale, timestamps,
+PAWS), RFC 1122 §4.2.3 (delayed ACK, SWS avoidance, keepalive), RFC 5961 (RST/SYN robustness).
+
+The connection machine (``netstack.machines.tcp_connection``) decides the *state*: every state change is
+``TCP_TABLE.fire(self, event)``. This class does the arithmetic around it: sequence variables, buffers,
+options, timers, segmentation and acknowledgment. It never reads a clock and does no I/O:
+
+- in:  ``segment_arrived(segment, now)``, user calls (``send``, ``recv``, ``shutdown``, ``close``,
+  ``abort``) and ``tick(now)`` when ``deadline`` is reached;
+- out: ``TcpSegment`` objects appended to ``outbox`` (the transport layer encodes and sends them), the
+  new ``deadline``, and ``wakeup()`` after anything an application may wait for changed.
+
+The receive path of ``receive.py`` and the send path of ``transmit.py`` are mixed in, one concern per
+module like gVisor's rcv.go / snd.go.
+"""
+
+from __future__ import annotations
+
+import errno as errnos
+
+from netstack.errors import TransitionError
+from netstack.machines.congestion import congestion_control
+from netstack.machines.tcp_connection import TCP_TABLE
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
+from netstack.engine.tcp.receive import ReceivePath
+from netstack.engine.tcp.receive_buffer import ReceiveBuffer
+from netstack.engine.tcp.rto import RttEstimator
+from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
+from netstack.engine.tcp.send_buffer import SendBuffer
+from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.transmit import TransmitPath
+
+from netstack.engine.tcp.states import (
+    CLOSED, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT,
+)
+from netstack.engine.tcp.options import negotiate
+
+#: States in which the peer's data is delivered to the receive buffer (RFC 9293 §3.10.7.4 seventh).
+RECEIVING_STATES = frozenset({ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2})
+#: States in which our data may still be sent (our FIN not yet sent, or being retransmitted).
+SENDING_STATES = frozenset({ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK})
+#: States after the three-way handshake completed (RFC 9293 "synchronized states").
+SYNCHRONIZED_STATES = frozenset(
+    {ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT}
+)
+
+
+class TcpConnection(ReceivePath, TransmitPath):
+    """One connection's TCB. Create it, then call ``connect(now)`` or ``accept_syn(syn, now)``."""
+    def __init__(
+        self,
+        local_ip: bytes,
+        local_port: int,
+        remote_ip: bytes,
+        remote_port: int,
+        *,
+        iss: int,
+        config: TcpConfig | None = None,
+        path_mtu: int = 1500,
+        ts_offset: int = 0,
+        counters=None,
+        trace=None,
+    ):
+        config = config or TcpConfig()
+        self.config = config
+        self.state = CLOSED
+        self.local_ip = local_ip
+        self.local_port = local_port
+        self.remote_ip = remote_ip
+        self.remote_port = remote_port
+        # RFC 9293 §3.3.1 send sequence variables. snd_max is the highest SND.NXT ever reached: after
+        # a retransmission timeout SND.NXT goes back to SND.UNA (go-back-N), and ACKs up to snd_max
+        # remain acceptable.
+        self.iss = iss & SEQ_MASK
+        self.snd_una = self.snd_nxt = self.snd_max = self.iss
+        self.snd_wnd = 0
+        self.snd_wl1 = self.snd_wl2 = 0
+        self.max_snd_wnd = 0
+        self.snd_buf_seq = (self.iss + 1) & SEQ_MASK  # sequence number of send_buffer's first byte
+        # Receive sequence variables; rcv_adv is the right edge we advertised (RCV.NXT + RCV.WND).
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_adv = 0
+        self.last_ack_sent = 0
+        self.send_buffer = SendBuffer(config.send_buffer)
+        self.receive_buffer = ReceiveBuffer(config.receive_buffer, config.reassembly_limit)
+        self.rtt = RttEstimator(initial_rto=config.initial_rto, min_rto=config.min_rto, max_rto=config.max_rto)
+        self.path_mtu = path_mtu
+        self.our_mss = config.mss or mss_for_mtu(path_mtu)
+        self.our_wscale = window_scale_for(config.receive_buffer) if config.window_scaling else None
+        self.timestamp_state = TimestampState(ts_offset)
+        self.options = None  # NegotiatedOptions once the SYNs are exchanged
+        self.send_mss = min(536, self.our_mss)
+        self.rcv_wscale = 0
+        self.snd_wscale = 0
+        self.use_timestamps = False
+        self.cc = None
+        self.nodelay = config.nodelay
+        self.keepalive = config.keepalive
+        # Timers: absolute deadlines or None (RFC 9293 §3.8 / RFC 6298; one tagged set like smoltcp).
+        self.retransmit_deadline = None
+        self.persist_deadline = None
+        self.delayed_ack_deadline = None
+        self.notify_deadline = None  # batched wake-up of the application (see receive._predicted)
+        self.keepalive_deadline = None
+        self.time_wait_deadline = None
+        self.fin_wait_2_deadline = None
+        self.user_timeout_deadline = None
+        self.deadline = None
+        self.retransmits = 0  # consecutive RTO expiries without progress
+        self.persist_backoff = 0
+        self.zero_window_answered = False  # the peer answers our probes (with a zero window)
+        self.keepalive_probes = 0
+        self.last_received = 0.0
+        self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
+        # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
+        self.rtt_seq = None
+        self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
+        self.rtt_time = 0.0
+        # Fast retransmit / NewReno (RFC 5681 §3.2, RFC 6582).
+        self.dup_acks = 0
+        self.in_recovery = False
+        self.recover = self.iss
+        # Closing bookkeeping.
+        self.fin_queued = False  # the user shut down writing: a FIN follows the data
+        self.fin_seq = None  # sequence number of our FIN once sent
+        self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
+        self.fin_received = False
+        self.app_closed = False  # close() (not just shutdown): new data is answered with RST
+        self.read_shut = False
+        self.passive = False
+        # Delayed-ACK bookkeeping (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
+        self.ack_pending = False
+        self.ack_now = False
+        self.unacked_bytes = 0
+        self.dead = False  # the TCB is deleted (CLOSED, or a passive child back in LISTEN)
+        self.error = None  # errno the application will see (ECONNRESET, ECONNREFUSED, ETIMEDOUT)
+        self.outbox: list[TcpSegment] = []
+        self._current_segment = None  # the segment being processed (for send_rst / guards)
+        self.counters = counters if counters is not None else _NullCounters()
+        self.trace = trace
+        self.wakeup = None  # set by the endpoint API: called after state, data or space changed
+        self.listener = None  # the TcpListener of a passive child until accept() takes it
+        self.soft_error = None  # last soft ICMP error (RFC 1122 §4.2.3.9), for SO_ERROR-like reports
+        self._heap_deadline = None  # the deadline the layer's timer heap holds for us
+        self.stats = {
+            "segments_in": 0,
+            "segments_out": 0,
+            "retransmissions": 0,
+            "rto_firings": 0,
+            "dup_acks": 0,
+            "fast_retransmits": 0,
+            "zero_window_probes": 0,
+            "out_of_order_bytes": 0,
+        }
+
+    # ----------------------------------------------------------------------------------------- events
+    def _fire(self, event: str, now: float):
+        """Let the machine decide the next state and its actions (the model methods below)."""
+        old = self.state
+        new = TCP_TABLE.fire(self, event, now)
+        if new is not old:
+            self.counters.incr(f"tcp.state.{new.name.lower()}")
+            if self.trace is not None:
+                self.trace("tcp.state", conn=self.name, old=old.value, new=new.value, event=event)
+        return new
+
+    @property
+    def name(self) -> str:
+        return (
+            f"{'.'.join(map(str, self.local_ip))}:{self.local_port}-"
+            f"{'.'.join(map(str, self.remote_ip))}:{self.remote_port}"
+        )
+
+    @property
+    def four_tuple(self):
+        return (self.local_ip, self.local_port, self.remote_ip, self.remote_port)
+
+    # -------------------------------------------------- guards and actions of the TCP machine
+    # (netstack.machines.tcp_connection.TCP_GUARDS / TCP_ACTIONS; called with ``now``)
+    def foreign_socket_specified(self, now: float) -> bool:
+        return False  # a TcpConnection always names its peer; LISTEN belongs to TcpListener
+
+    def opened_passively(self, now: float) -> bool:
+        return self.passive
+
+    def rst_acknowledges_our_syn(self, now: float) -> bool:
+        seg = self._current_segment
+        if seg is None or not seg.flags & ACK:
+            return False
+        # RFC 9293 §3.10.7.3: SND.UNA < SEG.ACK =< SND.NXT (here SND.UNA = ISS)
+        return ((seg.ack - self.iss - 1) & SEQ_MASK) < ((self.snd_nxt - self.iss) & SEQ_MASK)
+
+    def send_syn(self, now: float) -> None:
+        self._send_syn(now, with_ack=False)
+
+    def send_syn_ack(self, now: float) -> None:
+        self._send_syn(now, with_ack=True)
+
+    def send_ack(self, now: float) -> None:
+        seg = self._current_segment
+        if self.state is SYN_RECEIVED and (seg is None or seg.flags & (SYN | ACK) == SYN):
+            self._send_syn(now, with_ack=True)  # the peer's SYN again: our SYN,ACK was lost
+        elif self._current_segment is not None:
+            self.ack_now = True  # sent once the segment is processed, piggybacked on data if any
+        else:
+            self._send_ack(now)
+
+    def send_challenge_ack(self, now: float) -> None:
+        """RFC 5961 §4: answer a SYN (or an in-window RST) with an ACK, never with a reset."""
+        self.counters.incr("tcp.challenge_acks")
+        self.send_ack(now)
+
+    def send_fin(self, now: float) -> None:
+        """Queue our FIN behind the data; it leaves when the data before it has (RFC 9293 §3.10.4)."""
+        self.fin_queued = True
+        if self.cc is not None:
+            self._output(now)
+
+    def send_rst(self, now: float) -> None:
+        seg = self._current_segment
+        if seg is not None:
+            self._emit_reset_for(seg, now)  # RFC 9293 §3.10.7.1-3: reset that the segment accepts
+        else:
+            self._emit(self.snd_max, RST | ACK, b"", now)  # ABORT: <SEQ=SND.NXT><CTL=RST>
+            self.counters.incr("tcp.resets_sent")
+
+    def start_time_wait_timer(self, now: float) -> None:
+        """RFC 9293 §3.10.7.4: TIME-WAIT lasts 2 MSL, restarted by a retransmitted FIN."""
+        self._stop_data_timers()
+        self.time_wait_deadline = now + 2 * self.config.msl
+
+    def report_connection_established(self, now: float) -> None:
+        self.retransmit_deadline = None
+        self.retransmits = 0
+        self.rtt.reset_backoff()
+        self._arm_keepalive(now)
+        self.counters.incr("tcp.connections_established")
+
+    def report_connection_refused(self, now: float) -> None:
+        self.error = errnos.ECONNREFUSED
+
+    def report_connection_reset(self, now: float) -> None:
+        self.error = errnos.ECONNRESET
+
+    def report_connection_timed_out(self, now: float) -> None:
+        self.error = errnos.ETIMEDOUT
+        self.counters.incr("tcp.timeouts")
+
+    def return_to_listen(self, now: float) -> None:
+        """A passive child back in LISTEN: the listener still listens, this TCB is dropped."""
+        self._discard(now)
+
+    def delete_tcb(self, now: float) -> None:
+        self._discard(now)
+
+    # ------------------------------------------------------------------------------------ user calls
+    def connect(self, now: float) -> None:
+        """Active OPEN (RFC 9293 §3.10.1): send our SYN, enter SYN-SENT."""
+        self.rtt_time = now
+        self._fire("active_open", now)
+        self._update_deadline()
+
+    def accept_syn(self, syn: TcpSegment, now: float) -> None:
+        """Passive OPEN on a listener's behalf: take the peer's SYN, answer SYN-ACK (§3.10.7.2)."""
+        self.passive = True
+        self._fire("passive_open", now)
+        self.last_received = now
+        self.irs = syn.seq
+        self.rcv_nxt = (syn.seq + 1) & SEQ_MASK
+        self.snd_wnd = syn.window  # RFC 7323 §2.2: the window of a SYN is never scaled
+        self.max_snd_wnd = syn.window
+        self.snd_wl1 = syn.seq
+        self.snd_wl2 = syn.ack
+        self._negotiate(syn, now)
+        self.rtt_time = now
+        self._fire("rcv_syn", now)
+        self._update_deadline()
+
+    def send(self, data, now: float) -> int:
+        """SEND (§3.10.2): queue bytes; returns how many fit in the send buffer (0 when full)."""
+        if self.error is not None:
+            raise TransitionError("connection reset", state=self.state, event="send", errno=self.error)
+        if self.fin_queued and self.state not in (CLOSED,):
+            raise TransitionError("connection closing", state=self.state, event="send", errno=errnos.EPIPE)
+        self._fire("send", now)
+        n = self.send_buffer.write(data)
+        if n and self.state in SENDING_STATES:
+            self._output(now)
+            self._update_deadline()
+        return n
+
+    def recv(self, max_bytes: int, now: float) -> bytes:
+        """RECEIVE (§3.10.3): up to ``max_bytes`` bytes; b"" means none ready (see ``at_eof``)."""
+        data = self.receive_buffer.read(max_bytes)
+        if data and self.state in RECEIVING_STATES and self._maybe_window_update(now):
+            self._update_deadline()  # the window update ACK cleared the delayed-ACK timer
+        return data
+
+    def recv_into(self, buffer, now: float) -> int:
+        n = self.receive_buffer.read_into(buffer)
+        if n and self.state in RECEIVING_STATES and self._maybe_window_update(now):
+            self._update_deadline()
+        return n
+
+    def shutdown(self, now: float) -> None:
+        """Half-close: no more data from us; a FIN follows what is queued (CLOSE of §3.10.4)."""
+        if self.fin_queued or self.dead or self.state in (CLOSED, TIME_WAIT):
+            return
+        self._fire("close", now)
+        self._update_deadline()
+
+    def close(self, now: float) -> None:
+        """Full close: shutdown plus "no more reads". Unread data makes it an abort (RFC 2525 §2.17)."""
+        self.app_closed = True
+        self.read_shut = True
+        if len(self.receive_buffer) and self.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT):
+            self.abort(now)
+            return
+        self.shutdown(now)
+        if self.state is FIN_WAIT_2 and self.fin_wait_2_deadline is None:
+            self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
+            self._update_deadline()
+
+    def abort(self, now: float) -> None:
+        """ABORT (§3.10.5): RST to a synchronized peer, then CLOSED; queued data is discarded."""
+        if self.state is CLOSED or self.dead:
+            return
+        self._fire("abort", now)
+
+    def set_nodelay(self, on: bool, now: float) -> None:
+        """TCP_NODELAY: switch Nagle's algorithm off (on=True) or back on."""
+        self.nodelay = bool(on)
+        if self.nodelay and self.state in SENDING_STATES:
+            self._output(now)
+            self._update_deadline()
+
+    def path_mtu_changed(self, mtu: int, now: float) -> None:
+        """RFC 1191: the path MTU dropped; segment to the smaller size and resend the first segment."""
+        self.path_mtu = mtu
+        limit = mtu - 40 - (12 if self.use_timestamps else 0)
+        if 0 < limit < self.send_mss:
+            self.send_mss = limit
+            if self.cc is not None:
+                self.cc.mss = limit
+            if self.snd_una != self.snd_max and self.state in SENDING_STATES:
+                self._retransmit_first(now)
+                self._update_deadline()
+
+    # --------------------------------------------------------------------------------- readiness
+    @property
+    def readable(self) -> bool:
+        """recv() would not block: data, end of stream, or an error."""
+        # (the end of stream counts only once the buffer is empty, which the first test covers)
+        return bool(self.receive_buffer._ready) or self.fin_received or self.state is CLOSED or self.error is not None
+
+    @property
+    def at_eof(self) -> bool:
+        """The peer's FIN arrived and every byte before it was read (or the connection is gone)."""
+        return (self.fin_received and not len(self.receive_buffer)) or self.state is CLOSED
+
+    @property
+    def writable(self) -> bool:
+        """send() would take at least one byte (or fail at once)."""
+        if self.error is not None or self.fin_queued or self.state is CLOSED:
+            return True
+        return self.state in (ESTABLISHED, CLOSE_WAIT) and self.send_buffer.free > 0
+
+    @property
+    def established(self) -> bool:
+        return self.state in SYNCHRONIZED_STATES
+
+    def info(self) -> dict:
+        """A TCP_INFO-like snapshot (state, RTT estimate, RTO, cwnd, ssthresh, retransmissions)."""
+        cc = self.cc
+        return {
+            "state": self.state.value,
+            "srtt": self.rtt.srtt,
+            "rttvar": self.rtt.rttvar,
+            "rto": self.rtt.rto,
+            "cwnd": cc.cwnd if cc is not None else None,
+            "ssthresh": cc.ssthresh if cc is not None else None,
+            "send_mss": self.send_mss,
+            "snd_wnd": self.snd_wnd,
+            "rcv_wnd": (self.rcv_adv - self.rcv_nxt) & SEQ_MASK,
+            **self.stats,
+        }
+
+    # ------------------------------------------------------------------------------ negotiation
+    def _negotiate(self, syn: TcpSegment, now: float) -> None:
+
+        cfg = self.config
+        opts = negotiate(
+            peer_mss=syn.mss,
+            peer_wscale=syn.wscale,
+            peer_timestamps=syn.tsval is not None,
+            peer_sack_permitted=syn.sack_permitted,
+            our_wscale=self.our_wscale,
+            our_timestamps=cfg.timestamps,
+            our_sack_permitted=cfg.sack_permitted,
+            path_mtu=self.path_mtu,
+        )
+        self.options = opts
+        self.send_mss = opts.send_mss
+        self.snd_wscale = opts.snd_wscale
+        self.rcv_wscale = opts.rcv_wscale
+        self.use_timestamps = opts.timestamps
+        if opts.timestamps:
+            self.timestamp_state.update(syn.tsval, True, now)
+        if self.cc is None:
+            self.cc = congestion_control(cfg.congestion_control)(mss=self.send_mss)
+
+    # ------------------------------------------------------------------------------------ timers
+    def _stop_data_timers(self) -> None:
+        self.retransmit_deadline = None
+        self.persist_deadline = None
+        self.delayed_ack_deadline = None
+        self.keepalive_deadline = None
+        self.fin_wait_2_deadline = None
+        self.user_timeout_deadline = None
+
+    def _update_deadline(self) -> None:
+        best = None
+        for d in (
+            self.retransmit_deadline,
+            self.persist_deadline,
+            self.delayed_ack_deadline,
+            self.notify_deadline,
+            self.keepalive_deadline,
+            self.time_wait_deadline,
+            self.fin_wait_2_deadline,
+            self.user_timeout_deadline,
+        ):
+            if d is not None and (best is None or d < best):
+                best = d
+        self.deadline = best
+
+    def tick(self, now: float) -> None:
+        """Run every timer due at ``now`` (the layer calls this when ``deadline`` is reached)."""
+        if self.time_wait_deadline is not None and now >= self.time_wait_deadline:
+            self.time_wait_deadline = None
+            self._fire("time_wait_timeout", now)  # RFC 9293 §3.10.8: 2 MSL passed, delete the TCB
+            return
+        if self.user_timeout_deadline is not None and now >= self.user_timeout_deadline:
+            self._give_up(now, "user_timeout")
+            return
+        if self.fin_wait_2_deadline is not None and now >= self.fin_wait_2_deadline:
+            self.fin_wait_2_deadline = None
+            if self.state is FIN_WAIT_2:
+                self._fire("fin_wait_2_timeout", now)
+                return
+        if self.retransmit_deadline is not None and now >= self.retransmit_deadline:
+            self._retransmit_timeout(now)
+            if self.dead:
+                return
+        if self.persist_deadline is not None and now >= self.persist_deadline:
+            self._persist_timeout(now)
+        if self.notify_deadline is not None and now >= self.notify_deadline:
+            # the application first: what it reads reopens the window the ACK below announces
+            self.notify_deadline = None
+            if self.wakeup is not None:
+                self.wakeup()
+            if self.dead:
+                return
+        if self.delayed_ack_deadline is not None and now >= self.delayed_ack_deadline:
+            self.delayed_ack_deadline = None
+            if self.ack_pending:
+                self._send_ack(now)
+        if self.keepalive_deadline is not None and now >= self.keepalive_deadline:
+            self._keepalive_timeout(now)
+            if self.dead:
+                return
+        self._update_deadline()
+
+    def _give_up(self, now: float, event: str) -> None:
+        """Retransmission limit or user timeout reached: ETIMEDOUT (RFC 9293 §3.8.3, RFC 1122 R2)."""
+        self._fire(event, now)  # report_connection_timed_out, delete_tcb
+        if not self.dead:  # a state without that timeout (the machine ignored it): end anyway
+            self.error = errnos.ETIMEDOUT
+            self._discard(now)
+
+    def _keepalive_timeout(self, now: float) -> None:
+        """RFC 1122 §4.2.3.6: probe an idle connection; give up after keepalive_count probes."""
+        cfg = self.config
+        if not self.keepalive or self.state not in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_2):
+            self.keepalive_deadline = None
+            return
+        if now - self.last_received < cfg.keepalive_idle + self.keepalive_probes * cfg.keepalive_interval:
+            self.keepalive_deadline = self.last_received + cfg.keepalive_idle + (
+                self.keepalive_probes * cfg.keepalive_interval
+            )
+            if self.keepalive_deadline <= now:
+                self.keepalive_deadline = now + cfg.keepalive_interval
+            return
+        if self.keepalive_probes >= cfg.keepalive_count:
+            self.keepalive_deadline = None
+            self._give_up(now, "user_timeout")
+            return
+        self.keepalive_probes += 1
+        self.counters.incr("tcp.keepalive_probes")
+        # SEG.SEQ = SND.NXT - 1, no data: an old sequence number the peer must answer with an ACK.
+        self._emit((self.snd_max - 1) & SEQ_MASK, ACK, b"", now)
+        self.keepalive_deadline = now + cfg.keepalive_interval
+
+    def _arm_keepalive(self, now: float) -> None:
+        if self.keepalive:
+            self.keepalive_probes = 0
+            self.keepalive_deadline = now + self.config.keepalive_idle
+
+    def set_keepalive(self, on: bool, now: float) -> None:
+        self.keepalive = bool(on)
+        if on and self.state in (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_2):
+            self._arm_keepalive(now)
+        elif not on:
+            self.keepalive_deadline = None
+        self._update_deadline()
+
+    def _discard(self, now: float) -> None:
+        """The TCB is gone (CLOSED): drop buffers and timers, wake the application."""
+        self.dead = True
+        self._stop_data_timers()
+        self.time_wait_deadline = None
+        self.deadline = None
+        self.receive_buffer.queue.clear()
+        if self.wakeup is not None:
+            self.wakeup()
+
+
+class _NullCounters(dict):
+    """Counters sink for a connection used on its own (tests)."""
+    def __missing__(self, key):
+        return 0
+
+    def incr(self, name: str, amount: int = 1) -> None:
+        self[name] = self.get(name, 0) + amount

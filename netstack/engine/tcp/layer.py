@@ -1,0 +1,341 @@
+"""The TCP transport registered on the stack (IP protocol 6): demultiplexing, resets, timers, counters.
+
+``TcpLayer.attach(stack, config)`` registers it (``stack.register_transport(6, layer)``) and returns it;
+``stack.tcp`` is *not* set by us (the engine owns ``Stack``): keep the returned object, or find it with
+``stack.transport(6)``.
+
+- **Demultiplexing** (RFC 9293 §3.10.7): by the full 4-tuple first, then a listener on the port; a
+  segment for neither gets a reset (§3.10.7.1 "CLOSED"), except an RST, which is never answered.
+- **TIME-WAIT reuse** (RFC 6191): a SYN for a 4-tuple in TIME-WAIT starts a new connection when its
+  timestamp is newer than TS.Recent (or, without timestamps, its sequence number is above RCV.NXT, RFC
+  1122 §4.2.2.13); otherwise the old TCB answers it (a challenge ACK).
+- **ICMP errors** (RFC 1122 §4.2.3.9, RFC 5927): matched by ports and a quoted sequence number inside
+  the send window; port/protocol unreachable abort a connection still in SYN-SENT (ECONNREFUSED),
+  fragmentation-needed lowers the MSS (RFC 1191) and retransmits; the rest are soft errors, recorded.
+- **Timers**: one heap of (deadline, connection); ``next_deadline`` is O(1) amortised.
+- **Counters** (``stack.counters``): ``tcp.segments_in``, ``tcp.segments_out``,
+  ``tcp.retransmissions``, ``tcp.rto_firings``, ``tcp.dup_acks``, ``tcp.fast_retransmits``,
+  ``tcp.out_of_order_bytes_queued``, ``tcp.zero_window_probes``, ``tcp.resets_sent``,
+  ``tcp.resets_received``, ``tcp.active_opens``, ``tcp.passive_opens``, ``tcp.connections_established``,
+  ``tcp.state.<state>`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed, no_listener (reset
+  sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ...). Per connection:
+  ``connection.info()`` (state, SRTT, RTTVAR, RTO, cwnd, ssthresh, per-connection counts);
+  ``layer.connection_table()`` lists them all.
+- **Trace events** (``stack.trace``, emitted only while its logger is at DEBUG, so the hot path pays
+  one cached level check): ``tcp.segment_in`` / ``tcp.segment_out`` (conn, seq, ack, flags, len,
+  window), ``tcp.state`` (conn, old, new, event), ``tcp.rto`` (conn, rto, attempt),
+  ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
+  ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
+  ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
+  ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
+"""
+
+from __future__ import annotations
+
+import errno as errnos
+import heapq
+import itertools
+
+from netstack.errors import FormatError
+from netstack.machines.tcp_connection import TcpState
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.connection import TcpConnection
+from netstack.engine.tcp.isn import IsnGenerator
+from netstack.engine.tcp.listener import TcpListener, reset_for
+from netstack.engine.tcp.options import ts_before
+from netstack.engine.tcp.segment import ACK, RST, SYN, flags_text
+from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.wire import decode_segment, encode_segment
+
+PROTOCOL_TCP = 6
+#: Ephemeral ports for active opens (IANA dynamic range, RFC 6335 §6).
+EPHEMERAL_PORTS = range(49152, 65536)
+_HARD_OPEN_ERRORS = (errnos.ECONNREFUSED, errnos.ENOPROTOOPT, errnos.EHOSTUNREACH, errnos.ENETUNREACH)
+
+
+class TcpLayer:
+    """The TCP transport of one stack (see the module docstring)."""
+
+    def __init__(self, stack, config: TcpConfig | None = None, *, isn_secret: bytes | None = None, clock=None):
+        self.stack = stack
+        self.config = config or TcpConfig()
+        self.counters = stack.counters
+        self.trace_sink = stack.trace
+        self.isn = IsnGenerator(isn_secret)
+        self.clock = clock or (lambda: stack.now)
+        self.connections: dict[tuple, TcpConnection] = {}
+        self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
+        self._time_wait: dict[tuple, TcpConnection] = {}  # in the order they entered TIME-WAIT
+        self._heap: list = []
+        self._order = itertools.count()
+        self._next_port = 0
+        self._trace = self._trace_event if stack.trace is not None else None
+
+    @classmethod
+    def attach(cls, stack, config: TcpConfig | None = None, **kwargs) -> "TcpLayer":
+        layer = cls(stack, config, **kwargs)
+        stack.register_transport(PROTOCOL_TCP, layer)
+        return layer
+
+    def _trace_event(self, name: str, **fields) -> None:
+        self.trace_sink.event(name, **fields)
+
+    def _tracing_segments(self) -> bool:
+        return self._trace is not None and self.trace_sink.enabled
+
+    def _trace_segment(self, name: str, conn_name: str, seg) -> None:
+        self.trace_sink.event(name, conn=conn_name, seq=seg.seq, ack=seg.ack, flags=flags_text(seg.flags),
+                              len=len(seg.payload), window=seg.window)
+
+    # ------------------------------------------------------------------ transport interface
+    def receive(self, src: bytes, dst: bytes, payload, now: float) -> None:
+        counters = self.counters
+        try:
+            seg, checksum_ok = decode_segment(payload, src, dst)
+        except FormatError:
+            counters.incr("tcp.drop.malformed")
+            return
+        if not checksum_ok:
+            counters.incr("tcp.drop.bad_checksum")
+            return
+        counters["tcp.segments_in"] = counters.get("tcp.segments_in", 0) + 1
+        if seg.payload.__class__ is not bytes:
+            seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
+        key = (dst, seg.dst_port, src, seg.src_port)
+        conn = self.connections.get(key)
+        if self._tracing_segments():
+            self._trace_segment("tcp.segment_in", conn.name if conn is not None else _endpoint_name(key), seg)
+        if conn is not None:
+            if conn.state is TcpState.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reuse(conn, seg):
+                # RFC 6191: the new incarnation is unambiguous, end TIME-WAIT early
+                counters.incr("tcp.time_wait_reused")
+                conn.dead = True
+                del self.connections[key]
+                self._time_wait.pop(key, None)
+                conn = None
+            else:
+                snd_una = conn.snd_una
+                conn.segment_arrived(seg, now)
+                if conn.snd_una != snd_una:
+                    # RFC 4861 §7.3.1: new data acknowledged proves the neighbour on the path works
+                    self._confirm_neighbour(src)
+                self.connection_changed(conn, now)
+                return
+        listener = self.listeners.get((dst, seg.dst_port)) or self.listeners.get((None, seg.dst_port))
+        if listener is not None:
+            listener.segment_arrived(seg, src, dst, now)
+            return
+        if seg.flags & RST:
+            return  # RFC 9293 §3.10.7.1: an incoming RST to a closed port is discarded
+        counters.incr("tcp.drop.no_listener")
+        self.send_reset_for(seg, dst, src, now)
+
+    def _confirm_neighbour(self, remote_ip: bytes) -> None:
+        stack = self.stack
+        try:
+            hop = stack.ipv4.next_hop(remote_ip)
+        except OSError:
+            return
+        stack.arp.confirm_reachable(hop)
+
+    def next_deadline(self):
+        heap = self._heap
+        while heap:
+            deadline, _, conn = heap[0]
+            if conn.dead or conn._heap_deadline != deadline:
+                heapq.heappop(heap)
+                continue
+            return deadline
+        return None
+
+    def tick(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, conn = heapq.heappop(heap)
+            if conn.dead or conn._heap_deadline != deadline:
+                continue
+            conn._heap_deadline = None
+            conn.tick(now)
+            self.connection_changed(conn, now)
+
+    def icmp_error(self, errno: int, src: bytes, dst: bytes, quoted, now: float) -> None:
+        if len(quoted) < 8:
+            return
+        sport = int.from_bytes(quoted[0:2], "big")
+        dport = int.from_bytes(quoted[2:4], "big")
+        seq = int.from_bytes(quoted[4:8], "big")
+        conn = self.connections.get((src, sport, dst, dport))
+        if conn is None or conn.dead:
+            return
+        # RFC 5927 §4.1: accept only errors quoting a sequence number we have in flight
+        if ((seq - conn.snd_una) & SEQ_MASK) > ((conn.snd_max - conn.snd_una) & SEQ_MASK):
+            self.counters.incr("tcp.drop.icmp_out_of_window")
+            return
+        self.counters.incr("tcp.icmp_errors")
+        if self._trace is not None:
+            self._trace("tcp.icmp_error", conn=conn.name, errno=errnos.errorcode.get(errno, errno))
+        if errno == errnos.EMSGSIZE:
+            mtu = self.stack.path_mtu(dst)
+            conn.path_mtu_changed(mtu, now)
+        elif conn.state is TcpState.SYN_SENT and errno in _HARD_OPEN_ERRORS:
+            conn.abort(now)
+            conn.error = errno
+        else:
+            conn.soft_error = errno  # RFC 1122 §4.2.3.9: soft errors are reported, not fatal
+        self.connection_changed(conn, now)
+
+    # ------------------------------------------------------------------ connections
+    def new_connection(self, local_ip: bytes, local_port: int, remote_ip: bytes, remote_port: int, now: float,
+                       *, config: TcpConfig | None = None) -> TcpConnection:
+        key = (local_ip, local_port, remote_ip, remote_port)
+        old = self.connections.get(key)
+        if old is not None and not old.dead:
+            raise OSError(errnos.EADDRINUSE, f"4-tuple {key} in use")
+        config = config or self.config
+        mtu = self.stack.path_mtu(remote_ip)
+        conn = TcpConnection(
+            local_ip, local_port, remote_ip, remote_port,
+            iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now),
+            config=config, path_mtu=mtu,
+            ts_offset=self.isn.offset(remote_ip, remote_port, local_ip, local_port),
+            counters=self.counters, trace=self._trace,
+        )
+        conn.listener = None
+        conn.soft_error = None
+        conn._heap_deadline = None
+        self.connections[key] = conn
+        return conn
+
+    def connect(self, remote_ip: bytes, remote_port: int, now: float, *, local_port: int = 0,
+                config: TcpConfig | None = None) -> TcpConnection:
+        """Active OPEN from our address to ``remote_ip:remote_port``; returns the TCB in SYN-SENT."""
+        local_ip = self.stack.address
+        if not local_port:
+            local_port = self._ephemeral_port(local_ip, remote_ip, remote_port)
+        conn = self.new_connection(local_ip, local_port, remote_ip, remote_port, now, config=config)
+        conn.connect(now)
+        self.counters.incr("tcp.active_opens")
+        self.connection_changed(conn, now)
+        return conn
+
+    def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int) -> int:
+        # RFC 6056 §3.3.3-like: start from a keyed hash of the destination, step through the range
+        span = len(EPHEMERAL_PORTS)
+        start = self.isn.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
+        for i in range(span):
+            port = EPHEMERAL_PORTS[(start + i) % span]
+            key = (local_ip, port, remote_ip, remote_port)
+            if key not in self.connections and (None, port) not in self.listeners and (local_ip, port) not in self.listeners:
+                self._next_port += i + 1
+                return port
+        raise OSError(errnos.EADDRNOTAVAIL, "no free ephemeral port")
+
+    def listen(self, port: int, *, address: bytes | None = None, backlog: int | None = None,
+               config: TcpConfig | None = None) -> TcpListener:
+        """Passive OPEN on ``port`` (``address`` None: every address of the stack)."""
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            raise OSError(errnos.EINVAL, f"port must be 1..65535, got {port!r}")
+        key = (address, port)
+        if key in self.listeners:
+            raise OSError(errnos.EADDRINUSE, f"port {port} already has a listener")
+        config = config or self.config
+        accept_backlog = backlog if backlog is not None else config.accept_backlog
+        listener = TcpListener(self, port, address=address, syn_backlog=config.syn_backlog,
+                               accept_backlog=max(1, accept_backlog), config=config)
+        self.listeners[key] = listener
+        return listener
+
+    def remove_listener(self, listener: TcpListener) -> None:
+        self.listeners.pop((listener.address, listener.port), None)
+
+    def connection_changed(self, conn: TcpConnection, now: float) -> None:
+        """After any call into ``conn``: send its segments, reschedule its timer, forget it if gone."""
+        if conn.outbox:
+            self._transmit(conn, now)
+        if conn.listener is not None:
+            conn.listener.child_changed(conn, now)
+        if conn.dead:
+            key = conn.four_tuple
+            if self.connections.get(key) is conn:
+                del self.connections[key]
+            if self._time_wait.get(key) is conn:
+                del self._time_wait[key]
+            return
+        if conn.state is TcpState.TIME_WAIT and conn.four_tuple not in self._time_wait:
+            self._enter_time_wait(conn)
+        deadline = conn.deadline
+        if deadline is not None and deadline != conn._heap_deadline:
+            conn._heap_deadline = deadline
+            heapq.heappush(self._heap, (deadline, next(self._order), conn))
+
+    def _enter_time_wait(self, conn: TcpConnection) -> None:
+        """Hold at most ``time_wait_limit`` TIME-WAIT connections: past it the oldest is forgotten
+        (Linux's tcp_max_tw_buckets overflow); its 4-tuple is then open to a new SYN at once."""
+        time_wait = self._time_wait
+        time_wait[conn.four_tuple] = conn
+        if len(time_wait) <= self.config.time_wait_limit:
+            return
+        key = next(iter(time_wait))
+        oldest = time_wait.pop(key)
+        oldest.dead = True
+        if self.connections.get(key) is oldest:
+            del self.connections[key]
+        self.counters.incr("tcp.time_wait_overflow")
+
+    def _transmit(self, conn: TcpConnection, now: float) -> None:
+        out, conn.outbox = conn.outbox, []
+        local_ip, remote_ip = conn.local_ip, conn.remote_ip
+        send_ip = self.stack.send_ip
+        counters = self.counters
+        sent = 0
+        tracing = self._tracing_segments()
+        for seg in out:
+            if tracing:
+                self._trace_segment("tcp.segment_out", conn.name, seg)
+            data = encode_segment(seg, local_ip, remote_ip)
+            try:
+                send_ip(remote_ip, PROTOCOL_TCP, data, now)
+            except OSError as error:
+                if error.errno == errnos.EMSGSIZE:
+                    conn.path_mtu_changed(self.stack.path_mtu(remote_ip), now)
+                counters.incr(f"tcp.drop.send_{errnos.errorcode.get(error.errno, 'error').lower()}")
+                continue
+            sent += 1
+            if seg.flags & RST:
+                counters.incr("tcp.resets_sent_segments")
+        counters["tcp.segments_out"] = counters.get("tcp.segments_out", 0) + sent
+
+    def send_reset_for(self, seg, local_ip: bytes, remote_ip: bytes, now: float, reason: str = "no_connection") -> None:
+        """RFC 9293 §3.10.7.1: answer a segment that no connection accepts with an acceptable RST."""
+        reply = reset_for(seg)
+        try:
+            self.stack.send_ip(remote_ip, PROTOCOL_TCP, encode_segment(reply, local_ip, remote_ip), now)
+        except OSError:
+            self.counters.incr("tcp.drop.reset_unsendable")
+            return
+        self.counters.incr("tcp.resets_sent")
+        self.counters["tcp.segments_out"] = self.counters.get("tcp.segments_out", 0) + 1
+        if self._trace is not None:
+            self._trace("tcp.reset_sent", to=".".join(map(str, remote_ip)), port=seg.dst_port, reason=reason)
+
+    def _may_reuse(self, conn: TcpConnection, syn) -> bool:
+        """RFC 6191 §2: a SYN may reopen a TIME-WAIT 4-tuple when it is certainly newer."""
+        if conn.use_timestamps and syn.tsval is not None and conn.timestamp_state.ts_recent is not None:
+            return ts_before(conn.timestamp_state.ts_recent, syn.tsval)
+        return 0 < ((syn.seq - conn.rcv_nxt) & SEQ_MASK) < (1 << 31)
+
+    # ------------------------------------------------------------------ observability
+    def connection_table(self) -> list[dict]:
+        """One row per live connection: the 4-tuple and ``info()`` (state, RTT estimate, cwnd, ...)."""
+        rows = []
+        for conn in self.connections.values():
+            row = {"connection": conn.name}
+            row.update(conn.info())
+            rows.append(row)
+        return rows
+
+
+def _endpoint_name(key: tuple) -> str:
+    """``local:port-remote:port`` of a segment no connection owns (as ``TcpConnection.name``)."""
+    local_ip, local_port, remote_ip, remote_port = key
+    return f"{'.'.join(map(str, local_ip))}:{local_port}-{'.'.join(map(str, remote_ip))}:{remote_port}"
