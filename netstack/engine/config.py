@@ -100,6 +100,9 @@ class StackConfig:
     udp_queue_limit: int = 256  # datagrams queued per endpoint before new ones are dropped
     udp_checksum: bool = True  # send checksums (RFC 1122 §4.1.3.4: MUST default to on)
 
+    # ---- secrets
+    seed: int | None = None  # None: secrets from os.urandom; an int makes every choice reproducible (sim)
+
     def __post_init__(self):
         try:
             network = ipaddress.IPv4Interface(self.ip)

@@ -97,6 +97,7 @@ from netstack.formats.fast import ETHERTYPE_ARP, ETHERTYPE_IPV4, decode_ethernet
 from netstack.engine.icmp import IcmpLayer
 from netstack.engine.ipv4 import Ipv4Layer
 from netstack.engine.observability import Counters, Trace
+from netstack.engine.secrets import StackSecrets
 from netstack.engine.timers import TimerHeap
 from netstack.engine.udp import UdpLayer
 
@@ -117,6 +118,7 @@ class Stack:
         self.config = config
         self.mac: bytes = config.mac_address
         self.address: bytes = config.address
+        self.secrets = StackSecrets(config.seed)
         self.counters = Counters()
         self.trace = Trace(host=ip_to_text(config.address))
         self.timers = TimerHeap()

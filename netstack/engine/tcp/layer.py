@@ -61,7 +61,7 @@ class TcpLayer:
         self.config = config or TcpConfig()
         self.counters = stack.counters
         self.trace_sink = stack.trace
-        self.isn = IsnGenerator(isn_secret)
+        self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
