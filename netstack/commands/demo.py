@@ -13,7 +13,9 @@ everything, also on failure or Ctrl-C. A missing tool (curl, arping) skips its s
 Without root it says so and suggests ``netstack demo --sim``: the same tour on the simulated network,
 where a second netstack stack plays the kernel's part; its TCP steps (an HTTP GET over the socket API,
 a 2 MiB echo round trip over the endpoint API) run with ``SIM_TCP_LOSS`` seeded frame loss on the link,
-so the result shows TCP retransmitting and still delivering every byte once, in order.
+so the result shows TCP retransmitting and still delivering every byte once, in order. Everything in
+it comes from ``--seed`` (the hosts' secrets and the payloads), so ``--pcap`` writes the same bytes
+every run with the same seed.
 
 ``netstack demo --formats`` runs the packet formats tour (``netstack.presentation.tour.run_tour``: craft a
 TCP SYN, decode it, write a pcap).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -69,6 +72,11 @@ class DemoContext:
     peer: object = None  # SimHost playing the kernel (sim tour)
     link: object = None  # sim.Link between the two (sim tour): the TCP steps make it lossy
     notes: dict = field(default_factory=dict)
+    payloads: random.Random | None = None  # sim tour: payloads from the seed, so its pcap repeats
+
+    def payload(self, size: int) -> bytes:
+        """``size`` bytes to send: random, and drawn from the seed in the sim tour."""
+        return os.urandom(size) if self.payloads is None else self.payloads.randbytes(size)
 
 
 def add_arguments(parser) -> None:
@@ -381,7 +389,7 @@ def sim_step_udp_echo(context):
     endpoint = peer.udp_bind(0)
     results = []
     for size in (1, 1472, 8000):
-        payload = os.urandom(size)
+        payload = context.payload(size)
         peer.call(endpoint.sendto, payload, (STACK_IP, 7), network.clock)
         network.run_until(lambda: bool(endpoint.queue), timeout=2)
         item = endpoint.recvfrom()
@@ -520,7 +528,7 @@ def sim_step_bulk_echo(context):
     from netstack.apps.tcp_services import tcp_layer_of
 
     peer, network = context.peer, context.network
-    data = os.urandom(SIM_BULK_BYTES)
+    data = context.payload(SIM_BULK_BYTES)
     client = _EchoClient(data)
     retransmitted = _retransmissions(peer, context.running)
     started, wall = network.clock, time.perf_counter()
@@ -639,12 +647,13 @@ def _run_sim(args) -> int:
     from netstack.apps.services import start_services
 
     print(f"netstack demo --sim: simulated link, peer 192.0.2.1 <-> netstack 192.0.2.2 (seed {args.seed})")
-    network = netstack.drivers.sim.Network(seed=args.seed)
+    network = netstack.sim.Network(seed=args.seed)
     ours = network.host(f"{STACK_IP}/24", name="netstack")
     peer = network.host(f"{HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6, pcap=args.pcap)
     ours.call(start_services, ours.stack, ["echo", "discard", "http"])
-    context = DemoContext(running=ours, network=network, peer=peer, link=link)
+    context = DemoContext(running=ours, network=network, peer=peer, link=link,
+                          payloads=random.Random(f"netstack demo {args.seed}"))
     try:
         rows = run_steps(SIM_STEPS, context)
     finally:

@@ -14,8 +14,10 @@
 The clock is virtual: ``Network.run`` processes events (frame arrivals, stack deadlines) in time order
 and jumps straight to the next one, so an idle minute costs nothing. Every random decision (loss,
 duplication, reordering, jitter, corruption) comes from one ``random.Random(seed)``; frames are
-processed in a total order (time, then scheduling order), so the same seed and the same script give
-the same events and a byte-identical pcap (timestamps are ``PCAP_EPOCH`` + virtual time).
+processed in a total order (time, then scheduling order), and every host's secrets (ISN key, ephemeral
+ports, timestamp offsets, ARP timers: ``StackConfig.seed``) are derived from the seed and the order
+hosts were created in, so the same seed and the same script give the same events and a byte-identical
+pcap (timestamps are ``PCAP_EPOCH`` + virtual time).
 
 Link impairments, each a probability per frame and receiver unless stated: ``loss``; ``duplicate``
 (delivered twice); ``reorder`` (held back by ``reorder_delay`` so later frames overtake it);
@@ -34,6 +36,8 @@ reachable on the host. Unlike on a TAP, nothing moves until ``Network.run``/``ru
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import heapq
 import itertools
 import random
@@ -189,12 +193,23 @@ class Network:
 
     def host(self, ip: str = "192.0.2.2/24", *, name: str | None = None, config: StackConfig | None = None,
              **options) -> SimHost:
-        """A new stack at ``ip`` (options as ``StackConfig``); it comes up at the current time."""
+        """A new stack at ``ip`` (options as ``StackConfig``); it comes up at the current time.
+
+        Unless the config sets one, the stack's seed is derived from the network's seed and the host's
+        position, so its secrets (ISNs, ports, timestamp offsets, ARP timers) repeat run after run."""
         if config is None:
+            options.setdefault("seed", self.host_seed(len(self.hosts)))
             config = StackConfig.from_options(ip=ip, **options)
+        elif config.seed is None:
+            config = dataclasses.replace(config, seed=self.host_seed(len(self.hosts)))
         host = SimHost(self, Stack(config), name or f"host{len(self.hosts)}")
         self.hosts.append(host)
         return host
+
+    def host_seed(self, index: int) -> int:
+        """The seed of the ``index``-th host: a hash of the network's seed and the index."""
+        digest = hashlib.blake2b(f"netstack sim {self.seed!r} host {index}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     def link(self, *hosts: SimHost, **impairments) -> Link:
         if len(hosts) < 2:

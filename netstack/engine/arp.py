@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import random
 
 from netstack.engine.config import ip_to_text, mac_to_text
 from netstack.errors import FormatError
@@ -172,8 +171,8 @@ class ArpLayer:
         self.config = stack.config
         self.table: dict[bytes, ArpNeighbour] = {}
         self._header_cache: dict[bytes, bytes] = {}  # ip -> Ethernet header while the MAC is usable
-        # Deterministic per stack, so simulated runs repeat exactly.
-        self.random = random.Random(int.from_bytes(stack.mac, "big"))
+        # From the stack's secrets: seeded (the simulator), simulated runs repeat exactly.
+        self.random = stack.secrets.random("arp.reachable_time")
 
     # ----------------------------------------------------------------- the machine
     def fire(self, neighbour: ArpNeighbour, event: str, argument=None) -> None:

@@ -62,6 +62,9 @@ class TcpLayer:
         self.counters = stack.counters
         self.trace_sink = stack.trace
         self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
+        # The same keyed hash of the 4-tuple, under keys of their own (engine/secrets.py).
+        self.port_offsets = IsnGenerator(stack.secrets.key("tcp.ports"))
+        self.timestamp_offsets = IsnGenerator(stack.secrets.key("tcp.timestamps"))
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
@@ -197,7 +200,7 @@ class TcpLayer:
             local_ip, local_port, remote_ip, remote_port,
             iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now),
             config=config, path_mtu=mtu,
-            ts_offset=self.isn.offset(remote_ip, remote_port, local_ip, local_port),
+            ts_offset=self.timestamp_offsets.offset(remote_ip, remote_port, local_ip, local_port),
             counters=self.counters, trace=self._trace,
         )
         conn.listener = None
@@ -221,7 +224,7 @@ class TcpLayer:
     def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int) -> int:
         # RFC 6056 §3.3.3-like: start from a keyed hash of the destination, step through the range
         span = len(EPHEMERAL_PORTS)
-        start = self.isn.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
+        start = self.port_offsets.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
         for i in range(span):
             port = EPHEMERAL_PORTS[(start + i) % span]
             key = (local_ip, port, remote_ip, remote_port)
