@@ -1,7 +1,7 @@
 """TCP under loss: netstack against the kernel, beside Linux against Linux, through one lossy L2 relay.
 
     sudo python benchmarks/loss.py [--mb 10] [--losses 0,1,2,5] [--timeout 30] [--quick]
-                                   [--sim-losses 1,2,5,10] [--sim-mb 8] [--sim-seeds 1] [--no-sim]
+                                   [--sim-losses 1,2,5,10] [--sim-mb 8] [--sim-seeds 1,2,3] [--no-sim]
 
 Topology (three namespaces created here and deleted at the end; documentation addresses only)::
 
@@ -16,7 +16,8 @@ MTU-sized frames with complete checksums. netstack sits on a TAP bridged into na
 frames cross the same relay as Linux's: the comparison is like for like, and the relay at 0 % is the
 ceiling of both.
 
-One run measures, at each loss rate: goodput Linux B → Linux A ("in") and A → B ("out"); kernel B →
+One run measures, at each loss rate: goodput Linux B → Linux A ("in") and A → B ("out") (the median of
+``--linux-repeat`` runs, as they swing with the machine's load); kernel B →
 netstack (the discard service) and netstack → kernel B (a kernel socket that reads). A transfer is
 timed from connect until the receiver has closed after reading everything; one that takes longer than
 ``--timeout`` is reported as "timed out" (with the goodput of what arrived) and torn down. Then the
@@ -31,11 +32,13 @@ Needs root. Prints tables; copy them into docs/performance.md ("TCP under loss")
 from __future__ import annotations
 
 import argparse
+import fcntl
 import math
 import os
 import random
 import select
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -54,6 +57,7 @@ LINUX_A, STACK_IP, LINUX_B = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 BLOCK = random.Random(0).randbytes(1 << 20)
 SOL_PACKET, PACKET_IGNORE_OUTGOING = 263, 23
 ETH_P_ALL = 0x0003
+TIOCOUTQ = 0x5411  # SIOCOUTQ on a TCP socket: bytes written but not yet acknowledged
 # Offloads switched off on every interface the relay's frames cross (ethtool -K ... off).
 OFFLOAD_PREFIXES = ("tx-checksum", "tx-scatter-gather", "tx-tcp", "tx-generic-segmentation", "tx-udp",
                     "rx-gro", "rx-checksum", "tx-gso", "rx-lro")
@@ -160,27 +164,30 @@ class RelayTopology:
 
 
 # ----------------------------------------------------------------------------- transfers
-def _kernel_send(ns: NetworkNamespace, address: str, port: int, size: int, timeout: float) -> tuple[float, bool]:
-    """Send ``size`` bytes from a kernel socket in ``ns``; (seconds until the receiver closed, finished)."""
+def _kernel_send(ns: NetworkNamespace, address: str, port: int, size: int, timeout: float) -> dict:
+    """Send ``size`` bytes from a kernel socket in ``ns``, timed until the receiver closed."""
     started = time.monotonic()
     deadline = started + timeout
+    block = memoryview(BLOCK)
+    sent = 0
     with ns.socket() as sock:
         sock.settimeout(timeout)
         try:
             sock.connect((address, port))
-            sent = 0
             while sent < size:
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                sock.sendall(BLOCK[: min(len(BLOCK), size - sent)])
-                sent += min(len(BLOCK), size - sent)
+                sent += sock.send(block[: min(len(BLOCK), size - sent)])
             sock.shutdown(socket.SHUT_WR)
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             sock.recv(1)  # the receiver closes once it has read everything
-            return time.monotonic() - started, True
+            return _result(size, time.monotonic() - started, True)
         except (socket.timeout, TimeoutError):
+            seconds = time.monotonic() - started
+            # What arrived: what we wrote minus what the kernel still holds unacknowledged (SIOCOUTQ).
+            unacked = struct.unpack("i", fcntl.ioctl(sock.fileno(), TIOCOUTQ, b"\0" * 4))[0]
             # Reset instead of lingering: the next measurement starts on a quiet link.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            return time.monotonic() - started, False
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return _result(size, seconds, False, max(sent - unacked, 0))
 
 
 class KernelReader:
@@ -236,15 +243,16 @@ def linux_pair(topology: RelayTopology, direction: str, size: int, timeout: floa
                                  else (topology.a, topology.b, LINUX_B))
     reader = KernelReader(receiver, address, port)
     try:
-        seconds, finished = _kernel_send(sender, address, port, size, timeout)
+        result = _kernel_send(sender, address, port, size, timeout)
     finally:
         reader.close()
-    return _result(size, seconds, finished, reader.got)
+    if not result["finished"]:
+        result["got"] = reader.got
+    return result
 
 
 def kernel_to_netstack(topology: RelayTopology, size: int, timeout: float) -> dict:
-    seconds, finished = _kernel_send(topology.b, STACK_IP, 9, size, timeout)  # the discard service
-    return _result(size, seconds, finished)
+    return _kernel_send(topology.b, STACK_IP, 9, size, timeout)  # the discard service
 
 
 def netstack_to_kernel(topology: RelayTopology, running, size: int, timeout: float, port: int) -> dict:
@@ -254,6 +262,8 @@ def netstack_to_kernel(topology: RelayTopology, running, size: int, timeout: flo
     block = memoryview(BLOCK)
 
     def pump(stream, now):
+        if stream.closed or stream.error is not None:
+            return  # aborted at the timeout
         while state["sent"] < size and stream.writable and not stream.connecting:
             n = stream.send(block[: min(len(BLOCK), size - state["sent"])], now)
             if not n:
@@ -356,8 +366,13 @@ def relay_section(args) -> list[tuple]:
                 topology.b.run(["ping", "-c", "3", "-i", "0.05", "-W", "1", LINUX_A], timeout=30)
                 row = [percent]
                 for direction in ("in", "out"):
-                    port += 1
-                    row.append(linux_pair(topology, direction, size, args.timeout, port))
+                    # Linux's figures swing with the machine's load: the median of a few runs.
+                    runs = []
+                    for _ in range(args.linux_repeat):
+                        port += 1
+                        runs.append(linux_pair(topology, direction, size, args.timeout, port))
+                    runs.sort(key=lambda result: result["got"] / result["seconds"])
+                    row.append(runs[len(runs) // 2])
                 row.append(kernel_to_netstack(topology, size, args.timeout))
                 port += 1
                 row.append(netstack_to_kernel(topology, running, size, args.timeout, port))
@@ -418,9 +433,10 @@ def main(argv=None) -> int:
     parser.add_argument("--mb", type=float, default=10, help="MB per relay transfer (default 10)")
     parser.add_argument("--losses", type=_numbers, default=[0, 1, 2, 5], help="relay loss, %% (default 0,1,2,5)")
     parser.add_argument("--timeout", type=float, default=30, help="seconds per relay transfer (default 30)")
+    parser.add_argument("--linux-repeat", type=int, default=3, help="Linux runs per figure, median (default 3)")
     parser.add_argument("--sim-losses", type=_numbers, default=[1, 2, 5, 10], help="sim loss, %% (1,2,5,10)")
     parser.add_argument("--sim-mb", type=float, default=8, help="MiB per simulated transfer (default 8)")
-    parser.add_argument("--sim-seeds", type=_numbers, default=[1], help="simulator seeds (default 1)")
+    parser.add_argument("--sim-seeds", type=_numbers, default=[1, 2, 3], help="simulator seeds (default 1,2,3)")
     parser.add_argument("--sim-timeout", type=float, default=300, help="virtual seconds per sim transfer")
     parser.add_argument("--no-sim", action="store_true", help="skip the simulator")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay (no root needed)")

@@ -37,7 +37,8 @@ valid checksums. If the kernel refuses such a write, its segments go out one by 
 Impairments (``run_tap(impair="loss=2%,delay=10ms,rate=50mbit")``, ``netstack up --impair``): a
 user-space netem on both directions, the simulator's model (``netstack.drivers.impairment``), one
 instance per direction. A frame it delays is held in a heap; the loop's wait ends at the earlier of the
-stack's deadline and the first held frame's, so delays are kept to the scheduler's precision.
+stack's deadline and the first held frame's, so delays are kept to the scheduler's precision. At most
+``MAX_HELD_FRAMES`` are held; past that a delayed frame is dropped (``impair.drop.held_full``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 log = logging.getLogger("netstack.drivers.tap")
 _INCOMING, _OUTGOING = 0, 1
+#: Frames an impairment may hold back at once, both directions (about 15 MB of full-size frames).
+MAX_HELD_FRAMES = 10_000
 
 
 def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | None, Impairment | None]:
@@ -232,14 +235,20 @@ class RunningStack:
         """Frames due now; the others are held (``_held``) until their time comes."""
         now = time.monotonic()
         due = []
-        held = self._held
         for frame in frames:
             for deliver_at, data in impairment.transmit(frame, now):
                 if deliver_at <= now:
                     due.append(data)
                 else:
-                    heapq.heappush(held, (deliver_at, next(self._held_order), direction, data))
+                    self._hold(deliver_at, direction, data)
         return due
+
+    def _hold(self, deliver_at: float, direction: int, data: bytes) -> None:
+        # Memory stays bounded whatever the delay and the traffic: past the bound, delayed frames drop.
+        if len(self._held) >= MAX_HELD_FRAMES:
+            self.stack.counters.incr("impair.drop.held_full")
+            return
+        heapq.heappush(self._held, (deliver_at, next(self._held_order), direction, data))
 
     def _release_held(self, now: float) -> None:
         """Deliver every held frame whose time has come, in time order, each in its direction."""
@@ -350,7 +359,7 @@ class RunningStack:
                             if deliver_at <= now:
                                 deliver(data, now)
                             else:
-                                heapq.heappush(held, (deliver_at, next(self._held_order), _INCOMING, data))
+                                self._hold(deliver_at, _INCOMING, data)
                 if self._calls:
                     self._run_calls()
                 if held and held[0][0] <= monotonic():

@@ -115,3 +115,17 @@ def test_run_tap_bad_impair_arguments_fail_before_the_device_exists():
         with netstack.run_tap(tap="nsti3", impair={"loss": 3.0}):
             pass
     assert subprocess.run(["ip", "link", "show", "nsti3"], capture_output=True).returncode != 0
+
+
+def test_held_frames_are_bounded(monkeypatch):
+    from netstack.drivers import tap
+
+    monkeypatch.setattr(tap, "MAX_HELD_FRAMES", 4)
+    with NetworkNamespace() as ns:
+        with netstack.run_tap(tap="nsti4", netns=ns.name, impair="delay=300ms") as running:
+            transmitted, received, _ = _ping(ns, 30, "0.01")
+            counters = running.call(running.stack.counters.snapshot)
+            # Four frames at most in flight through the delay line: the rest of the burst is dropped.
+            assert counters.get("impair.drop.held_full", 0) > 0, counters
+            assert received < transmitted
+            assert running.call(lambda: len(running._held)) <= 4
