@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 import pytest
 
 import netstack
+from netstack.apps.services import start_services
 from netstack.drivers.netns import NetworkNamespace
 from netstack.engine.config import ConfigError
 
@@ -105,6 +107,14 @@ def test_run_tap_impair_delay_adds_to_the_round_trip():
             counters = running.call(running.stack.counters.snapshot)
             assert counters["impair.out.frames"] >= 10 and counters["impair.in.frames"] >= 10
             assert "impair.in.lost" not in counters
+            # The HTTP status page's /stats.json shows them too.
+            running.call(start_services, running.stack, ["http"])
+            if shutil.which("curl") is None:
+                pytest.skip("needs curl (apt-get install curl)")
+            fetched = ns.run(["curl", "-s", "--max-time", "20", f"http://{STACK_IP}/stats.json"],
+                             timeout=30)
+            published = json.loads(fetched.stdout)["counters"]
+            assert published["impair.in.frames"] > counters["impair.in.frames"]  # the HTTP exchange's frames
 
 
 def test_run_tap_bad_impair_arguments_fail_before_the_device_exists():
