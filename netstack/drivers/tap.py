@@ -38,7 +38,8 @@ Impairments (``run_tap(impair="loss=2%,delay=10ms,rate=50mbit")``, ``netstack up
 user-space netem on both directions, the simulator's model (``netstack.drivers.impairment``), one
 instance per direction. A frame it delays is held in a heap; the loop's wait ends at the earlier of the
 stack's deadline and the first held frame's, so delays are kept to the scheduler's precision. At most
-``MAX_HELD_FRAMES`` are held; past that a delayed frame is dropped (``impair.drop.held_full``).
+``MAX_HELD_FRAMES`` are held; past that a delayed frame is dropped (``impair.drop.held_full``). The
+pcap records frames as the stack sent them and as the TAP gave them, before the impairment.
 """
 
 from __future__ import annotations
