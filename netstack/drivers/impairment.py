@@ -167,12 +167,6 @@ class Impairment:
     def from_spec(cls, spec: str, **kwargs) -> "Impairment":
         return cls(**{**parse_impairment(spec), **kwargs})
 
-    @property
-    def active(self) -> bool:
-        """True when the model can change anything (an all-zero spec is a plain wire)."""
-        return bool(self.loss or self.duplicate or self.reorder or self.corrupt or self.delay or self.jitter
-                    or self.rate)
-
     def depart(self, size: int, now: float, transmitter=None) -> float | None:
         """When a ``size``-byte frame has left ``transmitter``'s queue; None: dropped, the queue is full."""
         if self.rate is None:

@@ -123,6 +123,8 @@ class Link:
         self.hosts = list(hosts)
         self.mtu = mtu
         self.counters = Counters()
+        if bandwidth is not None and bandwidth <= 0:
+            raise ValueError(f"bandwidth: {bandwidth} bits/s must be positive")
         self.impairment = Impairment(loss=loss, duplicate=duplicate, reorder=reorder, reorder_delay=reorder_delay,
                                      corrupt=corrupt, delay=delay, jitter=jitter, rate=bandwidth, queue=queue,
                                      rng=random.Random(network.random.getrandbits(64)), counters=self.counters)
