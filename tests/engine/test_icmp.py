@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-from engine_crafting import ipv4_frame
+from tests.support.crafting import ipv4_frame
 
 from netstack import Stack
 from netstack.engine.icmp import Pinger
@@ -24,7 +24,7 @@ FAR = ("198.51.100.7", 4000)
 def _stack_with_endpoint():
     stack = Stack(ip="192.0.2.2/24", gateway="192.0.2.1")
     stack.start(0.0)
-    from engine_crafting import arp_frame
+    from tests.support.crafting import arp_frame
 
     stack.receive(arp_frame("request"), 0.0)  # the gateway's MAC is known
     stack.poll_output()
@@ -84,7 +84,7 @@ def test_error_about_another_port_is_not_delivered():
 def test_error_about_our_echo_request_reaches_the_pinger():
     stack = Stack(ip="192.0.2.2/24")
     stack.start(0.0)
-    from engine_crafting import arp_frame
+    from tests.support.crafting import arp_frame
 
     stack.receive(arp_frame("request"), 0.0)
     stack.poll_output()

@@ -12,7 +12,7 @@ import socket
 import subprocess
 
 import pytest
-from kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
+from tests.support.kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
 
 pytestmark = pytest.mark.netns
 

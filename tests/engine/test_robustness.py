@@ -107,7 +107,7 @@ def test_no_frame_sequence_makes_the_stack_raise(sequence):
 )
 def test_any_fragmentation_order_and_duplication_reassembles_exactly_once(size, cuts, order, duplicates):
     """RFC 815: fragments in any order, exact duplicates ignored -> one datagram, byte for byte."""
-    from engine_crafting import ipv4_frame
+    from tests.support.crafting import ipv4_frame
 
     stack = Stack(ip="192.0.2.2/24")
     stack.start(0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 
 import pytest
-from engine_crafting import PEER_MAC, STACK_MAC, arp_frame, echo_request, ipv4_frame
+from tests.support.crafting import PEER_MAC, STACK_MAC, arp_frame, echo_request, ipv4_frame
 
 from netstack import Stack
 from netstack.formats import Frame

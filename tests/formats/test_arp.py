@@ -1,7 +1,7 @@
 """ARP schema (netstack/formats/arp.py)."""
 
 import pytest
-from formats_drawing import arp_packets
+from tests.support.format_inputs import arp_packets
 from hypothesis import given
 
 from netstack.formats import ARP, FormatError

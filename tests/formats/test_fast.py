@@ -6,7 +6,7 @@ as ``Frame.build`` for the same field values.
 """
 
 import pytest
-from formats_drawing import frames
+from tests.support.format_inputs import frames
 from hypothesis import given
 from hypothesis import strategies as st
 

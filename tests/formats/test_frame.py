@@ -2,7 +2,7 @@
 
 import random
 
-from formats_drawing import frames
+from tests.support.format_inputs import frames
 from hypothesis import given
 
 from netstack.formats import Frame, FormatError

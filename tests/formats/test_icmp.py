@@ -1,7 +1,7 @@
 """ICMP schema (netstack/formats/icmp.py)."""
 
 import pytest
-from formats_drawing import icmp_messages
+from tests.support.format_inputs import icmp_messages
 from hypothesis import given
 
 from netstack.formats import ICMP, IPv4, FormatError

@@ -1,7 +1,7 @@
 """IPv4 schema (netstack/formats/ipv4.py): round trips, computed fields, checksum, lying lengths."""
 
 import pytest
-from formats_drawing import ipv4_packets
+from tests.support.format_inputs import ipv4_packets
 from hypothesis import given
 
 from netstack.formats import IPv4, FormatError

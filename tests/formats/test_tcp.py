@@ -1,7 +1,7 @@
 """TCP schema (netstack/formats/tcp.py): round trips, computed fields, checksum, bad input."""
 
 import pytest
-from formats_drawing import tcp_segments
+from tests.support.format_inputs import tcp_segments
 from hypothesis import given
 
 from netstack.formats import TCP, FormatError

@@ -1,7 +1,7 @@
 """TCP options (netstack/formats/tcp_options.py): every kind, unknown kinds raw, bad lengths."""
 
 import pytest
-from formats_drawing import tcp_option_lists
+from tests.support.format_inputs import tcp_option_lists
 from hypothesis import given
 
 from netstack.formats import FormatError

@@ -1,7 +1,7 @@
 """UDP schema (netstack/formats/udp.py)."""
 
 import pytest
-from formats_drawing import udp_datagrams
+from tests.support.format_inputs import udp_datagrams
 from hypothesis import given
 
 from netstack.formats import UDP, FormatError

@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from machine_test_models import RecordingModel
+from tests.support.machine_models import RecordingModel
 from netstack.errors import TransitionError
 from netstack.machines.tcp_connection import (
     TCP_ACTIONS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from machine_test_models import RecordingModel
+from tests.support.machine_models import RecordingModel
 from netstack.errors import TransitionError
 from netstack.machines.tcp_connection import (
     TCP_ACTIONS,

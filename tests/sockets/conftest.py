@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from socket_namespace import namespace_stack
+from tests.support.socket_namespace import namespace_stack
 
 
 @pytest.fixture(scope="module")

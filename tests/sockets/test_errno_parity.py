@@ -11,8 +11,8 @@ import socket
 import threading
 
 import pytest
-from socket_namespace import HOST_IP, STACK_IP
-from errno_script import linger_abort, run_script
+from tests.support.socket_namespace import HOST_IP, STACK_IP
+from tests.support.errno_script import linger_abort, run_script
 
 pytestmark = pytest.mark.netns
 

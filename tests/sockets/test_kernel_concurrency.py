@@ -18,7 +18,7 @@ import socket
 import threading
 
 import pytest
-from socket_namespace import HOST_IP, STACK_IP
+from tests.support.socket_namespace import HOST_IP, STACK_IP
 
 import netstack.aio
 from netstack.drivers.netns import call_in_namespace

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from socket_namespace import require_tool
+from tests.support.socket_namespace import require_tool
 
 from netstack.drivers.netns import NetworkNamespace, terminate
 

@@ -1,149 +1,26 @@
-"""TcpConnection as a sans-I/O object: two TCBs wired back to back in memory, with a tiny event loop.
+"""TcpConnection as a sans-I/O object: two TCBs wired back to back in memory (``tests.support.tcp_pair``).
 
-Scenario tests are named after the RFC passage they replay. The loop delivers each side's outbox to the
-other after ``delay`` seconds (optionally dropping or reordering by a seeded rule) and jumps the clock
-to the next deadline when nothing is in flight, so minutes of protocol time take milliseconds.
+Scenario tests are named after the RFC passage they replay: handshakes, data transfer, persist and SWS
+avoidance, congestion control driven through the machine, the §3.10.7.4 acceptability table, close,
+TIME-WAIT and resets. Each asserts what its rule demands, so breaking the rule fails the test.
 """
 
 from __future__ import annotations
 
 import errno
-import heapq
-import itertools
 import random
 
 import pytest
 
 from netstack.errors import TransitionError
+from netstack.machines.congestion import CongestionPhase
 from netstack.machines.tcp_connection import TcpState
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.connection import TcpConnection
 from netstack.engine.tcp.segment import ACK, FIN, RST, SYN, TcpSegment
+from netstack.engine.tcp.seqnum import SEQ_MASK
 
-A_IP = bytes([192, 0, 2, 1])
-B_IP = bytes([192, 0, 2, 2])
-
-
-class Pair:
-    """Client ``a`` and server ``b`` (created from a's SYN, like a listener would)."""
-
-    def __init__(self, config_a=None, config_b=None, *, delay=0.001, loss=0.0, reorder=0.0, seed=0,
-                 iss_a=1000, iss_b=5000, drop=None, server=True):
-        self.now = 0.0
-        self.delay = delay
-        self.loss = loss
-        self.reorder = reorder
-        self.random = random.Random(seed)
-        self.drop = drop  # optional predicate(sender_name, segment) -> bool
-        self.queue = []
-        self.order = itertools.count()
-        self.config_b = config_b or TcpConfig()
-        self.iss_b = iss_b
-        self.a = TcpConnection(A_IP, 40000, B_IP, 80, iss=iss_a, config=config_a or TcpConfig())
-        self.b = None
-        self.server = server
-        self.log = []
-
-    def _make_b(self):
-        return TcpConnection(B_IP, 80, A_IP, 40000, iss=self.iss_b, config=self.config_b)
-
-    def flush(self):
-        for name, conn in (("a", self.a), ("b", self.b)):
-            if conn is None:
-                continue
-            out, conn.outbox = conn.outbox, []
-            for seg in out:
-                self.log.append((name, seg))
-                if self.drop is not None and self.drop(name, seg):
-                    continue
-                if self.loss and self.random.random() < self.loss:
-                    continue
-                extra = self.delay * 3 if self.reorder and self.random.random() < self.reorder else 0.0
-                heapq.heappush(self.queue, (self.now + self.delay + extra, next(self.order), name, seg))
-
-    def deliver(self, name, seg):
-        if name == "a":
-            if self.b is None:
-                if seg.flags & SYN and not seg.flags & ACK and self.server:
-                    self.b = self._make_b()
-                    self.b.accept_syn(seg, self.now)
-                return
-            if not self.b.dead:
-                self.b.segment_arrived(seg, self.now)
-        elif not self.a.dead:
-            self.a.segment_arrived(seg, self.now)
-
-    def step(self) -> bool:
-        self.flush()
-        deadlines = [c.deadline for c in (self.a, self.b) if c is not None and c.deadline is not None]
-        next_timer = min(deadlines) if deadlines else None
-        if self.queue and (next_timer is None or self.queue[0][0] <= next_timer):
-            when, _, name, seg = heapq.heappop(self.queue)
-            self.now = max(self.now, when)
-            self.deliver(name, seg)
-        elif next_timer is not None:
-            self.now = max(self.now, next_timer)
-            for c in (self.a, self.b):
-                if c is not None and c.deadline is not None and c.deadline <= self.now:
-                    c.tick(self.now)
-        else:
-            return False
-        self.flush()
-        return True
-
-    def run(self, until=None, limit=200_000, max_time=None):
-        for _ in range(limit):
-            if until is not None and until():
-                return True
-            if max_time is not None and self.now > max_time:
-                return False
-            if not self.step():
-                return until() if until else True
-        raise AssertionError("event limit reached")
-
-    def established(self):
-        return self.b is not None and self.a.state is TcpState.ESTABLISHED and self.b.state is TcpState.ESTABLISHED
-
-
-def transfer(pair: Pair, a_data: bytes, b_data: bytes, *, chunk=65536, read=65536, half_close=True):
-    """Both sides write their data, shut down, and read until EOF; returns (got_at_a, got_at_b)."""
-    pair.a.connect(pair.now)
-    assert pair.run(pair.established, max_time=600)
-    got = {"a": bytearray(), "b": bytearray()}
-    sent = {"a": 0, "b": 0}
-    data = {"a": a_data, "b": b_data}
-    conns = {"a": pair.a, "b": pair.b}
-
-    def pump():
-        for name, conn in conns.items():
-            while sent[name] < len(data[name]) and conn.writable and not conn.dead:
-                n = conn.send(data[name][sent[name]: sent[name] + chunk], pair.now)
-                if n == 0:
-                    break
-                sent[name] += n
-            if sent[name] == len(data[name]) and not conn.fin_queued and half_close and not conn.dead:
-                conn.shutdown(pair.now)
-            while True:
-                piece = conn.recv(read, pair.now)
-                if not piece:
-                    break
-                got[name] += piece
-        return all(c.at_eof for c in conns.values()) and all(sent[n] == len(data[n]) for n in data)
-
-    for _ in range(2_000_000):
-        if pump():
-            break
-        if not pair.step():
-            pump()
-            break
-    pair.flush()
-    return bytes(got["a"]), bytes(got["b"])
-
-
-def finish(pair: Pair):
-    """Run until both TCBs are gone or in TIME-WAIT."""
-    done = lambda: all(c.dead or c.state is TcpState.TIME_WAIT for c in (pair.a, pair.b))
-    assert pair.run(done, max_time=pair.now + 600)
+from tests.support.tcp_pair import A_IP, B_IP, NO_TS, Pair, established, finish, record_times, transfer
 
 
 # ------------------------------------------------------------------------------------ handshakes
@@ -478,3 +355,168 @@ def test_rfc1191_smaller_path_mtu_shrinks_segments_and_resends():
     got = bytearray()
     pair.run(lambda: (got.extend(pair.b.recv(1 << 20, pair.now)) or len(got) == 5000))
     assert bytes(got) == bytes(5000)
+
+
+# ------------------------------------------------------------ persist and SWS avoidance (RFC 1122)
+def test_zero_window_probes_back_off_exponentially():
+    """RFC 1122 §4.2.2.17 / RFC 9293 §3.8.6.1: probes of a zero window come ever further apart."""
+    pair = established(Pair(config_b=TcpConfig(receive_buffer=4096, **NO_TS), config_a=TcpConfig(**NO_TS)))
+    sent = record_times(pair)
+    pair.a.send(bytes(20_000), pair.now)
+    pair.run(max_time=pair.now + 200)
+    assert pair.b.rcv_adv == pair.b.rcv_nxt  # the window is closed and stays closed
+    full = pair.b.rcv_nxt
+    probes = [t for t, name, seg in sent if name == "a" and len(seg.payload) == 1 and seg.seq == full]
+    assert len(probes) >= 4, probes
+    gaps = [b - a for a, b in zip(probes, probes[1:])]
+    for earlier, later in zip(gaps, gaps[1:]):
+        assert later >= 1.9 * earlier or later >= 59.0, gaps  # doubling up to the 60 s cap
+    assert pair.a.state is TcpState.ESTABLISHED and not pair.a.dead  # answered probes are no failure
+    assert pair.a.stats["zero_window_probes"] == len(probes)
+
+
+def test_receiver_sws_avoidance_keeps_the_window_shut_for_small_reads():
+    """RFC 1122 §4.2.3.3: after a zero window, reading less than min(MSS, buffer/2) opens nothing."""
+    pair = established(Pair(config_b=TcpConfig(receive_buffer=8192, **NO_TS), config_a=TcpConfig(**NO_TS)))
+    pair.a.send(bytes(30_000), pair.now)
+    pair.run(max_time=pair.now + 5)
+    assert pair.b.rcv_adv == pair.b.rcv_nxt
+    sent = record_times(pair)
+    assert len(pair.b.recv(500, pair.now)) == 500  # 500 < min(1460, 4096)
+    pair.run(max_time=pair.now + 3)
+    windows = [seg.window for _, name, seg in sent if name == "b"]
+    assert windows and set(windows) == {0}, windows  # probes answered, window still zero
+    assert pair.b.recv(4000, pair.now)  # now 4500 free: at least min(MSS, buffer/2)
+    pair.run(max_time=pair.now + 0.5)
+    opened = [seg.window for _, name, seg in sent if name == "b" and seg.window]
+    assert opened and opened[0] >= 4096
+
+
+def test_sender_sws_avoidance_waits_for_a_useful_window():
+    """RFC 1122 §4.2.3.4: with more data queued, a window smaller than MSS and than half the largest
+    window offered sends nothing (until the override timeout); a full MSS goes out at once."""
+    cfg = TcpConfig(**NO_TS)
+    pair = established(Pair(config_a=cfg, config_b=cfg))
+    a = pair.a
+    assert a.max_snd_wnd >= 60_000
+    # the peer's ACK shrinks the usable window to 100 bytes while nothing is in flight
+    small = TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 100)
+    a.segment_arrived(small, pair.now)
+    a.outbox.clear()
+    a.send(bytes(10_000), pair.now)
+    assert [s for s in a.outbox if s.payload] == []  # no 100-byte silly segment
+    assert a.persist_deadline is not None  # the override timer runs instead
+    wide = TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 3000)
+    a.segment_arrived(wide, pair.now)
+    sizes = [len(s.payload) for s in a.outbox if s.payload]
+    assert sizes == [a.send_mss] * (3000 // a.send_mss)  # full segments only; the 80-byte rest waits
+
+
+# ---------------------------------------------------------------------------------- congestion
+def test_slow_start_grows_cwnd_and_an_rto_collapses_it_through_the_machine():
+    """RFC 5681 §3.1: cwnd grows per ACK in slow start; after an RTO, cwnd = 1 MSS (loss window),
+    ssthresh = max(FlightSize/2, 2 MSS), and the machine's phase says LOSS until the next new ACK."""
+    pair = established(Pair())
+    a = pair.a
+    initial = a.cc.cwnd
+    assert a.cc.phase is CongestionPhase.SLOW_START
+    a.send(bytes(200_000), pair.now)
+    pair.run(lambda: a.snd_una == a.snd_max)
+    assert a.cc.cwnd > 4 * initial
+    pair.drop = lambda name, seg: name == "b"  # ACKs are lost
+    a.send(bytes(50_000), pair.now)
+    flight = (a.snd_max - a.snd_una) & SEQ_MASK
+    pair.run(lambda: a.stats["rto_firings"] >= 1)
+    assert a.cc.phase is CongestionPhase.LOSS
+    assert a.cc.cwnd == a.send_mss
+    assert a.cc.ssthresh == max(flight // 2, 2 * a.send_mss)
+    pair.drop = None
+    pair.run(lambda: a.snd_una == a.snd_max)
+    assert a.cc.phase in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
+
+
+def test_duplicate_acks_and_out_of_order_bytes_are_counted():
+    """Issue 5 item 6: the counters for dup ACKs seen and out-of-order bytes queued move."""
+    cfg = TcpConfig(**NO_TS)
+    dropped = []
+    armed = []
+
+    def drop_one_data_segment(name, seg):
+        if armed and name == "a" and seg.payload and not dropped:
+            dropped.append(seg)
+            return True
+        return False
+
+    pair = established(Pair(config_a=cfg, config_b=cfg, drop=drop_one_data_segment))
+    warmup = bytes(100_000)  # opens cwnd so that enough segments follow the lost one
+    pair.a.send(warmup, pair.now)
+    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    assert pair.b.recv(200_000, pair.now) == warmup
+    armed.append(True)
+    data = random.Random(8).randbytes(60_000)
+    pair.a.send(data, pair.now)
+    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    assert dropped
+    assert pair.b.stats["out_of_order_bytes"] >= pair.a.send_mss
+    assert pair.a.stats["dup_acks"] >= 3 and pair.a.stats["fast_retransmits"] == 1
+    assert pair.b.recv(100_000, pair.now) == data
+
+
+# ------------------------------------------------------- acceptability, close and TIME-WAIT
+def test_acceptability_table_rfc9293_3_10_7_4():
+    cfg = TcpConfig(receive_buffer=10_000, **NO_TS)
+    pair = established(Pair(config_a=cfg, config_b=TcpConfig(**NO_TS)))
+    a = pair.a
+    nxt, una = a.rcv_nxt, a.snd_una
+    wnd = (a.rcv_adv - nxt) & SEQ_MASK
+    assert wnd == 10_000
+    # beyond the window: dropped, answered with an ACK of RCV.NXT
+    a.outbox.clear()
+    a.segment_arrived(TcpSegment(80, 40000, (nxt + wnd + 10) & SEQ_MASK, una, ACK, 1000, b"late"), pair.now)
+    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.receive_buffer) == 0
+    # an old duplicate wholly before RCV.NXT: the same
+    a.outbox.clear()
+    a.segment_arrived(TcpSegment(80, 40000, (nxt - 50) & SEQ_MASK, una, ACK, 1000, b"old" * 10), pair.now)
+    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.receive_buffer) == 0
+    # straddling the left edge: only the new part is taken
+    a.segment_arrived(TcpSegment(80, 40000, (nxt - 3) & SEQ_MASK, una, ACK, 1000, b"oldNEW"), pair.now)
+    assert a.recv(100, pair.now) == b"NEW"
+    # straddling the right edge: trimmed to the window
+    nxt = a.rcv_nxt
+    wnd = (a.rcv_adv - nxt) & SEQ_MASK
+    a.segment_arrived(TcpSegment(80, 40000, nxt, una, ACK, 1000, bytes(wnd + 500)), pair.now)
+    assert len(a.receive_buffer) == wnd and a.rcv_nxt == (nxt + wnd) & SEQ_MASK
+    # zero window: a segment with SEG.LEN > 0 at RCV.NXT is not acceptable (data or FIN); an ACK is
+    assert a.rcv_adv == a.rcv_nxt
+    for flags, payload in ((ACK, b"z"), (ACK | FIN, b"")):
+        a.outbox.clear()
+        a.segment_arrived(TcpSegment(80, 40000, a.rcv_nxt, una, flags, 1000, payload), pair.now)
+        assert len(a.receive_buffer) == wnd and [(s.flags, s.ack) for s in a.outbox] == [(ACK, a.rcv_nxt)]
+        assert a.state is TcpState.ESTABLISHED
+    a.send(b"q", pair.now)
+    a.outbox.clear()
+    a.segment_arrived(TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 1000), pair.now)
+    assert a.snd_una == a.snd_max  # the empty ACK was taken
+
+
+def test_data_arriving_after_close_is_answered_with_rst():
+    """RFC 9293 §3.10.4 / RFC 1122 §4.2.2.13: the application closed; new data gets a reset."""
+    pair = established(Pair())
+    pair.b.close(pair.now)
+    pair.run(lambda: pair.b.state is TcpState.FIN_WAIT_2)
+    pair.a.send(b"nobody reads this", pair.now)
+    pair.run(lambda: pair.a.dead)
+    assert pair.a.error == errno.ECONNRESET
+    assert any(seg.flags & RST for name, seg in pair.log if name == "b")
+    assert pair.b.dead
+
+
+def test_time_wait_lasts_two_configured_msl():
+    pair = established(Pair(config_a=TcpConfig(msl=2.5)))
+    pair.a.close(pair.now)
+    pair.run(lambda: pair.a.state is TcpState.FIN_WAIT_2)
+    pair.b.close(pair.now)
+    pair.run(lambda: pair.a.state is TcpState.TIME_WAIT)
+    entered = pair.now
+    pair.run(lambda: pair.a.dead)
+    assert pair.now - entered == pytest.approx(5.0, abs=0.01)

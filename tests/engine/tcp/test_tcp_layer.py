@@ -12,12 +12,14 @@ from netstack.machines.tcp_connection import TcpState
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.endpoint import TcpServer, TcpStream
 from netstack.engine.tcp.layer import TcpLayer
+from netstack.engine.tcp.segment import TcpSegment
+from netstack.engine.tcp.seqnum import SEQ_MASK
 
 B = bytes([192, 0, 2, 2])
 
 
-def two_hosts(config_a=None, config_b=None, tcp_on_b=True, **link):
-    net = sim.Network(seed=1)
+def two_hosts(config_a=None, config_b=None, tcp_on_b=True, seed=1, **link):
+    net = sim.Network(seed=seed)
     a = net.host("192.0.2.1/24")
     b = net.host("192.0.2.2/24")
     net.link(a, b, delay=0.001, **link)
@@ -177,3 +179,32 @@ def _trace_scenario(caplog):
     assert {"tcp.state", "tcp.reset_sent", "tcp.rto"} <= names
     transitions = [(f["old"], f["new"]) for name, f in events if name == "tcp.state"]
     assert ("SYN-SENT", "ESTABLISHED") in transitions and ("SYN-RECEIVED", "ESTABLISHED") in transitions
+
+
+def _time_wait_server(timestamps=True):
+    net, a, b, ta, tb = two_hosts(TcpConfig(timestamps=timestamps), TcpConfig(timestamps=timestamps), seed=2)
+    server = TcpServer(tb, 80)
+    accepted = []
+    server.on_accept = lambda srv, now: accepted.append(srv.accept())
+    first = a.call(TcpStream.connect, ta, bytes([192, 0, 2, 2]), 80)
+    net.run_until(lambda: accepted, 5)
+    b.call(accepted[0].close)
+    net.run_until(lambda: first.at_eof, 5)
+    a.call(first.close)
+    net.run_until(lambda: accepted[0].state is TcpState.TIME_WAIT and first.closed, 5)
+    return net, b, tb, accepted[0].conn, first.conn
+
+
+def test_rfc6191_refuses_a_syn_that_is_not_newer():
+    """RFC 6191 §2: only a SYN whose timestamp is newer than TS.Recent may reopen the 4-tuple."""
+    net, b, tb, tw, client = _time_wait_server()
+    assert tw.state is TcpState.TIME_WAIT and tw.use_timestamps
+    recent = tw.timestamp_state.ts_recent
+    syn = TcpSegment(client.local_port, 80, (tw.rcv_nxt + 100_000) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
+    syn.tsval, syn.tsecr = (recent - 1) & SEQ_MASK, 0
+    assert not tb._may_reuse(tw, syn)  # an old timestamp: a duplicate, however large its ISN
+    syn.tsval = (recent + 1) & SEQ_MASK
+    assert tb._may_reuse(tw, syn)
+    net, b, tb, tw, client = _time_wait_server(timestamps=False)
+    older = TcpSegment(client.local_port, 80, (tw.rcv_nxt - 10) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
+    assert not tb._may_reuse(tw, older)  # without timestamps the ISN must lie beyond RCV.NXT

@@ -1,5 +1,14 @@
-"""Option negotiation (RFC 9293 §3.7.1, RFC 7323, RFC 2018) and PAWS."""
+"""Option negotiation (RFC 9293 §3.7.1, RFC 7323, RFC 2018), PAWS, and unknown option kinds."""
 
+from scapy.layers.inet import IP, TCP
+
+import netstack.sim as sim
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.endpoint import TcpServer
+from netstack.engine.tcp.layer import TcpLayer
+from netstack.engine.tcp.segment import ACK, TcpSegment
+from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.machines.tcp_connection import TcpState
 from netstack.engine.tcp.options import (
     DEFAULT_MSS,
     TimestampState,
@@ -7,6 +16,8 @@ from netstack.engine.tcp.options import (
     negotiate,
     window_scale_for,
 )
+
+from tests.support.tcp_pair import Pair, established
 
 
 def test_mss_from_mtu_and_window_scale_choice():
@@ -76,3 +87,43 @@ def test_ts_recent_only_updated_when_seq_at_or_before_last_ack_sent():
     assert ts.ts_recent is None
     ts.update(50, True, now=0.0)
     assert ts.ts_recent == 50
+
+
+# ------------------------------------------------------------ on a connection and on a listener
+def test_paws_drops_a_segment_with_an_old_timestamp():
+    """RFC 7323 §5: data carrying a TSval older than TS.Recent is dropped (and ACKed), not delivered."""
+    pair = established(Pair())
+    a = pair.a
+    assert a.use_timestamps and a.timestamp_state.ts_recent is not None
+    recent = a.timestamp_state.ts_recent
+    old = TcpSegment(80, 40000, a.rcv_nxt, a.snd_una, ACK, 1000, b"replayed")
+    old.tsval, old.tsecr = (recent - 1000) & SEQ_MASK, 0
+    a.outbox.clear()
+    a.segment_arrived(old, pair.now)
+    assert len(a.receive_buffer) == 0 and a.counters is not None
+    assert a.outbox and a.outbox[-1].flags == ACK  # answered with an ACK, RFC 7323 §5.3 R1
+    fresh = TcpSegment(80, 40000, a.rcv_nxt, a.snd_una, ACK, 1000, b"fresh")
+    fresh.tsval, fresh.tsecr = (recent + 1) & SEQ_MASK, 0
+    a.segment_arrived(fresh, pair.now)
+    assert a.recv(100, pair.now) == b"fresh"
+
+
+def test_unknown_options_are_ignored_and_known_ones_still_read():
+    """RFC 9293 §3.2: a TCP must ignore an option kind it does not implement (given its length)."""
+    net = sim.Network(seed=4)
+    a = net.host("192.0.2.1/24")
+    b = net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.001)
+    tb = TcpLayer.attach(b.stack, TcpConfig(), isn_secret=b"b")
+    TcpServer(tb, 80)
+    syn = IP(src="192.0.2.1", dst="192.0.2.2") / TCP(
+        sport=40000, dport=80, flags="S", seq=1000, window=65535,
+        options=[(253, b"\x12\x34\x56"), ("MSS", 1000), (99, b""), ("NOP", None), ("WScale", 2)],
+    )
+    raw = bytes(syn)[20:]
+    b.call(tb.receive, bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]), raw, net.clock)
+    assert b.stack.counters.get("tcp.drop.malformed", 0) == 0
+    child = next(iter(tb.listeners.values())).half_open
+    conn = next(iter(child.values())) if isinstance(child, dict) else next(iter(child))
+    assert conn.state is TcpState.SYN_RECEIVED
+    assert conn.send_mss == 1000 and conn.snd_wscale == 2  # the known options around them were read
