@@ -1,6 +1,8 @@
-"""Audit additions for ``netstack get`` (issue 5 item 5): the progress bar, one-line errors for bad
-arguments (no traceback, nothing created), and a download with progress from a kernel http.server in a
-namespace this test creates (HTTP errors give exit status 1 with the status line)."""
+"""``netstack get``: the progress bar, one-line errors for bad arguments (no traceback, nothing
+created), and a download with progress from a kernel http.server in a namespace this test creates
+(HTTP errors give exit status 1 with the status line). With ``--tap`` in the current namespace the
+TAP's host side gets the URL host's address: outside the documentation ranges that would shadow a
+real /24 on this machine, so it is refused before anything is created (no TAP, no traffic)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import time
 
 import pytest
 
+from netstack.cli import main
 from netstack.commands import get as get_command
 from netstack.drivers.netns import NetworkNamespace
 
@@ -87,3 +90,12 @@ def test_download_with_progress_and_http_error_status(tmp_path):
     last = frames[-1]
     assert last.startswith("[" + "#" * 30 + "]") and "100.0%" in last and "3.1 MB" in last, last
     assert missing.returncode == 1 and missing.stderr.strip() == "netstack get: HTTP 404 File not found"
+
+
+def test_get_with_tap_refuses_a_non_documentation_url_host(tmp_path, capsys):
+    # 198.18.0.1 (RFC 2544 benchmarking range) is only an argument here: the command stops before any I/O
+    status = main(["get", "http://198.18.0.1/file", "-o", str(tmp_path / "out"), "--tap", "nstsafety0"])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert "not in a documentation range" in error and "--host-ip" in error
+    assert not (tmp_path / "out").exists()

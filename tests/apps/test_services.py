@@ -1,18 +1,22 @@
-"""The TCP services (echo, discard, chargen, HTTP status page) and the HTTP client of ``netstack get``,
-on the simulated network."""
+"""The TCP services of ``netstack up`` (echo, discard, chargen, HTTP status page) on the simulated
+network. A client that pipelines requests without reading must not make the HTTP service queue
+responses without bound (a 27-byte request buys a multi-kilobyte page): flow control pushes back
+instead, and every response still arrives, in order, once the client reads."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import netstack.sim as sim
 from netstack.apps.services import start_services
-from netstack.engine.tcp.endpoint import TcpServer, TcpStream
-from netstack.apps.http_client import HttpDownload, parse_url
-from netstack.apps.tcp_services import CHARGEN_PATTERN, tcp_layer_of
+from netstack.apps.tcp_services import CHARGEN_PATTERN, HTTP_PORT, RESPONSE_BACKLOG, tcp_layer_of
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.endpoint import TcpStream
+from netstack.engine.tcp.layer import TcpLayer
 
 B = bytes([192, 0, 2, 2])
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+COUNT = 5_000
 
 
 def network(**link):
@@ -88,68 +92,6 @@ def test_http_status_page_json_404_405_and_keep_alive():
     assert stats["counters"]["tcp.passive_opens"] >= 1 and stats["tcp_connections"]
 
 
-def _http_server(layer, port, response: bytes):
-    server = TcpServer(layer, port)
-
-    def on_accept(srv, now):
-        stream = srv.accept()
-
-        def on_event(s, now):
-            try:
-                while s.readable:
-                    data = s.recv(1 << 20, now)
-                    if not data:
-                        return
-                    if b"\r\n\r\n" in data:
-                        s.send(response, now)
-                        s.close(now)
-            except ConnectionResetError:
-                pass  # the client gave up (the truncation test)
-
-        stream.on_event = on_event
-        on_event(stream, now)  # the request may already be there
-
-    server.on_accept = on_accept
-    return server
-
-
-def test_http_client_content_length_and_chunked():
-    net, a, b, layer = network()
-    server_layer = tcp_layer_of(b.stack)
-    body = bytes(range(256)) * 400
-    _http_server(server_layer, 8000, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-    chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(c), c) for c in (body[:1000], body[1000:50000], body[50000:]))
-    _http_server(server_layer, 8001, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
-    _http_server(server_layer, 8002, b"HTTP/1.0 404 Not Found\r\n\r\nmissing")
-    for port, status, expected in ((8000, 200, body), (8001, 200, body), (8002, 404, b"missing")):
-        sink = io.BytesIO()
-        download = a.call(HttpDownload, layer, B, port, "/f", "192.0.2.2", sink, net.clock)
-        net.run_until(lambda: download.done, 30)
-        assert download.done and download.error is None, download.error
-        assert download.status == status and sink.getvalue() == expected
-
-
-def test_http_client_reports_refusal_and_truncation():
-    net, a, b, layer = network()
-    server_layer = tcp_layer_of(b.stack)
-    _http_server(server_layer, 8003, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
-    for port, kind in ((8003, ValueError), (8999, ConnectionRefusedError)):
-        download = a.call(HttpDownload, layer, B, port, "/", "x", io.BytesIO(), net.clock)
-        net.run_until(lambda: download.done, 30)
-        assert isinstance(download.error, kind), download.error
-
-
-def test_parse_url():
-    assert parse_url("http://198.51.100.1:8000/a/b?c=1") == ("198.51.100.1", 8000, "/a/b?c=1")
-    assert parse_url("http://198.51.100.1") == ("198.51.100.1", 80, "/")
-    for bad in ("https://x/", "ftp://x", "http:///nohost"):
-        try:
-            parse_url(bad)
-        except ValueError:
-            continue
-        raise AssertionError(f"{bad} accepted")
-
-
 def test_an_application_callback_that_raises_is_counted_not_propagated():
     net, a, b, layer = network()
     stream = a.call(TcpStream.connect, layer, B, 7)
@@ -163,3 +105,43 @@ def test_an_application_callback_that_raises_is_counted_not_propagated():
     net.run(0.1)
     assert a.stack.counters["tcp.drop.app_callback_error"] >= 1
     assert stream.connected and stream.recv(10) == b"ping"  # the connection itself carried on
+
+
+def test_pipelined_requests_from_a_client_that_does_not_read_stay_bounded():
+    net = sim.Network(seed=5)
+    a = net.host("192.0.2.1/24")
+    b = net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.0005)
+    (http,) = start_services(b.stack, ["http"])
+    layer = TcpLayer.attach(a.stack, TcpConfig(receive_buffer=8192, send_buffer=1 << 20), isn_secret=b"a")
+    stream = a.call(TcpStream.connect, layer, B, HTTP_PORT)
+    net.run_until(lambda: stream.connected, 5)
+    requests = REQUEST * COUNT
+    sent = {"n": 0}
+    got = bytearray()
+    reading = {"on": False}
+
+    def on_event(s, now):
+        while sent["n"] < len(requests) and s.writable:
+            n = s.send(requests[sent["n"]: sent["n"] + 65536], now)
+            if not n:
+                break
+            sent["n"] += n
+        while reading["on"] and s.readable:
+            data = s.recv(1 << 20, now)
+            if not data:
+                return
+            got.extend(data)
+
+    stream.on_event = on_event
+    a.call(on_event, stream, net.clock)
+    net.run(10.0)  # the client never reads
+    (served,) = http.streams
+    assert len(served.pending) <= RESPONSE_BACKLOG + 65536, len(served.pending)
+    assert b.stack.counters["services.http_requests"] < COUNT  # it stopped answering: flow control
+    reading["on"] = True
+    a.call(on_event, stream, net.clock)
+    net.run_until(lambda: got.count(b"HTTP/1.1 200 OK") >= COUNT, 300)
+    assert got.count(b"HTTP/1.1 200 OK") == COUNT
+    assert b.stack.counters["services.http_requests"] == COUNT
+    assert not served.closed  # a persistent connection: still open for more
