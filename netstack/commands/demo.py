@@ -639,7 +639,7 @@ def _run_sim(args) -> int:
     from netstack.apps.services import start_services
 
     print(f"netstack demo --sim: simulated link, peer 192.0.2.1 <-> netstack 192.0.2.2 (seed {args.seed})")
-    network = netstack.drivers.sim.Network(seed=args.seed)
+    network = netstack.sim.Network(seed=args.seed)
     ours = network.host(f"{STACK_IP}/24", name="netstack")
     peer = network.host(f"{HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6, pcap=args.pcap)

@@ -40,3 +40,19 @@ def test_ping_the_kernel_from_a_private_namespace(capsys):
 def test_ping_an_absent_host_prints_destination_host_unreachable(capsys):
     assert main(["ping", "192.0.2.77", "-c", "1", "-W", "4"]) == 1
     assert "Destination Host Unreachable" in capsys.readouterr().out
+
+
+def test_ping_sim_summary_time_is_not_padded_with_the_timeout(capsys):
+    assert main(["ping", "192.0.2.1", "--sim", "-c", "3", "-i", "0.2", "-W", "10"]) == 0
+    out = capsys.readouterr().out
+    summary = re.search(r"3 packets transmitted, 3 received, 0% packet loss, time (\d+)ms", out)
+    assert summary, out
+    # Two intervals of 200 ms plus the last round trip, as ping(8) counts it; not 400 ms + 10 s.
+    assert 400 <= int(summary.group(1)) < 1000, out
+
+
+def test_ping_sim_unanswered_waits_for_the_timeout(capsys):
+    assert main(["ping", "192.0.2.1", "--sim", "-c", "2", "-i", "0.2", "-W", "3", "--loss", "1"]) == 1
+    out = capsys.readouterr().out
+    summary = re.search(r"2 packets transmitted, 0 received, (\+2 errors, )?100% packet loss, time (\d+)ms", out)
+    assert summary and int(summary.group(2)) >= 3000, out
