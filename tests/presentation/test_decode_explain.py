@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from netstack import strategies
 from netstack.cli import main
-from netstack.formats import Frame, IPv4, register_ethertype, unregister_ethertype
+from netstack.formats import FormatError, Frame, IPv4, register_ethertype, unregister_ethertype
 from netstack.formats.craft import ICMP, IP, TCP, UDP, Ether
 from netstack.presentation.describe import explain_text, field_table, split_reference
 from netstack.formats.pcap import write_pcap
@@ -235,3 +235,18 @@ def test_explain_arp_gives_address_offsets_for_the_default_sizes():
     assert (rows["sha"].bit_offset, rows["sha"].bit_width) == (64, 48)
     assert (rows["tpa"].bit_offset, rows["tpa"].bit_width) == (192, 32)
     assert rows["tpa"].condition == "hlen 6, plen 4"
+
+
+def test_decode_of_a_pcap_written_by_up_style_writer_round_trips(tmp_path, capsys):
+    """`netstack decode FILE` reads what netstack's pcap writer writes, and a damaged frame is
+    reported as malformed (exit 1) without stopping the other frames."""
+    good = Frame.build({"dst": "02:00:5e:00:53:01", "src": "02:00:5e:00:53:02",
+                        "payload": {"src": "192.0.2.2", "dst": "192.0.2.1", "protocol": "udp",
+                                    "payload": {"src_port": 7, "dst_port": 40000, "payload": b"hi"}}})
+    path = tmp_path / "two.pcap"
+    write_pcap(str(path), [(1.0, good), (2.0, good[:20]), (3.0, good)])
+    assert main(["decode", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("Frame ") == 3 and "Malformed" in out and out.count("src_port: 7") == 2
+    with pytest.raises(FormatError):
+        Frame.parse(good[:20])
