@@ -12,6 +12,7 @@ import socket
 import subprocess
 
 import pytest
+
 from tests.support.kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
 
 pytestmark = pytest.mark.netns

@@ -11,7 +11,6 @@ generated fast decoder both raise FormatError for the same layer, field and offs
 """
 
 import pytest
-from tests.support.format_inputs import frames
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +19,8 @@ from netstack.formats import fast, fast_tcp_options
 from netstack.formats.codegen import header_layout
 from netstack.formats.fast import decode_ipv4, decode_tcp, decode_udp
 from netstack.formats.tcp import tcp_header
+
+from tests.support.format_inputs import frames
 
 
 def _flags_int(flags, bits):

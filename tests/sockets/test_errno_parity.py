@@ -11,6 +11,7 @@ import socket
 import threading
 
 import pytest
+
 from tests.support.socket_namespace import HOST_IP, STACK_IP
 from tests.support.errno_script import linger_abort, run_script
 

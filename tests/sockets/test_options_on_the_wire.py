@@ -22,6 +22,7 @@ import threading
 import time
 
 import pytest
+
 from tests.support.socket_namespace import HOST_IP, STACK_IP, namespace_stack, require_tool
 
 pytestmark = pytest.mark.netns
