@@ -37,14 +37,6 @@ def netns_unavailable_reason() -> str | None:
     return None
 
 
-def require_tool(name: str) -> str:
-    """Path of an external tool, or skip the test saying which package brings it."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"needs {name} (apt-get install it; .ci/run does)")
-    return path
-
-
 def pytest_collection_modifyitems(config, items):
     reason = netns_unavailable_reason()
     if reason is None:

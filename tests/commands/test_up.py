@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +20,8 @@ from netstack.cli import main
 from netstack.drivers.netns import NetworkNamespace
 from netstack.formats import Frame
 from netstack.formats.pcap import PcapReader
+
+from tests.support.external_tools import require_tool
 
 STACK_IP, HOST_IP, GATEWAY, OFF_LINK = "192.0.2.2", "192.0.2.1", "192.0.2.254", "198.51.100.7"
 
@@ -86,8 +87,7 @@ def test_netstack_up_prints_ready_answers_and_cleans_up_on_signal(sig):
 
 @pytest.mark.netns
 def test_up_options_mtu_pcap_services_trace_gateway_and_stats(tmp_path):
-    if shutil.which("ping") is None:
-        pytest.skip("needs ping (apt-get install iputils-ping; .ci/run does)")
+    require_tool("ping", "iputils-ping")
     pcap = tmp_path / "up.pcap"
     with NetworkNamespace() as ns:
         process = _start_up(ns, "--tap", "aud0", "--ip", f"{STACK_IP}/24", "--host-ip", f"{HOST_IP}/24",

@@ -13,6 +13,9 @@ import pytest
 import netstack
 from netstack.engine.config import ConfigError
 from netstack.drivers.netns import NetworkNamespace
+from netstack.formats.pcap import PcapReader
+
+from tests.support.external_tools import require_tool
 
 pytestmark = pytest.mark.netns
 
@@ -64,12 +67,7 @@ def test_run_tap_in_a_script_cleans_up_on_sigterm():
 
 
 def test_run_tap_records_a_pcap_of_frames_in_and_out(tmp_path):
-    import shutil
-
-    from netstack.formats.pcap import PcapReader
-
-    if shutil.which("ping") is None:
-        pytest.skip("needs ping (apt-get install iputils-ping; .ci/run does)")
+    require_tool("ping", "iputils-ping")
     path = tmp_path / "tap.pcap"
     with NetworkNamespace() as ns:
         with netstack.run_tap(tap="nstp0", netns=ns.name, pcap=str(path)):

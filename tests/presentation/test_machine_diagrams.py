@@ -25,6 +25,8 @@ from netstack.presentation.machine_diagram import (
 )
 from netstack.machines.tcp_connection import TcpState
 
+from tests.support.external_tools import require_tool
+
 STATE_LINE = re.compile(r'^    state "(?P<label>[A-Za-z0-9 .-]+)" as (?P<id>[A-Za-z][A-Za-z0-9_]*)$')
 START_LINE = re.compile(r"^    \[\*\] --> (?P<id>[A-Za-z][A-Za-z0-9_]*)$")
 # Transition text: mermaid ends it at a newline; keep out characters that its lexer treats specially.
@@ -112,9 +114,7 @@ def test_unknown_view_is_rejected():
 @pytest.mark.parametrize("key", sorted(DECLARATIONS))
 @pytest.mark.parametrize("view", VIEWS)
 def test_dot_renders_with_graphviz(key, view):
-    dot_tool = shutil.which("dot")
-    if dot_tool is None:
-        pytest.skip("needs Graphviz's dot (apt-get install graphviz; .ci/run does)")
+    dot_tool = require_tool("dot", "graphviz")
     result = subprocess.run([dot_tool, "-Tsvg"], input=dot(DECLARATIONS[key], view), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -142,8 +142,7 @@ def test_cli_prints_dot_full_view(capsys):
 
 
 def test_cli_writes_svg(tmp_path):
-    if shutil.which("dot") is None:
-        pytest.skip("needs Graphviz's dot (apt-get install graphviz; .ci/run does)")
+    require_tool("dot", "graphviz")
     output = tmp_path / "cc.svg"
     assert main(["diagram", "cc", "--format", "svg", "--output", str(output)]) == 0
     assert "<svg" in output.read_text()

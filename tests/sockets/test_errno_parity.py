@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from tests.support.socket_namespace import HOST_IP, STACK_IP
+from tests.support.kernel_peers import HOST_IP, STACK_IP
 from tests.support.errno_script import linger_abort, run_script
 
 pytestmark = pytest.mark.netns

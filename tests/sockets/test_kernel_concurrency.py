@@ -22,7 +22,7 @@ import pytest
 import netstack.aio
 from netstack.drivers.netns import call_in_namespace
 
-from tests.support.socket_namespace import HOST_IP, STACK_IP
+from tests.support.kernel_peers import HOST_IP, STACK_IP
 
 pytestmark = pytest.mark.netns
 CLIENTS = 200

@@ -11,7 +11,8 @@ import pytest
 
 from netstack.drivers.netns import NetworkNamespace, terminate
 
-from tests.support.socket_namespace import require_tool
+from tests.support.external_tools import require_tool
+
 
 pytestmark = pytest.mark.netns
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,51 +18,30 @@ import time
 
 import pytest
 
-import netstack
-from netstack.drivers.netns import NetworkNamespace
-from netstack.apps.services import start_services
-from netstack.engine.tcp.endpoint import TcpServer, TcpStream
 from netstack.apps.tcp_services import tcp_layer_of
+from netstack.drivers.netns import NetworkNamespace
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream
+
+from tests.support.external_tools import require_tool
+from tests.support.kernel_peers import HOST, HOST_IP, STACK_IP, stack_in_namespace
 
 pytestmark = pytest.mark.netns
 
-STACK_IP = "192.0.2.2"
-HOST_IP = "192.0.2.1"
-STACK = bytes([192, 0, 2, 2])
-HOST = bytes([192, 0, 2, 1])
 SERVICES = ["echo", "discard", "chargen", "http"]
-
-
-def _require(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"needs {tool} (apt-get install it; .ci/run does)")
-
-
-def _namespace_stack(ns, tap):
-    ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
-    ns.run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])
-    return netstack.run_tap(tap=tap, ip=f"{STACK_IP}/24", host_ip=f"{HOST_IP}/24", netns=ns.name)
 
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     capture = tmp_path_factory.mktemp("tcp") / "session.pcap"
-    with NetworkNamespace() as ns:
-        with _namespace_stack(ns, "nsttcp0") as running:
-            running.call(start_services, running.stack, SERVICES)
-            layer = running.call(tcp_layer_of, running.stack)
-            tshark = None
-            if shutil.which("tshark"):
-                tshark = ns.start_capture("nsttcp0", capture)
-            yield {"ns": ns, "running": running, "layer": layer, "capture": capture, "tshark": tshark}
+    with stack_in_namespace("nsttcp0", services=SERVICES, capture=capture) as (ns, running, tshark):
+        layer = running.call(tcp_layer_of, running.stack)
+        yield {"ns": ns, "running": running, "layer": layer, "capture": capture, "tshark": tshark}
 
 
 @pytest.fixture(scope="module")
 def bulk():
-    with NetworkNamespace() as ns:
-        with _namespace_stack(ns, "nsttcp1") as running:
-            running.call(start_services, running.stack, SERVICES)
-            yield {"ns": ns, "running": running}
+    with stack_in_namespace("nsttcp1", services=SERVICES) as (ns, running, _):
+        yield {"ns": ns, "running": running}
 
 
 def _connect(ns, port, timeout=10.0):
@@ -85,7 +63,7 @@ def _recv_all(sock, limit=1 << 31) -> bytes:
 
 # ------------------------------------------------------------------------------------------ session
 def test_100_sequential_curl_requests_to_the_status_page(session):
-    _require("curl")
+    require_tool("curl")
     urls = [f"http://{STACK_IP}/" for _ in range(99)] + [f"http://{STACK_IP}/stats.json"]
     outputs = [arg for url in urls for arg in ("-o", "/dev/null", url)]
     result = session["ns"].run(
@@ -99,7 +77,7 @@ def test_100_sequential_curl_requests_to_the_status_page(session):
 
 
 def test_status_json_has_tcp_counters(session):
-    _require("curl")
+    require_tool("curl")
     import json
 
     result = session["ns"].run(["curl", "-s", "-m", "10", f"http://{STACK_IP}/stats.json"], timeout=30)
@@ -279,7 +257,7 @@ def test_flow_control_kernel_sender_stops_at_our_window_and_resumes(session):
 
 
 def test_tshark_session_capture_clean(session):
-    _require("tshark")
+    require_tool("tshark")
     session["ns"].stop_capture(session["tshark"])
     capture = str(session["capture"])
     prefs = ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"]
