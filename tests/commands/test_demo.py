@@ -16,7 +16,7 @@ import pytest
 
 import netstack
 from netstack.cli import main
-from netstack.commands import demo
+from netstack.commands import demo, demo_sim, demo_steps
 from netstack.apps.services import start_services
 from netstack.engine.tcp.endpoint import TcpServer
 from netstack.apps.tcp_services import tcp_layer_of
@@ -39,26 +39,26 @@ def _title(steps, function) -> str:
 def _sim_context(echo: bool = True):
     """The sim tour's setup (as ``netstack demo --sim``): our stack with its services, a peer, a link."""
     network = netstack.sim.Network(seed=1)
-    ours = network.host(f"{demo.STACK_IP}/24", name="netstack")
-    peer = network.host(f"{demo.HOST_IP}/24", name="peer")
+    ours = network.host(f"{demo_steps.STACK_IP}/24", name="netstack")
+    peer = network.host(f"{demo_steps.HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6)
     ours.call(start_services, ours.stack, ["echo", "discard", "http"] if echo else ["discard", "http"])
-    return demo.DemoContext(running=ours, network=network, peer=peer, link=link)
+    return demo_steps.DemoContext(running=ours, network=network, peer=peer, link=link)
 
 
 # ------------------------------------------------------------------------------------------ sim tour
 def test_demo_sim_runs_every_step_and_prints_the_table(capsys):
     assert main(["demo", "--sim"]) == 0
     out = capsys.readouterr().out
-    rows = _table(out, demo.SIM_STEPS)
+    rows = _table(out, demo_sim.SIM_STEPS)
     assert all(status == "ok" for status, _ in rows.values()), rows
     assert "8000 bytes back identical" in rows["UDP echo (port 7)"][1]
     assert "ECONNREFUSED" in rows["UDP to a closed port"][1]
 
-    http = rows[_title(demo.SIM_STEPS, demo.sim_step_http_get)][1]
+    http = rows[_title(demo_sim.SIM_STEPS, demo_sim.sim_step_http_get)][1]
     assert "HTTP 200" in http and "/stats.json parses" in http
-    bulk = rows[_title(demo.SIM_STEPS, demo.sim_step_bulk_echo)][1]
-    assert f"{demo.SIM_BULK_BYTES >> 20} MiB there and back, sha256 equal" in bulk
+    bulk = rows[_title(demo_sim.SIM_STEPS, demo_sim.sim_step_bulk_echo)][1]
+    assert f"{demo_sim.SIM_BULK_BYTES >> 20} MiB there and back, sha256 equal" in bulk
     lost, retransmitted = map(int, re.search(r"(\d+) frames lost, (\d+) retransmissions", bulk).groups())
     assert lost > 0 and retransmitted > 0  # seed 1 loses frames: the tour shows TCP recovering
 
@@ -66,8 +66,8 @@ def test_demo_sim_runs_every_step_and_prints_the_table(capsys):
 def test_sim_tcp_steps_agree_with_the_stacks_counters():
     context = _sim_context()
     try:
-        steps = [step for step in demo.SIM_STEPS if step[1] in (demo.sim_step_http_get, demo.sim_step_bulk_echo)]
-        rows = demo.run_steps(steps, context)
+        steps = [step for step in demo_sim.SIM_STEPS if step[1] in (demo_sim.sim_step_http_get, demo_sim.sim_step_bulk_echo)]
+        rows = demo_steps.run_steps(steps, context)
         assert [row[1] for row in rows] == ["ok", "ok"], rows
         ours = context.running.stack.counters
         assert ours.get("services.http_requests", 0) == 2  # GET / and GET /stats.json
@@ -118,29 +118,29 @@ class _CorruptingEcho:
 
 def test_sim_echo_that_changes_one_bit_fails_the_bulk_step(monkeypatch):
     # 128 KiB: fits the fake's send buffer, so it never stops reading (no zero window in this test)
-    monkeypatch.setattr(demo, "SIM_BULK_BYTES", 128 * 1024)
+    monkeypatch.setattr(demo_sim, "SIM_BULK_BYTES", 128 * 1024)
     context = _sim_context(echo=False)
     try:
         context.running.call(_CorruptingEcho, context.running.stack)
-        rows = demo.run_steps([("echo", demo.sim_step_bulk_echo)], context)
+        rows = demo_steps.run_steps([("echo", demo_sim.sim_step_bulk_echo)], context)
     finally:
         context.network.close()
     assert rows[0][1] == "FAILED"
-    assert rows[0][2] == f"{demo.SIM_BULK_BYTES} of {demo.SIM_BULK_BYTES} bytes came back, sha256 different"
+    assert rows[0][2] == f"{demo_sim.SIM_BULK_BYTES} of {demo_sim.SIM_BULK_BYTES} bytes came back, sha256 different"
 
 
 def test_http_checks_reject_what_is_not_netstacks_answer():
-    with pytest.raises(demo.DemoFailure, match="HTTP 404"):
-        demo._check_status_page(404, "<title>netstack status</title> TCP connections")
-    with pytest.raises(demo.DemoFailure, match="not netstack's status page"):
-        demo._check_status_page(200, "<html><title>Directory listing</title></html>")
-    with pytest.raises(demo.DemoFailure, match="does not parse"):
-        demo._check_stats_json(200, "<html>")
-    with pytest.raises(demo.DemoFailure, match="no counters"):
-        demo._check_stats_json(200, "[1, 2]")
-    with pytest.raises(demo.DemoFailure, match="counts 0 HTTP requests"):
-        demo._check_stats_json(200, '{"counters": {}}')
-    assert demo._check_stats_json(200, '{"counters": {"services.http_requests": 2}}') == 2
+    with pytest.raises(demo_steps.DemoFailure, match="HTTP 404"):
+        demo_steps.check_status_page(404, "<title>netstack status</title> TCP connections")
+    with pytest.raises(demo_steps.DemoFailure, match="not netstack's status page"):
+        demo_steps.check_status_page(200, "<html><title>Directory listing</title></html>")
+    with pytest.raises(demo_steps.DemoFailure, match="does not parse"):
+        demo_steps.check_stats_json(200, "<html>")
+    with pytest.raises(demo_steps.DemoFailure, match="no counters"):
+        demo_steps.check_stats_json(200, "[1, 2]")
+    with pytest.raises(demo_steps.DemoFailure, match="counts 0 HTTP requests"):
+        demo_steps.check_stats_json(200, '{"counters": {}}')
+    assert demo_steps.check_stats_json(200, '{"counters": {"services.http_requests": 2}}') == 2
 
 
 # ------------------------------------------------------------------------------------------ the runner
@@ -153,16 +153,16 @@ def test_demo_without_root_says_so_and_suggests_sim(monkeypatch, capsys):
 
 def test_a_failing_step_is_reported_and_fails_the_tour(capsys):
     def broken(context):
-        raise demo.DemoFailure("0/5 replies")
+        raise demo_steps.DemoFailure("0/5 replies")
 
-    rows = demo.run_steps([("always fails", broken), ("fine", lambda context: "yes")], context=None)
+    rows = demo_steps.run_steps([("always fails", broken), ("fine", lambda context: "yes")], context=None)
     assert [(row[0], row[1], row[2]) for row in rows] == [("always fails", "FAILED", "0/5 replies"),
                                                          ("fine", "ok", "yes")]
 
 
 def test_curl_missing_skips_the_step_instead_of_failing(monkeypatch, capsys):
     monkeypatch.setattr(demo.shutil, "which", lambda name: None)
-    rows = demo.run_steps([("curl", demo.step_curl_status_page)], context=None)
+    rows = demo_steps.run_steps([("curl", demo.step_curl_status_page)], context=None)
     assert [(row[1], row[2]) for row in rows] == [("skipped", "needs curl")]
 
 

@@ -16,7 +16,6 @@ import time
 
 import pytest
 
-from netstack.cli import main
 from netstack.drivers.netns import NetworkNamespace
 from netstack.formats import Frame
 from netstack.formats.pcap import PcapReader

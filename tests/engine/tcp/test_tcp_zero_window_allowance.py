@@ -11,20 +11,20 @@ from __future__ import annotations
 import pytest
 
 import netstack.sim
-from netstack.commands import demo
+from netstack.commands import demo_sim, demo_steps
 from netstack.apps.services import start_services
 
 
 def _echo_round_trip(seed: int, monkeypatch) -> tuple[tuple, int]:
-    monkeypatch.setattr(demo, "SIM_BULK_BYTES", 8 << 20)
+    monkeypatch.setattr(demo_sim, "SIM_BULK_BYTES", 8 << 20)
     network = netstack.sim.Network(seed=seed)
-    ours = network.host(f"{demo.STACK_IP}/24", name="netstack")
-    peer = network.host(f"{demo.HOST_IP}/24", name="peer")
+    ours = network.host(f"{demo_steps.STACK_IP}/24", name="netstack")
+    peer = network.host(f"{demo_steps.HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6)
     ours.call(start_services, ours.stack, ["echo"])
-    context = demo.DemoContext(running=ours, network=network, peer=peer, link=link)
+    context = demo_steps.DemoContext(running=ours, network=network, peer=peer, link=link)
     try:
-        rows = demo.run_steps([("echo", demo.sim_step_bulk_echo)], context)
+        rows = demo_steps.run_steps([("echo", demo_sim.sim_step_bulk_echo)], context)
         taken = sum(host.stack.counters.get("tcp.zero_window_acks_taken", 0) for host in (ours, peer))
     finally:
         network.close()
