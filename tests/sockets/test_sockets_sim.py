@@ -14,21 +14,16 @@ import struct
 
 import pytest
 
-import netstack
 from netstack.sockets.options import MAX_BUFFER, MIN_BUFFER, TCP_INFO_LAYOUT
+
+from tests.support.sim_hosts import socket_hosts
 
 A_IP, B_IP = "192.0.2.2", "192.0.2.3"
 
 
 @pytest.fixture
 def net():
-    network = netstack.sim.Network(seed=3)
-    a = network.host(f"{A_IP}/24", name="a")
-    b = network.host(f"{B_IP}/24", name="b")
-    link = network.link(a, b, delay=0.001)
-    network.a, network.b, network.ab = a, b, link
-    b.socket().close()  # attaches b's TCP (without it, b answers SYNs with protocol unreachable)
-    return network
+    return socket_hosts(seed=3, a_ip=A_IP, b_ip=B_IP)
 
 
 def _pair(net, port=8080, client_options=()):

@@ -7,29 +7,17 @@ import errno
 
 import pytest
 
-import netstack.sim as sim
 from netstack.machines.tcp_connection import TcpState
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.endpoint import TcpServer, TcpStream
-from netstack.engine.tcp.layer import TcpLayer
 from netstack.engine.tcp.segment import TcpSegment
 from netstack.engine.tcp.seqnum import SEQ_MASK
 
-B = bytes([192, 0, 2, 2])
-
-
-def two_hosts(config_a=None, config_b=None, tcp_on_b=True, seed=1, **link):
-    net = sim.Network(seed=seed)
-    a = net.host("192.0.2.1/24")
-    b = net.host("192.0.2.2/24")
-    net.link(a, b, delay=0.001, **link)
-    ta = TcpLayer.attach(a.stack, config_a, isn_secret=b"a")
-    tb = TcpLayer.attach(b.stack, config_b, isn_secret=b"b") if tcp_on_b else None
-    return net, a, b, ta, tb
+from tests.support.sim_hosts import B, connected, two_tcp_hosts
 
 
 def test_rfc9293_3_10_7_1_closed_port_answers_reset_and_connect_is_refused():
-    net, a, b, ta, tb = two_hosts()
+    net, a, b, ta, tb = two_tcp_hosts()
     stream = a.call(TcpStream.connect, ta, B, 4444)
     net.run_until(lambda: stream.closed, 5)
     assert stream.error == errno.ECONNREFUSED
@@ -39,7 +27,7 @@ def test_rfc9293_3_10_7_1_closed_port_answers_reset_and_connect_is_refused():
 
 
 def test_protocol_unreachable_in_syn_sent_is_a_hard_error():
-    net, a, b, ta, tb = two_hosts(tcp_on_b=False)
+    net, a, b, ta, tb = two_tcp_hosts(tcp_on_b=False)
     stream = a.call(TcpStream.connect, ta, B, 80)
     net.run_until(lambda: stream.closed, 5)
     assert stream.error == errno.ENOPROTOOPT
@@ -47,7 +35,7 @@ def test_protocol_unreachable_in_syn_sent_is_a_hard_error():
 
 
 def test_accept_queue_is_bounded_and_extra_syns_are_dropped():
-    net, a, b, ta, tb = two_hosts(config_b=TcpConfig(accept_backlog=2))
+    net, a, b, ta, tb = two_tcp_hosts(config_b=TcpConfig(accept_backlog=2))
     server = TcpServer(tb, 80)
     streams = [a.call(TcpStream.connect, ta, B, 80) for _ in range(4)]
     net.run(0.5)
@@ -61,7 +49,7 @@ def test_accept_queue_is_bounded_and_extra_syns_are_dropped():
 
 
 def test_syn_backlog_is_bounded():
-    net, a, b, ta, tb = two_hosts(config_b=TcpConfig(syn_backlog=1))
+    net, a, b, ta, tb = two_tcp_hosts(config_b=TcpConfig(syn_backlog=1))
     TcpServer(tb, 80)
     # the server's SYN-ACKs are lost, so its children stay in SYN-RECEIVED
     b._transmit = lambda frames: None
@@ -73,12 +61,8 @@ def test_syn_backlog_is_bounded():
 
 
 def test_rfc6191_new_syn_reuses_a_time_wait_four_tuple():
-    net, a, b, ta, tb = two_hosts()
-    server = TcpServer(tb, 80)
-    accepted = []
-    server.on_accept = lambda srv, now: accepted.append(srv.accept())
-    first = a.call(TcpStream.connect, ta, B, 80)
-    net.run_until(lambda: accepted, 5)
+    net, a, b, ta, tb = two_tcp_hosts()
+    first, accepted = connected(net, a, ta, tb)
     b.call(accepted[0].close)  # the server closes first: the server side ends in TIME-WAIT
     net.run_until(lambda: first.at_eof, 5)
     a.call(first.close)
@@ -92,12 +76,8 @@ def test_rfc6191_new_syn_reuses_a_time_wait_four_tuple():
 
 
 def test_counters_and_connection_table():
-    net, a, b, ta, tb = two_hosts()
-    server = TcpServer(tb, 80)
-    accepted = []
-    server.on_accept = lambda srv, now: accepted.append(srv.accept())
-    stream = a.call(TcpStream.connect, ta, B, 80)
-    net.run_until(lambda: accepted, 5)
+    net, a, b, ta, tb = two_tcp_hosts()
+    stream, accepted = connected(net, a, ta, tb)
     a.call(stream.send, b"x" * 100_000)
     net.run(1)
     table = ta.connection_table()
@@ -109,7 +89,7 @@ def test_counters_and_connection_table():
 
 
 def test_listen_twice_and_bad_port():
-    net, a, b, ta, tb = two_hosts()
+    net, a, b, ta, tb = two_tcp_hosts()
     TcpServer(tb, 80)
     with pytest.raises(OSError) as error:
         TcpServer(tb, 80)
@@ -119,7 +99,7 @@ def test_listen_twice_and_bad_port():
 
 
 def test_malformed_and_bad_checksum_segments_are_counted_not_raised():
-    net, a, b, ta, tb = two_hosts()
+    net, a, b, ta, tb = two_tcp_hosts()
     tb.receive(bytes([192, 0, 2, 1]), B, b"\x00" * 10, 0.0)
     tb.receive(bytes([192, 0, 2, 1]), B, b"\x00\x50\x00\x50" + b"\x00" * 8 + b"\x50\x02\xff\xff\x12\x34\x00\x00", 0.0)
     assert b.stack.counters["tcp.drop.malformed"] == 1
@@ -127,7 +107,7 @@ def test_malformed_and_bad_checksum_segments_are_counted_not_raised():
 
 
 def test_closing_a_listener_resets_queued_connections():
-    net, a, b, ta, tb = two_hosts()
+    net, a, b, ta, tb = two_tcp_hosts()
     server = TcpServer(tb, 80)
     client = a.call(TcpStream.connect, ta, B, 80)
     net.run_until(lambda: server.pending == 1, 5)
@@ -165,7 +145,7 @@ def test_trace_events_for_state_changes_rto_and_resets():
 
 
 def _trace_scenario(caplog):
-    net, a, b, ta, tb = two_hosts()
+    net, a, b, ta, tb = two_tcp_hosts()
     TcpServer(tb, 80)
     stream = a.call(TcpStream.connect, ta, B, 80)
     net.run_until(lambda: stream.connected, 5)
@@ -182,12 +162,8 @@ def _trace_scenario(caplog):
 
 
 def _time_wait_server(timestamps=True):
-    net, a, b, ta, tb = two_hosts(TcpConfig(timestamps=timestamps), TcpConfig(timestamps=timestamps), seed=2)
-    server = TcpServer(tb, 80)
-    accepted = []
-    server.on_accept = lambda srv, now: accepted.append(srv.accept())
-    first = a.call(TcpStream.connect, ta, bytes([192, 0, 2, 2]), 80)
-    net.run_until(lambda: accepted, 5)
+    net, a, b, ta, tb = two_tcp_hosts(TcpConfig(timestamps=timestamps), TcpConfig(timestamps=timestamps), seed=2)
+    first, accepted = connected(net, a, ta, tb)
     b.call(accepted[0].close)
     net.run_until(lambda: first.at_eof, 5)
     a.call(first.close)

@@ -2,10 +2,7 @@
 
 from scapy.layers.inet import IP, TCP
 
-import netstack.sim as sim
-from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.endpoint import TcpServer
-from netstack.engine.tcp.layer import TcpLayer
 from netstack.engine.tcp.segment import ACK, TcpSegment
 from netstack.engine.tcp.seqnum import SEQ_MASK
 from netstack.machines.tcp_connection import TcpState
@@ -17,6 +14,7 @@ from netstack.engine.tcp.options import (
     window_scale_for,
 )
 
+from tests.support.sim_hosts import two_tcp_hosts
 from tests.support.tcp_pair import Pair, established
 
 
@@ -110,11 +108,7 @@ def test_paws_drops_a_segment_with_an_old_timestamp():
 
 def test_unknown_options_are_ignored_and_known_ones_still_read():
     """RFC 9293 §3.2: a TCP must ignore an option kind it does not implement (given its length)."""
-    net = sim.Network(seed=4)
-    a = net.host("192.0.2.1/24")
-    b = net.host("192.0.2.2/24")
-    net.link(a, b, delay=0.001)
-    tb = TcpLayer.attach(b.stack, TcpConfig(), isn_secret=b"b")
+    net, a, b, ta, tb = two_tcp_hosts(seed=4)
     TcpServer(tb, 80)
     syn = IP(src="192.0.2.1", dst="192.0.2.2") / TCP(
         sport=40000, dport=80, flags="S", seq=1000, window=65535,

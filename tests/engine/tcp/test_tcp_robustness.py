@@ -7,13 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import netstack.sim as sim
 from netstack.formats import fast
-from netstack.engine.tcp.endpoint import TcpServer, TcpStream
-from netstack.engine.tcp.layer import TcpLayer
 
-A = bytes([192, 0, 2, 1])
-B = bytes([192, 0, 2, 2])
+from tests.support.sim_hosts import A, B, connected, two_tcp_hosts
 
 options = st.lists(
     st.one_of(
@@ -40,17 +36,8 @@ segments = st.lists(
 
 
 def _setup(seed):
-    net = sim.Network(seed=seed)
-    a = net.host("192.0.2.1/24")
-    b = net.host("192.0.2.2/24")
-    net.link(a, b, delay=0.0001)
-    ta = TcpLayer.attach(a.stack, isn_secret=b"a")
-    tb = TcpLayer.attach(b.stack, isn_secret=b"b")
-    server = TcpServer(tb, 80)
-    accepted = []
-    server.on_accept = lambda srv, now: accepted.append(srv.accept())
-    client = a.call(TcpStream.connect, ta, B, 80)
-    net.run_until(lambda: accepted, 2)
+    net, a, b, ta, tb = two_tcp_hosts(seed=seed, delay=0.0001)
+    client, accepted = connected(net, a, ta, tb, timeout=2)
     a.call(client.send, b"x" * 5000)
     net.run(0.01)
     return net, a, b, tb, accepted[0], client

@@ -14,21 +14,16 @@ import errno
 
 import pytest
 
-import netstack
 from netstack.machines.arp_neighbour import NeighbourState
+
+from tests.support.sim_hosts import socket_hosts
 
 A_IP, B_IP, NOBODY_IP = "192.0.2.2", "192.0.2.3", "192.0.2.99"
 
 
 @pytest.fixture
 def net():
-    network = netstack.sim.Network(seed=5)
-    a = network.host(f"{A_IP}/24", name="a")
-    b = network.host(f"{B_IP}/24", name="b")
-    link = network.link(a, b, delay=0.001)
-    network.a, network.b, network.ab = a, b, link
-    b.socket().close()  # b's TCP attached
-    return network
+    return socket_hosts(seed=5, a_ip=A_IP, b_ip=B_IP)
 
 
 def _connect_time(net, address: str) -> tuple[int | None, float]:
