@@ -1,4 +1,4 @@
-"""Every TCP event named in netstack/tcp/layer.py's docstring appears as a trace event under loss.
+"""Every TCP event named in netstack/engine/tcp/layer.py's docstring appears as a trace event under loss.
 
 A lossy, reordering simulated link with a small receive buffer makes a transfer go through segments
 in and out, state changes, duplicate ACKs, fast retransmits, RTO firings, go-back-N retransmissions,
