@@ -86,7 +86,7 @@ def test_connect_to_a_host_that_never_answers_is_unreachable(net):
         client.connect((B_IP, 80))
     assert raised.value.errno == errno.EHOSTUNREACH  # ARP gave up, as Linux's neighbour does
     # b's gratuitous ARP made the entry STALE: DELAY 5 s, 3 unicast probes (FAILED at 9 s), resolved
-    # again for the SYN at once, 3 requests: EHOSTUNREACH at ~12 s (tests/tcp/test_tcp_unreachable.py)
+    # again for the SYN at once, 3 requests: EHOSTUNREACH at ~12 s (tests/engine/tcp/test_tcp_unreachable.py)
     assert 2.0 < net.clock - start < 13.0
 
 
