@@ -1,7 +1,6 @@
 """Test doubles for the machines: a model that answers guards from a dict and records every call.
 
-Imported by the tests in this directory (pytest puts it on sys.path); named so that it cannot clash
-with another test directory's module.
+Imported by the machine tests as ``tests.support.machine_models``.
 """
 
 from __future__ import annotations
