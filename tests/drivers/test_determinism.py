@@ -15,13 +15,16 @@ from netstack.engine.config import ConfigError, StackConfig
 from netstack.engine.stack import Stack
 from netstack.formats.pcap import PcapReader
 
+from tests.support.sim_hosts import socket_hosts
+
 
 def _socket_session(seed: int, pcap_path) -> None:
     """A TCP exchange through the socket API over a lossy, reordering link, recorded to a pcap."""
-    with Network(seed=seed) as net:
-        client_host = net.host("192.0.2.2/24")
-        server_host = net.host("192.0.2.3/24")
-        net.link(client_host, server_host, loss=0.02, reorder=0.02, jitter=0.0005, delay=0.001, pcap=str(pcap_path))
+    with socket_hosts(seed) as net:
+        client_host, server_host = net.a, net.b
+        net.ab.capture(str(pcap_path))  # from the first frame: the hosts' ARP comes on the first send
+        net.ab.loss = net.ab.reorder = 0.02
+        net.ab.jitter = 0.0005
         server = server_host.socket()
         server.bind(("192.0.2.3", 8000))
         server.listen(1)

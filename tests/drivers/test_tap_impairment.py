@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,8 @@ import netstack
 from netstack.apps.services import start_services
 from netstack.drivers.netns import NetworkNamespace
 from netstack.engine.config import ConfigError
+
+from tests.support.external_tools import require_tool
 
 pytestmark = pytest.mark.netns
 
@@ -110,9 +111,7 @@ def test_run_tap_impair_delay_adds_to_the_round_trip():
             assert "impair.in.lost" not in counters
             # The HTTP status page's /stats.json shows them too.
             running.call(start_services, running.stack, ["http"])
-            if shutil.which("curl") is None:
-                pytest.skip("needs curl (apt-get install curl)")
-            fetched = ns.run(["curl", "-s", "--max-time", "20", f"http://{STACK_IP}/stats.json"],
+            fetched = ns.run([require_tool("curl"), "-s", "--max-time", "20", f"http://{STACK_IP}/stats.json"],
                              timeout=30)
             published = json.loads(fetched.stdout)["counters"]
             assert published["impair.in.frames"] > counters["impair.in.frames"]  # the HTTP exchange's frames
