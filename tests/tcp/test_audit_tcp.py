@@ -54,8 +54,8 @@ def test_zero_window_probes_back_off_exponentially():
     sent = record_times(pair)
     pair.a.send(bytes(20_000), pair.now)
     pair.run(max_time=pair.now + 200)
-    assert pair.b.rcv_adv == pair.b.rcv_nxt  # the window is closed and stays closed
-    full = pair.b.rcv_nxt
+    assert pair.b.rcv.adv == pair.b.rcv.nxt  # the window is closed and stays closed
+    full = pair.b.rcv.nxt
     probes = [t for t, name, seg in sent if name == "a" and len(seg.payload) == 1 and seg.seq == full]
     assert len(probes) >= 4, probes
     gaps = [b - a for a, b in zip(probes, probes[1:])]
@@ -71,7 +71,7 @@ def test_receiver_sws_avoidance_keeps_the_window_shut_for_small_reads():
     pair = established(Pair(config_b=TcpConfig(receive_buffer=8192, **NO_TS), config_a=TcpConfig(**NO_TS)))
     pair.a.send(bytes(30_000), pair.now)
     pair.run(max_time=pair.now + 5)
-    assert pair.b.rcv_adv == pair.b.rcv_nxt
+    assert pair.b.rcv.adv == pair.b.rcv.nxt
     sent = record_times(pair)
     assert len(pair.b.recv(500, pair.now)) == 500  # 500 < min(1460, 4096)
     pair.run(max_time=pair.now + 3)
@@ -89,18 +89,18 @@ def test_sender_sws_avoidance_waits_for_a_useful_window():
     cfg = TcpConfig(**NO_TS)
     pair = established(Pair(config_a=cfg, config_b=cfg))
     a = pair.a
-    assert a.max_snd_wnd >= 60_000
+    assert a.snd.max_wnd >= 60_000
     # the peer's ACK shrinks the usable window to 100 bytes while nothing is in flight
-    small = TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 100)
+    small = TcpSegment(80, 40000, a.rcv.nxt, a.snd.max, ACK, 100)
     a.segment_arrived(small, pair.now)
     a.outbox.clear()
     a.send(bytes(10_000), pair.now)
     assert [s for s in a.outbox if s.payload] == []  # no 100-byte silly segment
     assert a.persist_deadline is not None  # the override timer runs instead
-    wide = TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 3000)
+    wide = TcpSegment(80, 40000, a.rcv.nxt, a.snd.max, ACK, 3000)
     a.segment_arrived(wide, pair.now)
     sizes = [len(s.payload) for s in a.outbox if s.payload]
-    assert sizes == [a.send_mss] * (3000 // a.send_mss)  # full segments only; the 80-byte rest waits
+    assert sizes == [a.snd.mss] * (3000 // a.snd.mss)  # full segments only; the 80-byte rest waits
 
 
 # ----------------------------------------------------------------------------- RFC 6298 / Karn
@@ -117,21 +117,21 @@ def test_karn_no_rtt_sample_from_a_retransmitted_segment():
         return False
 
     pair.drop = drop_first_data
-    samples = pair.a.rtt.samples
+    samples = pair.a.snd.rtt.samples
     pair.a.send(b"x" * 100, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert dropped and pair.a.stats["retransmissions"] == 1
-    assert pair.a.rtt.samples == samples  # the ambiguous ACK gave nothing
+    assert pair.a.snd.rtt.samples == samples  # the ambiguous ACK gave nothing
     pair.a.send(b"y" * 100, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
-    assert pair.a.rtt.samples == samples + 1  # a clean one does
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
+    assert pair.a.snd.rtt.samples == samples + 1  # a clean one does
 
 
 def test_data_rto_doubles_and_respects_the_configured_minimum():
     """RFC 6298 (2.4) minimum RTO (configurable) and (5.5) doubling on each expiry."""
     cfg = TcpConfig(min_rto=0.5, max_retransmits=5, **NO_TS)
     pair = established(Pair(config_a=cfg, config_b=TcpConfig(**NO_TS)))
-    assert pair.a.rtt.rto == pytest.approx(0.5)  # 2 ms RTT, floored at min_rto
+    assert pair.a.snd.rtt.rto == pytest.approx(0.5)  # 2 ms RTT, floored at min_rto
     sent = record_times(pair)
     pair.drop = lambda name, seg, note=pair.drop: note(name, seg) or True  # the network dies
     pair.a.send(b"lost", pair.now)
@@ -148,21 +148,21 @@ def test_slow_start_grows_cwnd_and_an_rto_collapses_it_through_the_machine():
     ssthresh = max(FlightSize/2, 2 MSS), and the machine's phase says LOSS until the next new ACK."""
     pair = established(Pair())
     a = pair.a
-    initial = a.cc.cwnd
-    assert a.cc.phase is CongestionPhase.SLOW_START
+    initial = a.snd.cc.cwnd
+    assert a.snd.cc.phase is CongestionPhase.SLOW_START
     a.send(bytes(200_000), pair.now)
-    pair.run(lambda: a.snd_una == a.snd_max)
-    assert a.cc.cwnd > 4 * initial
+    pair.run(lambda: a.snd.una == a.snd.max)
+    assert a.snd.cc.cwnd > 4 * initial
     pair.drop = lambda name, seg: name == "b"  # ACKs are lost
     a.send(bytes(50_000), pair.now)
-    flight = (a.snd_max - a.snd_una) & SEQ_MASK
+    flight = (a.snd.max - a.snd.una) & SEQ_MASK
     pair.run(lambda: a.stats["rto_firings"] >= 1)
-    assert a.cc.phase is CongestionPhase.LOSS
-    assert a.cc.cwnd == a.send_mss
-    assert a.cc.ssthresh == max(flight // 2, 2 * a.send_mss)
+    assert a.snd.cc.phase is CongestionPhase.LOSS
+    assert a.snd.cc.cwnd == a.snd.mss
+    assert a.snd.cc.ssthresh == max(flight // 2, 2 * a.snd.mss)
     pair.drop = None
-    pair.run(lambda: a.snd_una == a.snd_max)
-    assert a.cc.phase in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
+    pair.run(lambda: a.snd.una == a.snd.max)
+    assert a.snd.cc.phase in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
 
 
 # ------------------------------------------------------------------ RFC 9293 §3.10.7.4, PAWS
@@ -170,36 +170,36 @@ def test_acceptability_table_rfc9293_3_10_7_4():
     cfg = TcpConfig(receive_buffer=10_000, **NO_TS)
     pair = established(Pair(config_a=cfg, config_b=TcpConfig(**NO_TS)))
     a = pair.a
-    nxt, una = a.rcv_nxt, a.snd_una
-    wnd = (a.rcv_adv - nxt) & SEQ_MASK
+    nxt, una = a.rcv.nxt, a.snd.una
+    wnd = (a.rcv.adv - nxt) & SEQ_MASK
     assert wnd == 10_000
     # beyond the window: dropped, answered with an ACK of RCV.NXT
     a.outbox.clear()
     a.segment_arrived(TcpSegment(80, 40000, (nxt + wnd + 10) & SEQ_MASK, una, ACK, 1000, b"late"), pair.now)
-    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.receive_buffer) == 0
+    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.rcv.buffer) == 0
     # an old duplicate wholly before RCV.NXT: the same
     a.outbox.clear()
     a.segment_arrived(TcpSegment(80, 40000, (nxt - 50) & SEQ_MASK, una, ACK, 1000, b"old" * 10), pair.now)
-    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.receive_buffer) == 0
+    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.rcv.buffer) == 0
     # straddling the left edge: only the new part is taken
     a.segment_arrived(TcpSegment(80, 40000, (nxt - 3) & SEQ_MASK, una, ACK, 1000, b"oldNEW"), pair.now)
     assert a.recv(100, pair.now) == b"NEW"
     # straddling the right edge: trimmed to the window
-    nxt = a.rcv_nxt
-    wnd = (a.rcv_adv - nxt) & SEQ_MASK
+    nxt = a.rcv.nxt
+    wnd = (a.rcv.adv - nxt) & SEQ_MASK
     a.segment_arrived(TcpSegment(80, 40000, nxt, una, ACK, 1000, bytes(wnd + 500)), pair.now)
-    assert len(a.receive_buffer) == wnd and a.rcv_nxt == (nxt + wnd) & SEQ_MASK
+    assert len(a.rcv.buffer) == wnd and a.rcv.nxt == (nxt + wnd) & SEQ_MASK
     # zero window: a segment with SEG.LEN > 0 at RCV.NXT is not acceptable (data or FIN); an ACK is
-    assert a.rcv_adv == a.rcv_nxt
+    assert a.rcv.adv == a.rcv.nxt
     for flags, payload in ((ACK, b"z"), (ACK | FIN, b"")):
         a.outbox.clear()
-        a.segment_arrived(TcpSegment(80, 40000, a.rcv_nxt, una, flags, 1000, payload), pair.now)
-        assert len(a.receive_buffer) == wnd and [(s.flags, s.ack) for s in a.outbox] == [(ACK, a.rcv_nxt)]
+        a.segment_arrived(TcpSegment(80, 40000, a.rcv.nxt, una, flags, 1000, payload), pair.now)
+        assert len(a.rcv.buffer) == wnd and [(s.flags, s.ack) for s in a.outbox] == [(ACK, a.rcv.nxt)]
         assert a.state is TcpState.ESTABLISHED
     a.send(b"q", pair.now)
     a.outbox.clear()
-    a.segment_arrived(TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 1000), pair.now)
-    assert a.snd_una == a.snd_max  # the empty ACK was taken
+    a.segment_arrived(TcpSegment(80, 40000, a.rcv.nxt, a.snd.max, ACK, 1000), pair.now)
+    assert a.snd.una == a.snd.max  # the empty ACK was taken
 
 
 def test_paws_drops_a_segment_with_an_old_timestamp():
@@ -208,13 +208,13 @@ def test_paws_drops_a_segment_with_an_old_timestamp():
     a = pair.a
     assert a.use_timestamps and a.timestamp_state.ts_recent is not None
     recent = a.timestamp_state.ts_recent
-    old = TcpSegment(80, 40000, a.rcv_nxt, a.snd_una, ACK, 1000, b"replayed")
+    old = TcpSegment(80, 40000, a.rcv.nxt, a.snd.una, ACK, 1000, b"replayed")
     old.tsval, old.tsecr = (recent - 1000) & SEQ_MASK, 0
     a.outbox.clear()
     a.segment_arrived(old, pair.now)
-    assert len(a.receive_buffer) == 0 and a.counters is not None
+    assert len(a.rcv.buffer) == 0 and a.counters is not None
     assert a.outbox and a.outbox[-1].flags == ACK  # answered with an ACK, RFC 7323 §5.3 R1
-    fresh = TcpSegment(80, 40000, a.rcv_nxt, a.snd_una, ACK, 1000, b"fresh")
+    fresh = TcpSegment(80, 40000, a.rcv.nxt, a.snd.una, ACK, 1000, b"fresh")
     fresh.tsval, fresh.tsecr = (recent + 1) & SEQ_MASK, 0
     a.segment_arrived(fresh, pair.now)
     assert a.recv(100, pair.now) == b"fresh"
@@ -268,13 +268,13 @@ def test_rfc6191_refuses_a_syn_that_is_not_newer():
     net, b, tb, tw, client = _time_wait_server()
     assert tw.state is TcpState.TIME_WAIT and tw.use_timestamps
     recent = tw.timestamp_state.ts_recent
-    syn = TcpSegment(client.local_port, 80, (tw.rcv_nxt + 100_000) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
+    syn = TcpSegment(client.local_port, 80, (tw.rcv.nxt + 100_000) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
     syn.tsval, syn.tsecr = (recent - 1) & SEQ_MASK, 0
     assert not tb._may_reuse(tw, syn)  # an old timestamp: a duplicate, however large its ISN
     syn.tsval = (recent + 1) & SEQ_MASK
     assert tb._may_reuse(tw, syn)
     net, b, tb, tw, client = _time_wait_server(timestamps=False)
-    older = TcpSegment(client.local_port, 80, (tw.rcv_nxt - 10) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
+    older = TcpSegment(client.local_port, 80, (tw.rcv.nxt - 10) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
     assert not tb._may_reuse(tw, older)  # without timestamps the ISN must lie beyond RCV.NXT
 
 
@@ -299,7 +299,7 @@ def test_unknown_options_are_ignored_and_known_ones_still_read():
     child = next(iter(tb.listeners.values())).half_open
     conn = next(iter(child.values())) if isinstance(child, dict) else next(iter(child))
     assert conn.state is TcpState.SYN_RECEIVED
-    assert conn.send_mss == 1000 and conn.snd_wscale == 2  # the known options around them were read
+    assert conn.snd.mss == 1000 and conn.snd.wscale == 2  # the known options around them were read
 
 
 def test_duplicate_acks_and_out_of_order_bytes_are_counted():
@@ -317,13 +317,13 @@ def test_duplicate_acks_and_out_of_order_bytes_are_counted():
     pair = established(Pair(config_a=cfg, config_b=cfg, drop=drop_one_data_segment))
     warmup = bytes(100_000)  # opens cwnd so that enough segments follow the lost one
     pair.a.send(warmup, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert pair.b.recv(200_000, pair.now) == warmup
     armed.append(True)
     data = random.Random(8).randbytes(60_000)
     pair.a.send(data, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert dropped
-    assert pair.b.stats["out_of_order_bytes"] >= pair.a.send_mss
+    assert pair.b.stats["out_of_order_bytes"] >= pair.a.snd.mss
     assert pair.a.stats["dup_acks"] >= 3 and pair.a.stats["fast_retransmits"] == 1
     assert pair.b.recv(100_000, pair.now) == data

@@ -121,7 +121,7 @@ def transfer(pair: Pair, a_data: bytes, b_data: bytes, *, chunk=65536, read=6553
                 if n == 0:
                     break
                 sent[name] += n
-            if sent[name] == len(data[name]) and not conn.fin_queued and half_close and not conn.dead:
+            if sent[name] == len(data[name]) and not conn.snd.fin_queued and half_close and not conn.dead:
                 conn.shutdown(pair.now)
             while True:
                 piece = conn.recv(read, pair.now)
@@ -156,7 +156,7 @@ def test_rfc9293_3_5_three_way_handshake_and_options():
     pair.run(pair.established)
     assert pair.a.state is TcpState.ESTABLISHED and pair.b.state is TcpState.ESTABLISHED
     assert pair.a.options.timestamps and pair.a.options.sack_permitted
-    assert pair.a.send_mss == 1460 - 12 and pair.b.snd_wscale == 3
+    assert pair.a.snd.mss == 1460 - 12 and pair.b.snd.wscale == 3
     synack = next(seg for name, seg in pair.log if name == "b")
     assert synack.flags == SYN | ACK and synack.ack == 1001 and synack.seq == 5000
 
@@ -167,7 +167,7 @@ def test_rfc7323_options_only_echoed_when_offered():
     pair.run(pair.established)
     synack = next(seg for name, seg in pair.log if name == "b")
     assert synack.wscale is None and synack.tsval is None and not synack.sack_permitted
-    assert pair.b.snd_wscale == 0 and pair.b.rcv_wscale == 0 and not pair.b.use_timestamps
+    assert pair.b.snd.wscale == 0 and pair.b.rcv.wscale == 0 and not pair.b.use_timestamps
 
 
 def test_rfc9293_3_10_7_3_rst_acknowledging_syn_refuses():
@@ -257,11 +257,11 @@ def test_rfc1122_4_2_3_2_delayed_ack_every_second_full_segment():
     pair.run(pair.established)
     pair.log.clear()
     pair.a.send(bytes(1448 * 10), pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     acks = [seg for name, seg in pair.log if name == "b"]
     data = [seg for name, seg in pair.log if name == "a" and seg.payload]
     assert len(data) == 10
-    assert [a.ack - pair.a.iss - 1 for a in acks] == [1448 * k for k in (2, 4, 6, 8, 10)]
+    assert [a.ack - pair.a.snd.iss - 1 for a in acks] == [1448 * k for k in (2, 4, 6, 8, 10)]
 
 
 def test_ack_at_batch_end_one_ack_per_burst():
@@ -272,10 +272,10 @@ def test_ack_at_batch_end_one_ack_per_burst():
     pair.log.clear()
     pair.a.send(bytes(1448 * 10), pair.now)  # the initial window (3 segments for this MSS) leaves at once
     started = pair.now
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     acks = [seg for name, seg in pair.log if name == "b"]
     assert 1 <= len(acks) < 5
-    assert acks[0].ack - pair.a.iss - 1 == 3 * 1448  # one ACK for the whole first burst
+    assert acks[0].ack - pair.a.snd.iss - 1 == 3 * 1448  # one ACK for the whole first burst
     assert pair.now - started < 0.01  # and no delayed-ACK wait
 
 
@@ -286,7 +286,7 @@ def test_delayed_ack_timer_acknowledges_a_lone_segment_within_200ms():
     t0 = pair.now
     pair.a.send(bytes(1448), t0)  # full-sized, no PSH quick-ack rule
     pair.log.clear()
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert 0.1 <= pair.now - t0 <= 0.2 + 0.01
 
 
@@ -314,13 +314,13 @@ def test_zero_window_probing_and_window_update():
     data = random.Random(5).randbytes(50_000)
     pair.a.send(data, pair.now)
     pair.run(max_time=pair.now + 30)
-    assert pair.b.rcv_adv == pair.b.rcv_nxt  # window closed
+    assert pair.b.rcv.adv == pair.b.rcv.nxt  # window closed
     assert pair.a.stats["zero_window_probes"] >= 2
-    assert len(pair.b.receive_buffer) == 8192
+    assert len(pair.b.rcv.buffer) == 8192
     got = bytearray()
     while len(got) < len(data):
         got += pair.b.recv(100_000, pair.now)
-        pair.run(lambda: len(pair.b.receive_buffer) > 0 or pair.a.snd_una == pair.a.snd_max, max_time=pair.now + 120)
+        pair.run(lambda: len(pair.b.rcv.buffer) > 0 or pair.a.snd.una == pair.a.snd.max, max_time=pair.now + 120)
     assert bytes(got) == data
 
 
@@ -329,7 +329,7 @@ def test_half_close_data_still_flows_the_other_way():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.a.shutdown(pair.now)
-    pair.run(lambda: pair.b.fin_received and pair.a.state is TcpState.FIN_WAIT_2)
+    pair.run(lambda: pair.b.rcv.fin_received and pair.a.state is TcpState.FIN_WAIT_2)
     assert pair.b.state is TcpState.CLOSE_WAIT and pair.b.at_eof
     with pytest.raises(TransitionError) as err:
         pair.a.send(b"more", pair.now)
@@ -337,7 +337,7 @@ def test_half_close_data_still_flows_the_other_way():
     reply = random.Random(9).randbytes(200_000)
     pair.b.send(reply, pair.now)
     got = bytearray()
-    pair.run(lambda: (got.extend(pair.a.recv(1 << 20, pair.now)) or len(got) == len(reply)) and pair.b.send_buffer.free > 0 and pair.b.snd_una == pair.b.snd_max)
+    pair.run(lambda: (got.extend(pair.a.recv(1 << 20, pair.now)) or len(got) == len(reply)) and pair.b.snd.buffer.free > 0 and pair.b.snd.una == pair.b.snd.max)
     assert bytes(got) == reply
     pair.b.close(pair.now)
     pair.run(lambda: pair.b.dead)
@@ -378,7 +378,7 @@ def test_rfc5961_rst_in_window_but_not_exact_gets_challenge_ack():
     pair = Pair()
     pair.a.connect(0.0)
     pair.run(pair.established)
-    rcv_nxt = pair.a.rcv_nxt
+    rcv_nxt = pair.a.rcv.nxt
     pair.a.segment_arrived(TcpSegment(80, 40000, rcv_nxt + 10, 0, RST, 0), pair.now)
     assert pair.a.state is TcpState.ESTABLISHED and pair.a.outbox[-1].flags == ACK
     pair.a.segment_arrived(TcpSegment(80, 40000, rcv_nxt, 0, RST, 0), pair.now)
@@ -389,7 +389,7 @@ def test_rfc5961_syn_in_established_gets_challenge_ack():
     pair = Pair()
     pair.a.connect(0.0)
     pair.run(pair.established)
-    pair.a.segment_arrived(TcpSegment(80, 40000, pair.a.rcv_nxt, 0, SYN, 1000), pair.now)
+    pair.a.segment_arrived(TcpSegment(80, 40000, pair.a.rcv.nxt, 0, SYN, 1000), pair.now)
     assert pair.a.state is TcpState.ESTABLISHED and pair.a.outbox[-1].flags == ACK
 
 
@@ -411,7 +411,7 @@ def test_close_with_unread_data_resets_rfc2525():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.a.send(b"unread", pair.now)
-    pair.run(lambda: len(pair.b.receive_buffer) == 6)
+    pair.run(lambda: len(pair.b.rcv.buffer) == 6)
     pair.b.close(pair.now)
     assert pair.b.outbox[-1].flags & RST
     pair.run(lambda: pair.a.dead)
@@ -435,7 +435,7 @@ def test_keepalive_probes_and_timeout():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.run(max_time=pair.now + 15)
-    probes = [seg for name, seg in pair.log if name == "a" and seg.seq == (pair.a.snd_max - 1) & 0xFFFFFFFF and not seg.payload]
+    probes = [seg for name, seg in pair.log if name == "a" and seg.seq == (pair.a.snd.max - 1) & 0xFFFFFFFF and not seg.payload]
     assert probes and pair.a.state is TcpState.ESTABLISHED  # answered, still alive
     pair.drop = lambda name, seg: name == "b"
     pair.run(lambda: pair.a.dead, max_time=pair.now + 100)
@@ -446,7 +446,7 @@ def test_rfc6093_urgent_data_is_delivered_in_line_and_pointer_ignored():
     pair = Pair()
     pair.a.connect(0.0)
     pair.run(pair.established)
-    seg = TcpSegment(80, 40000, pair.a.rcv_nxt, pair.a.snd_nxt, ACK | 0x20, 1000, b"urgent!", urgent_pointer=3)
+    seg = TcpSegment(80, 40000, pair.a.rcv.nxt, pair.a.snd.nxt, ACK | 0x20, 1000, b"urgent!", urgent_pointer=3)
     pair.a.segment_arrived(seg, pair.now)
     assert pair.a.recv(100, pair.now) == b"urgent!"
 
@@ -472,9 +472,9 @@ def test_rfc1191_smaller_path_mtu_shrinks_segments_and_resends():
     assert max(len(s.payload) for s in pair.a.outbox) == 1448
     pair.a.outbox.clear()
     pair.a.path_mtu_changed(1000, pair.now)
-    assert pair.a.send_mss == 1000 - 40 - 12
+    assert pair.a.snd.mss == 1000 - 40 - 12
     assert [len(s.payload) for s in pair.a.outbox] == [948]  # the first segment again, smaller
-    assert pair.a.outbox[0].seq == pair.a.snd_una
+    assert pair.a.outbox[0].seq == pair.a.snd.una
     got = bytearray()
     pair.run(lambda: (got.extend(pair.b.recv(1 << 20, pair.now)) or len(got) == 5000))
     assert bytes(got) == bytes(5000)

@@ -121,7 +121,7 @@ class TcpStream:
         """TCP_INFO-like snapshot (see ``TcpConnection.info``), plus the retransmission count in a
         row and the path MTU."""
         conn = self.conn
-        return {**conn.info(), "retransmits_in_a_row": conn.retransmits, "pmtu": conn.path_mtu}
+        return {**conn.info(), "retransmits_in_a_row": conn.snd.retransmits, "pmtu": conn.path_mtu}
 
     # -- options -----------------------------------------------------------------------------------
     @property
@@ -140,24 +140,24 @@ class TcpStream:
     @property
     def send_mss(self) -> int:
         """The effective send MSS (TCP_MAXSEG of a connected socket)."""
-        return self.conn.send_mss
+        return self.conn.snd.mss
 
     @property
     def receive_buffer_size(self) -> int:
-        return self.conn.receive_buffer.capacity
+        return self.conn.rcv.buffer.capacity
 
     @property
     def send_buffer_size(self) -> int:
-        return self.conn.send_buffer.capacity
+        return self.conn.snd.buffer.capacity
 
     def set_buffer_sizes(self, *, receive: int | None = None, send: int | None = None) -> None:
         """SO_RCVBUF / SO_SNDBUF on a live connection: the buffers take the new capacity at once."""
         conn = self.conn
         if receive is not None:
-            conn.receive_buffer.capacity = receive
+            conn.rcv.buffer.capacity = receive
             conn.config = conn.config.replace(receive_buffer=receive)
         if send is not None:
-            conn.send_buffer.capacity = send
+            conn.snd.buffer.capacity = send
             conn.config = conn.config.replace(send_buffer=send)
 
     def set_keepalive_timing(self, now: float | None = None, **fields) -> None:

@@ -54,7 +54,7 @@ class ReceivePath:
         if self.wakeup is not None:
             self.wakeup()
         if not self.dead:
-            if self.ack_now:
+            if self.rcv.ack_now:
                 self._send_ack(now)
             self._update_deadline()
 
@@ -65,17 +65,17 @@ class ReceivePath:
         segment could fail is made here; anything else takes the full path (returns False)."""
         payload = seg.payload
         n = len(payload)
-        rcv_nxt = self.rcv_nxt
+        rcv_nxt = self.rcv.nxt
         if (
             not n
             or seg.seq != rcv_nxt
-            or seg.ack != self.snd_una
-            or self.snd_una != self.snd_max
-            or (seg.window << self.snd_wscale) != self.snd_wnd
-            or n > ((self.rcv_adv - rcv_nxt) & SEQ_MASK)
+            or seg.ack != self.snd.una
+            or self.snd.una != self.snd.max
+            or (seg.window << self.snd.wscale) != self.snd.wnd
+            or n > ((self.rcv.adv - rcv_nxt) & SEQ_MASK)
             or self.app_closed
-            or self.receive_buffer.queue
-            or self.peer_fin_offset is not None
+            or self.rcv.buffer.queue
+            or self.rcv.peer_fin_offset is not None
         ):
             return False
         if self.use_timestamps:
@@ -83,27 +83,27 @@ class ReceivePath:
             ts = self.timestamp_state
             if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
                 return False  # PAWS or a missing timestamp: let the full path judge
-            if rcv_nxt == self.last_ack_sent:
+            if rcv_nxt == self.rcv.last_ack_sent:
                 ts.ts_recent = tsval  # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent
                 ts.ts_recent_time = now
         self.last_received = now
-        rb = self.receive_buffer
+        rb = self.rcv.buffer
         rb._ready += payload
         rb.next_offset += n
-        self.rcv_nxt = (rcv_nxt + n) & SEQ_MASK
-        self.unacked_bytes += n
+        self.rcv.nxt = (rcv_nxt + n) & SEQ_MASK
+        self.rcv.unacked_bytes += n
         self._schedule_data_ack(seg.flags, now)
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         if self.wakeup is not None:
-            if self.config.ack_at_batch_end and not self.ack_now:
+            if self.config.ack_at_batch_end and not self.rcv.ack_now:
                 # batched reads: the application hears of the data once the driver has handled the
                 # frames that arrived together (a timer due now), and reads them in one call
                 if self.notify_deadline is None:
                     self.notify_deadline = now
             else:
                 self.wakeup()
-        if self.ack_now and not self.dead:
+        if self.rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
         return True
@@ -113,14 +113,14 @@ class ReceivePath:
         just moved by the ACK), nothing special pending. Same arithmetic as the full path's fifth step
         without the checks such a segment cannot fail."""
         ack = seg.ack
-        una = self.snd_una
+        una = self.snd.una
         acked = (ack - una) & SEQ_MASK
         if (
-            seg.seq != self.rcv_nxt
+            seg.seq != self.rcv.nxt
             or not acked
-            or acked > ((self.snd_max - una) & SEQ_MASK)
-            or self.fin_seq is not None
-            or self.snd_wnd == 0
+            or acked > ((self.snd.max - una) & SEQ_MASK)
+            or self.snd.fin_seq is not None
+            or self.snd.wnd == 0
         ):
             return False
         if self.use_timestamps:
@@ -128,26 +128,26 @@ class ReceivePath:
             ts = self.timestamp_state
             if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
                 return False
-            if self.rcv_nxt == self.last_ack_sent:
+            if self.rcv.nxt == self.rcv.last_ack_sent:
                 ts.ts_recent = tsval
                 ts.ts_recent_time = now
         self.last_received = now
         self._ack_advanced(seg, ack, acked, now)
         # RFC 9293 §3.10.7.4 window update (SND.WL1 = SEG.SEQ here, so SND.WL2 <= SEG.ACK decides)
-        if self.snd_wl1 != seg.seq or ((ack - self.snd_wl2) & SEQ_MASK) < _HALF:
-            window = seg.window << self.snd_wscale
-            self.snd_wnd = window
-            self.snd_wl1 = seg.seq
-            self.snd_wl2 = ack
-            if window > self.max_snd_wnd:
-                self.max_snd_wnd = window
-            self.zero_window_answered = window == 0
+        if self.snd.wl1 != seg.seq or ((ack - self.snd.wl2) & SEQ_MASK) < _HALF:
+            window = seg.window << self.snd.wscale
+            self.snd.wnd = window
+            self.snd.wl1 = seg.seq
+            self.snd.wl2 = ack
+            if window > self.snd.max_wnd:
+                self.snd.max_wnd = window
+            self.snd.zero_window_answered = window == 0
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         self._output(now)
         if self.wakeup is not None:
             self.wakeup()
-        if self.ack_now and not self.dead:
+        if self.rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
         return True
@@ -171,17 +171,17 @@ class ReceivePath:
             return
         # fourth: the peer's SYN
         self.last_received = now
-        self.irs = seg.seq
-        self.rcv_nxt = (seg.seq + 1) & SEQ_MASK
+        self.rcv.irs = seg.seq
+        self.rcv.nxt = (seg.seq + 1) & SEQ_MASK
         self._negotiate(seg, now)
-        self.snd_wnd = seg.window  # a SYN's window is never scaled (RFC 7323 §2.2)
-        self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
-        self.snd_wl1 = seg.seq
+        self.snd.wnd = seg.window  # a SYN's window is never scaled (RFC 7323 §2.2)
+        self.snd.max_wnd = max(self.snd.max_wnd, self.snd.wnd)
+        self.snd.wl1 = seg.seq
         if flags & ACK:
-            self.snd_una = seg.ack
-            self.snd_wl2 = seg.ack
+            self.snd.una = seg.ack
+            self.snd.wl2 = seg.ack
             self._take_rtt_sample_for_syn(now)
-            self.rcv_adv = self.rcv_nxt  # the window is offered in the ACK that follows
+            self.rcv.adv = self.rcv.nxt  # the window is offered in the ACK that follows
             self._fire("rcv_syn_ack", now)  # ESTABLISHED; send_ack, report_connection_established
             self._output(now)
         else:
@@ -197,21 +197,21 @@ class ReceivePath:
             seg_len += 1
         if flags & FIN:
             seg_len += 1
-        rcv_nxt = self.rcv_nxt
-        rcv_wnd = (self.rcv_adv - rcv_nxt) & SEQ_MASK
+        rcv_nxt = self.rcv.nxt
+        rcv_wnd = (self.rcv.adv - rcv_nxt) & SEQ_MASK
         if rcv_wnd >= _HALF:
             rcv_wnd = 0
         if (
             self.state is SYN_RECEIVED
             and flags & (SYN | ACK | RST) == SYN | ACK
-            and seq == self.irs
-            and ((seg.ack - self.snd_una - 1) & SEQ_MASK) < ((self.snd_max - self.snd_una) & SEQ_MASK)
+            and seq == self.rcv.irs
+            and ((seg.ack - self.snd.una - 1) & SEQ_MASK) < ((self.snd.max - self.snd.una) & SEQ_MASK)
         ):
             # simultaneous open (RFC 9293 §3.5 Figure 7): the peer's SYN,ACK acknowledges our SYN
-            self.snd_una = seg.ack
-            self.snd_wnd = seg.window
-            self.snd_wl1 = seq
-            self.snd_wl2 = seg.ack
+            self.snd.una = seg.ack
+            self.snd.wnd = seg.window
+            self.snd.wl1 = seq
+            self.snd.wl2 = seg.ack
             self._fire("rcv_syn_ack", now)
             self._output(now)
             return
@@ -277,27 +277,27 @@ class ReceivePath:
             return
         if self.use_timestamps and seg.tsval is not None:
             # RFC 7323 §4.3: TS.Recent from the segment when SEG.SEQ <= Last.ACK.sent
-            self.timestamp_state.update(seg.tsval, ((self.last_ack_sent - seq) & SEQ_MASK) < _HALF, now)
+            self.timestamp_state.update(seg.tsval, ((self.rcv.last_ack_sent - seq) & SEQ_MASK) < _HALF, now)
         fin_acked_now = False
         if self.state is SYN_RECEIVED:
-            if ((seg.ack - self.snd_una - 1) & SEQ_MASK) < ((self.snd_max - self.snd_una) & SEQ_MASK):
+            if ((seg.ack - self.snd.una - 1) & SEQ_MASK) < ((self.snd.max - self.snd.una) & SEQ_MASK):
                 self._take_rtt_sample_for_syn(now)
-                self.snd_una = seg.ack
-                self.snd_wnd = seg.window << self.snd_wscale
-                self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
-                self.snd_wl1 = seq
-                self.snd_wl2 = seg.ack
+                self.snd.una = seg.ack
+                self.snd.wnd = seg.window << self.snd.wscale
+                self.snd.max_wnd = max(self.snd.max_wnd, self.snd.wnd)
+                self.snd.wl1 = seq
+                self.snd.wl2 = seg.ack
                 self._fire("rcv_ack_of_syn", now)
             else:
                 self._emit_reset_for(seg, now)  # <SEQ=SEG.ACK><CTL=RST>
                 return
         else:
-            had_fin_outstanding = self.fin_seq is not None and self.snd_una != self.snd_max
+            had_fin_outstanding = self.snd.fin_seq is not None and self.snd.una != self.snd.max
             if not self._process_ack(seg, now):
                 return
             if self.dead:
                 return
-            fin_acked_now = had_fin_outstanding and self.snd_una == self.snd_max
+            fin_acked_now = had_fin_outstanding and self.snd.una == self.snd.max
             if fin_acked_now:
                 state = self.state
                 if state is FIN_WAIT_1:
@@ -314,7 +314,7 @@ class ReceivePath:
 
         # sixth: URG is parsed and ignored (RFC 6093: urgent bytes stay in the stream)
         # seventh: segment text. Stream offsets: where SEG.SEQ falls relative to RCV.NXT's offset.
-        rb = self.receive_buffer
+        rb = self.rcv.buffer
         base = rb.next_offset
         start = base + off if off < _HALF else base - ((-off) & SEQ_MASK)
         if payload:
@@ -323,14 +323,14 @@ class ReceivePath:
                 return
         # eighth: FIN (possibly one that arrived earlier, out of order, and is now in order). A FIN
         # right at the window's edge is taken: it needs no buffer space.
-        if flags & FIN and self.peer_fin_offset is None and not self.fin_received:
+        if flags & FIN and self.rcv.peer_fin_offset is None and not self.rcv.fin_received:
             fin_offset = start + len(payload)
             if (self.state in _DATA_STATES or self.state is SYN_RECEIVED) and fin_offset <= base + rcv_wnd:
-                self.peer_fin_offset = fin_offset
+                self.rcv.peer_fin_offset = fin_offset
         if (
-            self.peer_fin_offset is not None
-            and not self.fin_received
-            and self.receive_buffer.next_offset == self.peer_fin_offset
+            self.rcv.peer_fin_offset is not None
+            and not self.rcv.fin_received
+            and self.rcv.buffer.next_offset == self.rcv.peer_fin_offset
         ):
             self._receive_fin(now, fin_acked_now)
         elif fin_acked_now:
@@ -350,18 +350,18 @@ class ReceivePath:
           after the batch), so one ACK covers a burst, as Linux's GRO does;
         - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it.
         """
-        unacked = self.unacked_bytes
+        unacked = self.rcv.unacked_bytes
         config = self.config
-        if config.delayed_ack == 0 or (flags & PSH and unacked < self.send_mss):
-            self.ack_now = True
-        elif unacked >= 2 * self.send_mss:
+        if config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
+            self.rcv.ack_now = True
+        elif unacked >= 2 * self.snd.mss:
             if config.ack_at_batch_end:
-                self.ack_pending = True
+                self.rcv.ack_pending = True
                 self.delayed_ack_deadline = now
             else:
-                self.ack_now = True
+                self.rcv.ack_now = True
         else:
-            self.ack_pending = True
+            self.rcv.ack_pending = True
             if self.delayed_ack_deadline is None:
                 self.delayed_ack_deadline = now + config.delayed_ack
 
@@ -375,7 +375,7 @@ class ReceivePath:
         return True
 
     def _receive_text(self, seg, payload, start: int, off: int, now: float) -> None:
-        rb = self.receive_buffer
+        rb = self.rcv.buffer
         if self.state not in _DATA_STATES:
             return  # CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer already sent its FIN
         if self.app_closed:
@@ -385,7 +385,7 @@ class ReceivePath:
             self._fire("abort", now)
             self.error = errnos.ECONNRESET
             return
-        rcv_wnd = (self.rcv_adv - self.rcv_nxt) & SEQ_MASK
+        rcv_wnd = (self.rcv.adv - self.rcv.nxt) & SEQ_MASK
         if rcv_wnd >= _HALF:
             rcv_wnd = 0
         n = len(payload)
@@ -397,11 +397,11 @@ class ReceivePath:
         before = rb.queue.held
         advanced = rb.receive(start, payload)
         if advanced:
-            self.rcv_nxt = (self.rcv_nxt + advanced) & SEQ_MASK
+            self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK
             if rb.queue.held < before or off != 0:
-                self.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
+                self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
             else:
-                self.unacked_bytes += advanced
+                self.rcv.unacked_bytes += advanced
                 self._schedule_data_ack(seg.flags, now)
         else:
             # out of order or duplicate: an immediate (duplicate) ACK (RFC 5681 §4.2, §3.2)
@@ -411,13 +411,13 @@ class ReceivePath:
                 self.counters.incr("tcp.out_of_order_bytes_queued", queued)
                 if self.trace is not None:
                     self.trace("tcp.out_of_order", conn=self.name, seq=seg.seq, bytes=queued, held=rb.queue.held)
-            self.ack_now = True
+            self.rcv.ack_now = True
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""
-        self.fin_received = True
-        self.rcv_nxt = (self.rcv_nxt + 1) & SEQ_MASK
-        self.ack_now = True
+        self.rcv.fin_received = True
+        self.rcv.nxt = (self.rcv.nxt + 1) & SEQ_MASK
+        self.rcv.ack_now = True
         if fin_acked_now and self.state is FIN_WAIT_1:
             self._fire("rcv_fin_ack_of_fin", now)  # our FIN acknowledged by this same segment
         else:
@@ -426,75 +426,75 @@ class ReceivePath:
     def _process_ack(self, seg, now: float) -> bool:
         """Fifth step in the synchronized states; False when the segment must be dropped."""
         ack = seg.ack
-        una = self.snd_una
+        una = self.snd.una
         acked = (ack - una) & SEQ_MASK
-        in_flight = (self.snd_max - una) & SEQ_MASK
+        in_flight = (self.snd.max - una) & SEQ_MASK
         if acked > in_flight:
             if acked >= _HALF:
                 return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")
             if seg.payload or self._out_of_window_ack_allowed(now):
-                self.ack_now = True
+                self.rcv.ack_now = True
             return False
-        window = seg.window << self.snd_wscale
+        window = seg.window << self.snd.wscale
         if acked:
             self._ack_advanced(seg, ack, acked, now)
-        elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == self.snd_wnd:
+        elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == self.snd.wnd:
             self._duplicate_ack(now)
         # RFC 9293 §3.10.7.4: update the send window when the segment is newer (SND.WL1/WL2 rule)
-        wl1 = (seg.seq - self.snd_wl1) & SEQ_MASK
-        if (0 < wl1 < _HALF) or (wl1 == 0 and ((ack - self.snd_wl2) & SEQ_MASK) < _HALF):
-            old = self.snd_wnd
-            self.snd_wnd = window
-            self.snd_wl1 = seg.seq
-            self.snd_wl2 = ack
-            if window > self.max_snd_wnd:
-                self.max_snd_wnd = window
+        wl1 = (seg.seq - self.snd.wl1) & SEQ_MASK
+        if (0 < wl1 < _HALF) or (wl1 == 0 and ((ack - self.snd.wl2) & SEQ_MASK) < _HALF):
+            old = self.snd.wnd
+            self.snd.wnd = window
+            self.snd.wl1 = seg.seq
+            self.snd.wl2 = ack
+            if window > self.snd.max_wnd:
+                self.snd.max_wnd = window
             if window and not old:
                 self.persist_deadline = None
-                self.persist_backoff = 0
-            self.zero_window_answered = window == 0
+                self.snd.persist_backoff = 0
+            self.snd.zero_window_answered = window == 0
         return True
 
     def _ack_advanced(self, seg, ack: int, acked: int, now: float) -> None:
         """SND.UNA < SEG.ACK <= SND.MAX: new data (or our FIN) acknowledged."""
-        sb = self.send_buffer
-        data_acked = (ack - self.snd_buf_seq) & SEQ_MASK
+        sb = self.snd.buffer
+        data_acked = (ack - self.snd.buf_seq) & SEQ_MASK
         if data_acked >= _HALF:
             data_acked = 0
         elif data_acked > len(sb):
             data_acked = len(sb)  # the rest acknowledges our FIN
         if data_acked:
             sb.consume(data_acked)
-            self.snd_buf_seq = (self.snd_buf_seq + data_acked) & SEQ_MASK
-        self.snd_una = ack
-        if 0 < ((ack - self.snd_nxt) & SEQ_MASK) < _HALF:
-            self.snd_nxt = ack  # after go-back-N the peer may acknowledge beyond SND.NXT
+            self.snd.buf_seq = (self.snd.buf_seq + data_acked) & SEQ_MASK
+        self.snd.una = ack
+        if 0 < ((ack - self.snd.nxt) & SEQ_MASK) < _HALF:
+            self.snd.nxt = ack  # after go-back-N the peer may acknowledge beyond SND.NXT
         # RTT: timestamps give a sample on every ACK of new data (RFC 7323 §4.1); otherwise the one
         # timed segment, unless it was retransmitted (Karn's algorithm).
         if self.use_timestamps and seg.tsecr:
             # Karn for timestamps: an echo older than our last retransmission may time a segment
             # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
-            floor = self.ts_retransmit_floor
+            floor = self.snd.ts_retransmit_floor
             if floor is None or ((seg.tsecr - floor) & SEQ_MASK) < _HALF:
                 rtt = ((self.timestamp_state.tsval(now) - seg.tsecr) & SEQ_MASK) / 1000.0
                 if rtt < 60:
-                    self.rtt.sample(rtt)
-        elif self.rtt_seq is not None and 0 < ((ack - self.rtt_seq) & SEQ_MASK) < _HALF:
-            self.rtt.sample(now - self.rtt_time)
-            self.rtt_seq = None
-        self.retransmits = 0
-        self.rtt.reset_backoff()
-        flight = (self.snd_max - ack) & SEQ_MASK
-        if self.cc.on_ack(acked, flight, ack):
+                    self.snd.rtt.sample(rtt)
+        elif self.snd.rtt_seq is not None and 0 < ((ack - self.snd.rtt_seq) & SEQ_MASK) < _HALF:
+            self.snd.rtt.sample(now - self.snd.rtt_time)
+            self.snd.rtt_seq = None
+        self.snd.retransmits = 0
+        self.snd.rtt.reset_backoff()
+        flight = (self.snd.max - ack) & SEQ_MASK
+        if self.snd.cc.on_ack(acked, flight, ack):
             self._retransmit_first(now)  # RFC 6582 §3.2 (5): partial ACK in fast recovery
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
         if flight == 0:
             self.retransmit_deadline = None
             self.user_timeout_deadline = None
         else:
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + self.snd.rtt.rto
             if self.config.user_timeout is not None:
                 self.user_timeout_deadline = now + self.config.user_timeout
 
@@ -503,16 +503,16 @@ class ReceivePath:
         self.stats["dup_acks"] += 1
         self.counters.incr("tcp.dup_acks")
         if self.trace is not None:
-            self.trace("tcp.dup_ack", conn=self.name, ack=self.snd_una, count=self.cc.duplicate_acks + 1)
-        flight = (self.snd_max - self.snd_una) & SEQ_MASK
-        if self.cc.on_duplicate_ack(flight, self.snd_una, self.snd_max):
+            self.trace("tcp.dup_ack", conn=self.name, ack=self.snd.una, count=self.snd.cc.duplicate_acks + 1)
+        flight = (self.snd.max - self.snd.una) & SEQ_MASK
+        if self.snd.cc.on_duplicate_ack(flight, self.snd.una, self.snd.max):
             self.stats["fast_retransmits"] += 1
             self.counters.incr("tcp.fast_retransmits")
             if self.trace is not None:
-                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd_una, cwnd=self.cc.cwnd,
-                           ssthresh=self.cc.ssthresh)
+                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd.una, cwnd=self.snd.cc.cwnd,
+                           ssthresh=self.snd.cc.ssthresh)
             self._retransmit_first(now)
 
     def _take_rtt_sample_for_syn(self, now: float) -> None:
-        if self.retransmits == 0:
-            self.rtt.sample(now - self.rtt_time)  # the SYN was timed when sent, and not retransmitted
+        if self.snd.retransmits == 0:
+            self.snd.rtt.sample(now - self.snd.rtt_time)  # the SYN was timed when sent, and not retransmitted
