@@ -30,7 +30,7 @@ from netstack.engine.tcp.receive import ReceivePath
 from netstack.engine.tcp.receiver import TcpReceiver
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
 from netstack.engine.tcp.sender import TcpSender
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.seqnum import seq_add, seq_in_window, seq_offset
 from netstack.engine.tcp.transmit import TransmitPath
 
 from netstack.engine.tcp.states import (
@@ -157,7 +157,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         if seg is None or not seg.flags & ACK:
             return False
         # RFC 9293 §3.10.7.3: SND.UNA < SEG.ACK =< SND.NXT (here SND.UNA = ISS)
-        return ((seg.ack - self.snd.iss - 1) & SEQ_MASK) < ((self.snd.nxt - self.snd.iss) & SEQ_MASK)
+        return seq_in_window(seg.ack, seq_add(self.snd.iss, 1), seq_offset(self.snd.nxt, self.snd.iss))
 
     def send_syn(self, now: float) -> None:
         self._send_syn(now, with_ack=False)
@@ -234,8 +234,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.passive = True
         self._fire("passive_open", now)
         self.last_received = now
-        self.rcv.irs = syn.seq
-        self.rcv.nxt = (syn.seq + 1) & SEQ_MASK
+        self.rcv.start(syn.seq)
         self.snd.wnd = syn.window  # RFC 7323 §2.2: the window of a SYN is never scaled
         self.snd.max_wnd = syn.window
         self.snd.wl1 = syn.seq
@@ -350,7 +349,7 @@ class TcpConnection(ReceivePath, TransmitPath):
             "ssthresh": cc.ssthresh if cc is not None else None,
             "send_mss": self.snd.mss,
             "snd_wnd": self.snd.wnd,
-            "rcv_wnd": (self.rcv.adv - self.rcv.nxt) & SEQ_MASK,
+            "rcv_wnd": seq_offset(self.rcv.adv, self.rcv.nxt),
             **self.stats,
         }
 
@@ -467,7 +466,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.keepalive_probes += 1
         self.counters.incr("tcp.keepalive_probes")
         # SEG.SEQ = SND.NXT - 1, no data: an old sequence number the peer must answer with an ACK.
-        self._emit((self.snd.max - 1) & SEQ_MASK, ACK, b"", now)
+        self._emit(seq_add(self.snd.max, -1), ACK, b"", now)
         self.keepalive_deadline = now + cfg.keepalive_interval
 
     def _arm_keepalive(self, now: float) -> None:

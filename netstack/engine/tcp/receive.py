@@ -14,13 +14,14 @@ from __future__ import annotations
 import errno as errnos
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.seqnum import (
+    seq_add, seq_diff, seq_in_window, seq_le, seq_offset,
+)
 
 from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT,
 )
 
-_HALF = 1 << 31
 #: At most one ACK per this interval answers pure ACKs that are out of window (Linux: 500 ms).
 OUT_OF_WINDOW_ACK_INTERVAL = 0.5
 _DATA_STATES = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
@@ -65,45 +66,47 @@ class ReceivePath:
         segment could fail is made here; anything else takes the full path (returns False)."""
         payload = seg.payload
         n = len(payload)
-        rcv_nxt = self.rcv.nxt
+        snd = self.snd
+        rcv = self.rcv
+        rcv_nxt = rcv.nxt
         if (
             not n
             or seg.seq != rcv_nxt
-            or seg.ack != self.snd.una
-            or self.snd.una != self.snd.max
-            or (seg.window << self.snd.wscale) != self.snd.wnd
-            or n > ((self.rcv.adv - rcv_nxt) & SEQ_MASK)
+            or seg.ack != snd.una
+            or snd.una != snd.max
+            or (seg.window << snd.wscale) != snd.wnd
+            or n > seq_offset(rcv.adv, rcv_nxt)
             or self.app_closed
-            or self.rcv.buffer.queue
-            or self.rcv.peer_fin_offset is not None
+            or rcv.buffer.queue
+            or rcv.peer_fin_offset is not None
         ):
             return False
         if self.use_timestamps:
             tsval = seg.tsval
             ts = self.timestamp_state
-            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
+            if tsval is None or ts.ts_recent is None or not seq_le(ts.ts_recent, tsval):
                 return False  # PAWS or a missing timestamp: let the full path judge
-            if rcv_nxt == self.rcv.last_ack_sent:
+            if rcv_nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval  # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent
                 ts.ts_recent_time = now
         self.last_received = now
-        rb = self.rcv.buffer
+        rb = rcv.buffer
         rb._ready += payload
         rb.next_offset += n
-        self.rcv.nxt = (rcv_nxt + n) & SEQ_MASK
-        self.rcv.unacked_bytes += n
+        rcv.nxt = seq_add(rcv_nxt, n)
+        rcv.unacked_bytes += n
         self._schedule_data_ack(seg.flags, now)
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         if self.wakeup is not None:
-            if self.config.ack_at_batch_end and not self.rcv.ack_now:
+            if self.config.ack_at_batch_end and not rcv.ack_now:
                 # batched reads: the application hears of the data once the driver has handled the
                 # frames that arrived together (a timer due now), and reads them in one call
                 if self.notify_deadline is None:
                     self.notify_deadline = now
             else:
                 self.wakeup()
-        if self.rcv.ack_now and not self.dead:
+        if rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
         return True
@@ -112,42 +115,40 @@ class ReceivePath:
         """Header prediction for the sender: a pure in-order ACK of new data, window unchanged (or
         just moved by the ACK), nothing special pending. Same arithmetic as the full path's fifth step
         without the checks such a segment cannot fail."""
+        snd = self.snd
+        rcv = self.rcv
         ack = seg.ack
-        una = self.snd.una
-        acked = (ack - una) & SEQ_MASK
+        una = snd.una
+        acked = seq_offset(ack, una)
         if (
-            seg.seq != self.rcv.nxt
+            seg.seq != rcv.nxt
             or not acked
-            or acked > ((self.snd.max - una) & SEQ_MASK)
-            or self.snd.fin_seq is not None
-            or self.snd.wnd == 0
+            or acked > seq_offset(snd.max, una)
+            or snd.fin_seq is not None
+            or snd.wnd == 0
         ):
             return False
         if self.use_timestamps:
             tsval = seg.tsval
             ts = self.timestamp_state
-            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
+            if tsval is None or ts.ts_recent is None or not seq_le(ts.ts_recent, tsval):
                 return False
-            if self.rcv.nxt == self.rcv.last_ack_sent:
+            if rcv.nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval
                 ts.ts_recent_time = now
         self.last_received = now
         self._ack_advanced(seg, ack, acked, now)
         # RFC 9293 §3.10.7.4 window update (SND.WL1 = SEG.SEQ here, so SND.WL2 <= SEG.ACK decides)
-        if self.snd.wl1 != seg.seq or ((ack - self.snd.wl2) & SEQ_MASK) < _HALF:
-            window = seg.window << self.snd.wscale
-            self.snd.wnd = window
-            self.snd.wl1 = seg.seq
-            self.snd.wl2 = ack
-            if window > self.snd.max_wnd:
-                self.snd.max_wnd = window
-            self.snd.zero_window_answered = window == 0
+        if snd.wl1 != seg.seq or seq_le(snd.wl2, ack):
+            window = seg.window << snd.wscale
+            snd.take_window(seg.seq, ack, window)
+            snd.zero_window_answered = window == 0
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         self._output(now)
         if self.wakeup is not None:
             self.wakeup()
-        if self.rcv.ack_now and not self.dead:
+        if rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
         return True
@@ -171,8 +172,7 @@ class ReceivePath:
             return
         # fourth: the peer's SYN
         self.last_received = now
-        self.rcv.irs = seg.seq
-        self.rcv.nxt = (seg.seq + 1) & SEQ_MASK
+        self.rcv.start(seg.seq)
         self._negotiate(seg, now)
         self.snd.wnd = seg.window  # a SYN's window is never scaled (RFC 7323 §2.2)
         self.snd.max_wnd = max(self.snd.max_wnd, self.snd.wnd)
@@ -189,34 +189,51 @@ class ReceivePath:
 
     # ------------------------------------------------------------------------- other states
     def _arrive_synchronized(self, seg, now: float) -> None:
-        flags = seg.flags
-        payload = seg.payload
-        seq = seg.seq
-        seg_len = len(payload)
-        if flags & SYN:
-            seg_len += 1
-        if flags & FIN:
-            seg_len += 1
-        rcv_nxt = self.rcv.nxt
-        rcv_wnd = (self.rcv.adv - rcv_nxt) & SEQ_MASK
-        if rcv_wnd >= _HALF:
-            rcv_wnd = 0
-        if (
-            self.state is SYN_RECEIVED
-            and flags & (SYN | ACK | RST) == SYN | ACK
-            and seq == self.rcv.irs
-            and ((seg.ack - self.snd.una - 1) & SEQ_MASK) < ((self.snd.max - self.snd.una) & SEQ_MASK)
-        ):
-            # simultaneous open (RFC 9293 §3.5 Figure 7): the peer's SYN,ACK acknowledges our SYN
-            self.snd.una = seg.ack
-            self.snd.wnd = seg.window
-            self.snd.wl1 = seq
-            self.snd.wl2 = seg.ack
-            self._fire("rcv_syn_ack", now)
-            self._output(now)
+        """RFC 9293 §3.10.7.4, SYN-RECEIVED and the synchronized states: the RFC's steps in order."""
+        if self.state is SYN_RECEIVED and self._simultaneous_open_completes(seg, now):
             return
+        rcv_wnd = self.rcv.wnd  # as the segment found it (the text below may move RCV.NXT)
+        off = self._check_sequence_number(seg, rcv_wnd, now)  # first
+        if off is None:
+            return
+        if self._check_rst(seg, off, now):  # second
+            return
+        # third, check security: no security/compartment option is implemented (nothing to compare)
+        if self._check_syn(seg, now):  # fourth
+            return
+        fin_acked_now = self._check_ack(seg, now)  # fifth
+        if fin_acked_now is None:
+            return
+        # sixth, check the URG bit: parsed and ignored (RFC 6093: urgent bytes stay in the stream)
+        window_end = self.rcv.buffer.next_offset + rcv_wnd  # stream offset of the window's right edge
+        start = self._process_segment_text(seg, off, now)  # seventh
+        if self.dead:
+            return
+        self._check_fin(seg, start, window_end, fin_acked_now, now)  # eighth
+        if self.state in _OUTPUT_STATES:
+            self._output(now)
 
-        # first: PAWS (RFC 7323 §5.3), then the acceptability table of RFC 9293 §3.10.7.4
+    def _simultaneous_open_completes(self, seg, now: float) -> bool:
+        """SYN-RECEIVED after a simultaneous open (RFC 9293 §3.5 Figure 7): the peer's SYN,ACK
+        acknowledges our SYN; True when it did and the connection is now ESTABLISHED."""
+        snd = self.snd
+        if not (seg.flags & (SYN | ACK | RST) == SYN | ACK and seg.seq == self.rcv.irs
+                and snd.acceptable_ack(seg.ack)):
+            return False
+        snd.una = seg.ack
+        snd.wnd = seg.window
+        snd.wl1 = seg.seq
+        snd.wl2 = seg.ack
+        self._fire("rcv_syn_ack", now)
+        self._output(now)
+        return True
+
+    def _check_sequence_number(self, seg, rcv_wnd: int, now: float) -> int | None:
+        """First, check sequence number (RFC 9293 §3.10.7.4), after PAWS (RFC 7323 §5.3).
+
+        Returns how far SEG.SEQ lies past RCV.NXT when the segment is acceptable, None when it was
+        handled here (dropped, acknowledged, or a zero-window ACK taken)."""
+        flags = seg.flags
         if (
             self.use_timestamps
             and seg.tsval is not None
@@ -224,121 +241,125 @@ class ReceivePath:
         ):
             self.counters.incr("tcp.drop.paws")
             self._fire("rcv_unacceptable", now)
-            return
-        off = (seq - rcv_nxt) & SEQ_MASK  # distance of SEG.SEQ past RCV.NXT (huge when before)
+            return None
+        seq = seg.seq
+        rcv_nxt = self.rcv.nxt
+        seg_len = seg.seg_len
+        off = seq_offset(seq, rcv_nxt)
+        # the acceptability table: zero-length or not, against a zero or open receive window
         if seg_len == 0:
             acceptable = off == 0 if rcv_wnd == 0 else off < rcv_wnd
         elif rcv_wnd == 0:
             acceptable = False
         else:
-            acceptable = off < rcv_wnd or ((seq + seg_len - 1 - rcv_nxt) & SEQ_MASK) < rcv_wnd
-        if not acceptable:
-            if flags & RST:
-                return  # an RST outside the window is dropped silently (RFC 5961 §3.2)
-            self.counters.incr("tcp.drop.unacceptable")
-            if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
-                # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
-                # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
-                # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
-                # deadlocks two connections whose both windows are full (echo of a bulk stream).
-                self.counters.incr("tcp.zero_window_acks_taken")
-                if self._process_ack(seg, now) and not self.dead:
-                    self._output(now)
-                if self.dead:
-                    return
-            if self.state is TIME_WAIT and flags & FIN and ((seq + seg_len - rcv_nxt) & SEQ_MASK) == 0:
-                self._fire("rcv_fin", now)  # the peer's FIN again: ACK it, restart 2 MSL
-            elif seg_len or self._out_of_window_ack_allowed(now):
-                self._fire("rcv_unacceptable", now)  # send_ack, then drop
-            return
-        self.last_received = now
-        if self.keepalive_deadline is not None:
-            self._arm_keepalive(now)
-
-        # second: RST (RFC 5961 §3: only SEG.SEQ == RCV.NXT resets, in-window gets a challenge ACK)
+            acceptable = off < rcv_wnd or seq_in_window(seq_add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
+        if acceptable:
+            self.last_received = now
+            if self.keepalive_deadline is not None:
+                self._arm_keepalive(now)
+            return off
         if flags & RST:
-            if off != 0:
-                self.counters.incr("tcp.challenge_acks")
-                self._fire("rcv_unacceptable", now)
-                return
-            self.counters.incr("tcp.resets_received")
-            if self.trace is not None:
-                self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
-            self._fire("rcv_rst", now)
-            return
+            return None  # an RST outside the window is dropped silently (RFC 5961 §3.2)
+        self.counters.incr("tcp.drop.unacceptable")
+        if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
+            # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
+            # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
+            # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
+            # deadlocks two connections whose both windows are full (echo of a bulk stream).
+            self.counters.incr("tcp.zero_window_acks_taken")
+            if self._process_ack(seg, now) and not self.dead:
+                self._output(now)
+            if self.dead:
+                return None
+        if self.state is TIME_WAIT and flags & FIN and seq_add(seq, seg_len) == rcv_nxt:
+            self._fire("rcv_fin", now)  # the peer's FIN again: ACK it, restart 2 MSL
+        elif seg_len or self._out_of_window_ack_allowed(now):
+            self._fire("rcv_unacceptable", now)  # send_ack, then drop
+        return None
 
-        # fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, never a reset)
-        if flags & SYN:
-            self._fire("rcv_syn", now)
-            return
+    def _check_rst(self, seg, off: int, now: float) -> bool:
+        """Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3): only SEG.SEQ == RCV.NXT
+        resets; an in-window RST gets a challenge ACK. True when the segment was an RST."""
+        if not seg.flags & RST:
+            return False
+        if off != 0:
+            self.counters.incr("tcp.challenge_acks")
+            self._fire("rcv_unacceptable", now)
+            return True
+        self.counters.incr("tcp.resets_received")
+        if self.trace is not None:
+            self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
+        self._fire("rcv_rst", now)
+        return True
 
-        # fifth: ACK
-        if not flags & ACK:
-            return
+    def _check_syn(self, seg, now: float) -> bool:
+        """Fourth, check the SYN bit (RFC 9293 §3.10.7.4, RFC 5961 §4): a SYN in a synchronized
+        state gets a challenge ACK, never a reset. True when the segment was a SYN."""
+        if not seg.flags & SYN:
+            return False
+        self._fire("rcv_syn", now)
+        return True
+
+    def _check_ack(self, seg, now: float) -> bool | None:
+        """Fifth, check the ACK field (RFC 9293 §3.10.7.4). Returns None when processing stops here,
+        else whether this ACK acknowledged our FIN in a way the eighth step still has to report."""
+        if not seg.flags & ACK:
+            return None
+        snd = self.snd
         if self.use_timestamps and seg.tsval is not None:
             # RFC 7323 §4.3: TS.Recent from the segment when SEG.SEQ <= Last.ACK.sent
-            self.timestamp_state.update(seg.tsval, ((self.rcv.last_ack_sent - seq) & SEQ_MASK) < _HALF, now)
-        fin_acked_now = False
+            self.timestamp_state.update(seg.tsval, seq_le(seg.seq, self.rcv.last_ack_sent), now)
         if self.state is SYN_RECEIVED:
-            if ((seg.ack - self.snd.una - 1) & SEQ_MASK) < ((self.snd.max - self.snd.una) & SEQ_MASK):
-                self._take_rtt_sample_for_syn(now)
-                self.snd.una = seg.ack
-                self.snd.wnd = seg.window << self.snd.wscale
-                self.snd.max_wnd = max(self.snd.max_wnd, self.snd.wnd)
-                self.snd.wl1 = seq
-                self.snd.wl2 = seg.ack
-                self._fire("rcv_ack_of_syn", now)
-            else:
+            if not snd.acceptable_ack(seg.ack):
                 self._emit_reset_for(seg, now)  # <SEQ=SEG.ACK><CTL=RST>
-                return
-        else:
-            had_fin_outstanding = self.snd.fin_seq is not None and self.snd.una != self.snd.max
-            if not self._process_ack(seg, now):
-                return
-            if self.dead:
-                return
-            fin_acked_now = had_fin_outstanding and self.snd.una == self.snd.max
-            if fin_acked_now:
-                state = self.state
-                if state is FIN_WAIT_1:
-                    if not flags & FIN:
-                        self._fire("rcv_ack_of_fin", now)
-                        fin_acked_now = False
-                        if self.app_closed:
-                            self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
-                elif state is CLOSING or state is LAST_ACK:
-                    self._fire("rcv_ack_of_fin", now)  # TIME-WAIT, or CLOSED (delete_tcb)
-                    fin_acked_now = False
-                    if self.dead:
-                        return
+                return None
+            self._take_rtt_sample_for_syn(now)
+            snd.una = seg.ack
+            snd.take_window(seg.seq, seg.ack, seg.window << snd.wscale)
+            self._fire("rcv_ack_of_syn", now)
+            return False
+        had_fin_outstanding = snd.fin_outstanding
+        if not self._process_ack(seg, now) or self.dead:
+            return None
+        if not (had_fin_outstanding and snd.una == snd.max):
+            return False
+        # our FIN is acknowledged now
+        state = self.state
+        if state is FIN_WAIT_1:
+            if seg.flags & FIN:
+                return True  # the eighth step fires rcv_fin_ack_of_fin (or rcv_ack_of_fin)
+            self._fire("rcv_ack_of_fin", now)  # FIN-WAIT-2
+            if self.app_closed:
+                self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
+            return False
+        if state is CLOSING or state is LAST_ACK:
+            self._fire("rcv_ack_of_fin", now)  # TIME-WAIT, or CLOSED (delete_tcb)
+            return None if self.dead else False
+        return True
 
-        # sixth: URG is parsed and ignored (RFC 6093: urgent bytes stay in the stream)
-        # seventh: segment text. Stream offsets: where SEG.SEQ falls relative to RCV.NXT's offset.
-        rb = self.rcv.buffer
-        base = rb.next_offset
-        start = base + off if off < _HALF else base - ((-off) & SEQ_MASK)
-        if payload:
-            self._receive_text(seg, payload, start, off, now)
-            if self.dead:
-                return
-        # eighth: FIN (possibly one that arrived earlier, out of order, and is now in order). A FIN
-        # right at the window's edge is taken: it needs no buffer space.
-        if flags & FIN and self.rcv.peer_fin_offset is None and not self.rcv.fin_received:
-            fin_offset = start + len(payload)
-            if (self.state in _DATA_STATES or self.state is SYN_RECEIVED) and fin_offset <= base + rcv_wnd:
-                self.rcv.peer_fin_offset = fin_offset
-        if (
-            self.rcv.peer_fin_offset is not None
-            and not self.rcv.fin_received
-            and self.rcv.buffer.next_offset == self.rcv.peer_fin_offset
-        ):
+    def _process_segment_text(self, seg, off: int, now: float) -> int:
+        """Seventh, process the segment text (RFC 9293 §3.10.7.4). Returns the stream offset where
+        SEG.SEQ falls (RCV.NXT's offset plus ``off``, or before it for a retransmission)."""
+        start = self.rcv.buffer.next_offset + seq_diff(seg.seq, self.rcv.nxt)
+        if seg.payload:
+            self._receive_text(seg, seg.payload, start, off, now)
+        return start
+
+    def _check_fin(self, seg, start: int, window_end: int, fin_acked_now: bool, now: float) -> None:
+        """Eighth, check the FIN bit (RFC 9293 §3.10.7.4): a FIN, possibly one that arrived earlier
+        out of order and is now in order. A FIN right at the window's edge is taken: it needs no
+        buffer space."""
+        rcv = self.rcv
+        if seg.flags & FIN and rcv.peer_fin_offset is None and not rcv.fin_received:
+            fin_offset = start + len(seg.payload)
+            if (self.state in _DATA_STATES or self.state is SYN_RECEIVED) and fin_offset <= window_end:
+                rcv.peer_fin_offset = fin_offset
+        if rcv.peer_fin_offset is not None and not rcv.fin_received and rcv.buffer.next_offset == rcv.peer_fin_offset:
             self._receive_fin(now, fin_acked_now)
         elif fin_acked_now:
             self._fire("rcv_ack_of_fin", now)  # the FIN of this segment is not in order yet
             if self.app_closed:
                 self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
-        if self.state in _OUTPUT_STATES:
-            self._output(now)
 
     def _schedule_data_ack(self, flags: int, now: float) -> None:
         """When to acknowledge in-order data (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
@@ -385,9 +406,7 @@ class ReceivePath:
             self._fire("abort", now)
             self.error = errnos.ECONNRESET
             return
-        rcv_wnd = (self.rcv.adv - self.rcv.nxt) & SEQ_MASK
-        if rcv_wnd >= _HALF:
-            rcv_wnd = 0
+        rcv_wnd = self.rcv.wnd
         n = len(payload)
         # Trim what lies beyond the window we offered (RFC 9293 §3.10.7.4 "trim to the window").
         limit = rb.next_offset + rcv_wnd
@@ -397,7 +416,7 @@ class ReceivePath:
         before = rb.queue.held
         advanced = rb.receive(start, payload)
         if advanced:
-            self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK
+            self.rcv.nxt = seq_add(self.rcv.nxt, advanced)
             if rb.queue.held < before or off != 0:
                 self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
             else:
@@ -416,7 +435,7 @@ class ReceivePath:
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""
         self.rcv.fin_received = True
-        self.rcv.nxt = (self.rcv.nxt + 1) & SEQ_MASK
+        self.rcv.nxt = seq_add(self.rcv.nxt, 1)
         self.rcv.ack_now = True
         if fin_acked_now and self.state is FIN_WAIT_1:
             self._fire("rcv_fin_ack_of_fin", now)  # our FIN acknowledged by this same segment
@@ -425,76 +444,42 @@ class ReceivePath:
 
     def _process_ack(self, seg, now: float) -> bool:
         """Fifth step in the synchronized states; False when the segment must be dropped."""
+        snd = self.snd
         ack = seg.ack
-        una = self.snd.una
-        acked = (ack - una) & SEQ_MASK
-        in_flight = (self.snd.max - una) & SEQ_MASK
+        acked = seq_offset(ack, snd.una)
+        in_flight = snd.in_flight
         if acked > in_flight:
-            if acked >= _HALF:
+            if seq_diff(ack, snd.una) < 0:
                 return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")
             if seg.payload or self._out_of_window_ack_allowed(now):
                 self.rcv.ack_now = True
             return False
-        window = seg.window << self.snd.wscale
+        window = seg.window << snd.wscale
         if acked:
             self._ack_advanced(seg, ack, acked, now)
-        elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == self.snd.wnd:
+        elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == snd.wnd:
             self._duplicate_ack(now)
-        # RFC 9293 §3.10.7.4: update the send window when the segment is newer (SND.WL1/WL2 rule)
-        wl1 = (seg.seq - self.snd.wl1) & SEQ_MASK
-        if (0 < wl1 < _HALF) or (wl1 == 0 and ((ack - self.snd.wl2) & SEQ_MASK) < _HALF):
-            old = self.snd.wnd
-            self.snd.wnd = window
-            self.snd.wl1 = seg.seq
-            self.snd.wl2 = ack
-            if window > self.snd.max_wnd:
-                self.snd.max_wnd = window
-            if window and not old:
-                self.persist_deadline = None
-                self.snd.persist_backoff = 0
-            self.snd.zero_window_answered = window == 0
+        if snd.update_window(seg.seq, ack, window):
+            self.persist_deadline = None  # the window opened: no more probes
         return True
 
     def _ack_advanced(self, seg, ack: int, acked: int, now: float) -> None:
         """SND.UNA < SEG.ACK <= SND.MAX: new data (or our FIN) acknowledged."""
-        sb = self.snd.buffer
-        data_acked = (ack - self.snd.buf_seq) & SEQ_MASK
-        if data_acked >= _HALF:
-            data_acked = 0
-        elif data_acked > len(sb):
-            data_acked = len(sb)  # the rest acknowledges our FIN
-        if data_acked:
-            sb.consume(data_acked)
-            self.snd.buf_seq = (self.snd.buf_seq + data_acked) & SEQ_MASK
-        self.snd.una = ack
-        if 0 < ((ack - self.snd.nxt) & SEQ_MASK) < _HALF:
-            self.snd.nxt = ack  # after go-back-N the peer may acknowledge beyond SND.NXT
-        # RTT: timestamps give a sample on every ACK of new data (RFC 7323 §4.1); otherwise the one
-        # timed segment, unless it was retransmitted (Karn's algorithm).
-        if self.use_timestamps and seg.tsecr:
-            # Karn for timestamps: an echo older than our last retransmission may time a segment
-            # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
-            floor = self.snd.ts_retransmit_floor
-            if floor is None or ((seg.tsecr - floor) & SEQ_MASK) < _HALF:
-                rtt = ((self.timestamp_state.tsval(now) - seg.tsecr) & SEQ_MASK) / 1000.0
-                if rtt < 60:
-                    self.snd.rtt.sample(rtt)
-        elif self.snd.rtt_seq is not None and 0 < ((ack - self.snd.rtt_seq) & SEQ_MASK) < _HALF:
-            self.snd.rtt.sample(now - self.snd.rtt_time)
-            self.snd.rtt_seq = None
-        self.snd.retransmits = 0
-        self.snd.rtt.reset_backoff()
-        flight = (self.snd.max - ack) & SEQ_MASK
-        if self.snd.cc.on_ack(acked, flight, ack):
+        snd = self.snd
+        snd.acknowledge(ack)
+        tsecr = seg.tsecr if self.use_timestamps else 0
+        snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
+        flight = snd.in_flight
+        if snd.cc.on_ack(acked, flight, ack):
             self._retransmit_first(now)  # RFC 6582 §3.2 (5): partial ACK in fast recovery
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
         if flight == 0:
             self.retransmit_deadline = None
             self.user_timeout_deadline = None
         else:
-            self.retransmit_deadline = now + self.snd.rtt.rto
+            self.retransmit_deadline = now + snd.rtt.rto
             if self.config.user_timeout is not None:
                 self.user_timeout_deadline = now + self.config.user_timeout
 
@@ -504,7 +489,7 @@ class ReceivePath:
         self.counters.incr("tcp.dup_acks")
         if self.trace is not None:
             self.trace("tcp.dup_ack", conn=self.name, ack=self.snd.una, count=self.snd.cc.duplicate_acks + 1)
-        flight = (self.snd.max - self.snd.una) & SEQ_MASK
+        flight = self.snd.in_flight
         if self.snd.cc.on_duplicate_ack(flight, self.snd.una, self.snd.max):
             self.stats["fast_retransmits"] += 1
             self.counters.incr("tcp.fast_retransmits")

@@ -12,7 +12,7 @@ blocks (RFC 2018) describing the reassembly queue belong here.
 from __future__ import annotations
 
 from netstack.engine.tcp.receive_buffer import ReceiveBuffer
-from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK
+from netstack.engine.tcp.seqnum import seq_add, seq_diff
 
 
 class TcpReceiver:
@@ -36,10 +36,9 @@ class TcpReceiver:
     @property
     def wnd(self) -> int:
         """RCV.WND as the peer knows it: the advertised right edge minus RCV.NXT (never negative)."""
-        wnd = (self.adv - self.nxt) & SEQ_MASK
-        return 0 if wnd >= HALF_SPACE else wnd
+        return max(seq_diff(self.adv, self.nxt), 0)
 
     def start(self, syn_seq: int) -> None:
         """The peer's SYN arrived: IRS = SEG.SEQ, RCV.NXT = SEG.SEQ + 1 (RFC 9293 §3.10.7.2/3)."""
         self.irs = syn_seq
-        self.nxt = (syn_seq + 1) & SEQ_MASK
+        self.nxt = seq_add(syn_seq, 1)

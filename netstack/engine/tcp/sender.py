@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.send_buffer import SendBuffer
-from netstack.engine.tcp.seqnum import seq_add, seq_diff, seq_gt, seq_in_window
+from netstack.engine.tcp.seqnum import seq_add, seq_diff, seq_gt, seq_in_window, seq_le, seq_lt, seq_offset
 
 
 class TcpSender:
@@ -75,3 +75,46 @@ class TcpSender:
         self.wl2 = ack
         if window > self.max_wnd:
             self.max_wnd = window
+
+    def update_window(self, seq: int, ack: int, window: int) -> bool:
+        """Take the window of <SEG.SEQ, SEG.ACK> when the segment is newer than the one that last
+        set it: SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK (RFC 9293
+        §3.10.7.4). True when a zero window opened (zero-window probing ends)."""
+        if not (seq_lt(self.wl1, seq) or (self.wl1 == seq and seq_le(self.wl2, ack))):
+            return False
+        opened = window and not self.wnd
+        self.take_window(seq, ack, window)
+        if opened:
+            self.persist_backoff = 0
+        self.zero_window_answered = window == 0
+        return bool(opened)
+
+    def acknowledge(self, ack: int) -> None:
+        """SND.UNA < SEG.ACK =< SND.MAX: free the acknowledged bytes, SND.UNA = SEG.ACK."""
+        buffer = self.buffer
+        # what lies past the buffer's last byte acknowledges our FIN
+        data_acked = min(max(seq_diff(ack, self.buf_seq), 0), len(buffer))
+        if data_acked:
+            buffer.consume(data_acked)
+            self.buf_seq = seq_add(self.buf_seq, data_acked)
+        self.una = ack
+        if seq_gt(ack, self.nxt):
+            self.nxt = ack  # after go-back-N the peer may acknowledge beyond SND.NXT
+        self.retransmits = 0
+        self.rtt.reset_backoff()
+
+    def sample_rtt(self, ack: int, tsecr: int, tsval_now: int, now: float) -> None:
+        """An RTT sample from an ACK of new data: timestamps give one on every such ACK (RFC 7323
+        §4.1, ``tsecr`` nonzero); otherwise the one timed segment, unless it was retransmitted
+        (Karn's algorithm, RFC 6298 §3)."""
+        if tsecr:
+            # Karn for timestamps: an echo older than our last retransmission may time a segment
+            # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
+            floor = self.ts_retransmit_floor
+            if floor is None or seq_le(floor, tsecr):
+                rtt = seq_offset(tsval_now, tsecr) / 1000.0
+                if rtt < 60:
+                    self.rtt.sample(rtt)
+        elif self.rtt_seq is not None and seq_gt(ack, self.rtt_seq):
+            self.rtt.sample(now - self.rtt_time)
+            self.rtt_seq = None

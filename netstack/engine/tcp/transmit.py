@@ -17,12 +17,11 @@
 from __future__ import annotations
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.seqnum import seq_add, seq_diff, seq_offset
 
 from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
 )
-_HALF = 1 << 31
 _CAN_SEND_DATA = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 
 
@@ -55,9 +54,7 @@ class TransmitPath:
         """The 16-bit window field, moving the advertised right edge per RFC 1122 §4.2.3.3."""
         free = self.rcv.buffer.free
         rcv_nxt = self.rcv.nxt
-        current = (self.rcv.adv - rcv_nxt) & SEQ_MASK
-        if current >= _HALF:
-            current = 0
+        current = self.rcv.wnd
         if free > current and (
             free - current >= min(self.rcv.buffer.capacity // 2, self.rcv.mss) or current == 0 and free >= self.rcv.mss
             or free == self.rcv.buffer.capacity
@@ -67,7 +64,7 @@ class TransmitPath:
         field = (current + (1 << shift) - 1) >> shift  # round up so the right edge never moves left
         if field > 0xFFFF:
             field = 0xFFFF
-        self.rcv.adv = (rcv_nxt + (field << shift)) & SEQ_MASK
+        self.rcv.adv = seq_add(rcv_nxt, field << shift)
         return field
 
     def _send_syn(self, now: float, *, with_ack: bool) -> None:
@@ -86,7 +83,7 @@ class TransmitPath:
             mss=self.rcv.mss,
         )
         if with_ack:
-            self.rcv.adv = (self.rcv.nxt + window) & SEQ_MASK
+            self.rcv.adv = seq_add(self.rcv.nxt, window)
             self.rcv.last_ack_sent = self.rcv.nxt
         peer_ok = self.options if with_ack else None
         if self.our_wscale is not None and (not with_ack or peer_ok.snd_wscale or peer_ok.rcv_wscale):
@@ -99,7 +96,7 @@ class TransmitPath:
         self.outbox.append(seg)
         self.stats["segments_out"] += 1
         if self.snd.max == self.snd.iss:
-            self.snd.nxt = self.snd.max = (self.snd.iss + 1) & SEQ_MASK
+            self.snd.nxt = self.snd.max = seq_add(self.snd.iss, 1)
             self.snd.rtt_time = now
         else:
             self.stats["retransmissions"] += 1
@@ -117,7 +114,7 @@ class TransmitPath:
         if seg.flags & ACK:
             reply = TcpSegment(self.local_port, self.remote_port, seg.ack, 0, RST, 0, b"")
         else:
-            end = (seg.seq + seg.seg_len) & SEQ_MASK
+            end = seq_add(seg.seq, seg.seg_len)
             reply = TcpSegment(self.local_port, self.remote_port, 0, end, RST | ACK, 0, b"")
         self.outbox.append(reply)
         self.counters.incr("tcp.resets_sent")
@@ -130,10 +127,11 @@ class TransmitPath:
         it is a small segment (the persist timer calls it so a small window cannot stall us)."""
         if self.state not in _CAN_SEND_DATA:
             return
-        sb = self.snd.buffer
-        mss = self.snd.mss
-        cwnd = self.snd.cc.cwnd
-        buf_seq = self.snd.buf_seq
+        snd = self.snd
+        sb = snd.buffer
+        mss = snd.mss
+        cwnd = snd.cc.cwnd
+        buf_seq = snd.buf_seq
         end_offset = len(sb)
         sent_any = False
         template = None  # the burst's first segment
@@ -141,20 +139,18 @@ class TransmitPath:
         outbox = self.outbox
         stats = self.stats
         while True:
-            snd_nxt = self.snd.nxt
-            offset = (snd_nxt - buf_seq) & SEQ_MASK
-            if offset >= _HALF:
-                offset = 0
+            snd_nxt = snd.nxt
+            offset = max(seq_diff(snd_nxt, buf_seq), 0)
             avail = end_offset - offset
-            flight = (snd_nxt - self.snd.una) & SEQ_MASK
-            wnd = self.snd.wnd if self.snd.wnd < cwnd else cwnd
+            flight = seq_offset(snd_nxt, snd.una)
+            wnd = snd.wnd if snd.wnd < cwnd else cwnd
             usable = wnd - flight
             if avail > 0:
                 n = mss if mss < avail else avail
                 if usable < n:
                     n = usable
                 if n <= 0:
-                    if self.snd.wnd == 0 and flight == 0 and self.persist_deadline is None:
+                    if snd.wnd == 0 and flight == 0 and self.persist_deadline is None:
                         self._arm_persist(now)
                     break
                 if n < mss and not force:
@@ -163,26 +159,26 @@ class TransmitPath:
                         # window-limited: RFC 1122 §4.2.3.4 allows it only when it is at least half the
                         # largest window the peer ever offered; otherwise wait for the window to open
                         # (an ACK), or for the override timeout when nothing is in flight
-                        if n < self.snd.max_wnd // 2 or flight:
+                        if n < snd.max_wnd // 2 or flight:
                             if flight == 0 and self.persist_deadline is None:
                                 self._arm_persist(now)
                             break
-                    elif flight and not self.nodelay and not self.snd.fin_queued:
+                    elif flight and not self.nodelay and not snd.fin_queued:
                         break  # Nagle (RFC 896): wait for the ACK of what is in flight
                 flags = ACK
                 last = n == avail
                 if last:
                     flags |= PSH
-                    if self.snd.fin_queued:
+                    if snd.fin_queued:
                         flags |= FIN
-                if offset < (self.snd.max - buf_seq) & SEQ_MASK:
+                if offset < seq_offset(snd.max, buf_seq):
                     self.stats["retransmissions"] += 1
                     self.counters.incr("tcp.retransmissions")
                     if self.trace is not None:
                         self.trace("tcp.retransmit", conn=self.name, seq=snd_nxt, len=n, reason="go-back-N")
-                elif self.snd.rtt_seq is None and not self.use_timestamps:
-                    self.snd.rtt_seq = snd_nxt
-                    self.snd.rtt_time = now
+                elif snd.rtt_seq is None and not self.use_timestamps:
+                    snd.rtt_seq = snd_nxt
+                    snd.rtt_time = now
                 if template is None:
                     template = self._emit(snd_nxt, flags, sb.peek(offset, n), now)
                 else:
@@ -194,44 +190,37 @@ class TransmitPath:
                     seg.tsecr = template.tsecr
                     outbox.append(seg)
                     stats["segments_out"] += 1
-                snd_nxt = (snd_nxt + n) & SEQ_MASK
+                snd_nxt = seq_add(snd_nxt, n)
                 if flags & FIN:
-                    self.snd.fin_seq = snd_nxt
-                    snd_nxt = (snd_nxt + 1) & SEQ_MASK
-                self._advance_snd_nxt(snd_nxt)
+                    snd.fin_seq = snd_nxt
+                    snd_nxt = seq_add(snd_nxt, 1)
+                snd.advance_nxt(snd_nxt)
                 sent_any = True
                 if flags & FIN:
                     break
                 continue
-            if self.snd.fin_queued and offset == end_offset and (
-                self.snd.fin_seq is None or snd_nxt == self.snd.fin_seq
+            if snd.fin_queued and offset == end_offset and (
+                snd.fin_seq is None or snd_nxt == snd.fin_seq
             ):
                 # the FIN alone, after the last byte (it takes one sequence number)
-                self.snd.fin_seq = snd_nxt
-                if self.snd.max != snd_nxt:
+                snd.fin_seq = snd_nxt
+                if snd.max != snd_nxt:
                     self.stats["retransmissions"] += 1
                 self._emit(snd_nxt, FIN | ACK, b"", now)
-                self._advance_snd_nxt((snd_nxt + 1) & SEQ_MASK)
+                snd.advance_nxt(seq_add(snd_nxt, 1))
                 sent_any = True
             break
         if sent_any and self.retransmit_deadline is None:
-            self.retransmit_deadline = now + self.snd.rtt.rto
+            self.retransmit_deadline = now + snd.rtt.rto
             if self.config.user_timeout is not None and self.user_timeout_deadline is None:
                 self.user_timeout_deadline = now + self.config.user_timeout
-
-    def _advance_snd_nxt(self, snd_nxt: int) -> None:
-        self.snd.nxt = snd_nxt
-        if ((snd_nxt - self.snd.max) & SEQ_MASK) - 1 < _HALF - 1:
-            self.snd.max = snd_nxt
 
     def _retransmit_first(self, now: float) -> None:
         """Resend the first unacknowledged segment without moving SND.NXT (fast retransmit)."""
         sb = self.snd.buffer
-        offset = (self.snd.una - self.snd.buf_seq) & SEQ_MASK
-        if offset >= _HALF:
-            offset = 0
+        offset = max(seq_diff(self.snd.una, self.snd.buf_seq), 0)
         # never beyond SND.MAX: this is a retransmission, new data goes out through _output
-        in_flight = (self.snd.max - self.snd.una) & SEQ_MASK
+        in_flight = self.snd.in_flight
         n = min(self.snd.mss, len(sb) - offset, in_flight)
         flags = ACK
         seq = self.snd.una
@@ -240,7 +229,7 @@ class TransmitPath:
                 return
             n = 0
             flags |= FIN
-        elif self.snd.fin_seq is not None and ((seq + n) & SEQ_MASK) == self.snd.fin_seq:
+        elif self.snd.fin_seq is not None and seq_add(seq, n) == self.snd.fin_seq:
             flags |= FIN
         self.stats["retransmissions"] += 1
         self.counters.incr("tcp.retransmissions")
@@ -277,9 +266,9 @@ class TransmitPath:
         self.snd.rtt_seq = None  # Karn's algorithm
         self.snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
         # RFC 5681 §3.1 (4) / RFC 6582 §4: loss window; recover = SND.NXT (no fast retransmit of old data)
-        self.snd.cc.on_retransmit_timeout((self.snd.max - self.snd.una) & SEQ_MASK, self.snd.max)
+        self.snd.cc.on_retransmit_timeout(self.snd.in_flight, self.snd.max)
         self.snd.nxt = self.snd.una  # go back N
-        if self.snd.fin_seq is not None and self.snd.una == ((self.snd.fin_seq + 1) & SEQ_MASK):
+        if self.snd.fin_seq is not None and self.snd.una == seq_add(self.snd.fin_seq, 1):
             return
         sent_before = self.stats["segments_out"]
         if self.snd.wnd == 0:
@@ -312,8 +301,8 @@ class TransmitPath:
     def _probe(self, now: float) -> bool:
         """Send one byte at SND.NXT beyond the zero window; True when there was a byte to send."""
         sb = self.snd.buffer
-        offset = (self.snd.nxt - self.snd.buf_seq) & SEQ_MASK
-        if offset >= _HALF or offset >= len(sb):
+        offset = seq_diff(self.snd.nxt, self.snd.buf_seq)
+        if not 0 <= offset < len(sb):
             return False
         seq = self.snd.nxt
         self.stats["zero_window_probes"] += 1
@@ -323,16 +312,14 @@ class TransmitPath:
         if seq != self.snd.max:
             self.stats["retransmissions"] += 1
         self._emit(seq, ACK, sb.peek(offset, 1), now)
-        self._advance_snd_nxt((seq + 1) & SEQ_MASK)
+        self.snd.advance_nxt(seq_add(seq, 1))
         return True
 
     def _maybe_window_update(self, now: float) -> bool:
         """After the application read: announce the opened window when the one the peer knows fell
         below half the buffer and at least doubles (Linux's tcp_cleanup_rbuf rule; RFC 1122
         §4.2.3.3 receiver SWS avoidance), in particular after we advertised zero."""
-        current = (self.rcv.adv - self.rcv.nxt) & SEQ_MASK
-        if current >= _HALF:
-            current = 0
+        current = self.rcv.wnd
         capacity = self.rcv.buffer.capacity
         if 2 * current > capacity:
             return False
