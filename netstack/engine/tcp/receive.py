@@ -15,7 +15,7 @@ import errno as errnos
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
 from netstack.engine.tcp.seqnum import (
-    seq_add, seq_diff, seq_in_window, seq_le, seq_offset,
+    HALF_SPACE, SEQ_MASK, seq_add, seq_diff, seq_in_window, seq_le, seq_offset,
 )
 
 from netstack.engine.tcp.states import (
@@ -66,6 +66,8 @@ class ReceivePath:
         segment could fail is made here; anything else takes the full path (returns False)."""
         payload = seg.payload
         n = len(payload)
+        # Sequence arithmetic written out (not seqnum's helpers): this runs once per segment of a bulk
+        # transfer, where the helpers' calls cost a measurable share (docs/performance.md, "seqnum").
         snd = self.snd
         rcv = self.rcv
         rcv_nxt = rcv.nxt
@@ -75,7 +77,7 @@ class ReceivePath:
             or seg.ack != snd.una
             or snd.una != snd.max
             or (seg.window << snd.wscale) != snd.wnd
-            or n > seq_offset(rcv.adv, rcv_nxt)
+            or n > ((rcv.adv - rcv_nxt) & SEQ_MASK)
             or self.app_closed
             or rcv.buffer.queue
             or rcv.peer_fin_offset is not None
@@ -84,7 +86,7 @@ class ReceivePath:
         if self.use_timestamps:
             tsval = seg.tsval
             ts = self.timestamp_state
-            if tsval is None or ts.ts_recent is None or not seq_le(ts.ts_recent, tsval):
+            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= HALF_SPACE:
                 return False  # PAWS or a missing timestamp: let the full path judge
             if rcv_nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval  # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent
@@ -93,7 +95,7 @@ class ReceivePath:
         rb = rcv.buffer
         rb._ready += payload
         rb.next_offset += n
-        rcv.nxt = seq_add(rcv_nxt, n)
+        rcv.nxt = (rcv_nxt + n) & SEQ_MASK
         rcv.unacked_bytes += n
         self._schedule_data_ack(seg.flags, now)
         if self.keepalive_deadline is not None:
@@ -115,15 +117,17 @@ class ReceivePath:
         """Header prediction for the sender: a pure in-order ACK of new data, window unchanged (or
         just moved by the ACK), nothing special pending. Same arithmetic as the full path's fifth step
         without the checks such a segment cannot fail."""
+        # Sequence arithmetic written out (not seqnum's helpers): this runs once per segment of a bulk
+        # transfer, where the helpers' calls cost a measurable share (docs/performance.md, "seqnum").
         snd = self.snd
         rcv = self.rcv
         ack = seg.ack
         una = snd.una
-        acked = seq_offset(ack, una)
+        acked = (ack - una) & SEQ_MASK
         if (
             seg.seq != rcv.nxt
             or not acked
-            or acked > seq_offset(snd.max, una)
+            or acked > ((snd.max - una) & SEQ_MASK)
             or snd.fin_seq is not None
             or snd.wnd == 0
         ):
@@ -131,7 +135,7 @@ class ReceivePath:
         if self.use_timestamps:
             tsval = seg.tsval
             ts = self.timestamp_state
-            if tsval is None or ts.ts_recent is None or not seq_le(ts.ts_recent, tsval):
+            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= HALF_SPACE:
                 return False
             if rcv.nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval
@@ -139,7 +143,7 @@ class ReceivePath:
         self.last_received = now
         self._ack_advanced(seg, ack, acked, now)
         # RFC 9293 §3.10.7.4 window update (SND.WL1 = SEG.SEQ here, so SND.WL2 <= SEG.ACK decides)
-        if snd.wl1 != seg.seq or seq_le(snd.wl2, ack):
+        if snd.wl1 != seg.seq or ((ack - snd.wl2) & SEQ_MASK) < HALF_SPACE:
             window = seg.window << snd.wscale
             snd.take_window(seg.seq, ack, window)
             snd.zero_window_answered = window == 0

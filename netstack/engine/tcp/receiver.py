@@ -12,7 +12,7 @@ blocks (RFC 2018) describing the reassembly queue belong here.
 from __future__ import annotations
 
 from netstack.engine.tcp.receive_buffer import ReceiveBuffer
-from netstack.engine.tcp.seqnum import seq_add, seq_diff
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add
 
 
 class TcpReceiver:
@@ -36,7 +36,8 @@ class TcpReceiver:
     @property
     def wnd(self) -> int:
         """RCV.WND as the peer knows it: the advertised right edge minus RCV.NXT (never negative)."""
-        return max(seq_diff(self.adv, self.nxt), 0)
+        wnd = (self.adv - self.nxt) & SEQ_MASK  # written out: read for every ACK we send
+        return 0 if wnd >= HALF_SPACE else wnd
 
     def start(self, syn_seq: int) -> None:
         """The peer's SYN arrived: IRS = SEG.SEQ, RCV.NXT = SEG.SEQ + 1 (RFC 9293 §3.10.7.2/3)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.send_buffer import SendBuffer
-from netstack.engine.tcp.seqnum import seq_add, seq_diff, seq_gt, seq_in_window, seq_le, seq_lt, seq_offset
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_lt, seq_offset
 
 
 class TcpSender:
@@ -51,7 +51,7 @@ class TcpSender:
     @property
     def in_flight(self) -> int:
         """Bytes (and SYN/FIN) sent and not yet acknowledged: SND.MAX - SND.UNA."""
-        return seq_diff(self.max, self.una)
+        return (self.max - self.una) & SEQ_MASK  # (written out: read on every ACK)
 
     @property
     def fin_outstanding(self) -> bool:
@@ -65,7 +65,7 @@ class TcpSender:
     def advance_nxt(self, nxt: int) -> None:
         """SND.NXT moves on; SND.MAX follows when it passes it."""
         self.nxt = nxt
-        if seq_gt(nxt, self.max):
+        if 0 < ((nxt - self.max) & SEQ_MASK) < HALF_SPACE:  # seq_gt, written out: once per segment sent
             self.max = nxt
 
     def take_window(self, seq: int, ack: int, window: int) -> None:
@@ -91,14 +91,18 @@ class TcpSender:
 
     def acknowledge(self, ack: int) -> None:
         """SND.UNA < SEG.ACK =< SND.MAX: free the acknowledged bytes, SND.UNA = SEG.ACK."""
+        # (sequence arithmetic written out: this runs on every ACK of a bulk transfer, see _output)
         buffer = self.buffer
-        # what lies past the buffer's last byte acknowledges our FIN
-        data_acked = min(max(seq_diff(ack, self.buf_seq), 0), len(buffer))
+        data_acked = (ack - self.buf_seq) & SEQ_MASK
+        if data_acked >= HALF_SPACE:
+            data_acked = 0
+        elif data_acked > len(buffer):
+            data_acked = len(buffer)  # the rest acknowledges our FIN
         if data_acked:
             buffer.consume(data_acked)
-            self.buf_seq = seq_add(self.buf_seq, data_acked)
+            self.buf_seq = (self.buf_seq + data_acked) & SEQ_MASK
         self.una = ack
-        if seq_gt(ack, self.nxt):
+        if 0 < ((ack - self.nxt) & SEQ_MASK) < HALF_SPACE:
             self.nxt = ack  # after go-back-N the peer may acknowledge beyond SND.NXT
         self.retransmits = 0
         self.rtt.reset_backoff()

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
-from netstack.engine.tcp.seqnum import seq_add, seq_diff, seq_offset
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_diff
 
 from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
@@ -32,12 +32,13 @@ class TransmitPath:
     def _emit(self, seq: int, flags: int, payload, now: float) -> TcpSegment:
         """Append one segment to the outbox with the current ACK, window and timestamps."""
         if flags & ACK:
-            ack = self.rcv.nxt
+            rcv = self.rcv
+            ack = rcv.nxt
             window = self._window_field()
-            self.rcv.last_ack_sent = ack
-            self.rcv.ack_pending = False
-            self.rcv.ack_now = False
-            self.rcv.unacked_bytes = 0
+            rcv.last_ack_sent = ack
+            rcv.ack_pending = False
+            rcv.ack_now = False
+            rcv.unacked_bytes = 0
             self.delayed_ack_deadline = None
         else:
             ack = 0
@@ -52,19 +53,21 @@ class TransmitPath:
 
     def _window_field(self) -> int:
         """The 16-bit window field, moving the advertised right edge per RFC 1122 §4.2.3.3."""
-        free = self.rcv.buffer.free
-        rcv_nxt = self.rcv.nxt
-        current = self.rcv.wnd
+        rcv = self.rcv
+        buffer = rcv.buffer
+        free = buffer.free
+        rcv_nxt = rcv.nxt
+        current = rcv.wnd
         if free > current and (
-            free - current >= min(self.rcv.buffer.capacity // 2, self.rcv.mss) or current == 0 and free >= self.rcv.mss
-            or free == self.rcv.buffer.capacity
+            free - current >= min(buffer.capacity // 2, rcv.mss) or current == 0 and free >= rcv.mss
+            or free == buffer.capacity
         ):
             current = free
-        shift = self.rcv.wscale
+        shift = rcv.wscale
         field = (current + (1 << shift) - 1) >> shift  # round up so the right edge never moves left
         if field > 0xFFFF:
             field = 0xFFFF
-        self.rcv.adv = seq_add(rcv_nxt, field << shift)
+        rcv.adv = (rcv_nxt + (field << shift)) & SEQ_MASK  # once per ACK sent: written out, see _output
         return field
 
     def _send_syn(self, now: float, *, with_ack: bool) -> None:
@@ -138,11 +141,15 @@ class TransmitPath:
         local_port, remote_port = self.local_port, self.remote_port
         outbox = self.outbox
         stats = self.stats
+        # Sequence arithmetic written out in this loop (not seqnum's helpers): it runs once per
+        # segment sent, where the helpers' calls cost a measurable share (docs/performance.md, "seqnum").
         while True:
             snd_nxt = snd.nxt
-            offset = max(seq_diff(snd_nxt, buf_seq), 0)
+            offset = (snd_nxt - buf_seq) & SEQ_MASK
+            if offset >= HALF_SPACE:
+                offset = 0
             avail = end_offset - offset
-            flight = seq_offset(snd_nxt, snd.una)
+            flight = (snd_nxt - snd.una) & SEQ_MASK
             wnd = snd.wnd if snd.wnd < cwnd else cwnd
             usable = wnd - flight
             if avail > 0:
@@ -171,7 +178,7 @@ class TransmitPath:
                     flags |= PSH
                     if snd.fin_queued:
                         flags |= FIN
-                if offset < seq_offset(snd.max, buf_seq):
+                if offset < (snd.max - buf_seq) & SEQ_MASK:
                     self.stats["retransmissions"] += 1
                     self.counters.incr("tcp.retransmissions")
                     if self.trace is not None:
@@ -190,10 +197,10 @@ class TransmitPath:
                     seg.tsecr = template.tsecr
                     outbox.append(seg)
                     stats["segments_out"] += 1
-                snd_nxt = seq_add(snd_nxt, n)
+                snd_nxt = (snd_nxt + n) & SEQ_MASK
                 if flags & FIN:
                     snd.fin_seq = snd_nxt
-                    snd_nxt = seq_add(snd_nxt, 1)
+                    snd_nxt = (snd_nxt + 1) & SEQ_MASK
                 snd.advance_nxt(snd_nxt)
                 sent_any = True
                 if flags & FIN:
