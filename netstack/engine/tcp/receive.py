@@ -200,12 +200,17 @@ class ReceivePath:
         off = self._check_sequence_number(seg, rcv_wnd, now)  # first
         if off is None:
             return
-        if self._check_rst(seg, off, now):  # second
+        flags = seg.flags
+        if flags & RST:  # second
+            self._check_rst(off, now)
             return
         # third, check security: no security/compartment option is implemented (nothing to compare)
-        if self._check_syn(seg, now):  # fourth
+        if flags & SYN:  # fourth
+            self._check_syn(now)
             return
-        fin_acked_now = self._check_ack(seg, now)  # fifth
+        if not flags & ACK:  # fifth: "if the ACK bit is off, drop the segment and return"
+            return
+        fin_acked_now = self._check_ack(seg, now)
         if fin_acked_now is None:
             return
         # sixth, check the URG bit: parsed and ignored (RFC 6093: urgent bytes stay in the stream)
@@ -249,7 +254,7 @@ class ReceivePath:
         seq = seg.seq
         rcv_nxt = self.rcv.nxt
         seg_len = seg.seg_len
-        off = seq_offset(seq, rcv_nxt)
+        off = (seq - rcv_nxt) & SEQ_MASK  # seq_offset, written out: once per segment (see _output)
         # the acceptability table: zero-length or not, against a zero or open receive window
         if seg_len == 0:
             acceptable = off == 0 if rcv_wnd == 0 else off < rcv_wnd
@@ -281,34 +286,27 @@ class ReceivePath:
             self._fire("rcv_unacceptable", now)  # send_ack, then drop
         return None
 
-    def _check_rst(self, seg, off: int, now: float) -> bool:
+    def _check_rst(self, off: int, now: float) -> None:
         """Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3): only SEG.SEQ == RCV.NXT
-        resets; an in-window RST gets a challenge ACK. True when the segment was an RST."""
-        if not seg.flags & RST:
-            return False
+        resets; an in-window RST gets a challenge ACK."""
         if off != 0:
             self.counters.incr("tcp.challenge_acks")
             self._fire("rcv_unacceptable", now)
-            return True
+            return
         self.counters.incr("tcp.resets_received")
         if self.trace is not None:
             self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
         self._fire("rcv_rst", now)
-        return True
 
-    def _check_syn(self, seg, now: float) -> bool:
+    def _check_syn(self, now: float) -> None:
         """Fourth, check the SYN bit (RFC 9293 §3.10.7.4, RFC 5961 §4): a SYN in a synchronized
-        state gets a challenge ACK, never a reset. True when the segment was a SYN."""
-        if not seg.flags & SYN:
-            return False
+        state gets a challenge ACK, never a reset."""
         self._fire("rcv_syn", now)
-        return True
 
     def _check_ack(self, seg, now: float) -> bool | None:
-        """Fifth, check the ACK field (RFC 9293 §3.10.7.4). Returns None when processing stops here,
-        else whether this ACK acknowledged our FIN in a way the eighth step still has to report."""
-        if not seg.flags & ACK:
-            return None
+        """Fifth, check the ACK field of a segment with ACK set (RFC 9293 §3.10.7.4). Returns None
+        when processing stops here, else whether this ACK acknowledged our FIN in a way the eighth
+        step still has to report."""
         snd = self.snd
         if self.use_timestamps and seg.tsval is not None:
             # RFC 7323 §4.3: TS.Recent from the segment when SEG.SEQ <= Last.ACK.sent
@@ -450,10 +448,12 @@ class ReceivePath:
         """Fifth step in the synchronized states; False when the segment must be dropped."""
         snd = self.snd
         ack = seg.ack
-        acked = seq_offset(ack, snd.una)
-        in_flight = snd.in_flight
+        una = snd.una
+        # written out (seq_offset): once per segment of a bulk transfer, see transmit._output
+        acked = (ack - una) & SEQ_MASK
+        in_flight = (snd.max - una) & SEQ_MASK
         if acked > in_flight:
-            if seq_diff(ack, snd.una) < 0:
+            if acked >= HALF_SPACE:
                 return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")

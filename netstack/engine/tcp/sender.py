@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.send_buffer import SendBuffer
-from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_lt, seq_offset
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_offset
 
 
 class TcpSender:
@@ -80,10 +80,16 @@ class TcpSender:
         """Take the window of <SEG.SEQ, SEG.ACK> when the segment is newer than the one that last
         set it: SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK (RFC 9293
         §3.10.7.4). True when a zero window opened (zero-window probing ends)."""
-        if not (seq_lt(self.wl1, seq) or (self.wl1 == seq and seq_le(self.wl2, ack))):
+        # (seq_lt / seq_le written out: this runs for every segment with an ACK, see _output)
+        wl1 = (seq - self.wl1) & SEQ_MASK
+        if not (0 < wl1 < HALF_SPACE or (wl1 == 0 and ((ack - self.wl2) & SEQ_MASK) < HALF_SPACE)):
             return False
         opened = window and not self.wnd
-        self.take_window(seq, ack, window)
+        self.wnd = window
+        self.wl1 = seq
+        self.wl2 = ack
+        if window > self.max_wnd:
+            self.max_wnd = window
         if opened:
             self.persist_backoff = 0
         self.zero_window_answered = window == 0
