@@ -15,7 +15,7 @@ import errno as errnos
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
 from netstack.engine.tcp.seqnum import (
-    HALF_SPACE, SEQ_MASK, seq_add, seq_diff, seq_in_window, seq_le, seq_offset,
+    HALF_SPACE, SEQ_MASK, SEQ_MODULUS, seq_add, seq_in_window,
 )
 
 from netstack.engine.tcp.states import (
@@ -196,7 +196,11 @@ class ReceivePath:
         """RFC 9293 §3.10.7.4, SYN-RECEIVED and the synchronized states: the RFC's steps in order."""
         if self.state is SYN_RECEIVED and self._simultaneous_open_completes(seg, now):
             return
-        rcv_wnd = self.rcv.wnd  # as the segment found it (the text below may move RCV.NXT)
+        rcv = self.rcv
+        # RCV.WND as the segment found it (the text below may move RCV.NXT); written out (per segment)
+        rcv_wnd = (rcv.adv - rcv.nxt) & SEQ_MASK
+        if rcv_wnd >= HALF_SPACE:
+            rcv_wnd = 0
         off = self._check_sequence_number(seg, rcv_wnd, now)  # first
         if off is None:
             return
@@ -214,11 +218,12 @@ class ReceivePath:
         if fin_acked_now is None:
             return
         # sixth, check the URG bit: parsed and ignored (RFC 6093: urgent bytes stay in the stream)
-        window_end = self.rcv.buffer.next_offset + rcv_wnd  # stream offset of the window's right edge
+        window_end = rcv.buffer.next_offset + rcv_wnd  # stream offset of the window's right edge
         start = self._process_segment_text(seg, off, now)  # seventh
         if self.dead:
             return
-        self._check_fin(seg, start, window_end, fin_acked_now, now)  # eighth
+        if flags & FIN or fin_acked_now or rcv.peer_fin_offset is not None:
+            self._check_fin(seg, start, window_end, fin_acked_now, now)  # eighth
         if self.state in _OUTPUT_STATES:
             self._output(now)
 
@@ -253,7 +258,7 @@ class ReceivePath:
             return None
         seq = seg.seq
         rcv_nxt = self.rcv.nxt
-        seg_len = seg.seg_len
+        seg_len = len(seg.payload) + (flags & SYN and 1) + (flags & FIN and 1)  # SEG.LEN
         off = (seq - rcv_nxt) & SEQ_MASK  # seq_offset, written out: once per segment (see _output)
         # the acceptability table: zero-length or not, against a zero or open receive window
         if seg_len == 0:
@@ -310,7 +315,8 @@ class ReceivePath:
         snd = self.snd
         if self.use_timestamps and seg.tsval is not None:
             # RFC 7323 §4.3: TS.Recent from the segment when SEG.SEQ <= Last.ACK.sent
-            self.timestamp_state.update(seg.tsval, seq_le(seg.seq, self.rcv.last_ack_sent), now)
+            # (seq_le written out: per segment)
+            self.timestamp_state.update(seg.tsval, ((self.rcv.last_ack_sent - seg.seq) & SEQ_MASK) < HALF_SPACE, now)
         if self.state is SYN_RECEIVED:
             if not snd.acceptable_ack(seg.ack):
                 self._emit_reset_for(seg, now)  # <SEQ=SEG.ACK><CTL=RST>
@@ -320,7 +326,7 @@ class ReceivePath:
             snd.take_window(seg.seq, seg.ack, seg.window << snd.wscale)
             self._fire("rcv_ack_of_syn", now)
             return False
-        had_fin_outstanding = snd.fin_outstanding
+        had_fin_outstanding = snd.fin_seq is not None and snd.una != snd.max
         if not self._process_ack(seg, now) or self.dead:
             return None
         if not (had_fin_outstanding and snd.una == snd.max):
@@ -342,7 +348,8 @@ class ReceivePath:
     def _process_segment_text(self, seg, off: int, now: float) -> int:
         """Seventh, process the segment text (RFC 9293 §3.10.7.4). Returns the stream offset where
         SEG.SEQ falls (RCV.NXT's offset plus ``off``, or before it for a retransmission)."""
-        start = self.rcv.buffer.next_offset + seq_diff(seg.seq, self.rcv.nxt)
+        # where SEG.SEQ falls: ``off`` past RCV.NXT, or before it (seq_diff written out: per segment)
+        start = self.rcv.buffer.next_offset + (off if off < HALF_SPACE else off - SEQ_MODULUS)
         if seg.payload:
             self._receive_text(seg, seg.payload, start, off, now)
         return start
@@ -408,7 +415,9 @@ class ReceivePath:
             self._fire("abort", now)
             self.error = errnos.ECONNRESET
             return
-        rcv_wnd = self.rcv.wnd
+        rcv_wnd = (self.rcv.adv - self.rcv.nxt) & SEQ_MASK  # RCV.WND, written out (per segment)
+        if rcv_wnd >= HALF_SPACE:
+            rcv_wnd = 0
         n = len(payload)
         # Trim what lies beyond the window we offered (RFC 9293 §3.10.7.4 "trim to the window").
         limit = rb.next_offset + rcv_wnd
@@ -418,7 +427,7 @@ class ReceivePath:
         before = rb.queue.held
         advanced = rb.receive(start, payload)
         if advanced:
-            self.rcv.nxt = seq_add(self.rcv.nxt, advanced)
+            self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)
             if rb.queue.held < before or off != 0:
                 self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
             else:
