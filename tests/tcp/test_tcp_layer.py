@@ -177,3 +177,25 @@ def _trace_scenario(caplog):
     assert {"tcp.state", "tcp.reset_sent", "tcp.rto"} <= names
     transitions = [(f["old"], f["new"]) for name, f in events if name == "tcp.state"]
     assert ("SYN-SENT", "ESTABLISHED") in transitions and ("SYN-RECEIVED", "ESTABLISHED") in transitions
+
+
+def test_tcp_stream_options_change_the_live_connection():
+    """What the socket layer uses instead of reaching into the connection: buffer sizes, keepalive
+    timing (re-arming a running keepalive), nodelay, the send MSS and TCP_INFO's extra fields."""
+    net, a, b, ta, tb = two_hosts()
+    TcpServer(tb, 80)
+    stream = a.call(TcpStream.connect, ta, B, 80)
+    net.run_until(lambda: stream.connected, 5)
+    a.call(stream.set_buffer_sizes, receive=4096, send=8192)
+    assert (stream.receive_buffer_size, stream.send_buffer_size) == (4096, 8192)
+    assert (stream.config.receive_buffer, stream.config.send_buffer) == (4096, 8192)
+    assert not stream.keepalive
+    a.call(stream.set_keepalive, True)
+    a.call(stream.set_keepalive_timing, keepalive_idle=3)
+    assert stream.keepalive and stream.config.keepalive_idle == 3
+    assert stream.conn.keepalive_deadline == pytest.approx(ta.clock() + 3, abs=0.01)
+    a.call(stream.set_nodelay, True)
+    assert stream.nodelay
+    assert stream.send_mss == 1460 - 12  # timestamps negotiated on the 1500-byte link
+    info = stream.info()
+    assert info["state"] == "ESTABLISHED" and info["pmtu"] == 1500 and info["retransmits_in_a_row"] == 0

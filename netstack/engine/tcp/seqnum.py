@@ -1,7 +1,8 @@
 """Modular 32-bit sequence-number arithmetic (RFC 9293 §3.4, RFC 1982 serial-number arithmetic).
 
 Sequence numbers live in a space of 2**32 that wraps; "a < b" means b lies less than 2**31 ahead of a
-(two numbers exactly 2**31 apart are undefined in RFC 1982; here the later one counts as before).
+(two numbers exactly 2**31 apart are left undefined by RFC 1982: every comparison here says no, as the
+engine's written-out forms do).
 The comparisons are plain functions over ints rather than a wrapper class because they run several
 times per segment, and an object per comparison costs more than the whole per-segment budget allows.
 Every TCB field that holds a sequence number is an int in [0, 2**32).
