@@ -13,8 +13,10 @@ options, timers, segmentation and acknowledgment. It never reads a clock and doe
 - out: ``TcpSegment`` objects appended to ``outbox`` (the transport layer encodes and sends them), the
   new ``deadline``, and ``wakeup()`` after anything an application may wait for changed.
 
-The receive path of ``receive.py`` and the send path of ``transmit.py`` are mixed in, one concern per
-module like gVisor's rcv.go / snd.go.
+The send-side state lives in ``self.snd`` (``TcpSender``: SND.*, send buffer, RTT, congestion control)
+and the receive-side state in ``self.rcv`` (``TcpReceiver``: RCV.*, receive buffer, delayed ACK), like
+gVisor's snd / rcv; this class keeps the state machine, the 4-tuple, the options and the timers. The
+SEGMENT ARRIVES path of ``receive.py`` and the send path of ``transmit.py`` are mixed in.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ classified into one event of the TCP machine (``rcv_syn``, ``rcv_syn_ack``, ``rc
 ``rcv_ack_of_fin``, ``rcv_fin``, ``rcv_fin_ack_of_fin``, ``rcv_rst``, ``rcv_unacceptable``) and fired;
 the machine's table picks the next state and calls the connection's actions (``send_ack``,
 ``start_time_wait_timer``, ...). Data and window arithmetic fire nothing.
+
+``_arrive_synchronized`` is the §3.10.7.4 list, one method per step (``_check_sequence_number``,
+``_check_rst``, ``_check_syn``, ``_check_ack``, ``_process_segment_text``, ``_check_fin``). Sequence
+arithmetic uses ``seqnum``'s helpers except where a segment of a bulk transfer passes: there it is
+written out, as marked, because the helpers' calls cost 35 % on the full path and 12 % on header
+prediction (``benchmarks/tcp_sans_io.py``, docs/performance.md "TCP sequence arithmetic").
 """
 
 from __future__ import annotations
