@@ -80,7 +80,7 @@ class TcpSender:
         """Take the window of <SEG.SEQ, SEG.ACK> when the segment is newer than the one that last
         set it: SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK (RFC 9293
         §3.10.7.4). True when a zero window opened (zero-window probing ends)."""
-        # (seq_lt / seq_le written out: this runs for every segment with an ACK, see _output)
+        # (seq_lt / seq_le written out: this runs for every segment with an ACK; see receive.py)
         wl1 = (seq - self.wl1) & SEQ_MASK
         if not (0 < wl1 < HALF_SPACE or (wl1 == 0 and ((ack - self.wl2) & SEQ_MASK) < HALF_SPACE)):
             return False
@@ -97,7 +97,7 @@ class TcpSender:
 
     def acknowledge(self, ack: int) -> None:
         """SND.UNA < SEG.ACK =< SND.MAX: free the acknowledged bytes, SND.UNA = SEG.ACK."""
-        # (sequence arithmetic written out: this runs on every ACK of a bulk transfer, see _output)
+        # (sequence arithmetic written out: this runs on every ACK of a bulk transfer; see receive.py)
         buffer = self.buffer
         data_acked = (ack - self.buf_seq) & SEQ_MASK
         if data_acked >= HALF_SPACE:

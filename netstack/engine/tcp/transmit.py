@@ -67,7 +67,7 @@ class TransmitPath:
         field = (current + (1 << shift) - 1) >> shift  # round up so the right edge never moves left
         if field > 0xFFFF:
             field = 0xFFFF
-        rcv.adv = (rcv_nxt + (field << shift)) & SEQ_MASK  # once per ACK sent: written out, see _output
+        rcv.adv = (rcv_nxt + (field << shift)) & SEQ_MASK  # once per ACK sent: written out (see _output)
         return field
 
     def _send_syn(self, now: float, *, with_ack: bool) -> None:
@@ -142,7 +142,8 @@ class TransmitPath:
         outbox = self.outbox
         stats = self.stats
         # Sequence arithmetic written out in this loop (not seqnum's helpers): it runs once per
-        # segment sent, where the helpers' calls cost a measurable share (docs/performance.md, "seqnum").
+        # segment sent, where the helpers' calls cost a measurable share (benchmarks/tcp_sans_io.py,
+        # docs/performance.md "TCP sequence arithmetic").
         while True:
             snd_nxt = snd.nxt
             offset = (snd_nxt - buf_seq) & SEQ_MASK
