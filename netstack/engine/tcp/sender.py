@@ -53,11 +53,6 @@ class TcpSender:
         """Bytes (and SYN/FIN) sent and not yet acknowledged: SND.MAX - SND.UNA."""
         return (self.max - self.una) & SEQ_MASK  # (written out: read on every ACK)
 
-    @property
-    def fin_outstanding(self) -> bool:
-        """Our FIN was sent and is not acknowledged yet."""
-        return self.fin_seq is not None and self.una != self.max
-
     def acceptable_ack(self, ack: int) -> bool:
         """SND.UNA < SEG.ACK =< SND.MAX (RFC 9293 §3.10.7.4 fifth step, SYN-RECEIVED)."""
         return seq_in_window(ack, seq_add(self.una, 1), self.in_flight)
