@@ -22,7 +22,7 @@ class TcpSender:
     """Send sequence space, send buffer, RTT and congestion state of one connection."""
 
     def __init__(self, iss: int, config, mss: int):
-        self.iss = seq_add(iss, 0)
+        self.iss = iss & SEQ_MASK  # reduced into sequence space
         # SND.UNA, SND.NXT, SND.MAX; SND.WND as the peer offered it (already scaled); SND.WL1/WL2:
         # the segment that last updated the window; max_wnd: the largest window ever offered
         # (sender SWS avoidance, RFC 1122 §4.2.3.4).
