@@ -269,7 +269,8 @@ def netstack_to_kernel(topology: RelayTopology, running, size: int, timeout: flo
             if not n:
                 return
             state["sent"] += n
-        if state["sent"] >= size and not stream.conn.fin_queued:
+        if state["sent"] >= size and not state.get("closed"):
+            state["closed"] = True
             stream.close(now)
 
     def start():
