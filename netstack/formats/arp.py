@@ -35,7 +35,7 @@ from construct import Container, Default, Int8ub, Int16ub, this
 from netstack.errors import FormatError
 from netstack.formats.fields import HardwareAddress, HeaderStruct, NamedNumber, ProtocolAddress
 from netstack.formats.layer import Layer
-from netstack.formats.registry import ETHERTYPE, register_ethertype
+from netstack.formats.registry import ETHERTYPE, ETHERTYPE_ARP, register_ethertype
 
 ARP_OPERATION = NamedNumber(Int16ub, request=1, reply=2)
 """ARP opcode (RFC 826 "ar$op"; IANA arp-parameters lists more, e.g. RARP 3/4)."""
@@ -86,4 +86,4 @@ class ArpLayer(Layer):
 
 
 ARP = ArpLayer("arp", arp_header, "ARP packet (RFC 826)")
-register_ethertype(0x0806, "arp", ARP)
+register_ethertype(ETHERTYPE_ARP, "arp", ARP)

@@ -96,6 +96,20 @@ class HeaderLayout:
         return struct.calcsize(self.format)
 
     @property
+    def offsets(self) -> dict[str, int]:
+        """Byte offset of every field from the header's start (a bit field: the first byte holding it)."""
+        offsets = {}
+        position = 0
+        for slot in self.slots:
+            size = struct.calcsize("!" + slot.code)
+            if slot.name is not None:
+                offsets[slot.name] = position
+            for bit in slot.bits:
+                offsets[bit.name] = position + (size * 8 - bit.shift - bit.width) // 8
+            position += size
+        return offsets
+
+    @property
     def field_names(self) -> list[str]:
         names = []
         for slot in self.slots:

@@ -32,9 +32,9 @@ from construct import BitsInteger, BitStruct, Const, Container, Default, Flag, I
 from netstack.errors import FormatError
 from netstack.formats.fields import Flattened, HeaderStruct, MacAddress
 from netstack.formats.layer import Layer
-from netstack.formats.registry import ETHERTYPE, ETHERTYPES, decode_payload, encode_payload
+from netstack.formats.registry import ETHERTYPE, ETHERTYPE_VLAN, ETHERTYPES, decode_payload, encode_payload
 
-TPID_8021Q = 0x8100
+TPID_8021Q = ETHERTYPE_VLAN
 HEADER_LENGTH = 14
 TAGGED_HEADER_LENGTH = 18
 

@@ -112,38 +112,28 @@ from netstack.formats.codegen import LayoutError, header_layout, make_record, su
 from netstack.formats.fast_tcp_options import OPTIONS_SOURCE as _OPTIONS_SOURCE
 from netstack.formats.fast_tcp_options import decode_tcp_options, encode_tcp_options
 from netstack.formats.fields import Flattened, ipv4_to_bytes, ipv4_to_text, mac_to_bytes, mac_to_text
+from netstack.formats.ipv4 import IP_DF, IP_MF
+from netstack.formats.registry import (
+    ETHERTYPE_ARP,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_VLAN,
+    IP_PROTOCOL_ICMP,
+    IP_PROTOCOL_TCP,
+    IP_PROTOCOL_UDP,
+)
+from netstack.formats.tcp import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
+from netstack.formats.tcp_options import (
+    OPT_EOL,
+    OPT_MSS,
+    OPT_NOP,
+    OPT_SACK,
+    OPT_SACK_PERMITTED,
+    OPT_TFO,
+    OPT_TIMESTAMPS,
+    OPT_WINDOW_SCALE,
+)
 
-# --- constants (values from the declarations) -------------------------------------------------------
-
-_TCP_FLAG_BITS = dict(tcp_schema.TCP_FLAGS.flags)
-FIN = _TCP_FLAG_BITS["fin"]
-SYN = _TCP_FLAG_BITS["syn"]
-RST = _TCP_FLAG_BITS["rst"]
-PSH = _TCP_FLAG_BITS["psh"]
-ACK = _TCP_FLAG_BITS["ack"]
-URG = _TCP_FLAG_BITS["urg"]
-ECE = _TCP_FLAG_BITS["ece"]
-CWR = _TCP_FLAG_BITS["cwr"]
-
-_kinds = options_schema.TCP_OPTION_KIND.encmapping
-OPT_EOL = _kinds["eol"]
-OPT_NOP = _kinds["nop"]
-OPT_MSS = _kinds["mss"]
-OPT_WINDOW_SCALE = _kinds["window_scale"]
-OPT_SACK_PERMITTED = _kinds["sack_permitted"]
-OPT_SACK = _kinds["sack"]
-OPT_TIMESTAMPS = _kinds["timestamps"]
-OPT_TFO = _kinds["tfo"]
-
-IP_DF = ipv4_schema.IP_FLAGS.flags["df"]  # within the 3-bit flags field (RFC 791 §3.1)
-IP_MF = ipv4_schema.IP_FLAGS.flags["mf"]
-
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_ARP = 0x0806
-ETHERTYPE_VLAN = ethernet_schema.TPID_8021Q
-IP_PROTOCOL_ICMP = icmp_schema.IP_PROTOCOL_ICMP
-IP_PROTOCOL_TCP = tcp_schema.IP_PROTOCOL_TCP
-IP_PROTOCOL_UDP = udp_schema.IP_PROTOCOL_UDP
+# --- the constants above are declared beside the declarations and re-exported here (see __all__) --------
 
 ipv4_text = ipv4_to_text
 mac_text = mac_to_text

@@ -34,36 +34,59 @@ from netstack.errors import FormatError
 from netstack.formats.checksum import internet_checksum
 from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, NamedNumber
 from netstack.formats.layer import Layer
-from netstack.formats.registry import register_ip_protocol
+from netstack.formats.registry import IP_PROTOCOL_ICMP, register_ip_protocol
 from netstack.formats.ipv4 import ipv4_header
 
-IP_PROTOCOL_ICMP = 1
 HEADER_LENGTH = 8
+
+# ICMP types as ints (RFC 792; IANA icmp-parameters); the engine imports these.
+ECHO_REPLY = 0
+DESTINATION_UNREACHABLE = 3
+SOURCE_QUENCH = 4
+REDIRECT = 5
+ECHO_REQUEST = 8
+TIME_EXCEEDED = 11
+PARAMETER_PROBLEM = 12
+TIMESTAMP = 13
+TIMESTAMP_REPLY = 14
 
 ICMP_TYPE = NamedNumber(
     Int8ub,
-    echo_reply=0,
-    destination_unreachable=3,
-    source_quench=4,
-    redirect=5,
-    echo_request=8,
-    time_exceeded=11,
-    parameter_problem=12,
-    timestamp=13,
-    timestamp_reply=14,
+    echo_reply=ECHO_REPLY,
+    destination_unreachable=DESTINATION_UNREACHABLE,
+    source_quench=SOURCE_QUENCH,
+    redirect=REDIRECT,
+    echo_request=ECHO_REQUEST,
+    time_exceeded=TIME_EXCEEDED,
+    parameter_problem=PARAMETER_PROBLEM,
+    timestamp=TIMESTAMP,
+    timestamp_reply=TIMESTAMP_REPLY,
 )
 """ICMP type (RFC 792; IANA icmp-parameters)."""
 
-#: codes of destination unreachable (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1)
+# Codes of destination unreachable (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1).
+NET_UNREACHABLE = 0
+HOST_UNREACHABLE = 1
+PROTOCOL_UNREACHABLE = 2
+PORT_UNREACHABLE = 3
+FRAGMENTATION_NEEDED = 4  # carries the next-hop MTU (RFC 1191 §4)
+SOURCE_ROUTE_FAILED = 5
+COMMUNICATION_ADMINISTRATIVELY_PROHIBITED = 13
+
+#: codes of destination unreachable, by number
 UNREACHABLE_CODES = {
-    0: "net_unreachable",
-    1: "host_unreachable",
-    2: "protocol_unreachable",
-    3: "port_unreachable",
-    4: "fragmentation_needed",
-    5: "source_route_failed",
-    13: "communication_administratively_prohibited",
+    NET_UNREACHABLE: "net_unreachable",
+    HOST_UNREACHABLE: "host_unreachable",
+    PROTOCOL_UNREACHABLE: "protocol_unreachable",
+    PORT_UNREACHABLE: "port_unreachable",
+    FRAGMENTATION_NEEDED: "fragmentation_needed",
+    SOURCE_ROUTE_FAILED: "source_route_failed",
+    COMMUNICATION_ADMINISTRATIVELY_PROHIBITED: "communication_administratively_prohibited",
 }
+
+# Codes of time exceeded (RFC 792 "Time Exceeded Message").
+TTL_EXCEEDED_IN_TRANSIT = 0
+FRAGMENT_REASSEMBLY_TIME_EXCEEDED = 1
 
 echo_fields = Struct(
     "identifier" / Default(Int16ub, 0) * "matches replies to requests, e.g. per process (RFC 792 Echo)",
@@ -115,7 +138,8 @@ icmp_header = HeaderStruct(
 )
 """ICMP header (8 bytes); ``ICMP`` adds the checksum and payload."""
 
-ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
+#: the error messages, which quote the datagram that caused them (RFC 792, RFC 1812 §4.3.2.3)
+ERROR_TYPES = frozenset({DESTINATION_UNREACHABLE, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED, PARAMETER_PROBLEM})
 
 
 class IcmpLayer(Layer):

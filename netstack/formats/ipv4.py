@@ -43,11 +43,22 @@ from netstack.errors import FormatError
 from netstack.formats.checksum import internet_checksum
 from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address
 from netstack.formats.layer import Layer
-from netstack.formats.registry import IP_PROTOCOL, IP_PROTOCOLS, decode_payload, encode_payload, register_ethertype
+from netstack.formats.registry import (
+    ETHERTYPE_IPV4,
+    IP_PROTOCOL,
+    IP_PROTOCOLS,
+    decode_payload,
+    encode_payload,
+    register_ethertype,
+)
 
 MINIMUM_HEADER_LENGTH = 20
 
-IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=0b010, mf=0b001)
+# The flag bits as ints, within the 3-bit flags field (RFC 791 §3.1); the engine imports these.
+IP_DF = 0b010
+IP_MF = 0b001
+
+IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=IP_DF, mf=IP_MF)
 """The 3 control flag bits (RFC 791 §3.1 "Flags"): reserved, don't fragment, more fragments."""
 IP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit
     "reserved": "reserved, must be zero (RFC 791 §3.1)",
@@ -93,7 +104,7 @@ ipv4_header = HeaderStruct(
 
 def is_fragment(flags, fragment_offset: int) -> bool:
     """True for every fragment but an unfragmented datagram (RFC 791 §3.2 "Fragmentation")."""
-    return bool(fragment_offset) or bool(flags.get("mf") if isinstance(flags, dict) else int(flags) & 1)
+    return bool(fragment_offset) or bool(flags.get("mf") if isinstance(flags, dict) else int(flags) & IP_MF)
 
 
 class Ipv4Layer(Layer):
@@ -173,4 +184,4 @@ class Ipv4Layer(Layer):
 
 
 IPv4 = Ipv4Layer("ipv4", ipv4_header, "IPv4 datagram (RFC 791)")
-register_ethertype(0x0800, "ipv4", IPv4)
+register_ethertype(ETHERTYPE_IPV4, "ipv4", IPv4)

@@ -44,16 +44,23 @@ from construct import BitsInteger, BitStruct, Container, Default, FlagsEnum, Int
 from netstack.errors import FormatError
 from netstack.formats.fields import Flattened, HeaderStruct
 from netstack.formats.layer import Layer
-from netstack.formats.registry import register_ip_protocol
+from netstack.formats.registry import IP_PROTOCOL_TCP, register_ip_protocol
 from netstack.formats.tcp_options import TcpOptionList, decode_options, encode_options
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
-IP_PROTOCOL_TCP = 6
 MINIMUM_HEADER_LENGTH = 20
 
-TCP_FLAGS = FlagsEnum(
-    BitsInteger(8), fin=0x01, syn=0x02, rst=0x04, psh=0x08, ack=0x10, urg=0x20, ece=0x40, cwr=0x80
-)
+# The control bits as ints (the flags byte, RFC 9293 §3.1); the engine and the codec import these.
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+
+TCP_FLAGS = FlagsEnum(BitsInteger(8), fin=FIN, syn=SYN, rst=RST, psh=PSH, ack=ACK, urg=URG, ece=ECE, cwr=CWR)
 """The control bits (RFC 9293 §3.1 "Control bits"; CWR, ECE from RFC 3168 §6.1)."""
 TCP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit
     "cwr": "congestion window reduced (RFC 3168 §6.1)",

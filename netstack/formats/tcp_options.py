@@ -54,12 +54,23 @@ from construct import (
 from netstack.errors import FormatError
 from netstack.formats.fields import NamedNumber
 
+# Option kinds as ints (IANA tcp-parameters registry); the engine and the codec import these.
+OPT_EOL = 0
+OPT_NOP = 1
+OPT_MSS = 2
+OPT_WINDOW_SCALE = 3
+OPT_SACK_PERMITTED = 4
+OPT_SACK = 5
+OPT_TIMESTAMPS = 8
+OPT_TFO = 34
+
 TCP_OPTION_KIND = NamedNumber(
-    Int8ub, eol=0, nop=1, mss=2, window_scale=3, sack_permitted=4, sack=5, timestamps=8, tfo=34
+    Int8ub, eol=OPT_EOL, nop=OPT_NOP, mss=OPT_MSS, window_scale=OPT_WINDOW_SCALE,
+    sack_permitted=OPT_SACK_PERMITTED, sack=OPT_SACK, timestamps=OPT_TIMESTAMPS, tfo=OPT_TFO,
 )
 """TCP option kind (IANA tcp-parameters registry)."""
-TCP_OPTION_KIND.alias("wscale", 3)
-TCP_OPTION_KIND.alias("ts", 8)
+TCP_OPTION_KIND.alias("wscale", OPT_WINDOW_SCALE)
+TCP_OPTION_KIND.alias("ts", OPT_TIMESTAMPS)
 
 sack_block = Struct(
     "left" / Int32ub * "left edge: sequence number of the first byte of the block (RFC 2018 §3)",
@@ -85,16 +96,16 @@ tcp_option_values = {
 unknown_option_value = GreedyBytes * "value of an option kind netstack does not know, raw"
 
 #: kinds without a length byte
-SINGLE_BYTE_KINDS = frozenset({0, 1})
+SINGLE_BYTE_KINDS = frozenset({OPT_EOL, OPT_NOP})
 
 #: kind -> allowed total lengths (kind and length bytes included)
 OPTION_LENGTHS: dict[int, frozenset[int]] = {
-    2: frozenset({4}),
-    3: frozenset({3}),
-    4: frozenset({2}),
-    5: frozenset({10, 18, 26, 34}),
-    8: frozenset({10}),
-    34: frozenset(range(2, 19)),
+    OPT_MSS: frozenset({4}),
+    OPT_WINDOW_SCALE: frozenset({3}),
+    OPT_SACK_PERMITTED: frozenset({2}),
+    OPT_SACK: frozenset({10, 18, 26, 34}),
+    OPT_TIMESTAMPS: frozenset({10}),
+    OPT_TFO: frozenset(range(2, 19)),
 }
 
 MAXIMUM_OPTIONS_LENGTH = 40  # data offset 15 words minus the 20-byte header (RFC 9293 §3.1)
@@ -125,10 +136,10 @@ def decode_options(data: bytes, base: int = 0) -> ListContainer:
     while position < end:
         kind = data[position]
         label = TCP_OPTION_KIND.label(kind)
-        if kind == 0:
+        if kind == OPT_EOL:
             options.append(Container(kind=label, length=None, value=data[position + 1 :]))
             break
-        if kind == 1:
+        if kind == OPT_NOP:
             options.append(Container(kind=label, length=None, value=None))
             position += 1
             continue

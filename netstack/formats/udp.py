@@ -32,10 +32,9 @@ from construct import Container, Default, Int16ub
 from netstack.errors import FormatError
 from netstack.formats.fields import HeaderStruct
 from netstack.formats.layer import Layer
-from netstack.formats.registry import register_ip_protocol
+from netstack.formats.registry import IP_PROTOCOL_UDP, register_ip_protocol
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
-IP_PROTOCOL_UDP = 17
 HEADER_LENGTH = 8
 
 udp_header = HeaderStruct(
