@@ -40,10 +40,14 @@ from netstack.formats.registry import ETHERTYPE, ETHERTYPE_ARP, register_etherty
 ARP_OPERATION = NamedNumber(Int16ub, request=1, reply=2)
 """ARP opcode (RFC 826 "ar$op"; IANA arp-parameters lists more, e.g. RARP 3/4)."""
 
-HARDWARE_TYPE = NamedNumber(Int16ub, ethernet=1)
+HARDWARE_TYPE_ETHERNET = 1
+HARDWARE_TYPE = NamedNumber(Int16ub, ethernet=HARDWARE_TYPE_ETHERNET)
 """ARP hardware type (RFC 826 "ar$hrd"; IANA arp-parameters)."""
 
 FIXED_LENGTH = 8
+# The address lengths of ARP for IPv4 over Ethernet (RFC 826): a MAC address and an IPv4 address.
+ETHERNET_ADDRESS_LENGTH = 6
+IPV4_ADDRESS_LENGTH = 4
 
 arp_header = HeaderStruct(
     "htype" / Default(HARDWARE_TYPE, "ethernet") * "hardware address space, 1 = Ethernet (RFC 826 ar$hrd)",
