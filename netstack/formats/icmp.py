@@ -35,7 +35,9 @@ from netstack.formats.checksum import internet_checksum
 from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, NamedNumber
 from netstack.formats.layer import Layer
 from netstack.formats.registry import IP_PROTOCOL_ICMP, register_ip_protocol
-from netstack.formats.ipv4 import ipv4_header
+from netstack.formats.ipv4 import IPV4_RULES, MINIMUM_HEADER_LENGTH, ipv4_header
+from netstack.formats.rules import HeaderRules
+from netstack.formats.checksum import with_checksum
 
 HEADER_LENGTH = 8
 
@@ -138,6 +140,10 @@ icmp_header = HeaderStruct(
 )
 """ICMP header (8 bytes); ``ICMP`` adds the checksum and payload."""
 
+ICMP_RULES = HeaderRules("icmp", icmp_header, HEADER_LENGTH, ())
+"""An ICMP header has one integrity rule: its 8 bytes are present (RFC 792)."""
+_CHECKSUM = ICMP_RULES.offset_of("checksum")
+
 #: the error messages, which quote the datagram that caused them (RFC 792, RFC 1812 §4.3.2.3)
 ERROR_TYPES = frozenset({DESTINATION_UNREACHABLE, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED, PARAMETER_PROBLEM})
 
@@ -147,8 +153,7 @@ class IcmpLayer(Layer):
     tail_field = "rest_of_header"
 
     def decode(self, data: bytes, base: int, context) -> Container:
-        if len(data) < HEADER_LENGTH:
-            raise self.truncated(len(data), HEADER_LENGTH, base)
+        ICMP_RULES.check_truncated({"available": len(data)}, base, self)
         container = self.parse_header(data[:HEADER_LENGTH], base)
         container.checksum_ok = internet_checksum(data) == 0
         container.payload = data[HEADER_LENGTH:]
@@ -171,7 +176,7 @@ class IcmpLayer(Layer):
         message = self.build_header(values) + self.raw_bytes(values.get("payload"))
         if explicit_checksum is None:
             checksum = internet_checksum(message)
-            message = message[:2] + checksum.to_bytes(2, "big") + message[4:]
+            message = with_checksum(message, _CHECKSUM, checksum)
         return message
 
 
@@ -188,12 +193,16 @@ def original_datagram(container) -> Container:
     rest as bytes. FormatError when the payload does not hold an IPv4 header.
     """
     quote = bytes(container["payload"])
-    if len(quote) < 20 or quote[0] >> 4 != 4 or (quote[0] & 0x0F) < 5 or (quote[0] & 0x0F) * 4 > len(quote):
-        raise FormatError("icmp", "payload", None, "the payload does not start with an IPv4 header")
-    header_length = (quote[0] & 0x0F) * 4
     try:
-        header = ipv4_header.parse(quote[:header_length])
-    except Exception as error:  # construct error on a length-checked header: report, never leak
-        raise FormatError("icmp", "payload", None, f"quoted header: {error}") from None
+        if len(quote) < MINIMUM_HEADER_LENGTH:
+            raise FormatError("icmp", "payload", None, "shorter than an IPv4 header")
+        header = ipv4_header.parse(quote[:MINIMUM_HEADER_LENGTH])
+        # The IPv4 rules, the quote's total_length excepted: it counts the whole original datagram.
+        values = {"available": 65535, "present": len(quote), "version": header.version, "ihl": header.ihl,
+                  "total_length": header.total_length}
+        header_length = IPV4_RULES.check(values, 0)["header_length"]
+        header.options = quote[MINIMUM_HEADER_LENGTH:header_length]
+    except Exception:  # FormatError or a construct error: report, never leak
+        raise FormatError("icmp", "payload", None, "the payload does not start with an IPv4 header") from None
     header.pop("_io", None)
     return Container(header=header, data=quote[header_length:])

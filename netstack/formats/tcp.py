@@ -45,6 +45,8 @@ from netstack.errors import FormatError
 from netstack.formats.fields import Flattened, HeaderStruct
 from netstack.formats.layer import Layer
 from netstack.formats.registry import IP_PROTOCOL_TCP, register_ip_protocol
+from netstack.formats.rules import Derive, HeaderRules, Rule
+from netstack.formats.checksum import with_checksum
 from netstack.formats.tcp_options import TcpOptionList, decode_options, encode_options
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
@@ -95,6 +97,19 @@ tcp_header = HeaderStruct(
 )
 """TCP header; ``TCP`` adds data offset, checksum and payload."""
 
+MINIMUM_DATA_OFFSET = MINIMUM_HEADER_LENGTH // 4
+
+TCP_RULES = HeaderRules("tcp", tcp_header, MINIMUM_HEADER_LENGTH, (
+    Rule("data_offset", f"data_offset < {MINIMUM_DATA_OFFSET}",
+         f"data_offset %d is below the minimum {MINIMUM_DATA_OFFSET} ({MINIMUM_HEADER_LENGTH} bytes)", "data_offset",
+         "RFC 9293 §3.1"),
+    Derive("header_length", "data_offset << 2"),
+    Rule("data_offset", "header_length > available", "data_offset %d says %d header bytes, has %d",
+         "data_offset, header_length, available", "RFC 9293 §3.1"),
+))
+"""The integrity rules of a TCP header, read by ``TcpLayer.decode`` and the generated ``decode_tcp``."""
+_CHECKSUM = TCP_RULES.offset_of("checksum")
+
 
 def flags_value(flags):
     """Any accepted spelling of the flags -> what the FlagsEnum builds (int or dict)."""
@@ -114,16 +129,11 @@ class TcpLayer(Layer):
     tail_field = "options"
 
     def decode(self, data: bytes, base: int, context) -> Container:
-        available = len(data)
-        if available < MINIMUM_HEADER_LENGTH:
-            raise self.truncated(available, MINIMUM_HEADER_LENGTH, base)
-        data_offset = data[12] >> 4
-        if data_offset < 5:
-            raise FormatError("tcp", "data_offset", base + 12, f"data_offset {data_offset} is below the minimum 5 (20 bytes)")
-        header_length = data_offset * 4
-        if header_length > available:
-            raise FormatError("tcp", "data_offset", base + 12, f"data_offset {data_offset} says {header_length} header bytes, has {available}")
+        values = {"available": len(data)}
+        TCP_RULES.check_truncated(values, base, self)
         container = self.parse_header(data[:MINIMUM_HEADER_LENGTH], base)
+        data_offset = values["data_offset"] = container.data_offset
+        header_length = TCP_RULES.check(values, base)["header_length"]
         container.options = decode_options(data[MINIMUM_HEADER_LENGTH:header_length], base + MINIMUM_HEADER_LENGTH)
         container.checksum_ok = checksum_verdict(context, "tcp", IP_PROTOCOL_TCP, data)
         container.payload = data[header_length:]
@@ -146,7 +156,7 @@ class TcpLayer(Layer):
         segment = self.build_header(values) + payload
         if explicit_checksum is None:
             checksum = pseudo_header_checksum(context, "tcp", IP_PROTOCOL_TCP, segment)
-            segment = segment[:16] + checksum.to_bytes(2, "big") + segment[18:]
+            segment = with_checksum(segment, _CHECKSUM, checksum)
         return segment
 
 
