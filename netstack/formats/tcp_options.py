@@ -191,9 +191,9 @@ def encode_option(option) -> bytes:
         raise FormatError("tcp_options", "kind", None, f"unknown option name {kind_field!r}") from None
     if not 0 <= kind <= 255:
         raise FormatError("tcp_options", "kind", None, f"kind {kind} is not a byte")
-    if kind == 1:
+    if kind == OPT_NOP:
         return b"\x01"
-    if kind == 0:
+    if kind == OPT_EOL:
         if not isinstance(value, (bytes, bytearray, memoryview, type(None))):
             raise FormatError("tcp_options", "value", None, f"eol padding must be bytes, got {type(value).__name__}")
         return b"\x00" + bytes(value or b"")
