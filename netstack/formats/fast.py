@@ -3,9 +3,12 @@
 The engine decodes and builds every frame with these functions. Header layouts (field order, names,
 widths, bit groups) are read from ``ethernet.ethernet_header``, ``ipv4.ipv4_header``,
 ``tcp.tcp_header``, ... by ``netstack.formats.codegen``; the option codecs from
-``tcp_options.tcp_option_values``. Nothing here restates a header. The rules around the headers (length
-checks, checksums) are the same as the declarative ``Layer``s' and raise the same
-``FormatError(layer, field, offset)``; ``tests/formats/test_fast.py`` proves both paths agree.
+``tcp_options.tcp_option_values``; the integrity rules (length checks, IHL/data-offset bounds) from
+each header module's rule table (``ipv4.IPV4_RULES``, ``tcp.TCP_RULES``, ``udp.UDP_RULES``,
+``icmp.ICMP_RULES``; ``netstack.formats.rules``), which the declarative ``Layer``s evaluate too, so both
+raise the same ``FormatError(layer, field, offset)``. Nothing here restates a header or a rule: the
+generator is ``netstack.formats.fast_layers``; ``tests/formats/test_fast.py`` proves both paths agree,
+``tests/formats/test_rules.py`` that a rule changed in its table changes both.
 
 Decoding
 --------
@@ -87,8 +90,11 @@ Constants
 TCP flags ``FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80``; IPv4 flags
 ``IP_DF=0b010 IP_MF=0b001``; option kinds ``OPT_EOL OPT_NOP OPT_MSS OPT_WINDOW_SCALE OPT_SACK_PERMITTED
 OPT_SACK OPT_TIMESTAMPS OPT_TFO``; ``ETHERTYPE_IPV4 ETHERTYPE_ARP ETHERTYPE_VLAN``; ``IP_PROTOCOL_ICMP
-IP_PROTOCOL_TCP IP_PROTOCOL_UDP``. All read from the declarations. ``encode_icmp`` takes the type as
-an int (``icmp.ICMP_TYPE.number("echo_request")`` names it).
+IP_PROTOCOL_TCP IP_PROTOCOL_UDP``. Each is declared once beside its declaration (``tcp``,
+``tcp_options``, ``ipv4``, ``registry``) and re-exported here. ``encode_icmp`` takes the type as an int
+(``icmp.ECHO_REQUEST`` ..., declared in ``netstack.formats.icmp`` with the codes).
+Header offsets: ``*_LAYOUT.offsets`` (field -> byte offset) and ``*_LAYOUT.reader(*fields)`` (a
+``struct.Struct`` for some leading fields, e.g. the ports an ICMP error quotes).
 
 Text helpers: ``ipv4_text(b)``, ``mac_text(b)``, ``ipv4_bytes(text)``, ``mac_bytes(text)``.
 The generated code is readable: ``print(netstack.formats.fast.GENERATED_SOURCE)``.
