@@ -86,6 +86,24 @@ def _indent(lines, depth):
 # --- layers: generated unpack/pack statements inside each layer's rules ---------------------------------
 
 
+def _checked_unpack(rules, layout, struct_name, layer_name):
+    """A decoder's body up to its fields: the truncation rule, one unpack, then the header's rules."""
+    lines = rules.truncation_source(layer_name) + layout.unpack_lines(struct_name, "buf", "offset") + rules.check_source()
+    return _indent(lines, 1)
+
+
+def _pseudo_header_verdict(span, length, protocol):
+    """Statements setting ``checksum_ok`` for the segment ``buf[span]`` of ``length`` bytes: the ones'
+    complement sum over pseudo-header, header and data is zero (RFC 9293 §3.1, RFC 768)."""
+    return [f'total = _from_bytes(buf[{span}], "big")',
+            f"if {length} & 1:",
+            "    total <<= 8  # the odd last byte is padded with a zero byte (RFC 1071)",
+            f'total += _from_bytes(src + dst, "big") + {protocol} + {length}  # src||dst = src + dst (mod 0xFFFF)',
+            f"if {length} > 512:",
+            "    total = _fold(total)",
+            "checksum_ok = total % 0xFFFF == 0"]
+
+
 def _args(layout, skip=()):
     return ", ".join(name for name in layout.field_names if name not in skip)
 
@@ -243,9 +261,7 @@ def decode_ipv4(buf, offset=0, end=None):
         end = len(buf)
     available = end - offset
     present = len(buf) - offset  # less than available only for a quote read with end past the buffer
-{_indent(ipv4_rules.truncation_source("_IPV4"), 1)}
-{_indent(IPV4_LAYOUT.unpack_lines("_S_IP", "buf", "offset"), 1)}
-{_indent(ipv4_rules.check_source(), 1)}
+{_checked_unpack(ipv4_rules, IPV4_LAYOUT, "_S_IP", "_IPV4")}
     payload_offset = offset + header_length
     total = _from_bytes(buf[offset:payload_offset], "big")
     checksum_ok = total % 0xFFFF == 0 and total != 0
@@ -283,8 +299,7 @@ def decode_icmp(buf, offset=0, end=None):
     if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
-{_indent(icmp_rules.truncation_source("_ICMP"), 1)}
-{_indent(ICMP_LAYOUT.unpack_lines("_S_ICMP", "buf", "offset"), 1)}
+{_checked_unpack(icmp_rules, ICMP_LAYOUT, "_S_ICMP", "_ICMP")}
 {_indent(icmp_fields_reset, 1)}
 {_indent(icmp_decode, 1)}
     segment = buf[offset:end]
@@ -312,19 +327,11 @@ def decode_udp(buf, offset=0, end=None, src=None, dst=None):
     if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
-{_indent(udp_rules.truncation_source("_UDP"), 1)}
-{_indent(UDP_LAYOUT.unpack_lines("_S_UDP", "buf", "offset"), 1)}
-{_indent(udp_rules.check_source(), 1)}
+{_checked_unpack(udp_rules, UDP_LAYOUT, "_S_UDP", "_UDP")}
     if src is None or dst is None or checksum == {no_checksum}:  # RFC 768: the sender computed none
         checksum_ok = None
     else:
-        total = _from_bytes(buf[offset : offset + length], "big")
-        if length & 1:
-            total <<= 8
-        total += _from_bytes(src + dst, "big") + {IP_PROTOCOL_UDP} + length  # src||dst = src + dst (mod 0xFFFF)
-        if length > 512:
-            total = _fold(total)
-        checksum_ok = total % 0xFFFF == 0
+{_indent(_pseudo_header_verdict("offset : offset + length", "length", IP_PROTOCOL_UDP), 2)}
     return _new(UdpHeader, ({", ".join(UDP_LAYOUT.field_names)}, checksum_ok, offset, 8, offset + 8, offset + length, buf))
 
 
@@ -353,20 +360,12 @@ def decode_tcp(buf, offset=0, end=None, src=None, dst=None):
     if end is None or end > len(buf):
         end = len(buf)
     available = end - offset
-{_indent(tcp_rules.truncation_source("_TCP"), 1)}
-{_indent(TCP_LAYOUT.unpack_lines("_S_TCP", "buf", "offset"), 1)}
-{_indent(tcp_rules.check_source(), 1)}
+{_checked_unpack(tcp_rules, TCP_LAYOUT, "_S_TCP", "_TCP")}
     options = decode_tcp_options(buf, offset + {tcp_minimum}, offset + header_length) if header_length > {tcp_minimum} else ()
     if src is None or dst is None:
         checksum_ok = None
     else:
-        total = _from_bytes(buf[offset:end], "big")
-        if available & 1:
-            total <<= 8
-        total += _from_bytes(src + dst, "big") + {IP_PROTOCOL_TCP} + available  # src||dst = src + dst (mod 0xFFFF)
-        if available > 512:
-            total = _fold(total)
-        checksum_ok = total % 0xFFFF == 0
+{_indent(_pseudo_header_verdict("offset:end", "available", IP_PROTOCOL_TCP), 2)}
     return _new(TcpHeader, ({", ".join(tcp_fields)}, options, checksum_ok, offset, header_length, offset + header_length, end, buf))
 
 
