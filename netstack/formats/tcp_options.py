@@ -168,9 +168,9 @@ def decode_options(data: bytes, base: int = 0) -> ListContainer:
 
 def option_tuple_to_value(kind: int, value):
     """A crafted value (tuples allowed) in the shape the value construct builds from."""
-    if kind == 5 and value is not None:
+    if kind == OPT_SACK and value is not None:
         return [block if isinstance(block, dict) else {"left": block[0], "right": block[1]} for block in value]
-    if kind == 8 and value is not None and not isinstance(value, dict):
+    if kind == OPT_TIMESTAMPS and value is not None and not isinstance(value, dict):
         return {"ts_value": value[0], "ts_echo_reply": value[1]}
     return value
 

@@ -22,6 +22,8 @@ import threading
 import time
 
 import pytest
+
+from netstack.formats.tcp import FIN, RST, SYN
 from socket_namespace import HOST_IP, STACK_IP, namespace_stack, require_tool
 
 pytestmark = pytest.mark.netns
@@ -156,9 +158,6 @@ def _segments(capture, port, extra_filter=""):
         when, flags, window, length, seq = line.split("\t")
         rows.append((float(when), int(flags, 16), int(window), int(length), int(seq)))
     return rows
-
-
-SYN, RST, FIN = 0x02, 0x04, 0x01
 
 
 def test_so_rcvbuf_sets_the_advertised_window(wire):
