@@ -33,6 +33,7 @@ from __future__ import annotations
 from construct import Container, Default, Int8ub, Int16ub, this
 
 from netstack.errors import FormatError
+from netstack.formats.codegen import header_layout
 from netstack.formats.fields import HardwareAddress, HeaderStruct, NamedNumber, ProtocolAddress
 from netstack.formats.layer import Layer
 from netstack.formats.registry import ETHERTYPE, ETHERTYPE_ARP, register_ethertype
@@ -62,6 +63,8 @@ arp_header = HeaderStruct(
 )
 """The ARP packet; its size is 8 + 2*hlen + 2*plen bytes."""
 
+_FIXED = header_layout(arp_header, {"hlen": 0, "plen": 0}).offsets  # the fields before the addresses
+
 
 class ArpLayer(Layer):
     """ARP packet with trailing padding kept."""
@@ -69,10 +72,11 @@ class ArpLayer(Layer):
     def decode(self, data: bytes, base: int, context) -> Container:
         if len(data) < FIXED_LENGTH:
             raise self.truncated(len(data), FIXED_LENGTH, base)
-        hlen, plen = data[4], data[5]
+        hlen, plen = data[_FIXED["hlen"]], data[_FIXED["plen"]]
         length = FIXED_LENGTH + 2 * hlen + 2 * plen
         if len(data) < length:
-            offsets = [("sha", 8), ("spa", 8 + hlen), ("tha", 8 + hlen + plen), ("tpa", 8 + 2 * hlen + plen)]
+            offsets = [("sha", FIXED_LENGTH), ("spa", FIXED_LENGTH + hlen), ("tha", FIXED_LENGTH + hlen + plen),
+                       ("tpa", FIXED_LENGTH + 2 * hlen + plen)]
             field = next(name for name, start in reversed(offsets) if start <= len(data))
             start = dict(offsets)[field]
             raise FormatError("arp", field, base + start, f"truncated: hlen {hlen} and plen {plen} need {length} bytes, has {len(data)}")

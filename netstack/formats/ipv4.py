@@ -160,7 +160,7 @@ class Ipv4Layer(Layer):
         options = bytes(values.get("options") or b"")
         if self.wanted(obj, "ihl") is None:
             options += bytes(-len(options) % 4)
-            values["ihl"] = 5 + len(options) // 4
+            values["ihl"] = MINIMUM_IHL + len(options) // 4
         values["options"] = options
         tos = values.get("tos")
         if isinstance(tos, int):

@@ -147,7 +147,7 @@ class TcpLayer(Layer):
         options = encode_options(values.get("options"))
         if self.wanted(obj, "data_offset") is None:
             options += bytes(-len(options) % 4)
-            values["data_offset"] = 5 + len(options) // 4
+            values["data_offset"] = MINIMUM_DATA_OFFSET + len(options) // 4
         values["options"] = options
         values["flags"] = flags_value(values.get("flags"))
         payload = self.raw_bytes(values.get("payload"))
