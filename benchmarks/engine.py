@@ -34,7 +34,7 @@ import netstack  # noqa: E402
 from netstack.drivers.netns import NetworkNamespace, call_in_namespace  # noqa: E402
 from netstack.drivers.tap import create_tap  # noqa: E402
 from netstack.formats import fast  # noqa: E402
-from netstack.formats.arp import ARP_OPERATION  # noqa: E402
+from netstack.formats.arp import ARP_REPLY, ARP_REQUEST  # noqa: E402
 from netstack.formats.icmp import ECHO_REPLY, ECHO_REQUEST  # noqa: E402
 
 STACK_IP = "192.0.2.2"
@@ -50,8 +50,8 @@ _IP = {name: _L2 + offset for name, offset in fast.IPV4_LAYOUT.offsets.items()}
 _ICMP = _L2 + fast.IPV4_LAYOUT.size  # ping sends no IPv4 options
 _ICMP_CHECKSUM = _ICMP + fast.ICMP_LAYOUT.offsets["checksum"]
 _ARP_TYPE = fast.ETHERTYPE_ARP.to_bytes(2, "big")
+_REQUEST = ARP_REQUEST.to_bytes(2, "big")
 _IPV4_TYPE = fast.ETHERTYPE_IPV4.to_bytes(2, "big")
-_REQUEST, _REPLY = ARP_OPERATION.number("request"), ARP_OPERATION.number("reply")
 # RFC 1624: the echo reply's checksum, patched for the one type byte that changes
 _ECHO_PATCH = (ECHO_REQUEST - ECHO_REPLY) << 8
 
@@ -78,11 +78,11 @@ class Reflector:
                 except BlockingIOError:
                     break
                 ethertype = frame[_ETHERTYPE:_ETHERTYPE + 2]
-                if (ethertype == _ARP_TYPE and frame[_ARP["op"] + 1] == _REQUEST
+                if (ethertype == _ARP_TYPE and frame[_ARP["op"]:_ARP["sha"]] == _REQUEST
                         and frame[_ARP["tpa"]:_ARP["tpa"] + 4] == address):
                     sender_mac, sender_ip = bytes(frame[_ARP["sha"]:_ARP["spa"]]), bytes(frame[_ARP["spa"]:_ARP["tha"]])
                     os.write(fd, fast.encode_ethernet(sender_mac, REFLECTOR_MAC, fast.ETHERTYPE_ARP, fast.encode_arp(
-                        _REPLY, REFLECTOR_MAC, address, sender_ip, sender_mac)))
+                        ARP_REPLY, REFLECTOR_MAC, address, sender_ip, sender_mac)))
                 elif (ethertype == _IPV4_TYPE and frame[_IP["protocol"]] == fast.IP_PROTOCOL_ICMP
                         and frame[_ICMP] == ECHO_REQUEST):
                     frame[:_MAC_SRC], frame[_MAC_SRC:_ETHERTYPE] = frame[_MAC_SRC:_ETHERTYPE], REFLECTOR_MAC

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import netstack  # noqa: E402
 from netstack.formats import fast  # noqa: E402
-from netstack.formats.arp import ARP_OPERATION  # noqa: E402
+from netstack.formats.arp import ARP_REQUEST  # noqa: E402
 from netstack.drivers.netns import NetworkNamespace, call_in_namespace  # noqa: E402
 from netstack.apps.services import start_services  # noqa: E402
 from netstack.engine.stack import Stack  # noqa: E402
@@ -64,7 +64,7 @@ def in_process_segment_cost(count: int = 20000) -> float:
         return fast.encode_ethernet(stack.mac, peer_mac, fast.ETHERTYPE_IPV4, ip)
 
     stack.receive(fast.encode_ethernet(b"\xff" * 6, peer_mac, fast.ETHERTYPE_ARP, fast.encode_arp(
-        op=ARP_OPERATION.number("request"), sha=peer_mac, spa=peer, tha=bytes(6), tpa=stack.address)), 0.001)
+        op=ARP_REQUEST, sha=peer_mac, spa=peer, tha=bytes(6), tpa=stack.address)), 0.001)
     nop = (fast.OPT_NOP, None)
     out = stack.receive(frame(1000, 0, fast.SYN, options=[
         (fast.OPT_MSS, 1460), (fast.OPT_SACK_PERMITTED, None), nop, nop, (fast.OPT_TIMESTAMPS, (100, 0)),

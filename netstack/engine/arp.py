@@ -29,7 +29,13 @@ import random
 
 from netstack.engine.config import ip_to_text, mac_to_text
 from netstack.errors import FormatError
-from netstack.formats.arp import ETHERNET_ADDRESS_LENGTH, HARDWARE_TYPE_ETHERNET, IPV4_ADDRESS_LENGTH
+from netstack.formats.arp import (
+    ARP_REPLY,
+    ARP_REQUEST,
+    ETHERNET_ADDRESS_LENGTH,
+    HARDWARE_TYPE_ETHERNET,
+    IPV4_ADDRESS_LENGTH,
+)
 from netstack.formats.fast import (
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
@@ -50,8 +56,6 @@ from netstack.machines.arp_neighbour import (
 
 BROADCAST_MAC = b"\xff" * 6
 ZERO_MAC = b"\x00" * 6
-ARP_REQUEST = 1
-ARP_REPLY = 2
 ANY_ADDRESS = b"\x00\x00\x00\x00"
 LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 RESOLVE_REQUEST = NeighbourEvent.resolve_request

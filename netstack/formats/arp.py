@@ -38,7 +38,9 @@ from netstack.formats.fields import HardwareAddress, HeaderStruct, NamedNumber, 
 from netstack.formats.layer import Layer
 from netstack.formats.registry import ETHERTYPE, ETHERTYPE_ARP, register_ethertype
 
-ARP_OPERATION = NamedNumber(Int16ub, request=1, reply=2)
+ARP_REQUEST = 1
+ARP_REPLY = 2
+ARP_OPERATION = NamedNumber(Int16ub, request=ARP_REQUEST, reply=ARP_REPLY)
 """ARP opcode (RFC 826 "ar$op"; IANA arp-parameters lists more, e.g. RARP 3/4)."""
 
 HARDWARE_TYPE_ETHERNET = 1
