@@ -31,13 +31,12 @@ from __future__ import annotations
 from construct import Bytes, Container, Default, Int8ub, Int16ub, Int24ub, Int32ub, Struct, Switch, this
 
 from netstack.errors import FormatError
-from netstack.formats.checksum import internet_checksum
+from netstack.formats.checksum import internet_checksum, with_checksum
 from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, NamedNumber
+from netstack.formats.ipv4 import IPV4_RULES, MINIMUM_HEADER_LENGTH, ipv4_header
 from netstack.formats.layer import Layer
 from netstack.formats.registry import IP_PROTOCOL_ICMP, register_ip_protocol
-from netstack.formats.ipv4 import IPV4_RULES, MINIMUM_HEADER_LENGTH, ipv4_header
 from netstack.formats.rules import HeaderRules
-from netstack.formats.checksum import with_checksum
 
 HEADER_LENGTH = 8
 

@@ -25,7 +25,8 @@ minimum-size fill). ``payload`` is the ICMP/UDP/TCP/registered container, or byt
 is not registered or the packet is a fragment (MF set or offset non-zero: its payload cannot be
 decoded alone).
 
-Decode checks, in order (integrity before values): 20 bytes present, version 4, ihl >= 5, ihl*4
+Decode checks, in order (integrity before values; the rule table ``IPV4_RULES``, which the generated
+decoder runs too): 20 bytes present, version 4, ihl >= 5, ihl*4
 bytes present, ihl*4 <= total_length <= bytes present. The header checksum (RFC 791 §3.1 "Header
 Checksum", RFC 1071) is verified into ``checksum_ok``.
 

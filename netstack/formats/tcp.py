@@ -26,7 +26,8 @@ Container: ``src_port, dst_port, seq, ack, data_offset, reserved, flags`` (``cwr
 rst, syn, fin`` booleans), ``window, checksum, urgent_pointer, options`` (see ``tcp_options``),
 ``checksum_ok`` and ``payload`` (bytes).
 
-Decode checks: 20 bytes present, data_offset >= 5, data_offset * 4 bytes present, then the options
+Decode checks (the rule table ``TCP_RULES``, which the generated decoder runs too): 20 bytes present,
+data_offset >= 5, data_offset * 4 bytes present; then the options
 (``tcp_options``). The checksum covers the pseudo-header (src, dst, zero, protocol 6, TCP length),
 header and data (RFC 9293 §3.1 "Checksum"); the addresses come from the enclosing IPv4 layer or the
 ``src``/``dst`` context (see ``transport``). ``checksum_ok`` is None when they are not known.
@@ -42,11 +43,11 @@ from __future__ import annotations
 from construct import BitsInteger, BitStruct, Container, Default, FlagsEnum, Int16ub, Int32ub
 
 from netstack.errors import FormatError
+from netstack.formats.checksum import with_checksum
 from netstack.formats.fields import Flattened, HeaderStruct
 from netstack.formats.layer import Layer
 from netstack.formats.registry import IP_PROTOCOL_TCP, register_ip_protocol
 from netstack.formats.rules import Derive, HeaderRules, Rule
-from netstack.formats.checksum import with_checksum
 from netstack.formats.tcp_options import TcpOptionList, decode_options, encode_options
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 

@@ -16,7 +16,8 @@ Header layout (RFC 768)::
 Container: ``src_port, dst_port, length, checksum, checksum_ok, payload`` (bytes) and ``padding``
 (bytes after ``length`` inside the IP payload, kept so ``build(parse(b)) == b``).
 
-Decode checks: 8 bytes present, 8 <= length <= bytes present. The checksum covers the pseudo-header
+Decode checks (the rule table ``UDP_RULES``, which the generated decoder runs too): 8 bytes present,
+8 <= length <= bytes present. The checksum covers the pseudo-header
 (src, dst, zero, protocol 17, UDP length), header and data. A checksum of 0 means the sender computed
 none (RFC 768): ``checksum_ok`` is then None, as it is when the addresses are unknown (see
 ``transport``).
@@ -29,10 +30,10 @@ from __future__ import annotations
 
 from construct import Container, Default, Int16ub
 
+from netstack.formats.checksum import with_checksum
 from netstack.formats.fields import HeaderStruct
 from netstack.formats.layer import Layer
 from netstack.formats.registry import IP_PROTOCOL_UDP, register_ip_protocol
-from netstack.formats.checksum import with_checksum
 from netstack.formats.rules import HeaderRules, Rule
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
