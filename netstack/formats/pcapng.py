@@ -112,6 +112,7 @@ def records(data: bytes, nanoseconds: bool = False):
     order = "<"
     interfaces: list[Interface] = []
     head = struct.Struct("<II")
+    word = struct.Struct("<I")
     epb = struct.Struct("<IIIII")
     while position < size:
         if size - position < 12:
@@ -126,6 +127,7 @@ def records(data: bytes, nanoseconds: bool = False):
             else:
                 raise FormatError("pcapng", "byte_order_magic", position + 8, f"bad byte-order magic {magic.hex()}")
             head = struct.Struct(order + "II")
+            word = struct.Struct(order + "I")
             epb = struct.Struct(order + "IIIII")
             interfaces = []
         block_type, length = head.unpack_from(data, position)
@@ -134,7 +136,7 @@ def records(data: bytes, nanoseconds: bool = False):
         end = position + length
         if end > size:
             raise FormatError("pcapng", "block_total_length", position + 4, f"file truncated: the block needs {length} bytes, has {size - position}")
-        if head.unpack_from(data, end - 4)[1] != length:
+        if word.unpack_from(data, end - 4)[0] != length:
             raise FormatError("pcapng", "block_total_length", end - 4, "the trailing block length differs from the leading one")
         body = position + 8
         if block_type == BLOCK_ENHANCED_PACKET or block_type == BLOCK_PACKET_OBSOLETE:
@@ -159,7 +161,7 @@ def records(data: bytes, nanoseconds: bool = False):
             if not interfaces:
                 raise FormatError("pcapng", "interface_id", body, "simple packet block before any interface")
             interface = interfaces[0]
-            original = head.unpack_from(data, body)[0]
+            original = word.unpack_from(data, body)[0]
             captured = min(original, length - 16, interface.snaplen or original)
             yield (0 if nanoseconds else 0.0), data[body + 4 : body + 4 + captured], interface
         elif block_type == BLOCK_INTERFACE_DESCRIPTION:
