@@ -30,6 +30,7 @@ from netstack.formats.registry import (
 )
 from netstack.formats.tcp import TCP
 from netstack.formats.udp import UDP
+from netstack.formats import craft  # noqa: F401 - gives crafted layers summary/show/hexdump/answers
 
 __all__ = [
     "ARP",
