@@ -131,7 +131,7 @@ def test_decode_not_a_pcap_and_missing_file(capsys, tmp_path):
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"this is not a capture file at all")
     status, _, err = run_cli(capsys, "decode", str(junk))
-    assert status == 1 and "not a pcap file" in err
+    assert status == 1 and "not a pcap or pcapng file" in err
     status, _, err = run_cli(capsys, "decode", str(tmp_path / "absent.pcap"))
     assert status == 1 and "No such file" in err
 
