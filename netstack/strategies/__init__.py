@@ -39,6 +39,7 @@ Requires hypothesis (``pip install 'netstack[test]'``); the rest of netstack nev
 from __future__ import annotations
 
 from netstack.strategies.declarations import LEAVE_OUT, for_schema, mismatches
+from netstack.strategies.fuzz import fuzz
 from netstack.strategies.protocols import (
     EXPERIMENTAL_ETHERTYPES,
     EXPERIMENTAL_IP_PROTOCOLS,
@@ -75,6 +76,7 @@ __all__ = [
     "for_schema",
     "fragmented_datagrams",
     "frame_bytes",
+    "fuzz",
     "frames",
     "icmp_messages",
     "ipv4_addresses",
