@@ -194,28 +194,31 @@ class Link:
             self._recorder.write(received.data, received.timestamp)
         return received
 
-    def sniff(self, filter=None, count: int | None = None, timeout: float | None = 10.0,
-              outgoing: bool = True) -> list[Received]:
-        """Frames seen until ``count`` matched or ``timeout`` seconds passed (one of them is needed).
-
-        ``filter``: a display filter string or a function of a ``Received``; ``outgoing=False`` leaves
-        out the frames this host sent."""
+    def watch(self, filter=None, count: int | None = None, timeout: float | None = 10.0, outgoing: bool = True):
+        """Yield frames as they arrive until ``count`` matched or ``timeout`` seconds passed (one of
+        them is needed). ``filter``: a display filter string or a function of a ``Received``;
+        ``outgoing=False`` leaves out the frames this host sent."""
         if count is None and timeout is None:
             raise ValueError("sniff needs a count or a timeout: every capture is bounded")
         if count is not None and count < 1:
             raise ValueError(f"count must be positive, got {count}")
         matches = _matcher(filter)
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-        found: list[Received] = []
-        while count is None or len(found) < count:
+        found = 0
+        while count is None or found < count:
             received = self._receive(deadline)
             if received is None:
-                break
+                return
             if received.outgoing and not outgoing:
                 continue
             if matches is None or matches(received):
-                found.append(received)
-        return found
+                found += 1
+                yield received
+
+    def sniff(self, filter=None, count: int | None = None, timeout: float | None = 10.0,
+              outgoing: bool = True) -> list[Received]:
+        """The frames ``watch`` yields, as a list (scapy's ``sniff``)."""
+        return list(self.watch(filter, count, timeout, outgoing))
 
     def sr(self, frames, timeout: float = 2.0, filter=None) -> tuple[list[tuple[bytes, Received]], list[bytes]]:
         """Send ``frames`` (one or a list), collect replies for ``timeout`` seconds at most.

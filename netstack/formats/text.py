@@ -6,8 +6,8 @@ tree of fields with their meanings (``Crafted.show()``), and as a hex dump (``ts
 default output fills its columns (``tshark -n``, absolute sequence numbers, no reassembly)::
 
     192.0.2.2 → 192.0.2.1 TCP 74 40000 → 80 [SYN] Seq=1000 Win=65535 Len=0 MSS=1460 WS=128 SACK_PERM TSval=1 TSecr=0
-    02:00:5e:00:53:02 → Broadcast ARP 42 Who has 192.0.2.1? Tell 192.0.2.2
-    192.0.2.1 → 192.0.2.2 ICMP 98 Echo (ping) reply    id=0x0001, seq=1, ttl=64
+    02:00:5e:00:53:02 → ff:ff:ff:ff:ff:ff ARP 42 Who has 192.0.2.1? Tell 192.0.2.2
+    192.0.2.1 → 192.0.2.2 ICMP 98 Echo (ping) reply    id=0x0001, seq=1/256, ttl=64
 
 It decodes with the codec generated from the declarations (``fast``), so a line costs a few
 microseconds; names (ICMP types, protocols) come from the declarations' enums. A frame that does not
@@ -26,16 +26,19 @@ from construct import Container
 from netstack.formats import fast
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
-from netstack.formats.icmp import ERROR_TYPES, ICMP_TYPE, UNREACHABLE_CODES
+from netstack.formats.icmp import ICMP_TYPE, UNREACHABLE_CODES
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 from netstack.formats.tcp import TCP_FLAGS
 
-BROADCAST = b"\xff" * 6
+#: how the info column of a frame that does not decode starts
+MALFORMED = "[Malformed: "
 
 #: tshark's words for the ICMP types (its Info column), by type number
 _ICMP_WORDS = {0: "Echo (ping) reply", 3: "Destination unreachable", 4: "Source quench", 5: "Redirect",
                8: "Echo (ping) request", 11: "Time-to-live exceeded", 12: "Parameter problem",
                13: "Timestamp request", 14: "Timestamp reply"}
+#: the codes of time exceeded (RFC 792), tshark's words
+_TIME_EXCEEDED_WORDS = {0: "Time to live exceeded in transit", 1: "Fragment reassembly time exceeded"}
 #: TCP flag names in tshark's order (lowest bit first) with their bit, from the declaration
 _FLAG_NAMES = [(name.upper(), bit) for name, bit in sorted(TCP_FLAGS.flags.items(), key=lambda item: item[1])]
 
@@ -51,10 +54,6 @@ def hex_dump(data: bytes, indent: str = "", limit: int | None = None) -> list[st
     if limit is not None and len(data) > limit:
         lines.append(f"{indent}... {len(data) - limit} more bytes")
     return lines
-
-
-def _mac(raw: bytes) -> str:
-    return "Broadcast" if raw == BROADCAST else raw.hex(":")
 
 
 def _protocol_name(table, number: int) -> str:
@@ -87,10 +86,14 @@ def _icmp_info(message, ttl: int) -> str:
     word = _ICMP_WORDS.get(message.type) or str(ICMP_TYPE.label(message.type))
     if message.type == 3 and message.code in UNREACHABLE_CODES:
         word += f" ({UNREACHABLE_CODES[message.code].replace('_', ' ').capitalize()})"
+    elif message.type == 11 and message.code in _TIME_EXCEEDED_WORDS:
+        word += f" ({_TIME_EXCEEDED_WORDS[message.code]})"
     elif message.type not in _ICMP_WORDS or message.code:
         word += f" (code {message.code})"
     if message.identifier is not None and message.type in (0, 8, 13, 14):
-        word += f"  id=0x{message.identifier:04x}, seq={message.sequence}, ttl={ttl}"
+        # tshark shows the sequence number read both ways (big/little endian senders)
+        swapped = ((message.sequence & 0xFF) << 8) | (message.sequence >> 8)
+        word = f"{word:<19}  id=0x{message.identifier:04x}, seq={message.sequence}/{swapped}, ttl={ttl}"
     return word
 
 
@@ -112,11 +115,7 @@ def _ipv4_columns(data: bytes, offset: int, length: int) -> tuple[str, str, str,
         return source, destination, "UDP", length, info
     if protocol == fast.IP_PROTOCOL_ICMP:
         message = fast.decode_icmp(data, start, end)
-        info = _icmp_info(message, packet.ttl)
-        if message.type in ERROR_TYPES and end - message.payload_offset >= 20:
-            quoted = fast.decode_ipv4(data, message.payload_offset, message.payload_offset + 65535)
-            info += f" [quotes {fast.ipv4_text(quoted.src)} → {fast.ipv4_text(quoted.dst)}]"
-        return source, destination, "ICMP", length, info
+        return source, destination, "ICMP", length, _icmp_info(message, packet.ttl)
     return source, destination, _protocol_name(IP_PROTOCOLS, protocol), length, f"IPv4 protocol {protocol}"
 
 
@@ -127,7 +126,7 @@ def summary_columns(data: bytes) -> tuple[str, str, str, int, str]:
     protocol = "Ethernet"
     try:
         link = fast.decode_ethernet(data)
-        source, destination = _mac(link.src), _mac(link.dst)
+        source, destination = link.src.hex(":"), link.dst.hex(":")
         ethertype = link.ethertype
         if ethertype == fast.ETHERTYPE_IPV4:
             protocol = "IPv4"
@@ -144,7 +143,7 @@ def summary_columns(data: bytes) -> tuple[str, str, str, int, str]:
             return source, destination, "ARP", length, info
         return source, destination, _protocol_name(ETHERTYPES, ethertype), length, f"EtherType 0x{ethertype:04x}"
     except (FormatError, IndexError) as error:  # IndexError: an ARP quirk with odd hlen/plen
-        return source, destination, protocol, length, f"[Malformed: {error}]"
+        return source, destination, protocol, length, f"{MALFORMED}{error}]"
 
 
 def field_meanings(construct, found: dict | None = None) -> dict[str, str]:
@@ -217,4 +216,4 @@ def summary_line(data: bytes) -> str:
     return f"{source} → {destination} {protocol} {length} {info}"
 
 
-__all__ = ["field_meanings", "hex_dump", "show_text", "summary_columns", "summary_line"]
+__all__ = ["MALFORMED", "field_meanings", "hex_dump", "show_text", "summary_columns", "summary_line"]

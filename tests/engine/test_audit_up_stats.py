@@ -193,8 +193,11 @@ def test_decode_of_a_pcap_written_by_up_style_writer_round_trips(tmp_path, capsy
                                     "payload": {"src_port": 7, "dst_port": 40000, "payload": b"hi"}}})
     path = tmp_path / "two.pcap"
     write_pcap(str(path), [(1.0, good), (2.0, good[:20]), (3.0, good)])
-    assert main(["decode", str(path)]) == 1
+    assert main(["decode", "-V", str(path)]) == 1
     out = capsys.readouterr().out
     assert out.count("Frame ") == 3 and "Malformed" in out and out.count("src_port: 7") == 2
+    assert main(["decode", str(path)]) == 1  # one line a frame
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "Malformed" in lines[1] and all(" UDP 44 7 → 40000 Len=2" in lines[i] for i in (0, 2))
     with pytest.raises(FormatError):
         Frame.parse(good[:20])

@@ -39,10 +39,10 @@ def test_missing_layer_is_a_short_key_error():
 def test_summary_lines():
     assert SYN.summary() == ("192.0.2.2 → 192.0.2.1 TCP 62 40000 → 80 [SYN] Seq=1000 Win=65535 Len=0 MSS=1460 WS=128")
     assert SYN_ACK.summary().startswith("192.0.2.1 → 192.0.2.2 TCP 54 80 → 40000 [SYN, ACK] Seq=5000 Ack=1001 ")
-    assert ECHO.summary() == "192.0.2.2 → 192.0.2.1 ICMP 46 Echo (ping) request  id=0x0007, seq=3, ttl=64"
+    assert ECHO.summary() == "192.0.2.2 → 192.0.2.1 ICMP 46 Echo (ping) request  id=0x0007, seq=3/768, ttl=64"
     assert DATAGRAM.summary() == "192.0.2.2 → 192.0.2.1 UDP 47 40001 → 33434 Len=5"
     who_has = Ether(src=CLIENT_MAC) / ARP(sha=CLIENT_MAC, spa=CLIENT, tpa=SERVER)
-    assert who_has.summary() == "02:00:5e:00:53:02 → Broadcast ARP 42 Who has 192.0.2.1? Tell 192.0.2.2"
+    assert who_has.summary() == "02:00:5e:00:53:02 → ff:ff:ff:ff:ff:ff ARP 42 Who has 192.0.2.1? Tell 192.0.2.2"
     error = _unreachable(bytes(DATAGRAM[IP]))
     assert "ICMP" in error.summary() and "Destination unreachable (Port unreachable)" in error.summary()
     assert dissect(bytes(SYN)).summary() == SYN.summary()
