@@ -50,6 +50,6 @@ def dissect(data: bytes, layer=Frame) -> Crafted:
 
 
 use_frame_functions(summary=summary_line, show=show_text, hexdump=lambda data: "\n".join(hex_dump(data)),
-                    answers=answers)
+                    answers=answers, build=Frame.build)
 
 __all__ = ["ARP", "Crafted", "MissingLayer", "Ether", "Ethernet", "ICMP", "IP", "IPv4", "TCP", "UDP", "dissect"]

@@ -17,7 +17,8 @@ from __future__ import annotations
 from netstack.errors import FormatError
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 
-#: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool)
+#: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool);
+#: "build": a frame's nested dict -> bytes (``Frame.build``)
 _FRAME_FUNCTIONS: dict = {}
 
 
@@ -126,7 +127,10 @@ class Crafted:
     to_container = container
 
     def build(self, **context) -> bytes:
-        """The bytes; ``context`` passes e.g. ``src``/``dst`` to a TCP/UDP layer built alone."""
+        """The bytes; ``context`` passes e.g. ``src``/``dst`` to a TCP/UDP layer built alone. A whole
+        frame is built by ``Frame`` (on the generated codec)."""
+        if self.layer.layer == "ethernet" and not context:
+            return _FRAME_FUNCTIONS["build"](self.container())
         return self.layer.build(self.container(), **context)
 
     def __bytes__(self) -> bytes:

@@ -60,7 +60,12 @@ def converter(construct):
         return lambda value: Container([("_flagsenum", True)] + [(name, bool(value & mask)) for name, mask in flags])
     if isinstance(construct, Enum):
         labels = construct.decmapping
-        return lambda value: labels.get(value, value)
+
+        def label(value):
+            return labels.get(value, value)
+
+        label.labels = labels  # read by _compile_fill to inline the lookup
+        return label
     if isinstance(construct, AddressField):
         return construct.to_text
     if construct is Flag:
@@ -86,16 +91,6 @@ def field_converters(header) -> list[tuple[str, object]]:
     return found
 
 
-_ETHERNET_FIELDS = [(name, convert) for name, convert in field_converters(ethernet_header) if name != "vlan"]
-_VLAN_FIELDS = field_converters(vlan_tag)
-_IPV4_FIELDS = [(name, convert) for name, convert in field_converters(ipv4_header) if name != "options"]
-_TCP_FIELDS = [(name, convert) for name, convert in field_converters(tcp_header) if name != "options"]
-_ICMP_COMMON = [(name, convert) for name, convert in field_converters(icmp_header)]
-_ICMP_SWITCH = next(_unwrap(sc.subcon) for sc in icmp_header.subcons if isinstance(sc, Flattened))
-_ICMP_CASES = {key: field_converters(case) for key, case in _ICMP_SWITCH.cases.items() if isinstance(key, int)}
-_ICMP_DEFAULT = field_converters(_ICMP_SWITCH.default)
-_ARP_FIELDS = field_converters(ARP.header)
-_UDP_FIELDS = field_converters(UDP.header)
 _KIND_LABELS = TCP_OPTION_KIND.decmapping
 #: the layers this module decodes and builds; another schema under their numbers means "not ours"
 _BUILTIN = {(ETHERTYPES, 0x0800): IPv4, (ETHERTYPES, 0x0806): ARP, (IP_PROTOCOLS, 1): ICMP,
@@ -108,11 +103,44 @@ def _ours(table, number) -> bool:
     return layer is not None and entry is not None and entry.schema is layer
 
 
-def _fill(record, fields) -> list:
-    return [(name, convert(getattr(record, name))) for name, convert in fields]
+def _compile_fill(record_type, fields, name: str):
+    """A function ``record -> Container`` for ``fields`` of a generated record, as generated code:
+    a plain value is read by its tuple index, a name or flag container through its converter."""
+    namespace = {"Container": Container}
+    items = []
+    for field, convert in fields:
+        index = record_type._fields.index(field)
+        if convert is _identity:
+            items.append(f"{field}=r[{index}]")
+        elif getattr(convert, "labels", None) is not None:
+            namespace[f"_labels_{field}"] = convert.labels
+            items.append(f"{field}=_labels_{field}.get(r[{index}], r[{index}])")
+        else:
+            namespace[f"_convert_{field}"] = convert
+            items.append(f"{field}=_convert_{field}(r[{index}])")
+    source = f"def {name}(r):\n    return Container({', '.join(items)})\n"
+    exec(compile(source, f"<netstack.formats.frame_codec: {name}>", "exec"), namespace)
+    return namespace[name]
 
 
-def _option_container(kind, value, data, start):
+_ETHERNET_FIELDS = [(name, convert) for name, convert in field_converters(ethernet_header) if name != "vlan"]
+_fill_ethernet = _compile_fill(fast.EthernetHeader, _ETHERNET_FIELDS[:2], "fill_ethernet")
+_ethertype_label = _ETHERNET_FIELDS[2][1]
+_fill_vlan = _compile_fill(fast.VlanTag, field_converters(vlan_tag), "fill_vlan")
+_fill_ipv4 = _compile_fill(fast.Ipv4Header, [(name, convert) for name, convert in field_converters(ipv4_header)
+                                             if name != "options"], "fill_ipv4")
+_fill_tcp = _compile_fill(fast.TcpHeader, [(name, convert) for name, convert in field_converters(tcp_header)
+                                           if name != "options"], "fill_tcp")
+_fill_icmp = _compile_fill(fast.IcmpHeader, field_converters(icmp_header), "fill_icmp")
+_ICMP_SWITCH = next(_unwrap(sc.subcon) for sc in icmp_header.subcons if isinstance(sc, Flattened))
+_ICMP_CASES = {key: _compile_fill(fast.IcmpHeader, field_converters(case), f"fill_icmp_{key}")
+               for key, case in _ICMP_SWITCH.cases.items() if isinstance(key, int)}
+_fill_icmp_default = _compile_fill(fast.IcmpHeader, field_converters(_ICMP_SWITCH.default), "fill_icmp_default")
+_fill_arp = _compile_fill(fast.ArpPacket, field_converters(ARP.header), "fill_arp")
+_fill_udp = _compile_fill(fast.UdpHeader, field_converters(UDP.header), "fill_udp")
+
+
+def _option_container(kind, value):
     """One option as the declarative decoder gives it: Container(kind, length, value)."""
     label = _KIND_LABELS.get(kind, kind)
     if kind == fast.OPT_NOP:
@@ -138,8 +166,8 @@ class NotOurs(Exception):
 
 def _tcp(data, packet):
     segment = fast.decode_tcp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst)
-    container = Container(_fill(segment, _TCP_FIELDS))
-    container["options"] = ListContainer(_option_container(kind, value, data, 0) for kind, value in segment.options)
+    container = _fill_tcp(segment)
+    container["options"] = ListContainer([_option_container(kind, value) for kind, value in segment.options])
     container["checksum_ok"] = segment.checksum_ok
     container["payload"] = data[segment.payload_offset : packet.payload_end]
     container["_derived"] = {"data_offset": segment.data_offset}
@@ -150,7 +178,7 @@ def _tcp(data, packet):
 
 def _udp(data, packet):
     datagram = fast.decode_udp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst)
-    container = Container(_fill(datagram, _UDP_FIELDS))
+    container = _fill_udp(datagram)
     container["checksum_ok"] = datagram.checksum_ok
     container["payload"] = data[datagram.payload_offset : datagram.payload_end]
     container["padding"] = data[datagram.payload_end : packet.payload_end]
@@ -162,8 +190,8 @@ def _udp(data, packet):
 
 def _icmp(data, packet):
     message = fast.decode_icmp(data, packet.payload_offset, packet.payload_end)
-    container = Container(_fill(message, _ICMP_COMMON))
-    container.update(_fill(message, _ICMP_CASES.get(message.type, _ICMP_DEFAULT)))
+    container = _fill_icmp(message)
+    container.update(_ICMP_CASES.get(message.type, _fill_icmp_default)(message))
     container["checksum_ok"] = message.checksum_ok
     container["payload"] = data[message.payload_offset : packet.payload_end]
     container["_derived"] = {"checksum": message.checksum} if message.checksum_ok else {}
@@ -175,7 +203,7 @@ _TRANSPORTS = {fast.IP_PROTOCOL_TCP: _tcp, fast.IP_PROTOCOL_UDP: _udp, fast.IP_P
 
 def _ipv4(data, offset):
     packet = fast.decode_ipv4(data, offset)
-    container = Container(_fill(packet, _IPV4_FIELDS))
+    container = _fill_ipv4(packet)
     container["options"] = packet.options
     container["checksum_ok"] = packet.checksum_ok
     protocol = packet.protocol
@@ -198,7 +226,7 @@ def _arp(data, offset):
     packet = fast.decode_arp(data, offset)
     if packet.hlen != 6 or packet.plen != 4:
         raise NotOurs("arp addresses")
-    container = Container(_fill(packet, _ARP_FIELDS))
+    container = _fill_arp(packet)
     container["padding"] = data[packet.payload_offset :]
     return container
 
@@ -207,9 +235,9 @@ def decode_frame(data: bytes) -> Container:
     """The container ``Frame.parse(data)`` gives, decoded by the generated codec; ``NotOurs`` when
     the frame needs a registered schema, ``FormatError`` when it is malformed."""
     link = fast.decode_ethernet(data)
-    container = Container(_fill(link, _ETHERNET_FIELDS[:2]))
-    container["vlan"] = None if link.vlan is None else Container(_fill(link.vlan, _VLAN_FIELDS))
-    container["ethertype"] = _ETHERNET_FIELDS[2][1](link.ethertype)
+    container = _fill_ethernet(link)
+    container["vlan"] = None if link.vlan is None else _fill_vlan(link.vlan)
+    container["ethertype"] = _ethertype_label(link.ethertype)
     ethertype = link.ethertype
     if ethertype == fast.ETHERTYPE_IPV4 and _ours(ETHERTYPES, ethertype):
         container["payload"] = _ipv4(data, link.payload_offset)
@@ -248,6 +276,7 @@ _IPV4_KEYS = {"version", "ihl", "tos", "total_length", "identification", "flags"
               "protocol", "checksum", "src", "dst", "options", "checksum_ok", "payload", "padding", "_derived"}
 _TCP_KEYS = {"src_port", "dst_port", "seq", "ack", "data_offset", "reserved", "flags", "window", "checksum",
              "urgent_pointer", "options", "checksum_ok", "payload", "_derived"}
+_OPTION_KEYS = {"kind", "value", "length"}
 _UDP_KEYS = {"src_port", "dst_port", "length", "checksum", "checksum_ok", "payload", "padding", "_derived"}
 _FLAG_MASKS = dict(TCP_FLAGS.flags)
 _IP_FLAG_MASKS = dict(IP_FLAGS.flags)
@@ -272,6 +301,23 @@ _TCP_DEFAULTS = field_defaults(tcp_header)
 _UDP_DEFAULTS = field_defaults(UDP.header)
 _IPV4_DEFAULTS = field_defaults(ipv4_header)
 _ETHERNET_DEFAULTS = field_defaults(ethernet_header)
+
+
+#: address text -> bytes, for the addresses a program sends to again and again; bounded
+_ADDRESSES: dict = {}
+ADDRESS_CACHE_SIZE = 4096
+
+
+def _address(value, to_bytes) -> bytes:
+    if value.__class__ is bytes:
+        return to_bytes(value)  # checks the length
+    raw = _ADDRESSES.get((value, to_bytes))
+    if raw is None:
+        raw = to_bytes(value)
+        if len(_ADDRESSES) >= ADDRESS_CACHE_SIZE:
+            _ADDRESSES.clear()
+        _ADDRESSES[(value, to_bytes)] = raw
+    return raw
 
 
 def _wanted(obj, key):
@@ -336,7 +382,7 @@ def _option_pairs(options):
     for option in options:
         if isinstance(option, dict):
             kind, value, length = option.get("kind"), option.get("value"), option.get("length")
-            if set(option) - {"kind", "value", "length"}:
+            if not option.keys() <= _OPTION_KEYS:
                 raise NotOurs("options")
         elif isinstance(option, tuple) and len(option) == 2:
             (kind, value), length = option, None
@@ -370,7 +416,7 @@ def _natural_length(kind, value):
 
 
 def _encode_tcp(obj, src, dst) -> bytes:
-    if set(obj) - _TCP_KEYS or "dst_port" not in obj or obj.get("dst_port") is None:
+    if not obj.keys() <= _TCP_KEYS or "dst_port" not in obj or obj.get("dst_port") is None:
         raise NotOurs("tcp")
     options = obj.get("options")
     # encoded unpadded: encode_tcp pads them only when data_offset is computed, as the declaration's builder
@@ -387,7 +433,7 @@ def _encode_tcp(obj, src, dst) -> bytes:
 
 
 def _encode_udp(obj, src, dst) -> bytes:
-    if set(obj) - _UDP_KEYS or obj.get("dst_port") is None:
+    if not obj.keys() <= _UDP_KEYS or obj.get("dst_port") is None:
         raise NotOurs("udp")
     payload = _bytes(obj.get("payload"), "payload")
     return fast.encode_udp(src, dst, _plain_int(obj.get("src_port", _UDP_DEFAULTS["src_port"]), "src_port"), _plain_int(obj["dst_port"], "dst_port"),
@@ -408,10 +454,10 @@ def _ipv4_flags(value) -> int:
 
 
 def _encode_ipv4(obj) -> bytes:
-    if set(obj) - _IPV4_KEYS or obj.get("dst") is None or obj.get("version", 4) != 4:
+    if not obj.keys() <= _IPV4_KEYS or obj.get("dst") is None or obj.get("version", 4) != 4:
         raise NotOurs("ipv4")
-    src = fast.ipv4_bytes(obj.get("src") or "0.0.0.0")
-    dst = fast.ipv4_bytes(obj["dst"])
+    src = _address(obj.get("src") or "0.0.0.0", fast.ipv4_bytes)
+    dst = _address(obj["dst"], fast.ipv4_bytes)
     protocol = obj.get("protocol")
     payload = obj.get("payload")
     if protocol is None or isinstance(protocol, str) and not hasattr(protocol, "__int__"):
@@ -452,7 +498,7 @@ def encode_frame(obj) -> bytes:
 
 
 def _encode_ethernet(obj) -> bytes:
-    if not isinstance(obj, dict) or set(obj) - _ETHERNET_KEYS or obj.get("vlan") is not None:
+    if not isinstance(obj, dict) or not obj.keys() <= _ETHERNET_KEYS or obj.get("vlan") is not None:
         raise NotOurs("ethernet")
     ethertype = obj.get("ethertype")
     payload = obj.get("payload")
@@ -464,6 +510,7 @@ def _encode_ethernet(obj) -> bytes:
     else:
         raise NotOurs("ethertype")
     defaults = _ETHERNET_DEFAULTS
-    return fast.encode_ethernet(obj.get("dst") or defaults["dst"], obj.get("src") or defaults["src"], number, body)
+    return fast.encode_ethernet(_address(obj.get("dst") or defaults["dst"], fast.mac_bytes),
+                                _address(obj.get("src") or defaults["src"], fast.mac_bytes), number, body)
 
 __all__ = ["FastFrameLayer", "NotOurs", "decode_frame", "encode_frame", "field_converters"]
