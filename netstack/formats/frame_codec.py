@@ -280,6 +280,7 @@ _OPTION_KEYS = {"kind", "value", "length"}
 _UDP_KEYS = {"src_port", "dst_port", "length", "checksum", "checksum_ok", "payload", "padding", "_derived"}
 _FLAG_MASKS = dict(TCP_FLAGS.flags)
 _IP_FLAG_MASKS = dict(IP_FLAGS.flags)
+_IP_FLAG_NAMES = {*_IP_FLAG_MASKS, "_flagsenum"}
 
 
 def field_defaults(header) -> dict:
@@ -448,7 +449,11 @@ def _ipv4_flags(value) -> int:
         return 0
     if value.__class__ is int:
         return value
+    if isinstance(value, str):  # "df|mf": FlagsEnum's spelling
+        value = dict.fromkeys(value.split("|"), True)
     if isinstance(value, dict):
+        if not value.keys() <= _IP_FLAG_NAMES:
+            raise NotOurs("flags")
         return sum(mask for name, mask in _IP_FLAG_MASKS.items() if value.get(name))
     raise NotOurs("flags")
 
