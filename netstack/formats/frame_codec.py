@@ -307,11 +307,14 @@ _ETHERNET_DEFAULTS = field_defaults(ethernet_header)
 #: address text -> bytes, for the addresses a program sends to again and again; bounded
 _ADDRESSES: dict = {}
 ADDRESS_CACHE_SIZE = 4096
+_ADDRESS_LENGTHS = {fast.ipv4_bytes: 4, fast.mac_bytes: 6}
+#: encoded option lists by their (kind, value) tuples, for the lists a program crafts again and again
+_OPTION_BYTES: dict = {}
 
 
 def _address(value, to_bytes) -> bytes:
-    if value.__class__ is bytes:
-        return to_bytes(value)  # checks the length
+    if value.__class__ is bytes and len(value) == _ADDRESS_LENGTHS[to_bytes]:
+        return value
     raw = _ADDRESSES.get((value, to_bytes))
     if raw is None:
         raw = to_bytes(value)
@@ -406,6 +409,20 @@ def _option_pairs(options):
     return pairs
 
 
+def _encoded_options(options) -> bytes:
+    try:
+        key = tuple(options)
+        encoded = _OPTION_BYTES.get(key)
+    except TypeError:  # dicts, or values in lists: not a key, encode them every time
+        return fast.encode_tcp_options(_option_pairs(options), pad=False)
+    if encoded is None:
+        encoded = fast.encode_tcp_options(_option_pairs(options), pad=False)
+        if len(_OPTION_BYTES) >= ADDRESS_CACHE_SIZE:
+            _OPTION_BYTES.clear()
+        _OPTION_BYTES[key] = encoded
+    return encoded
+
+
 def _natural_length(kind, value):
     if kind in (fast.OPT_EOL, fast.OPT_NOP):
         return None
@@ -421,7 +438,7 @@ def _encode_tcp(obj, src, dst) -> bytes:
         raise NotOurs("tcp")
     options = obj.get("options")
     # encoded unpadded: encode_tcp pads them only when data_offset is computed, as the declaration's builder
-    options = fast.encode_tcp_options(_option_pairs(options), pad=False) if options else b""
+    options = _encoded_options(options) if options else b""
     value = _TCP_DEFAULTS.get
     return fast.encode_tcp(
         src, dst, _plain_int(obj.get("src_port", value("src_port")), "src_port"), _plain_int(obj["dst_port"], "dst_port"),
