@@ -25,9 +25,10 @@ from construct import Container, Default, Enum, Flag, FlagsEnum, ListContainer, 
 from netstack.errors import FormatError
 from netstack.formats import fast
 from netstack.formats.arp import ARP
-from netstack.formats.ethernet import Ethernet, EthernetLayer, ethernet_header, vlan_tag
+from netstack.formats.ethernet import EthernetLayer, ethernet_header, vlan_tag
 from netstack.formats.fields import AddressField, Flattened
-from netstack.formats.icmp import ICMP, ICMP_TYPE, icmp_header
+from netstack.formats.icmp import ICMP, icmp_header
+from netstack.formats.layer import Layer
 from netstack.formats.ipv4 import IP_FLAGS, IPv4, ipv4_header
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 from netstack.formats.tcp import TCP, TCP_FLAGS, flags_value, tcp_header
@@ -324,15 +325,7 @@ def _address(value, to_bytes) -> bytes:
     return raw
 
 
-def _wanted(obj, key):
-    """``Layer.wanted``: None when the value is to be computed, else the explicit value."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    derived = obj.get("_derived")
-    if derived and key in derived and derived[key] == value:
-        return None
-    return value
+_wanted = Layer.wanted  # None when the value is to be computed, else the explicit value
 
 
 def _plain_int(value, field):

@@ -45,6 +45,7 @@ import struct
 from construct import Const, Int16ub, Int16ul, Int32sb, Int32sl, Int32ub, Int32ul, Struct
 
 from netstack.errors import FormatError
+from netstack.formats.capture_file import CaptureFile
 from netstack.formats import pcapng
 
 MAGIC_MICROSECONDS = 0xA1B2C3D4
@@ -87,7 +88,7 @@ _RECORD_LE = struct.Struct("<" + "I" * len(pcap_record_header.subcons))
 _RECORD_BE = struct.Struct(">" + "I" * len(pcap_record_header.subcons))
 
 
-class PcapWriter:
+class PcapWriter(CaptureFile):
     """Write Ethernet frames to a libpcap file (``fileobj_or_path``: a path or a binary file object).
 
     ``write(frame, timestamp)`` takes the frame bytes and a float timestamp (seconds since the epoch).
@@ -96,12 +97,7 @@ class PcapWriter:
 
     def __init__(self, fileobj_or_path, linktype: int = LINKTYPE_ETHERNET, snaplen: int = DEFAULT_SNAPLEN,
                  nanoseconds: bool = False):
-        if isinstance(fileobj_or_path, (str, bytes, os.PathLike)):
-            self._file = open(fileobj_or_path, "wb")
-            self._owns_file = True
-        else:
-            self._file = fileobj_or_path
-            self._owns_file = False
+        self._open(fileobj_or_path, "wb")
         self.snaplen = snaplen
         self.linktype = linktype
         self.nanoseconds = nanoseconds
@@ -132,23 +128,9 @@ class PcapWriter:
         saved = bytes(frame[: self.snaplen])
         self._file.write(_RECORD_LE.pack(seconds, fraction, len(saved), len(frame)) + saved)
 
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        if self._owns_file:
-            self._file.close()
-        else:
-            self._file.flush()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
-class PcapReader:
+class PcapReader(CaptureFile):
     """Iterate a capture file record by record as ``(timestamp_float, frame_bytes)`` pairs.
 
     A libpcap file is streamed; a pcapng file (told by its first block) is read whole and walked by
@@ -158,12 +140,7 @@ class PcapReader:
     """
 
     def __init__(self, fileobj_or_path):
-        if isinstance(fileobj_or_path, (str, bytes, os.PathLike)):
-            self._file = open(fileobj_or_path, "rb")
-            self._owns_file = True
-        else:
-            self._file = fileobj_or_path
-            self._owns_file = False
+        self._open(fileobj_or_path, "rb")
         self._offset = 0
         self._pcapng = None
         first = self._file.read(4)
@@ -222,15 +199,6 @@ class PcapReader:
             data = self._read_exactly(captured, "packet_data")
             yield seconds + fraction / divisor, data
 
-    def close(self) -> None:
-        if self._owns_file:
-            self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _whole(source) -> bytes:

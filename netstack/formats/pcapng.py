@@ -26,10 +26,10 @@ Writing: ``PcapngWriter`` writes one section (little-endian unless ``byteorder="
 
 from __future__ import annotations
 
-import os
 import struct
 
 from netstack.errors import FormatError
+from netstack.formats.capture_file import CaptureFile
 
 BLOCK_SECTION_HEADER = 0x0A0D0D0A
 BLOCK_INTERFACE_DESCRIPTION = 1
@@ -178,7 +178,7 @@ def is_pcapng(head: bytes) -> bool:
     return head[:4] == b"\x0a\x0d\x0d\x0a"
 
 
-class PcapngWriter:
+class PcapngWriter(CaptureFile):
     """Write frames to a pcapng file: one section, interfaces added with ``add_interface``.
 
     ``write(frame, timestamp, interface=0)``; ``timestamp`` is float seconds, or int nanoseconds when
@@ -190,12 +190,7 @@ class PcapngWriter:
                  nanoseconds: bool = False, byteorder: str = "little", interface_name: str | None = None):
         if byteorder not in ("little", "big"):
             raise ValueError(f"byteorder must be 'little' or 'big', not {byteorder!r}")
-        if isinstance(fileobj_or_path, (str, bytes, os.PathLike)):
-            self._file = open(fileobj_or_path, "wb")
-            self._owns_file = True
-        else:
-            self._file = fileobj_or_path
-            self._owns_file = False
+        self._open(fileobj_or_path, "wb")
         self._order = "<" if byteorder == "little" else ">"
         self.nanoseconds = nanoseconds
         self.units = 1_000_000_000 if nanoseconds else 1_000_000
@@ -230,20 +225,6 @@ class PcapngWriter:
         header = struct.pack(self._order + "IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(saved), len(frame))
         self._block(BLOCK_ENHANCED_PACKET, header + saved)
 
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        if self._owns_file:
-            self._file.close()
-        else:
-            self._file.flush()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 __all__ = ["Interface", "PcapngWriter", "is_pcapng", "records"]
