@@ -14,7 +14,7 @@ from netstack import link
 from netstack.errors import FormatError
 from netstack.formats import pcap
 from netstack.formats.craft import ARP, ICMP, IP, TCP, Ether
-from veth_peers import KERNEL_IP, OUR_IP, veth_peers
+from tests.support.veth_peers import KERNEL_IP, OUR_IP, veth_peers
 
 pytestmark = pytest.mark.netns
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from netstack.formats import pcap
-from veth_peers import OUR_IP, veth_peers
+from tests.support.veth_peers import OUR_IP, veth_peers
 
 pytestmark = pytest.mark.netns
 

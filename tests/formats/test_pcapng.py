@@ -6,7 +6,6 @@ namespace read back frame for frame against tshark's own reading of it.
 """
 
 import io
-import shutil
 import struct
 import subprocess
 import time
@@ -16,7 +15,8 @@ import pytest
 from netstack.errors import FormatError
 from netstack.formats import pcap, pcapng
 from netstack.formats.craft import ICMP, IP, UDP, Ether
-from veth_peers import KERNEL_IP, OUR_IP, veth_peers
+from tests.support.external_tools import require_tool
+from tests.support.veth_peers import KERNEL_IP, OUR_IP, veth_peers
 
 FRAMES = [
     bytes(Ether(src="02:00:5e:00:53:01") / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(dst_port=7) / b"one"),
@@ -117,9 +117,8 @@ def test_damaged_files_raise_format_error():
 
 @pytest.mark.netns
 def test_dumpcap_pcapng_reads_back_frame_for_frame(tmp_path):
-    dumpcap = shutil.which("dumpcap")
-    if dumpcap is None or shutil.which("tshark") is None:
-        pytest.skip("needs dumpcap and tshark (apt-get install tshark; .ci/run does)")
+    dumpcap = require_tool("dumpcap", "tshark")
+    require_tool("tshark")
     path = tmp_path / "two-interfaces.pcapng"
     with veth_peers() as peers:
         namespace = peers.namespace

@@ -4,7 +4,6 @@ fragment, ICMP echo, unreachable and time exceeded, UDP, TCP with options, data 
 and a bad filter."""
 
 import io
-import shutil
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ from netstack.cli import main
 from netstack.formats import pcap
 from netstack.formats.craft import ARP, ICMP, IP, TCP, UDP, Ether
 from netstack.formats.text import summary_columns
+from tests.support.external_tools import require_tool
 
 A_MAC, B_MAC = "02:00:5e:00:53:02", "02:00:5e:00:53:01"
 A, B = "192.0.2.2", "192.0.2.1"
@@ -69,9 +69,7 @@ def capture(tmp_path_factory):
 
 
 def _tshark(path, *arguments):
-    tshark = shutil.which("tshark")
-    if tshark is None:
-        pytest.skip("needs tshark (apt-get install tshark; .ci/run does)")
+    tshark = require_tool("tshark")
     result = subprocess.run([tshark, "-r", str(path), *TSHARK_OPTIONS, *arguments], capture_output=True, text=True,
                             timeout=60, check=True)
     return result.stdout.splitlines()
