@@ -173,18 +173,18 @@ class _Parser:
         return test
 
     def parse_or(self):
-        tests = [self.parse_and()]
-        while self.peek() in ("or", "||"):
-            self.take()
-            tests.append(self.parse_and())
-        return tests[0] if len(tests) == 1 else (lambda layers: any(test(layers) for test in tests))
+        return self._joined(("or", "||"), self.parse_and, any)
 
     def parse_and(self):
-        tests = [self.parse_not()]
-        while self.peek() in ("and", "&&"):
+        return self._joined(("and", "&&"), self.parse_not, all)
+
+    def _joined(self, words, parse_part, combine):
+        """``part (word part)*``: one test, or ``combine`` (any/all) of several."""
+        tests = [parse_part()]
+        while self.peek() in words:
             self.take()
-            tests.append(self.parse_not())
-        return tests[0] if len(tests) == 1 else (lambda layers: all(test(layers) for test in tests))
+            tests.append(parse_part())
+        return tests[0] if len(tests) == 1 else (lambda layers: combine(test(layers) for test in tests))
 
     def parse_not(self):
         kind, token = self.take()

@@ -165,15 +165,21 @@ class NotOurs(Exception):
     """A frame or value the generated codec does not cover: the declarative path takes it."""
 
 
+def _derived(record, *lengths) -> dict:
+    """The ``_derived`` a declarative layer records: its length fields, and its checksum when right."""
+    derived = {name: getattr(record, name) for name in lengths}
+    if record.checksum_ok:
+        derived["checksum"] = record.checksum
+    return derived
+
+
 def _tcp(data, packet):
     segment = fast.decode_tcp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst)
     container = _fill_tcp(segment)
     container["options"] = ListContainer([_option_container(kind, value) for kind, value in segment.options])
     container["checksum_ok"] = segment.checksum_ok
     container["payload"] = data[segment.payload_offset : packet.payload_end]
-    container["_derived"] = {"data_offset": segment.data_offset}
-    if segment.checksum_ok:
-        container["_derived"]["checksum"] = segment.checksum
+    container["_derived"] = _derived(segment, "data_offset")
     return container
 
 
@@ -183,9 +189,7 @@ def _udp(data, packet):
     container["checksum_ok"] = datagram.checksum_ok
     container["payload"] = data[datagram.payload_offset : datagram.payload_end]
     container["padding"] = data[datagram.payload_end : packet.payload_end]
-    container["_derived"] = {"length": datagram.length}
-    if datagram.checksum_ok:
-        container["_derived"]["checksum"] = datagram.checksum
+    container["_derived"] = _derived(datagram, "length")
     return container
 
 
@@ -195,7 +199,7 @@ def _icmp(data, packet):
     container.update(_ICMP_CASES.get(message.type, _fill_icmp_default)(message))
     container["checksum_ok"] = message.checksum_ok
     container["payload"] = data[message.payload_offset : packet.payload_end]
-    container["_derived"] = {"checksum": message.checksum} if message.checksum_ok else {}
+    container["_derived"] = _derived(message)
     return container
 
 
@@ -217,9 +221,7 @@ def _ipv4(data, offset):
     else:
         container["payload"] = data[packet.payload_offset : packet.payload_end]
     container["padding"] = data[packet.payload_end :]
-    container["_derived"] = {"ihl": packet.ihl, "total_length": packet.total_length}
-    if packet.checksum_ok:
-        container["_derived"]["checksum"] = packet.checksum
+    container["_derived"] = _derived(packet, "ihl", "total_length")
     return container
 
 
