@@ -53,6 +53,14 @@ class Crafted:
         object.__setattr__(self, "layer", layer)
         object.__setattr__(self, "fields", dict(fields))
 
+    @classmethod
+    def owning(cls, layer, fields: dict) -> "Crafted":
+        """A Crafted layer over ``fields`` itself (no copy): for a dict nobody else holds."""
+        crafted = cls.__new__(cls)
+        object.__setattr__(crafted, "layer", layer)
+        object.__setattr__(crafted, "fields", fields)
+        return crafted
+
     # --- stacking ----------------------------------------------------------------------------------
 
     def copy(self) -> "Crafted":
@@ -203,4 +211,4 @@ def wrap(layer, container) -> Crafted:
         upper = selector[1].schema(fields[selector[0]])
         if upper is not None and hasattr(upper, "layer"):
             fields["payload"] = wrap(upper, payload)
-    return Crafted(layer, fields)
+    return Crafted.owning(layer, fields)  # fields is this call's own copy
