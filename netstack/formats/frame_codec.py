@@ -406,9 +406,11 @@ def _option_pairs(options):
 
 def _encoded_options(options) -> bytes:
     try:
-        key = tuple(options)
+        # the value's type is part of the key: 1460.0 == 1460, but only the int is a valid MSS
+        key = tuple([(option[0], option[1], option[1].__class__) if option.__class__ is tuple and len(option) == 2
+                     else {} for option in options])  # {}: unhashable, so a dict option is never a key
         encoded = _OPTION_BYTES.get(key)
-    except TypeError:  # dicts, or values in lists: not a key, encode them every time
+    except (TypeError, ValueError):  # dicts, or values in lists: not a key, encode them every time
         return fast.encode_tcp_options(_option_pairs(options), pad=False)
     if encoded is None:
         encoded = fast.encode_tcp_options(_option_pairs(options), pad=False)

@@ -91,3 +91,19 @@ def test_the_fast_paths_are_taken():
         pass
     else:
         raise AssertionError("a field the declaration lacks must go to the declarative builder")
+
+
+def test_crafted_option_lists_are_not_confused():
+    """Option lists are encoded once and remembered: by value and type, never a dict for another."""
+    def frame(options):
+        return (Ether() / IP(dst="192.0.2.1") / TCP(dst_port=1, options=options)).container()
+
+    for options in ([("mss", 1460)], [("mss", 536)], [{"kind": "mss", "value": 1460}], [{"kind": "mss", "value": 536}],
+                    [("mss", True)], [("sack", [(1, 2)])], [("sack", [(1, 3)])]):
+        assert Frame.build(frame(options)) == Ethernet.build(frame(options))
+    try:
+        Frame.build(frame([("mss", 1460.0)]))
+    except FormatError as error:
+        assert error.layer == "tcp_options"
+    else:
+        raise AssertionError("a float MSS must be refused as the declarative builder refuses it")
