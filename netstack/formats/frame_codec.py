@@ -318,12 +318,13 @@ _OPTION_BYTES: dict = {}
 def _address(value, to_bytes) -> bytes:
     if value.__class__ is bytes and len(value) == _ADDRESS_LENGTHS[to_bytes]:
         return value
-    raw = _ADDRESSES.get((value, to_bytes))
+    key = (value, value.__class__, to_bytes)  # the type too: 3221225985.0 == 3221225985, only the int is valid
+    raw = _ADDRESSES.get(key)
     if raw is None:
         raw = to_bytes(value)
         if len(_ADDRESSES) >= ADDRESS_CACHE_SIZE:
             _ADDRESSES.clear()
-        _ADDRESSES[(value, to_bytes)] = raw
+        _ADDRESSES[key] = raw
     return raw
 
 
