@@ -57,8 +57,8 @@ def converter(construct):
     """The function turning ``fast``'s raw value of a field into the declarative container's value."""
     construct = _unwrap(construct)
     if isinstance(construct, FlagsEnum):
-        flags = list(construct.flags.items())
-        return lambda value: Container([("_flagsenum", True)] + [(name, bool(value & mask)) for name, mask in flags])
+        bits = ", ".join(f"{name}=value & {mask} != 0" for name, mask in construct.flags.items())
+        return _generated(f"Container(_flagsenum=True, {bits})")
     if isinstance(construct, Enum):
         labels = construct.decmapping
 
@@ -77,8 +77,13 @@ def converter(construct):
         for sc in construct.subcons:
             shift -= _bit_width(sc)
             parts.append((sc.name, shift, (1 << _bit_width(sc)) - 1))
-        return lambda value: Container([(name, (value >> at) & mask) for name, at, mask in parts])
+        return _generated("Container(" + ", ".join(f"{name}=(value >> {at}) & {mask}" for name, at, mask in parts) + ")")
     return _identity
+
+
+def _generated(expression: str):
+    """``lambda value: <expression>`` compiled once (a flag or bit-field container, written out)."""
+    return eval(compile(f"lambda value: {expression}", "<netstack.formats.frame_codec>", "eval"), {"Container": Container})
 
 
 def field_converters(header) -> list[tuple[str, object]]:
@@ -93,6 +98,7 @@ def field_converters(header) -> list[tuple[str, object]]:
 
 
 _KIND_LABELS = TCP_OPTION_KIND.decmapping
+_KIND_NUMBERS = TCP_OPTION_KIND.encmapping  # names and aliases ("wscale", "ts") -> kind
 #: the layers this module decodes and builds; another schema under their numbers means "not ours"
 _BUILTIN = {(ETHERTYPES, 0x0800): IPv4, (ETHERTYPES, 0x0806): ARP, (IP_PROTOCOLS, 1): ICMP,
             (IP_PROTOCOLS, 6): TCP, (IP_PROTOCOLS, 17): UDP}
@@ -282,6 +288,7 @@ _TCP_KEYS = {"src_port", "dst_port", "seq", "ack", "data_offset", "reserved", "f
 _OPTION_KEYS = {"kind", "value", "length"}
 _UDP_KEYS = {"src_port", "dst_port", "length", "checksum", "checksum_ok", "payload", "padding", "_derived"}
 _FLAG_MASKS = dict(TCP_FLAGS.flags)
+_TCP_FLAG_NAMES = {*_FLAG_MASKS, "_flagsenum"}
 _IP_FLAG_MASKS = dict(IP_FLAGS.flags)
 _IP_FLAG_NAMES = {*_IP_FLAG_MASKS, "_flagsenum"}
 
@@ -354,26 +361,19 @@ def _tcp_flags(value) -> int:
         return 0
     if value.__class__ is int:
         return value
-    try:
-        value = flags_value(value)
-    except FormatError:
-        raise NotOurs("flags") from None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):  # "syn|ack": FlagsEnum's spelling
-        value = dict.fromkeys(value.split("|"), True)
-    if isinstance(value, dict):
-        bits = 0
-        for name, on in value.items():
-            if name.startswith("_"):
-                continue
-            mask = _FLAG_MASKS.get(name)
-            if mask is None:
-                raise NotOurs("flags")
-            if on:
-                bits |= mask
-        return bits
-    raise NotOurs("flags")
+    if not isinstance(value, dict):
+        try:
+            value = flags_value(value)  # "S", "SA": scapy's letters -> "syn|ack"
+        except FormatError:
+            raise NotOurs("flags") from None
+        if isinstance(value, int):
+            return value
+        if not isinstance(value, str):
+            raise NotOurs("flags")
+        value = dict.fromkeys(value.split("|"), True)  # "syn|ack": FlagsEnum's spelling
+    if not value.keys() <= _TCP_FLAG_NAMES:
+        raise NotOurs("flags")
+    return sum([mask for name, mask in _FLAG_MASKS.items() if value.get(name)])
 
 
 def _option_pairs(options):
@@ -388,10 +388,9 @@ def _option_pairs(options):
             (kind, value), length = option, None
         else:
             raise NotOurs("options")
-        try:
-            number = TCP_OPTION_KIND.number(kind)
-        except FormatError:
-            raise NotOurs("options") from None
+        number = kind if kind.__class__ is int else _KIND_NUMBERS.get(kind)
+        if number is None:
+            raise NotOurs("options")
         if number == fast.OPT_SACK and value is not None:
             value = tuple((block["left"], block["right"]) if isinstance(block, dict) else tuple(block) for block in value)
         elif number == fast.OPT_TIMESTAMPS and isinstance(value, dict):
