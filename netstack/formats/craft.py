@@ -29,11 +29,14 @@ field set explicitly (``TCP(checksum=0)``) is kept: that is how broken packets a
 
 from __future__ import annotations
 
+from netstack.errors import FormatError
 from netstack.formats.answers import answers
 from netstack.formats.arp import ARP
 from netstack.formats.crafted import Crafted, MissingLayer, use_frame_functions, wrap
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_views import EthernetView, parse_frame
 from netstack.formats.icmp import ICMP
 from netstack.formats.ipv4 import IPv4
 from netstack.formats.tcp import TCP
@@ -42,10 +45,16 @@ from netstack.formats.udp import UDP
 
 Ether = Ethernet
 IP = IPv4
+_CRAFTED_FRAME = EthernetView.CRAFTED
 
 
 def dissect(data: bytes, layer=Frame) -> Crafted:
     """Decode ``data`` (a whole Ethernet frame by default) into Crafted layers ready to edit."""
+    if layer is Frame and isinstance(data, (bytes, bytearray, memoryview)):
+        try:  # lazy views over the generated codec's records, each payload a Crafted layer
+            return _CRAFTED_FRAME.owning(Ethernet, parse_frame(bytes(data), crafted=True))
+        except (NotOurs, FormatError):
+            pass  # a registered protocol, or the declarative path's FormatError
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 

@@ -56,9 +56,9 @@ class Crafted:
     @classmethod
     def owning(cls, layer, fields: dict) -> "Crafted":
         """A Crafted layer over ``fields`` itself (no copy): for a dict nobody else holds."""
-        crafted = cls.__new__(cls)
-        object.__setattr__(crafted, "layer", layer)
-        object.__setattr__(crafted, "fields", fields)
+        crafted = _new_object(cls)
+        _set_layer(crafted, layer)
+        _set_fields(crafted, fields)
         return crafted
 
     # --- stacking ----------------------------------------------------------------------------------
@@ -93,10 +93,11 @@ class Crafted:
     # --- fields and layers ----------------------------------------------------------------------
 
     def __getattr__(self, name):
-        fields = object.__getattribute__(self, "fields")
-        if name in fields:
+        fields = self.fields  # a slot: found without coming back here
+        try:
             return fields[name]
-        raise AttributeError(f"{self.layer.layer} has no field {name!r} set (fields: {sorted(fields)})")
+        except KeyError:
+            raise AttributeError(f"{self.layer.layer} has no field {name!r} set (fields: {sorted(fields)})") from None
 
     def __setattr__(self, name, value):
         self.fields[name] = value
@@ -109,9 +110,11 @@ class Crafted:
             layer = layer.fields.get("payload")
 
     def __getitem__(self, key):
-        for layer in self.layers():
+        layer = self
+        while isinstance(layer, Crafted):
             if layer.layer is key or layer.layer.layer == key:
                 return layer
+            layer = layer.fields.get("payload")
         name = getattr(key, "layer", key)
         raise MissingLayer(f"no {_DISPLAY_NAMES.get(name, name)} layer in {self.stack_name()}")
 
@@ -187,6 +190,10 @@ class Crafted:
             return f"{text} / {bytes(payload)!r}"
         return text
 
+
+_new_object = object.__new__
+_set_layer = Crafted.layer.__set__
+_set_fields = Crafted.fields.__set__
 
 _DISPLAY_NAMES = {"ethernet": "Ethernet", "arp": "ARP", "ipv4": "IPv4", "icmp": "ICMP", "udp": "UDP", "tcp": "TCP"}
 

@@ -25,7 +25,7 @@ from construct import Container, Default, Enum, Flag, FlagsEnum, ListContainer, 
 from netstack.errors import FormatError
 from netstack.formats import fast
 from netstack.formats.arp import ARP
-from netstack.formats.ethernet import EthernetLayer, ethernet_header, vlan_tag
+from netstack.formats.ethernet import ethernet_header, vlan_tag
 from netstack.formats.fields import AddressField, Flattened
 from netstack.formats.icmp import ICMP, icmp_header
 from netstack.formats.layer import Layer
@@ -83,7 +83,9 @@ def converter(construct):
 
 def _generated(expression: str):
     """``lambda value: <expression>`` compiled once (a flag or bit-field container, written out)."""
-    return eval(compile(f"lambda value: {expression}", "<netstack.formats.frame_codec>", "eval"), {"Container": Container})
+    function = eval(compile(f"lambda value: {expression}", "<netstack.formats.frame_codec>", "eval"), {"Container": Container})
+    function.makes_container = True  # a value the user may edit in place (frame_views keeps it once made)
+    return function
 
 
 def field_converters(header) -> list[tuple[str, object]]:
@@ -257,25 +259,6 @@ def decode_frame(data: bytes) -> Container:
     else:
         container["payload"] = data[link.payload_offset :]
     return container
-
-
-class FastFrameLayer(EthernetLayer):
-    """``Frame``: the Ethernet layer whose ``parse`` and ``build`` run on the generated codec."""
-
-    def parse(self, data, **contextkw):
-        if isinstance(data, (bytes, bytearray, memoryview)) and not contextkw:
-            data = bytes(data)
-            try:
-                return decode_frame(data)
-            except (NotOurs, FormatError):
-                pass  # the declarative path decodes it, or raises its own FormatError
-        return super().parse(data, **contextkw)
-
-    def encode(self, obj, context) -> bytes:
-        try:
-            return encode_frame(obj)
-        except NotOurs:
-            return super().encode(obj, context)
 
 
 # --- encoding ---------------------------------------------------------------------------------------
@@ -532,4 +515,4 @@ def _encode_ethernet(obj) -> bytes:
     return fast.encode_ethernet(_address(obj.get("dst") or defaults["dst"], fast.mac_bytes),
                                 _address(obj.get("src") or defaults["src"], fast.mac_bytes), number, body)
 
-__all__ = ["FastFrameLayer", "NotOurs", "decode_frame", "encode_frame", "field_converters"]
+__all__ = ["NotOurs", "decode_frame", "encode_frame", "field_converters"]

@@ -1,0 +1,229 @@
+"""``Frame.parse`` and ``dissect`` as lazy views over the generated codec's records.
+
+``parse_frame(data)`` decodes every layer with ``fast`` (so a malformed frame raises its
+``FormatError`` here, before anything is returned, and the checksums are verified), then returns
+``LayerView``s (``netstack.formats.layer_view``) that convert a field into its container form (an
+enum's name, a flag ``Container``, address text, the option list) when it is first read. The
+conversions are those of ``frame_codec`` (``field_converters``: read from the declarations), so a
+view materialised equals ``frame_codec.decode_frame``'s eager container key for key, in order.
+
+With ``crafted=True`` (``dissect``), each layer's ``payload`` is the next layer as a ``Crafted``
+over its view, as ``crafted.wrap`` does for eager containers.
+
+Frames the generated codec does not cover raise ``NotOurs`` as in ``frame_codec``; ``Frame`` then
+takes the declarative path.
+"""
+
+from __future__ import annotations
+
+from construct import ListContainer
+
+from netstack.formats import fast
+from netstack.formats.arp import ARP
+from netstack.formats.crafted import Crafted
+from netstack.formats.ethernet import Ethernet, ethernet_header, vlan_tag
+from netstack.formats.frame_codec import (
+    _ICMP_SWITCH,
+    NotOurs,
+    _derived,
+    _identity,
+    _option_container,
+    _compile_fill,
+    field_converters,
+)
+from netstack.formats.icmp import ICMP, icmp_header
+from netstack.formats.ipv4 import IPv4, ipv4_header
+from netstack.formats.layer_view import LayerView, make_view, view_class
+from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
+from netstack.formats.tcp import TCP, tcp_header
+from netstack.formats.udp import UDP
+
+_NAMESPACE = {"ListContainer": ListContainer, "_option_container": _option_container, "_derived": _derived}
+
+
+def _header_fields(record_type, converters, skip=()):
+    """(key, expression over the state ``s``, mutable) for a header's fields, each read from the
+    record by index and converted as ``frame_codec`` converts it."""
+    fields = []
+    for name, convert in converters:
+        if name in skip:
+            continue
+        index = record_type._fields.index(name)
+        raw = f"s[0][{index}]"
+        if convert is _identity:
+            fields.append((name, raw, False))
+        elif getattr(convert, "labels", None) is not None:
+            _NAMESPACE[f"_labels_{name}"] = convert.labels
+            fields.append((name, f"_labels_{name}.get({raw}, {raw})", False))
+        else:
+            key = f"_convert_{record_type.__name__}_{name}"
+            _NAMESPACE[key] = convert
+            # a flag or bit-field Container can be edited in place: convert once and keep it
+            fields.append((name, f"{key}({raw})", getattr(convert, "makes_container", False)))
+    return fields
+
+
+def _child(s):
+    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``."""
+    cls, record, extra = s[3]
+    view = make_view(cls, [record, s[1], None, extra, s[4]])
+    return cls.CRAFTED.owning(cls.LAYER, view) if s[4] else view
+
+
+def _crafted_class(view):
+    """The ``Crafted`` layer over a view: each field a property running the view's generated getter
+    (no ``__getattr__`` round trip); everything else is ``Crafted``'s."""
+    attributes = {"__slots__": (), "__doc__": f"A dissected layer over a {view.__name__} (see netstack.formats.frame_views)."}
+    for key, getter in view.FIELD_GETTERS.items():
+        if not hasattr(Crafted, key) and not key.startswith("_"):
+            attributes[key] = property(getter, None, None, f"the {key!r} field of the layer's view")
+    return type(f"Crafted{view.__name__.removesuffix('View')}", (Crafted,), attributes)
+
+
+_NAMESPACE["_child"] = _child
+
+_ethernet_converters = field_converters(ethernet_header)
+_fill_vlan = _compile_fill(fast.VlanTag, field_converters(vlan_tag), "fill_vlan")
+_NAMESPACE["_fill_vlan"] = _fill_vlan
+EthernetView = view_class("EthernetView", _header_fields(fast.EthernetHeader, _ethernet_converters[:2]) + [
+    ("vlan", "None if s[0].vlan is None else _fill_vlan(s[0].vlan)", True),
+    *_header_fields(fast.EthernetHeader, [item for item in _ethernet_converters if item[0] == "ethertype"]),
+    ("payload", "s[1][s[0].payload_offset:] if s[3] is None else _child(s)", True),
+], _NAMESPACE)
+
+Ipv4View = view_class("Ipv4View", _header_fields(fast.Ipv4Header, field_converters(ipv4_header), {"options"}) + [
+    ("options", "s[0].options", False),
+    ("checksum_ok", "s[0].checksum_ok", False),
+    ("payload", "s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s)", True),
+    ("padding", "s[1][s[0].payload_end:]", False),
+    ("_derived", "_derived(s[0], 'ihl', 'total_length')", True),
+], _NAMESPACE)
+Ipv4View.LAYER = IPv4
+
+TcpView = view_class("TcpView", _header_fields(fast.TcpHeader, field_converters(tcp_header), {"options"}) + [
+    ("options", "ListContainer([_option_container(kind, value) for kind, value in s[0].options])", True),
+    ("checksum_ok", "s[0].checksum_ok", False),
+    ("payload", "s[1][s[0].payload_offset:s[0].payload_end]", False),
+    ("_derived", "_derived(s[0], 'data_offset')", True),
+], _NAMESPACE)
+TcpView.LAYER = TCP
+
+UdpView = view_class("UdpView", _header_fields(fast.UdpHeader, field_converters(UDP.header)) + [
+    ("checksum_ok", "s[0].checksum_ok", False),
+    ("payload", "s[1][s[0].payload_offset:s[0].payload_end]", False),
+    ("padding", "s[1][s[0].payload_end:s[3]]", False),  # s[3]: where the IPv4 payload ends
+    ("_derived", "_derived(s[0], 'length')", True),
+], _NAMESPACE)
+UdpView.LAYER = UDP
+
+ArpView = view_class("ArpView", _header_fields(fast.ArpPacket, field_converters(ARP.header)) + [
+    ("padding", "s[1][s[0].payload_offset:]", False),
+], _NAMESPACE)
+ArpView.LAYER = ARP
+
+
+# ICMP: the fields after type, code and checksum depend on the type (the declaration's Switch)
+_ICMP_CASE_FIELDS = {key: [name for name, _ in field_converters(case)]
+                     for key, case in _ICMP_SWITCH.cases.items() if isinstance(key, int)}
+_ICMP_DEFAULT_FIELDS = [name for name, _ in field_converters(_ICMP_SWITCH.default)]
+_icmp_case_converters = {}
+for _case in [*_ICMP_SWITCH.cases.values(), _ICMP_SWITCH.default]:
+    for _name, _convert in field_converters(_case):
+        _icmp_case_converters.setdefault(_name, _convert)
+_ICMP_HEAD = _header_fields(fast.IcmpHeader, field_converters(icmp_header))
+_ICMP_TAIL = [
+    ("checksum_ok", "s[0].checksum_ok", False),
+    ("payload", "s[1][s[0].payload_offset:s[3]]", False),  # s[3]: where the IPv4 payload ends
+    ("_derived", "_derived(s[0])", True),
+]
+
+
+class _IcmpKeys(LayerView):
+    """The ICMP view's keys follow the message type."""
+
+    __slots__ = ()
+
+    @property
+    def _KEYSET(self):
+        return _ICMP_KEYSETS.get(self._state[0].type, _ICMP_DEFAULT_KEYSET)
+
+    @property
+    def _KEYS(self):
+        return _ICMP_KEYS.get(self._state[0].type, _ICMP_DEFAULT_KEYS)
+
+
+IcmpView = view_class("IcmpView", _ICMP_HEAD + _header_fields(fast.IcmpHeader, list(_icmp_case_converters.items()))
+                      + _ICMP_TAIL, _NAMESPACE, base=_IcmpKeys, optional=frozenset(_icmp_case_converters))
+IcmpView.LAYER = ICMP
+
+
+def _icmp_keys(case_fields):
+    return tuple(key for key, _, _ in _ICMP_HEAD) + tuple(case_fields) + tuple(key for key, _, _ in _ICMP_TAIL)
+
+
+_ICMP_KEYS = {key: _icmp_keys(names) for key, names in _ICMP_CASE_FIELDS.items()}
+_ICMP_KEYSETS = {key: frozenset(keys) for key, keys in _ICMP_KEYS.items()}
+_ICMP_DEFAULT_KEYS = _icmp_keys(_ICMP_DEFAULT_FIELDS)
+_ICMP_DEFAULT_KEYSET = frozenset(_ICMP_DEFAULT_KEYS)
+
+EthernetView.LAYER = Ethernet
+for _view in (EthernetView, Ipv4View, TcpView, UdpView, ArpView, IcmpView):
+    _view.CRAFTED = _crafted_class(_view)
+
+# --- decoding --------------------------------------------------------------------------------------
+
+_decode_ethernet = fast.decode_ethernet
+_decode_ipv4 = fast.decode_ipv4
+_decode_tcp = fast.decode_tcp
+_decode_udp = fast.decode_udp
+_decode_icmp = fast.decode_icmp
+_IPV4, _ARP, _MF = fast.ETHERTYPE_IPV4, fast.ETHERTYPE_ARP, fast.IP_MF
+_TCP, _UDP, _ICMP = fast.IP_PROTOCOL_TCP, fast.IP_PROTOCOL_UDP, fast.IP_PROTOCOL_ICMP
+# the registry's tables (mutated in place by register_*): a built-in number decodes here only while
+# the built-in layer is registered under it, as frame_codec._ours checks
+_ETHERTYPE_ENTRIES = ETHERTYPES.entries
+_PROTOCOL_ENTRIES = IP_PROTOCOLS.entries
+
+
+def _transport(data, packet):
+    """(view class, record, extra) of the layer above IPv4, None for a payload kept as bytes."""
+    protocol = packet.protocol
+    if packet.fragment_offset or packet.flags & _MF:
+        return None
+    entry = _PROTOCOL_ENTRIES.get(protocol)
+    if entry is None:
+        return None
+    schema = entry.schema
+    if schema is TCP and protocol == _TCP:
+        return TcpView, _decode_tcp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst), None
+    if schema is UDP and protocol == _UDP:
+        end = packet.payload_end
+        return UdpView, _decode_udp(data, packet.payload_offset, end, packet.src, packet.dst), end
+    if schema is ICMP and protocol == _ICMP:
+        end = packet.payload_end
+        return IcmpView, _decode_icmp(data, packet.payload_offset, end), end
+    raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
+
+
+def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
+    """The Ethernet view ``Frame.parse(data)`` gives (``Crafted`` payloads when ``crafted``);
+    ``NotOurs`` when a registered schema must decode it, ``FormatError`` when it is malformed."""
+    link = _decode_ethernet(data)
+    ethertype = link.ethertype
+    entry = _ETHERTYPE_ENTRIES.get(ethertype)
+    if entry is None:
+        child = None
+    elif entry.schema is IPv4 and ethertype == _IPV4:
+        packet = _decode_ipv4(data, link.payload_offset)
+        child = (Ipv4View, packet, _transport(data, packet))
+    elif entry.schema is ARP and ethertype == _ARP:
+        packet = fast.decode_arp(data, link.payload_offset)
+        if packet.hlen != 6 or packet.plen != 4:
+            raise NotOurs("arp addresses")
+        child = (ArpView, packet, None)
+    else:
+        raise NotOurs(ethertype)
+    return make_view(EthernetView, [link, data, None, child, crafted])
+
+
+__all__ = ["ArpView", "EthernetView", "IcmpView", "Ipv4View", "TcpView", "UdpView", "parse_frame"]
