@@ -32,6 +32,14 @@ class FastFrameLayer(EthernetLayer):
                 pass  # the declarative path decodes it, or raises its own FormatError
         return super().parse(data, **contextkw)
 
+    def build(self, obj=None, **contextkw):
+        if obj.__class__ is dict and not contextkw:  # the common case, without Layer.build's checks
+            try:
+                return encode_frame(obj)
+            except NotOurs:
+                pass
+        return super().build(obj, **contextkw)
+
     def encode(self, obj, context) -> bytes:
         try:
             return encode_frame(obj)

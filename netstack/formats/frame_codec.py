@@ -413,32 +413,90 @@ def _natural_length(kind, value):
     return 2 + len(value) if isinstance(value, (bytes, bytearray)) else None
 
 
+def _int_reader(name: str, defaults: dict, fields):
+    """``reader(get) -> tuple`` of ``fields`` as plain ints, each ``get(field, its declared default)``
+    (a field without a default must be given), as generated code: one call per layer, not per field."""
+    items = []
+    for field in fields:
+        default = repr(defaults[field]) if field in defaults else "None"
+        items.append(f"v if (v := get({field!r}, {default})).__class__ is int else _plain_int(v, {field!r})")
+    source = f"def {name}(get):\n    return (\n        " + ",\n        ".join(items) + ",\n    )\n"
+    namespace = {"_plain_int": _plain_int}
+    exec(compile(source, f"<netstack.formats.frame_codec: {name}>", "exec"), namespace)
+    return namespace[name]
+
+
+_tcp_ints = _int_reader("tcp_ints", _TCP_DEFAULTS, ("src_port", "dst_port", "seq", "ack", "window", "urgent_pointer", "reserved"))
+_udp_ints = _int_reader("udp_ints", _UDP_DEFAULTS, ("src_port", "dst_port"))
+_ipv4_ints = _int_reader("ipv4_ints", _IPV4_DEFAULTS, ("ttl", "identification", "fragment_offset"))
+#: flag spellings ("S", "SA", "syn|ack"; "df") -> the int, for the few a program uses again and again
+_TCP_FLAG_TEXT: dict = {}
+_IP_FLAG_TEXT: dict = {}
+
+
+def _explicit(value, derived, key):
+    """``Layer.wanted`` for a value already read: None (compute it) when absent, or when a parsed
+    container's value was right (``_derived``) and is unchanged; else the explicit value."""
+    if value is None or derived and key in derived and derived[key] == value:
+        return None
+    return value
+
+
+def _flag_text(value, convert, cache: dict) -> int:
+    """``convert(value)``, remembered in ``cache`` when ``value`` is a plain str."""
+    number = convert(value)
+    if value.__class__ is str:
+        if len(cache) >= ADDRESS_CACHE_SIZE:
+            cache.clear()
+        cache[value] = number
+    return number
+
+
 def _encode_tcp(obj, src, dst) -> bytes:
-    if not obj.keys() <= _TCP_KEYS or "dst_port" not in obj or obj.get("dst_port") is None:
+    if not obj.keys() <= _TCP_KEYS:
         raise NotOurs("tcp")
-    options = obj.get("options")
+    get = obj.get
+    if get("dst_port") is None:
+        raise NotOurs("tcp")
+    src_port, dst_port, seq, ack, window, urgent_pointer, reserved = _tcp_ints(get)
+    options = get("options")
     # encoded unpadded: encode_tcp pads them only when data_offset is computed, as the declaration's builder
     options = _encoded_options(options) if options else b""
-    value = _TCP_DEFAULTS.get
-    return fast.encode_tcp(
-        src, dst, _plain_int(obj.get("src_port", value("src_port")), "src_port"), _plain_int(obj["dst_port"], "dst_port"),
-        _plain_int(obj.get("seq", value("seq")), "seq"), _plain_int(obj.get("ack", value("ack")), "ack"),
-        _tcp_flags(obj.get("flags")), _plain_int(obj.get("window", value("window")), "window"),
-        _plain_int(obj.get("urgent_pointer", value("urgent_pointer")), "urgent_pointer"), options,
-        _bytes(obj.get("payload"), "payload"), _wanted(obj, "data_offset"),
-        _plain_int(obj.get("reserved", value("reserved")), "reserved"), _wanted(obj, "checksum"),
-    )
+    flags = get("flags")
+    if flags.__class__ is not int:
+        number = _TCP_FLAG_TEXT.get(flags) if flags.__class__ is str else None
+        flags = number if number is not None else _flag_text(flags, _tcp_flags, _TCP_FLAG_TEXT)
+    payload = get("payload")
+    if payload.__class__ is not bytes:
+        payload = _bytes(payload, "payload")
+    derived = get("_derived")
+    data_offset, checksum = get("data_offset"), get("checksum")
+    if data_offset is not None or checksum is not None:
+        data_offset, checksum = _explicit(data_offset, derived, "data_offset"), _explicit(checksum, derived, "checksum")
+    return _fast_encode_tcp(src, dst, src_port, dst_port, seq, ack, flags, window, urgent_pointer, options, payload,
+                            data_offset, reserved, checksum)
 
 
 def _encode_udp(obj, src, dst) -> bytes:
-    if not obj.keys() <= _UDP_KEYS or obj.get("dst_port") is None:
+    if not obj.keys() <= _UDP_KEYS:
         raise NotOurs("udp")
-    payload = _bytes(obj.get("payload"), "payload")
-    return fast.encode_udp(src, dst, _plain_int(obj.get("src_port", _UDP_DEFAULTS["src_port"]), "src_port"), _plain_int(obj["dst_port"], "dst_port"),
-                           payload, _wanted(obj, "length"), _wanted(obj, "checksum")) + _bytes(obj.get("padding"), "padding")
+    get = obj.get
+    if get("dst_port") is None:
+        raise NotOurs("udp")
+    src_port, dst_port = _udp_ints(get)
+    payload = get("payload")
+    if payload.__class__ is not bytes:
+        payload = _bytes(payload, "payload")
+    derived = get("_derived")
+    length, checksum = get("length"), get("checksum")
+    if length is not None or checksum is not None:
+        length, checksum = _explicit(length, derived, "length"), _explicit(checksum, derived, "checksum")
+    padding = get("padding")
+    datagram = _fast_encode_udp(src, dst, src_port, dst_port, payload, length, checksum)
+    return datagram if not padding else datagram + _bytes(padding, "padding")
 
 
-_TRANSPORT_ENCODERS = {fast.IP_PROTOCOL_TCP: _encode_tcp, fast.IP_PROTOCOL_UDP: _encode_udp}
+_TRANSPORT_ENCODERS = {fast.IP_PROTOCOL_TCP: (_encode_tcp, TCP), fast.IP_PROTOCOL_UDP: (_encode_udp, UDP)}
 
 
 def _ipv4_flags(value) -> int:
@@ -455,13 +513,7 @@ def _ipv4_flags(value) -> int:
     raise NotOurs("flags")
 
 
-def _encode_ipv4(obj) -> bytes:
-    if not obj.keys() <= _IPV4_KEYS or obj.get("dst") is None or obj.get("version", 4) != 4:
-        raise NotOurs("ipv4")
-    src = _address(obj.get("src") or "0.0.0.0", fast.ipv4_bytes)
-    dst = _address(obj["dst"], fast.ipv4_bytes)
-    protocol = obj.get("protocol")
-    payload = obj.get("payload")
+def _protocol_number(protocol) -> int:
     if protocol is None or isinstance(protocol, str) and not hasattr(protocol, "__int__"):
         try:
             protocol = IP_PROTOCOLS.enum.number(protocol) if protocol is not None else None
@@ -469,50 +521,90 @@ def _encode_ipv4(obj) -> bytes:
             raise NotOurs("protocol") from None
     if protocol is None:
         raise NotOurs("protocol")
-    protocol = int(protocol)
+    return int(protocol)
+
+
+def _encode_ipv4(obj) -> bytes:
+    if not obj.keys() <= _IPV4_KEYS:
+        raise NotOurs("ipv4")
+    get = obj.get
+    dst = get("dst")
+    if dst is None or get("version", 4) != 4:
+        raise NotOurs("ipv4")
+    src = get("src") or "0.0.0.0"
+    if src.__class__ is not bytes or len(src) != 4:
+        src = _address(src, _ipv4_bytes)
+    if dst.__class__ is not bytes or len(dst) != 4:
+        dst = _address(dst, _ipv4_bytes)
+    protocol = get("protocol")
+    if protocol.__class__ is not int:
+        number = _PROTOCOL_NAMES.get(protocol) if protocol.__class__ is str else None  # "tcp": the registry's name
+        protocol = number if number is not None else _protocol_number(protocol)
+    payload = get("payload")
     if isinstance(payload, dict):
-        encoder = _TRANSPORT_ENCODERS.get(protocol)
-        if encoder is None or not _ours(IP_PROTOCOLS, protocol):
+        encoder, layer = _TRANSPORT_ENCODERS.get(protocol, (None, None))
+        entry = _PROTOCOL_ENTRIES.get(protocol)
+        if encoder is None or entry is None or entry.schema is not layer:  # a registered schema builds it
             raise NotOurs("payload")
         payload = encoder(payload, src, dst)
-    else:
+    elif payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
-    tos = obj.get("tos") or 0
+    tos = get("tos") or 0
     if isinstance(tos, dict):
         tos = (tos.get("dscp", 0) << 2) | tos.get("ecn", 0)
-    options = _bytes(obj.get("options"), "options")
-    value = _IPV4_DEFAULTS.get
-    return fast.encode_ipv4(
-        src, dst, protocol, payload, _plain_int(obj.get("ttl", value("ttl")), "ttl"),
-        _plain_int(obj.get("identification", value("identification")), "identification"), _ipv4_flags(obj.get("flags")),
-        _plain_int(obj.get("fragment_offset", value("fragment_offset")), "fragment_offset"), _plain_int(tos, "tos"), options,
-        _wanted(obj, "ihl"), _wanted(obj, "total_length"), _wanted(obj, "checksum"),
-    ) + _bytes(obj.get("padding"), "padding")
+    if tos.__class__ is not int:
+        tos = _plain_int(tos, "tos")
+    flags = get("flags")
+    if flags.__class__ is not int:
+        number = _IP_FLAG_TEXT.get(flags) if flags.__class__ is str else None
+        flags = number if number is not None else _flag_text(flags, _ipv4_flags, _IP_FLAG_TEXT)
+    ttl, identification, fragment_offset = _ipv4_ints(get)
+    options = get("options")
+    if options.__class__ is not bytes:
+        options = _bytes(options, "options")
+    derived = get("_derived")
+    ihl, total_length, checksum = get("ihl"), get("total_length"), get("checksum")
+    if ihl is not None or total_length is not None or checksum is not None:
+        ihl, total_length = _explicit(ihl, derived, "ihl"), _explicit(total_length, derived, "total_length")
+        checksum = _explicit(checksum, derived, "checksum")
+    padding = get("padding")
+    packet = _fast_encode_ipv4(src, dst, protocol, payload, ttl, identification, flags, fragment_offset, tos, options,
+                               ihl, total_length, checksum)
+    return packet if not padding else packet + _bytes(padding, "padding")
 
 
 def encode_frame(obj) -> bytes:
     """The bytes ``Frame.build(obj)`` gives, built by the generated codec; ``NotOurs`` for what it
     does not cover (the declarative builder then builds it, or raises its FormatError)."""
     try:
-        return _encode_ethernet(obj)
+        if not isinstance(obj, dict) or not obj.keys() <= _ETHERNET_KEYS:
+            raise NotOurs("ethernet")
+        get = obj.get
+        if get("vlan") is not None:
+            raise NotOurs("ethernet")
+        ethertype = get("ethertype")
+        if ethertype is None or ethertype == "ipv4" or ethertype == fast.ETHERTYPE_IPV4:
+            entry = _ETHERTYPE_ENTRIES.get(fast.ETHERTYPE_IPV4)
+            if entry is None or entry.schema is not IPv4:
+                raise NotOurs("ethertype")
+            payload = get("payload")
+            body = _encode_ipv4(payload) if isinstance(payload, dict) else _bytes(payload, "payload")
+        else:
+            raise NotOurs("ethertype")
+        dst, src = get("dst") or _DEFAULT_DST, get("src") or _DEFAULT_SRC
+        return _fast_encode_ethernet(dst if dst.__class__ is bytes and len(dst) == 6 else _address(dst, _mac_bytes),
+                                     src if src.__class__ is bytes and len(src) == 6 else _address(src, _mac_bytes),
+                                     fast.ETHERTYPE_IPV4, body)
     except (FormatError, struct.error, OverflowError, TypeError, ValueError, KeyError, AttributeError):
         raise NotOurs("a value the declarative builder checks") from None
 
 
-def _encode_ethernet(obj) -> bytes:
-    if not isinstance(obj, dict) or not obj.keys() <= _ETHERNET_KEYS or obj.get("vlan") is not None:
-        raise NotOurs("ethernet")
-    ethertype = obj.get("ethertype")
-    payload = obj.get("payload")
-    if ethertype is None or ethertype == "ipv4" or ethertype == fast.ETHERTYPE_IPV4:
-        if not _ours(ETHERTYPES, fast.ETHERTYPE_IPV4):
-            raise NotOurs("ethertype")
-        body = _encode_ipv4(payload) if isinstance(payload, dict) else _bytes(payload, "payload")
-        number = fast.ETHERTYPE_IPV4
-    else:
-        raise NotOurs("ethertype")
-    defaults = _ETHERNET_DEFAULTS
-    return fast.encode_ethernet(_address(obj.get("dst") or defaults["dst"], fast.mac_bytes),
-                                _address(obj.get("src") or defaults["src"], fast.mac_bytes), number, body)
+_fast_encode_ethernet, _fast_encode_ipv4 = fast.encode_ethernet, fast.encode_ipv4
+_fast_encode_tcp, _fast_encode_udp = fast.encode_tcp, fast.encode_udp
+_ipv4_bytes, _mac_bytes = fast.ipv4_bytes, fast.mac_bytes
+_DEFAULT_DST, _DEFAULT_SRC = _ETHERNET_DEFAULTS["dst"], _ETHERNET_DEFAULTS["src"]
+#: the registry's live tables: a built-in number is built here only while its built-in layer holds it
+_ETHERTYPE_ENTRIES, _PROTOCOL_ENTRIES = ETHERTYPES.entries, IP_PROTOCOLS.entries
+_PROTOCOL_NAMES = IP_PROTOCOLS.enum.encmapping  # names and aliases -> number, as the enum builds them
 
 __all__ = ["NotOurs", "decode_frame", "encode_frame", "field_converters"]
