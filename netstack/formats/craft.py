@@ -35,7 +35,7 @@ from netstack.formats.arp import ARP
 from netstack.formats.crafted import Crafted, MissingLayer, use_frame_functions, wrap
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
-from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_codec import NotOurs, encode_frame
 from netstack.formats.frame_views import EthernetView, parse_frame
 from netstack.formats.icmp import ICMP
 from netstack.formats.ipv4 import IPv4
@@ -58,7 +58,14 @@ def dissect(data: bytes, layer=Frame) -> Crafted:
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 
+def _encode(fields):
+    try:
+        return encode_frame(fields)
+    except NotOurs:
+        return None
+
+
 use_frame_functions(summary=summary_line, show=show_text, hexdump=lambda data: "\n".join(hex_dump(data)),
-                    answers=answers, build=Frame.build)
+                    answers=answers, build=Frame.build, encode=_encode)
 
 __all__ = ["ARP", "Crafted", "MissingLayer", "Ether", "Ethernet", "ICMP", "IP", "IPv4", "TCP", "UDP", "dissect"]

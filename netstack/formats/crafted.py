@@ -18,7 +18,8 @@ from netstack.errors import FormatError
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 
 #: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool);
-#: "build": a frame's nested dict -> bytes (``Frame.build``)
+#: "build": a frame's nested dict -> bytes (``Frame.build``); "encode": the same from a Crafted frame's fields
+#: (payloads may be Crafted), None when the generated codec does not cover it
 _FRAME_FUNCTIONS: dict = {}
 
 
@@ -50,8 +51,8 @@ class Crafted:
     __slots__ = ("layer", "fields")
 
     def __init__(self, layer, fields: dict):
-        object.__setattr__(self, "layer", layer)
-        object.__setattr__(self, "fields", dict(fields))
+        _set_layer(self, layer)
+        _set_fields(self, dict(fields))
 
     @classmethod
     def owning(cls, layer, fields: dict) -> "Crafted":
@@ -64,30 +65,39 @@ class Crafted:
     # --- stacking ----------------------------------------------------------------------------------
 
     def copy(self) -> "Crafted":
-        payload = self.fields.get("payload")
-        copied = Crafted(self.layer, self.fields)
-        if isinstance(payload, Crafted):
-            copied.fields["payload"] = payload.copy()
-        return copied
+        """This layer and the Crafted layers above it, each with its own dict (values are shared)."""
+        return self._copy_chain()[0]
+
+    def _copy_chain(self):
+        """(the copy, its innermost Crafted layer)."""
+        top = copied = _new_object(Crafted)
+        layer = self
+        while True:
+            fields = dict(layer.fields)
+            _set_layer(copied, layer.layer)
+            _set_fields(copied, fields)
+            payload = fields.get("payload")
+            if not isinstance(payload, Crafted):
+                return top, copied
+            layer = payload
+            copied = fields["payload"] = _new_object(Crafted)
 
     def __truediv__(self, upper):
-        if isinstance(upper, (bytes, bytearray, memoryview)):
+        if isinstance(upper, Crafted):
+            upper = upper._copy_chain()[0]
+        elif isinstance(upper, (bytes, bytearray, memoryview)):
             upper = bytes(upper)
-        elif isinstance(upper, Crafted):
-            upper = upper.copy()
         else:
             return NotImplemented
-        top = self.copy()
-        innermost = top
-        while isinstance(innermost.fields.get("payload"), Crafted):
-            innermost = innermost.fields["payload"]
-        innermost.fields["payload"] = upper
+        top, innermost = self._copy_chain()
+        fields = innermost.fields
+        fields["payload"] = upper
         selector = _SELECTORS.get(innermost.layer.layer)
-        if selector and isinstance(upper, Crafted) and innermost.fields.get(selector[0]) is None:
+        if selector and upper.__class__ is Crafted and fields.get(selector[0]) is None:
             number = _number_for(selector[1], upper.layer)
             if number is None:
                 raise FormatError(innermost.layer.layer, selector[0], None, f"no number registered for {upper.layer.layer}")
-            innermost.fields[selector[0]] = number
+            fields[selector[0]] = number
         return top
 
     # --- fields and layers ----------------------------------------------------------------------
@@ -141,7 +151,9 @@ class Crafted:
         """The bytes; ``context`` passes e.g. ``src``/``dst`` to a TCP/UDP layer built alone. A whole
         frame is built by ``Frame`` (on the generated codec)."""
         if self.layer.layer == "ethernet" and not context:
-            return _FRAME_FUNCTIONS["build"](self.container())
+            # the generated codec reads the layers' own dicts; None: it does not cover them
+            data = _FRAME_FUNCTIONS["encode"](self.fields)
+            return data if data is not None else _FRAME_FUNCTIONS["build"](self.container())
         return self.layer.build(self.container(), **context)
 
     def __bytes__(self) -> bytes:

@@ -25,6 +25,7 @@ from construct import Container, Default, Enum, Flag, FlagsEnum, ListContainer, 
 from netstack.errors import FormatError
 from netstack.formats import fast
 from netstack.formats.arp import ARP
+from netstack.formats.crafted import Crafted
 from netstack.formats.ethernet import ethernet_header, vlan_tag
 from netstack.formats.fields import AddressField, Flattened
 from netstack.formats.icmp import ICMP, icmp_header
@@ -541,6 +542,8 @@ def _encode_ipv4(obj) -> bytes:
         number = _PROTOCOL_NAMES.get(protocol) if protocol.__class__ is str else None  # "tcp": the registry's name
         protocol = number if number is not None else _protocol_number(protocol)
     payload = get("payload")
+    if isinstance(payload, Crafted):
+        payload = payload.fields
     if isinstance(payload, dict):
         encoder, layer = _TRANSPORT_ENCODERS.get(protocol, (None, None))
         entry = _PROTOCOL_ENTRIES.get(protocol)
@@ -588,6 +591,8 @@ def encode_frame(obj) -> bytes:
             if entry is None or entry.schema is not IPv4:
                 raise NotOurs("ethertype")
             payload = get("payload")
+            if isinstance(payload, Crafted):  # a crafted frame's layers: their fields, as container() gives
+                payload = payload.fields
             body = _encode_ipv4(payload) if isinstance(payload, dict) else _bytes(payload, "payload")
         else:
             raise NotOurs("ethertype")

@@ -188,7 +188,7 @@ class Layer(Construct):
 
     def __call__(self, **fields):
         """A ``Crafted`` layer with these fields, to stack with ``/`` (see ``netstack.formats.craft``)."""
-        return Crafted(self, fields)
+        return Crafted.owning(self, fields)  # ``**fields`` is a new dict on every call
 
     def __repr__(self):
         return f"<{self.layer} layer: {self.title}>"
