@@ -1,12 +1,14 @@
-"""``Frame.parse`` and ``Frame.build`` on the codec generated from the declarations (``fast``).
+"""``Frame.build`` on the codec generated from the declarations (``fast``), and the converters
+``Frame.parse``'s views use (``frame_views``).
 
 The public API keeps its shapes: ``Frame.parse`` returns the same nested ``Container``s as the
 declarative layers (names for enums, ``Container``s of booleans for flags, text addresses, the option
 list, ``checksum_ok``, ``padding``, the hidden ``_derived``), and ``Frame.build`` / ``bytes(Ether() /
 IP() / TCP())`` the same bytes; only the work behind them changes: the headers are unpacked and packed
 by ``fast``'s generated ``struct`` code, and each decoded value is turned into its container form by a
-converter read from the declaration (an ``Enum`` gives its name, a ``FlagsEnum`` its flag container,
-an address field its text, a ``BitStruct`` its sub-fields). Nothing restates a header.
+converter read from the declaration (``converter``: an ``Enum`` gives its name, a ``FlagsEnum`` its
+flag container, an address field its text, a ``BitStruct`` its sub-fields). Nothing restates a header.
+On build, each layer's plain int fields are read by one generated reader with the declared defaults.
 
 Construct's interpreter stays behind the same objects for what the generated codec does not cover:
 a protocol a user registered (or a built-in number re-registered), and any value the fast builder
@@ -20,16 +22,13 @@ from __future__ import annotations
 
 import struct
 
-from construct import Container, Default, Enum, Flag, FlagsEnum, ListContainer, Renamed, Struct, Subconstruct
+from construct import Container, Default, Enum, Flag, FlagsEnum, Renamed, Struct, Subconstruct
 
 from netstack.errors import FormatError
 from netstack.formats import fast
-from netstack.formats.arp import ARP
 from netstack.formats.crafted import Crafted
-from netstack.formats.ethernet import ethernet_header, vlan_tag
+from netstack.formats.ethernet import ethernet_header
 from netstack.formats.fields import AddressField, Flattened
-from netstack.formats.icmp import ICMP, icmp_header
-from netstack.formats.layer import Layer
 from netstack.formats.ipv4 import IP_FLAGS, IPv4, ipv4_header
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 from netstack.formats.tcp import TCP, TCP_FLAGS, flags_value, tcp_header
@@ -100,169 +99,13 @@ def field_converters(header) -> list[tuple[str, object]]:
     return found
 
 
-_KIND_LABELS = TCP_OPTION_KIND.decmapping
 _KIND_NUMBERS = TCP_OPTION_KIND.encmapping  # names and aliases ("wscale", "ts") -> kind
 #: the layers this module decodes and builds; another schema under their numbers means "not ours"
-_BUILTIN = {(ETHERTYPES, 0x0800): IPv4, (ETHERTYPES, 0x0806): ARP, (IP_PROTOCOLS, 1): ICMP,
-            (IP_PROTOCOLS, 6): TCP, (IP_PROTOCOLS, 17): UDP}
-
-
-def _ours(table, number) -> bool:
-    layer = _BUILTIN.get((table, number))
-    entry = table.entries.get(number)
-    return layer is not None and entry is not None and entry.schema is layer
-
-
-def _compile_fill(record_type, fields, name: str):
-    """A function ``record -> Container`` for ``fields`` of a generated record, as generated code:
-    a plain value is read by its tuple index, a name or flag container through its converter."""
-    namespace = {"Container": Container}
-    items = []
-    for field, convert in fields:
-        index = record_type._fields.index(field)
-        if convert is _identity:
-            items.append(f"{field}=r[{index}]")
-        elif getattr(convert, "labels", None) is not None:
-            namespace[f"_labels_{field}"] = convert.labels
-            items.append(f"{field}=_labels_{field}.get(r[{index}], r[{index}])")
-        else:
-            namespace[f"_convert_{field}"] = convert
-            items.append(f"{field}=_convert_{field}(r[{index}])")
-    source = f"def {name}(r):\n    return Container({', '.join(items)})\n"
-    exec(compile(source, f"<netstack.formats.frame_codec: {name}>", "exec"), namespace)
-    return namespace[name]
-
-
-_ETHERNET_FIELDS = [(name, convert) for name, convert in field_converters(ethernet_header) if name != "vlan"]
-_fill_ethernet = _compile_fill(fast.EthernetHeader, _ETHERNET_FIELDS[:2], "fill_ethernet")
-_ethertype_label = _ETHERNET_FIELDS[2][1]
-_fill_vlan = _compile_fill(fast.VlanTag, field_converters(vlan_tag), "fill_vlan")
-_fill_ipv4 = _compile_fill(fast.Ipv4Header, [(name, convert) for name, convert in field_converters(ipv4_header)
-                                             if name != "options"], "fill_ipv4")
-_fill_tcp = _compile_fill(fast.TcpHeader, [(name, convert) for name, convert in field_converters(tcp_header)
-                                           if name != "options"], "fill_tcp")
-_fill_icmp = _compile_fill(fast.IcmpHeader, field_converters(icmp_header), "fill_icmp")
-_ICMP_SWITCH = next(_unwrap(sc.subcon) for sc in icmp_header.subcons if isinstance(sc, Flattened))
-_ICMP_CASES = {key: _compile_fill(fast.IcmpHeader, field_converters(case), f"fill_icmp_{key}")
-               for key, case in _ICMP_SWITCH.cases.items() if isinstance(key, int)}
-_fill_icmp_default = _compile_fill(fast.IcmpHeader, field_converters(_ICMP_SWITCH.default), "fill_icmp_default")
-_fill_arp = _compile_fill(fast.ArpPacket, field_converters(ARP.header), "fill_arp")
-_fill_udp = _compile_fill(fast.UdpHeader, field_converters(UDP.header), "fill_udp")
-
-
-def _option_container(kind, value):
-    """One option as the declarative decoder gives it: Container(kind, length, value)."""
-    label = _KIND_LABELS.get(kind, kind)
-    if kind == fast.OPT_NOP:
-        return Container(kind=label, length=None, value=None)
-    if kind == fast.OPT_EOL:
-        return Container(kind=label, length=None, value=value)
-    if kind == fast.OPT_SACK:
-        blocks = ListContainer(Container(left=left, right=right) for left, right in value)
-        return Container(kind=label, length=2 + 8 * len(blocks), value=blocks)
-    if kind == fast.OPT_TIMESTAMPS:
-        return Container(kind=label, length=10, value=Container(ts_value=value[0], ts_echo_reply=value[1]))
-    if kind in (fast.OPT_MSS, fast.OPT_WINDOW_SCALE, fast.OPT_SACK_PERMITTED):
-        return Container(kind=label, length=min(OPTION_LENGTHS[kind]), value=value)
-    return Container(kind=label, length=2 + len(value), value=value)
-
-
-# --- decoding ---------------------------------------------------------------------------------------
 
 
 class NotOurs(Exception):
     """A frame or value the generated codec does not cover: the declarative path takes it."""
 
-
-def _derived(record, *lengths) -> dict:
-    """The ``_derived`` a declarative layer records: its length fields, and its checksum when right."""
-    derived = {name: getattr(record, name) for name in lengths}
-    if record.checksum_ok:
-        derived["checksum"] = record.checksum
-    return derived
-
-
-def _tcp(data, packet):
-    segment = fast.decode_tcp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst)
-    container = _fill_tcp(segment)
-    container["options"] = ListContainer([_option_container(kind, value) for kind, value in segment.options])
-    container["checksum_ok"] = segment.checksum_ok
-    container["payload"] = data[segment.payload_offset : packet.payload_end]
-    container["_derived"] = _derived(segment, "data_offset")
-    return container
-
-
-def _udp(data, packet):
-    datagram = fast.decode_udp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst)
-    container = _fill_udp(datagram)
-    container["checksum_ok"] = datagram.checksum_ok
-    container["payload"] = data[datagram.payload_offset : datagram.payload_end]
-    container["padding"] = data[datagram.payload_end : packet.payload_end]
-    container["_derived"] = _derived(datagram, "length")
-    return container
-
-
-def _icmp(data, packet):
-    message = fast.decode_icmp(data, packet.payload_offset, packet.payload_end)
-    container = _fill_icmp(message)
-    container.update(_ICMP_CASES.get(message.type, _fill_icmp_default)(message))
-    container["checksum_ok"] = message.checksum_ok
-    container["payload"] = data[message.payload_offset : packet.payload_end]
-    container["_derived"] = _derived(message)
-    return container
-
-
-_TRANSPORTS = {fast.IP_PROTOCOL_TCP: _tcp, fast.IP_PROTOCOL_UDP: _udp, fast.IP_PROTOCOL_ICMP: _icmp}
-
-
-def _ipv4(data, offset):
-    packet = fast.decode_ipv4(data, offset)
-    container = _fill_ipv4(packet)
-    container["options"] = packet.options
-    container["checksum_ok"] = packet.checksum_ok
-    protocol = packet.protocol
-    if packet.fragment_offset or packet.flags & fast.IP_MF:
-        container["payload"] = data[packet.payload_offset : packet.payload_end]
-    elif protocol in _TRANSPORTS and _ours(IP_PROTOCOLS, protocol):
-        container["payload"] = _TRANSPORTS[protocol](data, packet)
-    elif protocol in IP_PROTOCOLS.entries:
-        raise NotOurs(protocol)
-    else:
-        container["payload"] = data[packet.payload_offset : packet.payload_end]
-    container["padding"] = data[packet.payload_end :]
-    container["_derived"] = _derived(packet, "ihl", "total_length")
-    return container
-
-
-def _arp(data, offset):
-    packet = fast.decode_arp(data, offset)
-    if packet.hlen != 6 or packet.plen != 4:
-        raise NotOurs("arp addresses")
-    container = _fill_arp(packet)
-    container["padding"] = data[packet.payload_offset :]
-    return container
-
-
-def decode_frame(data: bytes) -> Container:
-    """The container ``Frame.parse(data)`` gives, decoded by the generated codec; ``NotOurs`` when
-    the frame needs a registered schema, ``FormatError`` when it is malformed."""
-    link = fast.decode_ethernet(data)
-    container = _fill_ethernet(link)
-    container["vlan"] = None if link.vlan is None else _fill_vlan(link.vlan)
-    container["ethertype"] = _ethertype_label(link.ethertype)
-    ethertype = link.ethertype
-    if ethertype == fast.ETHERTYPE_IPV4 and _ours(ETHERTYPES, ethertype):
-        container["payload"] = _ipv4(data, link.payload_offset)
-    elif ethertype == fast.ETHERTYPE_ARP and _ours(ETHERTYPES, ethertype):
-        container["payload"] = _arp(data, link.payload_offset)
-    elif ethertype in ETHERTYPES.entries:
-        raise NotOurs(ethertype)
-    else:
-        container["payload"] = data[link.payload_offset :]
-    return container
-
-
-# --- encoding ---------------------------------------------------------------------------------------
 
 _ETHERNET_KEYS = {"dst", "src", "vlan", "ethertype", "payload"}
 _IPV4_KEYS = {"version", "ihl", "tos", "total_length", "identification", "flags", "fragment_offset", "ttl",
@@ -317,9 +160,6 @@ def _address(value, to_bytes) -> bytes:
             _ADDRESSES.clear()
         _ADDRESSES[key] = raw
     return raw
-
-
-_wanted = Layer.wanted  # None when the value is to be computed, else the explicit value
 
 
 def _plain_int(value, field):
@@ -612,4 +452,4 @@ _DEFAULT_DST, _DEFAULT_SRC = _ETHERNET_DEFAULTS["dst"], _ETHERNET_DEFAULTS["src"
 _ETHERTYPE_ENTRIES, _PROTOCOL_ENTRIES = ETHERTYPES.entries, IP_PROTOCOLS.entries
 _PROTOCOL_NAMES = IP_PROTOCOLS.enum.encmapping  # names and aliases -> number, as the enum builds them
 
-__all__ = ["NotOurs", "decode_frame", "encode_frame", "field_converters"]
+__all__ = ["NotOurs", "converter", "encode_frame", "field_converters", "field_defaults"]

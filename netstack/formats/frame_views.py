@@ -5,7 +5,8 @@
 ``LayerView``s (``netstack.formats.layer_view``) that convert a field into its container form (an
 enum's name, a flag ``Container``, address text, the option list) when it is first read. The
 conversions are those of ``frame_codec`` (``field_converters``: read from the declarations), so a
-view materialised equals ``frame_codec.decode_frame``'s eager container key for key, in order.
+view materialised equals the declarative ``Ethernet.parse`` container key for key, in order
+(``tests/formats/test_frame_codec.py``).
 
 With ``crafted=True`` (``dissect``), each layer's ``payload`` is the next layer as a ``Crafted``
 over its view, as ``crafted.wrap`` does for eager containers.
@@ -16,27 +17,56 @@ takes the declarative path.
 
 from __future__ import annotations
 
-from construct import ListContainer
+from construct import Container, ListContainer
 
 from netstack.formats import fast
 from netstack.formats.arp import ARP
 from netstack.formats.crafted import Crafted
 from netstack.formats.ethernet import Ethernet, ethernet_header, vlan_tag
-from netstack.formats.frame_codec import (
-    _ICMP_SWITCH,
-    NotOurs,
-    _derived,
-    _identity,
-    _option_container,
-    _compile_fill,
-    field_converters,
-)
+from netstack.formats.frame_codec import NotOurs, _identity, _unwrap, field_converters
 from netstack.formats.icmp import ICMP, icmp_header
 from netstack.formats.ipv4 import IPv4, ipv4_header
 from netstack.formats.layer_view import LayerView, make_view, view_class
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 from netstack.formats.tcp import TCP, tcp_header
+from netstack.formats.tcp_options import OPTION_LENGTHS, TCP_OPTION_KIND
 from netstack.formats.udp import UDP
+from netstack.formats.fields import Flattened
+
+_KIND_LABELS = TCP_OPTION_KIND.decmapping
+
+
+def _option_container(kind, value):
+    """One option as the declarative decoder gives it: Container(kind, length, value)."""
+    label = _KIND_LABELS.get(kind, kind)
+    if kind == fast.OPT_NOP:
+        return Container(kind=label, length=None, value=None)
+    if kind == fast.OPT_EOL:
+        return Container(kind=label, length=None, value=value)
+    if kind == fast.OPT_SACK:
+        blocks = ListContainer(Container(left=left, right=right) for left, right in value)
+        return Container(kind=label, length=2 + 8 * len(blocks), value=blocks)
+    if kind == fast.OPT_TIMESTAMPS:
+        return Container(kind=label, length=10, value=Container(ts_value=value[0], ts_echo_reply=value[1]))
+    if kind in (fast.OPT_MSS, fast.OPT_WINDOW_SCALE, fast.OPT_SACK_PERMITTED):
+        return Container(kind=label, length=min(OPTION_LENGTHS[kind]), value=value)
+    return Container(kind=label, length=2 + len(value), value=value)
+
+
+def _derived(record, *lengths) -> dict:
+    """The ``_derived`` a declarative layer records: its length fields, and its checksum when right."""
+    derived = {name: getattr(record, name) for name in lengths}
+    if record.checksum_ok:
+        derived["checksum"] = record.checksum
+    return derived
+
+
+_VLAN_FIELDS = field_converters(vlan_tag)
+
+
+def _vlan(tag):
+    """The 802.1Q tag's Container (pcp, dei, vid) from its record."""
+    return Container([(name, convert(getattr(tag, name))) for name, convert in _VLAN_FIELDS])
 
 _NAMESPACE = {"ListContainer": ListContainer, "_option_container": _option_container, "_derived": _derived}
 
@@ -83,10 +113,9 @@ def _crafted_class(view):
 _NAMESPACE["_child"] = _child
 
 _ethernet_converters = field_converters(ethernet_header)
-_fill_vlan = _compile_fill(fast.VlanTag, field_converters(vlan_tag), "fill_vlan")
-_NAMESPACE["_fill_vlan"] = _fill_vlan
+_NAMESPACE["_vlan"] = _vlan
 EthernetView = view_class("EthernetView", _header_fields(fast.EthernetHeader, _ethernet_converters[:2]) + [
-    ("vlan", "None if s[0].vlan is None else _fill_vlan(s[0].vlan)", True),
+    ("vlan", "None if s[0].vlan is None else _vlan(s[0].vlan)", True),
     *_header_fields(fast.EthernetHeader, [item for item in _ethernet_converters if item[0] == "ethertype"]),
     ("payload", "s[1][s[0].payload_offset:] if s[3] is None else _child(s)", True),
 ], _NAMESPACE)
@@ -123,6 +152,7 @@ ArpView.LAYER = ARP
 
 
 # ICMP: the fields after type, code and checksum depend on the type (the declaration's Switch)
+_ICMP_SWITCH = next(_unwrap(sc.subcon) for sc in icmp_header.subcons if isinstance(sc, Flattened))
 _ICMP_CASE_FIELDS = {key: [name for name, _ in field_converters(case)]
                      for key, case in _ICMP_SWITCH.cases.items() if isinstance(key, int)}
 _ICMP_DEFAULT_FIELDS = [name for name, _ in field_converters(_ICMP_SWITCH.default)]
