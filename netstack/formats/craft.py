@@ -52,9 +52,11 @@ def dissect(data: bytes, layer=Frame) -> Crafted:
     """Decode ``data`` (a whole Ethernet frame by default) into Crafted layers ready to edit."""
     if layer is Frame and isinstance(data, (bytes, bytearray, memoryview)):
         try:  # lazy views over the generated codec's records, each payload a Crafted layer
-            return _CRAFTED_FRAME.owning(Ethernet, parse_frame(bytes(data), crafted=True))
+            view = parse_frame(data if data.__class__ is bytes else bytes(data), True)
         except (NotOurs, FormatError):
             pass  # a registered protocol, or the declarative path's FormatError
+        else:
+            return _CRAFTED_FRAME.owning(Ethernet, view)
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 

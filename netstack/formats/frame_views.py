@@ -26,7 +26,7 @@ from netstack.formats.ethernet import Ethernet, ethernet_header, vlan_tag
 from netstack.formats.frame_codec import NotOurs, _identity, _unwrap, field_converters
 from netstack.formats.icmp import ICMP, icmp_header
 from netstack.formats.ipv4 import IPv4, ipv4_header
-from netstack.formats.layer_view import LayerView, make_view, view_class
+from netstack.formats.layer_view import LayerView, view_class
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 from netstack.formats.tcp import TCP, tcp_header
 from netstack.formats.tcp_options import OPTION_LENGTHS, TCP_OPTION_KIND
@@ -94,10 +94,21 @@ def _header_fields(record_type, converters, skip=()):
 
 
 def _child(s):
-    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``."""
+    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``; ``make_view`` and
+    ``Crafted.owning`` written out (this runs once a layer on the way up a dissected frame)."""
     cls, record, extra = s[3]
-    view = make_view(cls, [record, s[1], None, extra, s[4]])
-    return cls.CRAFTED.owning(cls.LAYER, view) if s[4] else view
+    view = _new_view(cls)
+    _set_state(view, [record, s[1], None, extra, s[4]])
+    if not s[4]:
+        return view
+    crafted = _new_object(cls.CRAFTED)
+    _set_layer(crafted, cls.LAYER)
+    _set_fields(crafted, view)
+    return crafted
+
+
+_new_view, _set_state = LayerView.__new__, LayerView._state.__set__
+_new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
 
 
 def _crafted_class(view):
@@ -253,7 +264,9 @@ def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
         child = (ArpView, packet, None)
     else:
         raise NotOurs(ethertype)
-    return make_view(EthernetView, [link, data, None, child, crafted])
+    view = _new_view(EthernetView)
+    _set_state(view, [link, data, None, child, crafted])
+    return view
 
 
 __all__ = ["ArpView", "EthernetView", "IcmpView", "Ipv4View", "TcpView", "UdpView", "parse_frame"]
