@@ -283,6 +283,15 @@ def _explicit(value, derived, key):
     return value
 
 
+def _given(get, length, checksum):
+    """(length, checksum) as given explicitly (``_explicit``); (None, None) for the usual dict with neither."""
+    length_value, checksum_value = get(length), get(checksum)
+    if length_value is None and checksum_value is None:
+        return None, None
+    derived = get("_derived")
+    return _explicit(length_value, derived, length), _explicit(checksum_value, derived, checksum)
+
+
 def _flag_text(value, convert, cache: dict) -> int:
     """``convert(value)``, remembered in ``cache`` when ``value`` is a plain str."""
     number = convert(value)
@@ -310,10 +319,7 @@ def _encode_tcp(obj, src, dst) -> bytes:
     payload = get("payload")
     if payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
-    derived = get("_derived")
-    data_offset, checksum = get("data_offset"), get("checksum")
-    if data_offset is not None or checksum is not None:
-        data_offset, checksum = _explicit(data_offset, derived, "data_offset"), _explicit(checksum, derived, "checksum")
+    data_offset, checksum = _given(get, "data_offset", "checksum")
     return _fast_encode_tcp(src, dst, src_port, dst_port, seq, ack, flags, window, urgent_pointer, options, payload,
                             data_offset, reserved, checksum)
 
@@ -328,10 +334,7 @@ def _encode_udp(obj, src, dst) -> bytes:
     payload = get("payload")
     if payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
-    derived = get("_derived")
-    length, checksum = get("length"), get("checksum")
-    if length is not None or checksum is not None:
-        length, checksum = _explicit(length, derived, "length"), _explicit(checksum, derived, "checksum")
+    length, checksum = _given(get, "length", "checksum")
     padding = get("padding")
     datagram = _fast_encode_udp(src, dst, src_port, dst_port, payload, length, checksum)
     return datagram if not padding else datagram + _bytes(padding, "padding")

@@ -103,43 +103,7 @@ class LayerView(Container):
             self._materialise()
         _dict_setitem(self, key, value)
 
-    # --- everything else materialises, then is the dict's own ------------------------------------------
-
-    def __iter__(self):
-        self._materialise()
-        return dict.__iter__(self)
-
-    def __reversed__(self):
-        self._materialise()
-        return dict.__reversed__(self)
-
-    def keys(self):
-        self._materialise()
-        return dict.keys(self)
-
-    def values(self):
-        self._materialise()
-        return dict.values(self)
-
-    def items(self):
-        self._materialise()
-        return dict.items(self)
-
-    def __delitem__(self, key):
-        self._materialise()
-        dict.__delitem__(self, key)
-
-    def pop(self, *args):
-        self._materialise()
-        return dict.pop(self, *args)
-
-    def popitem(self):
-        self._materialise()
-        return dict.popitem(self)
-
-    def setdefault(self, key, default=None):
-        self._materialise()
-        return dict.setdefault(self, key, default)
+    # --- everything else materialises, then is the dict's (or Container's) own: see _materialising ---------
 
     def clear(self):
         _set_state(self, None)
@@ -153,38 +117,7 @@ class LayerView(Container):
 
     __update__ = update
 
-    def __or__(self, other):
-        self._materialise()
-        return dict.__or__(self, other)
-
-    def __ror__(self, other):
-        self._materialise()
-        return dict.__ror__(self, other)
-
-    def __ior__(self, other):
-        self._materialise()
-        return dict.__ior__(self, other)
-
-    def __eq__(self, other):
-        self._materialise()
-        return Container.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
     __hash__ = None
-
-    def __repr__(self):
-        self._materialise()
-        return Container.__repr__(self)
-
-    def __str__(self):
-        self._materialise()
-        return Container.__str__(self)
-
-    def __sizeof__(self):
-        self._materialise()
-        return dict.__sizeof__(self)
 
     def __reduce__(self):
         """Copies and pickles are plain ``Container``s with the same items."""
@@ -198,6 +131,25 @@ class LayerView(Container):
 
     copy = __copy__
 
+
+def _materialising(method):
+    """``method`` (the dict's or Container's own) run after materialising the view: for what needs
+    the whole mapping."""
+
+    def whole(self, *args):
+        self._materialise()
+        return method(self, *args)
+
+    whole.__name__ = method.__name__
+    whole.__doc__ = method.__doc__
+    return whole
+
+
+for _name in ("__iter__", "__reversed__", "keys", "values", "items", "__delitem__", "pop", "popitem", "setdefault",
+              "__or__", "__ror__", "__ior__", "__sizeof__"):
+    setattr(LayerView, _name, _materialising(getattr(dict, _name)))
+for _name in ("__eq__", "__repr__", "__str__"):
+    setattr(LayerView, _name, _materialising(getattr(Container, _name)))
 
 _set_state = LayerView._state.__set__
 _new_view = LayerView.__new__
