@@ -113,7 +113,12 @@ _IPV4_KEYS = {"version", "ihl", "tos", "total_length", "identification", "flags"
 _TCP_KEYS = {"src_port", "dst_port", "seq", "ack", "data_offset", "reserved", "flags", "window", "checksum",
              "urgent_pointer", "options", "checksum_ok", "payload", "_derived"}
 _OPTION_KEYS = {"kind", "value", "length"}
+#: the keys of a dict written by hand (no length, checksum, padding or _derived to look at): a shorter path
+_ETHERNET_GIVEN = _ETHERNET_KEYS - {"vlan"}
+_IPV4_GIVEN = _IPV4_KEYS - {"version", "ihl", "total_length", "checksum", "options", "checksum_ok", "padding", "_derived"}
+_TCP_GIVEN = _TCP_KEYS - {"data_offset", "checksum", "_derived"}
 _UDP_KEYS = {"src_port", "dst_port", "length", "checksum", "checksum_ok", "payload", "padding", "_derived"}
+_UDP_GIVEN = {"src_port", "dst_port", "payload"}
 _FLAG_MASKS = dict(TCP_FLAGS.flags)
 _TCP_FLAG_NAMES = {*_FLAG_MASKS, "_flagsenum"}
 _IP_FLAG_MASKS = dict(IP_FLAGS.flags)
@@ -303,12 +308,12 @@ def _flag_text(value, convert, cache: dict) -> int:
 
 
 def _encode_tcp(obj, src, dst) -> bytes:
-    if not obj.keys() <= _TCP_KEYS:
+    keys = obj.keys()
+    computed = not keys <= _TCP_GIVEN  # a length, checksum or _derived to look at (a parsed container)
+    if computed and not keys <= _TCP_KEYS:
         raise NotOurs("tcp")
     get = obj.get
-    if get("dst_port") is None:
-        raise NotOurs("tcp")
-    src_port, dst_port, seq, ack, window, urgent_pointer, reserved = _tcp_ints(get)
+    src_port, dst_port, seq, ack, window, urgent_pointer, reserved = _tcp_ints(get)  # dst_port: as UDP's
     options = get("options")
     # encoded unpadded: encode_tcp pads them only when data_offset is computed, as the declaration's builder
     options = _encoded_options(options) if options else b""
@@ -319,21 +324,23 @@ def _encode_tcp(obj, src, dst) -> bytes:
     payload = get("payload")
     if payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
-    data_offset, checksum = _given(get, "data_offset", "checksum")
+    data_offset, checksum = _given(get, "data_offset", "checksum") if computed else (None, None)
     return _fast_encode_tcp(src, dst, src_port, dst_port, seq, ack, flags, window, urgent_pointer, options, payload,
                             data_offset, reserved, checksum)
 
 
 def _encode_udp(obj, src, dst) -> bytes:
-    if not obj.keys() <= _UDP_KEYS:
+    keys = obj.keys()
+    computed = not keys <= _UDP_GIVEN
+    if computed and not keys <= _UDP_KEYS:
         raise NotOurs("udp")
     get = obj.get
-    if get("dst_port") is None:
-        raise NotOurs("udp")
-    src_port, dst_port = _udp_ints(get)
+    src_port, dst_port = _udp_ints(get)  # a dst_port absent or None: NotOurs (the declaration has no default)
     payload = get("payload")
     if payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
+    if not computed:
+        return _fast_encode_udp(src, dst, src_port, dst_port, payload)
     length, checksum = _given(get, "length", "checksum")
     padding = get("padding")
     datagram = _fast_encode_udp(src, dst, src_port, dst_port, payload, length, checksum)
@@ -369,11 +376,13 @@ def _protocol_number(protocol) -> int:
 
 
 def _encode_ipv4(obj) -> bytes:
-    if not obj.keys() <= _IPV4_KEYS:
+    keys = obj.keys()
+    computed = not keys <= _IPV4_GIVEN  # lengths, checksum, options, padding, version or _derived given
+    if computed and not keys <= _IPV4_KEYS:
         raise NotOurs("ipv4")
     get = obj.get
     dst = get("dst")
-    if dst is None or get("version", 4) != 4:
+    if dst is None or computed and get("version", 4) != 4:
         raise NotOurs("ipv4")
     src = get("src") or "0.0.0.0"
     if src.__class__ is not bytes or len(src) != 4:
@@ -405,6 +414,8 @@ def _encode_ipv4(obj) -> bytes:
         number = _IP_FLAG_TEXT.get(flags) if flags.__class__ is str else None
         flags = number if number is not None else _flag_text(flags, _ipv4_flags, _IP_FLAG_TEXT)
     ttl, identification, fragment_offset = _ipv4_ints(get)
+    if not computed:
+        return _fast_encode_ipv4(src, dst, protocol, payload, ttl, identification, flags, fragment_offset, tos)
     options = get("options")
     if options.__class__ is not bytes:
         options = _bytes(options, "options")
@@ -423,10 +434,11 @@ def encode_frame(obj) -> bytes:
     """The bytes ``Frame.build(obj)`` gives, built by the generated codec; ``NotOurs`` for what it
     does not cover (the declarative builder then builds it, or raises its FormatError)."""
     try:
-        if not isinstance(obj, dict) or not obj.keys() <= _ETHERNET_KEYS:
+        if not isinstance(obj, dict):
             raise NotOurs("ethernet")
+        keys = obj.keys()
         get = obj.get
-        if get("vlan") is not None:
+        if not keys <= _ETHERNET_GIVEN and (not keys <= _ETHERNET_KEYS or get("vlan") is not None):
             raise NotOurs("ethernet")
         ethertype = get("ethertype")
         if ethertype is None or ethertype == "ipv4" or ethertype == fast.ETHERTYPE_IPV4:
