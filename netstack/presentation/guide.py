@@ -84,9 +84,13 @@ is bytes. `Frame.build` is its inverse and takes containers or plain dicts with 
 fields. Checksums are verified on parse into `checksum_ok`; a bad checksum does not stop decoding.
 Bad input raises `FormatError` (a `ValueError`) naming the layer, the field and the offset.
 `Frame.parse`, `Frame.build`, `dissect` and `bytes(...)` of a crafted frame run on the codec generated
-from the declarations (`netstack.formats.frame_codec`; same containers, same bytes, same errors as the
-construct interpreter, which still serves registered protocols); `netstack.formats.fast` is the
-lower-level codec the engine uses, with positional records (see its docstring).
+from the declarations (`netstack.formats.frame_views` and `frame_codec`; same containers, same bytes,
+same errors as the construct interpreter, which still serves registered protocols). `Frame.parse`
+decodes every layer at once, so a malformed frame raises at once, and returns lazy views: `Container`s
+that convert a field from the generated record when it is first read (an edit is kept beside it) and
+fill themselves in whole when iterated, compared, printed or copied (`netstack.formats.layer_view`).
+`netstack.formats.fast` is the lower-level codec the engine uses, with positional records (see its
+docstring).
 
 ```python
 from netstack.formats import Frame, FormatError
