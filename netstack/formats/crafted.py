@@ -112,19 +112,24 @@ class Crafted:
     def __setattr__(self, name, value):
         self.fields[name] = value
 
+    def next_layer(self):
+        """The payload: the layer above (a Crafted), bytes, or None (a dissected layer reads it
+        straight from its view)."""
+        return self.fields.get("payload")
+
     def layers(self):
         """This layer and every Crafted layer above it, outermost first."""
         layer = self
         while isinstance(layer, Crafted):
             yield layer
-            layer = layer.fields.get("payload")
+            layer = layer.next_layer()
 
     def __getitem__(self, key):
         layer = self
         while isinstance(layer, Crafted):
             if layer.layer is key or layer.layer.layer == key:
                 return layer
-            layer = layer.fields.get("payload")
+            layer = layer.next_layer()
         name = getattr(key, "layer", key)
         raise MissingLayer(f"no {_DISPLAY_NAMES.get(name, name)} layer in {self.stack_name()}")
 

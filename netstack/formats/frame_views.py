@@ -118,6 +118,16 @@ def _crafted_class(view):
     for key, getter in view.FIELD_GETTERS.items():
         if not hasattr(Crafted, key) and not key.startswith("_"):
             attributes[key] = property(getter, None, None, f"the {key!r} field of the layer's view")
+    payload = view.FIELD_GETTERS.get("payload")  # ARP has none: Crafted's next_layer gives None
+
+    def next_layer(self):
+        try:
+            return payload(self)
+        except AttributeError:  # the payload key deleted (the view materialised)
+            return None
+
+    if payload is not None:
+        attributes["next_layer"] = next_layer
     return type(f"Crafted{view.__name__.removesuffix('View')}", (Crafted,), attributes)
 
 
