@@ -131,3 +131,15 @@ def test_dissect_reads_and_edits_like_the_eager_crafted_layers():
     copied[IP].ttl = 2
     assert lazy[IP].ttl == 1 and bytes(copied) != bytes(lazy)
     assert UDP not in lazy and TCP in lazy
+
+
+def test_a_dissected_layer_whose_payload_is_deleted_ends_the_stack():
+    frame = dissect(SYN)
+    del frame[IP].fields["payload"]
+    assert TCP not in frame and frame.stack_name() == "Ethernet/IPv4"
+    try:
+        frame[TCP]
+    except KeyError as error:
+        assert str(error) == "no TCP layer in Ethernet/IPv4"
+    else:
+        raise AssertionError("the TCP layer was deleted")
