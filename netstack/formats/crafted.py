@@ -84,7 +84,14 @@ class Crafted:
 
     def __truediv__(self, upper):
         if isinstance(upper, Crafted):
-            upper = upper._copy_chain()[0]
+            fields = upper.fields
+            if isinstance(fields.get("payload"), Crafted):
+                upper = upper._copy_chain()[0]
+            else:  # one layer (the usual right operand): _copy_chain written out
+                copied = _new_object(Crafted)
+                _set_layer(copied, upper.layer)
+                _set_fields(copied, dict(fields))
+                upper = copied
         elif isinstance(upper, (bytes, bytearray, memoryview)):
             upper = bytes(upper)
         else:

@@ -30,6 +30,9 @@ from netstack.formats.crafted import Crafted
 from netstack.formats.fields import Flattened, field_names, ipv4_to_bytes
 
 
+_new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
+
+
 def _field_from_path(path: str | None) -> str | None:
     if not path:
         return None
@@ -188,7 +191,10 @@ class Layer(Construct):
 
     def __call__(self, **fields):
         """A ``Crafted`` layer with these fields, to stack with ``/`` (see ``netstack.formats.craft``)."""
-        return Crafted.owning(self, fields)  # ``**fields`` is a new dict on every call
+        crafted = _new_object(Crafted)  # Crafted.owning written out: ``**fields`` is a new dict on every call
+        _set_layer(crafted, self)
+        _set_fields(crafted, fields)
+        return crafted
 
     def __repr__(self):
         return f"<{self.layer} layer: {self.title}>"
