@@ -32,6 +32,7 @@ reachable on the host. Unlike on a TAP, nothing moves until ``Network.run``/``ru
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import random
@@ -202,6 +203,9 @@ class Network:
         """A new stack at ``ip`` (options as ``StackConfig``); it comes up at the current time."""
         if config is None:
             config = StackConfig.from_options(ip=ip, **options)
+        if config.seed is None:
+            # every secret choice of the host (ISNs, ports, cookies, jitter) follows the network's seed
+            config = dataclasses.replace(config, seed=self.seed * 1_000_003 + len(self.hosts))
         host = SimHost(self, Stack(config), name or f"host{len(self.hosts)}")
         self.hosts.append(host)
         return host

@@ -117,6 +117,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.keepalive_probes = 0
         self.last_received = 0.0
         self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
+        self.handshake_jitter = None  # random.Random spreading SYN retransmissions (set by the layer)
         # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
         self.rtt_seq = None
         self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)

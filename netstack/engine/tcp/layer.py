@@ -42,14 +42,14 @@ from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.connection import TcpConnection
 from netstack.engine.tcp.isn import IsnGenerator
 from netstack.engine.tcp.listener import TcpListener, reset_for
+from netstack.engine.tcp.ports import EphemeralPorts
+from netstack.engine.tcp.syn_cookies import SynCookies
 from netstack.engine.tcp.options import ts_before
 from netstack.engine.tcp.segment import ACK, RST, SYN, flags_text
 from netstack.engine.tcp.seqnum import SEQ_MASK
 from netstack.engine.tcp.wire import decode_segment, encode_segment
 
 PROTOCOL_TCP = 6
-#: Ephemeral ports for active opens (IANA dynamic range, RFC 6335 §6).
-EPHEMERAL_PORTS = range(49152, 65536)
 _HARD_OPEN_ERRORS = (errnos.ECONNREFUSED, errnos.ENOPROTOOPT, errnos.EHOSTUNREACH, errnos.ENETUNREACH)
 
 
@@ -62,13 +62,16 @@ class TcpLayer:
         self.counters = stack.counters
         self.trace_sink = stack.trace
         self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
+        self.syn_cookies = SynCookies(stack.secrets.key("tcp.syn_cookie"))
+        self.ports = EphemeralPorts(stack.secrets.key("tcp.ports"), self.config.ephemeral_ports)
+        # spreads SYN / SYN-ACK retransmissions (a non-secret choice, reproducible under a seed)
+        self.handshake_jitter = stack.secrets.random("tcp.handshake_jitter")
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
         self._time_wait: dict[tuple, TcpConnection] = {}  # in the order they entered TIME-WAIT
         self._heap: list = []
         self._order = itertools.count()
-        self._next_port = 0
         self._trace = self._trace_event if stack.trace is not None else None
 
     @classmethod
@@ -109,9 +112,7 @@ class TcpLayer:
             if conn.state is TcpState.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reuse(conn, seg):
                 # RFC 6191: the new incarnation is unambiguous, end TIME-WAIT early
                 counters.incr("tcp.time_wait_reused")
-                conn.dead = True
-                del self.connections[key]
-                self._time_wait.pop(key, None)
+                self._end_time_wait(conn)
                 conn = None
             else:
                 snd_una = conn.snd_una
@@ -186,7 +187,8 @@ class TcpLayer:
 
     # ------------------------------------------------------------------ connections
     def new_connection(self, local_ip: bytes, local_port: int, remote_ip: bytes, remote_port: int, now: float,
-                       *, config: TcpConfig | None = None) -> TcpConnection:
+                       *, config: TcpConfig | None = None, iss: int | None = None) -> TcpConnection:
+        """A TCB for the 4-tuple; ``iss`` None picks the RFC 6528 ISN (a SYN cookie passes its own)."""
         key = (local_ip, local_port, remote_ip, remote_port)
         old = self.connections.get(key)
         if old is not None and not old.dead:
@@ -195,7 +197,7 @@ class TcpLayer:
         mtu = self.stack.path_mtu(remote_ip)
         conn = TcpConnection(
             local_ip, local_port, remote_ip, remote_port,
-            iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now),
+            iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now) if iss is None else iss,
             config=config, path_mtu=mtu,
             ts_offset=self.isn.offset(remote_ip, remote_port, local_ip, local_port),
             counters=self.counters, trace=self._trace,
@@ -203,6 +205,7 @@ class TcpLayer:
         conn.listener = None
         conn.soft_error = None
         conn._heap_deadline = None
+        conn.handshake_jitter = self.handshake_jitter
         self.connections[key] = conn
         return conn
 
@@ -211,24 +214,46 @@ class TcpLayer:
         """Active OPEN from our address to ``remote_ip:remote_port``; returns the TCB in SYN-SENT."""
         local_ip = self.stack.address
         if not local_port:
-            local_port = self._ephemeral_port(local_ip, remote_ip, remote_port)
+            local_port = self._ephemeral_port(local_ip, remote_ip, remote_port, now)
         conn = self.new_connection(local_ip, local_port, remote_ip, remote_port, now, config=config)
         conn.connect(now)
         self.counters.incr("tcp.active_opens")
         self.connection_changed(conn, now)
         return conn
 
-    def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int) -> int:
-        # RFC 6056 §3.3.3-like: start from a keyed hash of the destination, step through the range
-        span = len(EPHEMERAL_PORTS)
-        start = self.isn.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
-        for i in range(span):
-            port = EPHEMERAL_PORTS[(start + i) % span]
-            key = (local_ip, port, remote_ip, remote_port)
-            if key not in self.connections and (None, port) not in self.listeners and (local_ip, port) not in self.listeners:
-                self._next_port += i + 1
-                return port
-        raise OSError(errnos.EADDRNOTAVAIL, "no free ephemeral port")
+    def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int, now: float) -> int:
+        """RFC 6056 §3.3.4 (double-hash): the port a keyed hash of the destination picks; a 4-tuple in
+        TIME-WAIT is taken over when timestamps make it safe (``time_wait_reuse``, RFC 6191)."""
+        connections, listeners = self.connections, self.listeners
+
+        def free(port: int) -> bool:
+            if (None, port) in listeners or (local_ip, port) in listeners:
+                return False
+            old = connections.get((local_ip, port, remote_ip, remote_port))
+            return old is None or self._may_reuse_time_wait(old, now)
+
+        port = self.ports.choose(local_ip, remote_ip, remote_port, free)
+        if port is None:
+            raise OSError(errnos.EADDRNOTAVAIL, "no free ephemeral port")
+        old = connections.get((local_ip, port, remote_ip, remote_port))
+        if old is not None:
+            self._end_time_wait(old)
+            self.counters.incr("tcp.time_wait_reused_outgoing")
+        return port
+
+    def _may_reuse_time_wait(self, conn: TcpConnection, now: float) -> bool:
+        """Linux tcp_twsk_unique with tcp_tw_reuse: our TIME-WAIT TCB used timestamps and its last one
+        arrived at least a second ago, so the new connection's SYN (a newer TSval, RFC 6191 §2) and
+        every later segment are told apart from the old incarnation's by PAWS."""
+        return (self.config.time_wait_reuse and conn.state is TcpState.TIME_WAIT and conn.use_timestamps
+                and now - conn.timestamp_state.ts_recent_time >= 1.0)
+
+    def _end_time_wait(self, conn: TcpConnection) -> None:
+        conn.dead = True
+        key = conn.four_tuple
+        if self.connections.get(key) is conn:
+            del self.connections[key]
+        self._time_wait.pop(key, None)
 
     def listen(self, port: int, *, address: bytes | None = None, backlog: int | None = None,
                config: TcpConfig | None = None) -> TcpListener:
@@ -305,16 +330,23 @@ class TcpLayer:
                 counters.incr("tcp.resets_sent_segments")
         counters["tcp.segments_out"] = counters.get("tcp.segments_out", 0) + sent
 
+    def send_stateless(self, seg, local_ip: bytes, remote_ip: bytes, now: float) -> bool:
+        """Send a segment that belongs to no connection (a reset, a SYN cookie's SYN-ACK)."""
+        if self._tracing_segments():
+            self._trace_segment("tcp.segment_out", _endpoint_name((local_ip, seg.src_port, remote_ip, seg.dst_port)), seg)
+        try:
+            self.stack.send_ip(remote_ip, PROTOCOL_TCP, encode_segment(seg, local_ip, remote_ip), now)
+        except OSError:
+            self.counters.incr("tcp.drop.stateless_unsendable")
+            return False
+        self.counters["tcp.segments_out"] = self.counters.get("tcp.segments_out", 0) + 1
+        return True
+
     def send_reset_for(self, seg, local_ip: bytes, remote_ip: bytes, now: float, reason: str = "no_connection") -> None:
         """RFC 9293 §3.10.7.1: answer a segment that no connection accepts with an acceptable RST."""
-        reply = reset_for(seg)
-        try:
-            self.stack.send_ip(remote_ip, PROTOCOL_TCP, encode_segment(reply, local_ip, remote_ip), now)
-        except OSError:
-            self.counters.incr("tcp.drop.reset_unsendable")
+        if not self.send_stateless(reset_for(seg), local_ip, remote_ip, now):
             return
         self.counters.incr("tcp.resets_sent")
-        self.counters["tcp.segments_out"] = self.counters.get("tcp.segments_out", 0) + 1
         if self._trace is not None:
             self._trace("tcp.reset_sent", to=".".join(map(str, remote_ip)), port=seg.dst_port, reason=reason)
 

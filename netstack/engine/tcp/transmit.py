@@ -105,7 +105,15 @@ class TransmitPath:
             self.stats["retransmissions"] += 1
             self.counters.incr("tcp.retransmissions")
         if self.retransmit_deadline is None:
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + self._handshake_rto()
+
+    def _handshake_rto(self) -> float:
+        """The RTO for a SYN or SYN-ACK, stretched by up to ``syn_retransmit_jitter`` at random: clients
+        refused in one burst (a full backlog) then retry spread out, not all in the same instant."""
+        rng = self.handshake_jitter
+        if rng is None:
+            return self.rtt.rto
+        return self.rtt.rto * (1.0 + self.config.syn_retransmit_jitter * rng.random())
 
     def _send_ack(self, now: float) -> None:
         # <SEQ=SND.NXT> in the RFC, whose SND.NXT never moves back; ours does during go-back-N
@@ -261,7 +269,10 @@ class TransmitPath:
         self.counters.incr("tcp.rto_firings")
         self.retransmits += 1
         handshake = self.state in (SYN_SENT, SYN_RECEIVED)
-        limit = self.config.max_syn_retransmits if handshake else self.config.max_retransmits
+        if handshake:  # Linux tcp_synack_retries apart from tcp_syn_retries
+            limit = self.config.synack_retries if self.state is SYN_RECEIVED else self.config.max_syn_retransmits
+        else:
+            limit = self.config.max_retransmits
         # a zero-window probe the peer keeps answering is not a failure (RFC 1122 §4.2.2.17)
         probing = not handshake and self.snd_wnd == 0 and self.zero_window_answered
         if self.retransmits > limit and not probing:
@@ -272,7 +283,7 @@ class TransmitPath:
             self.trace("tcp.rto", conn=self.name, rto=self.rtt.rto, attempt=self.retransmits)
         if self.state in (SYN_SENT, SYN_RECEIVED):
             self._send_syn(now, with_ack=self.state is SYN_RECEIVED)
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + self._handshake_rto()
             return
         self.rtt_seq = None  # Karn's algorithm
         self.ts_retransmit_floor = self.timestamp_state.tsval(now)
