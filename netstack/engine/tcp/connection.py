@@ -30,6 +30,7 @@ from netstack.engine.tcp.receive import ReceivePath
 from netstack.engine.tcp.receive_buffer import ReceiveBuffer
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
+from netstack.engine.tcp.segment_validation import ChallengeAckLimiter
 from netstack.engine.tcp.send_buffer import SendBuffer
 from netstack.engine.tcp.seqnum import SEQ_MASK
 from netstack.engine.tcp.transmit import TransmitPath
@@ -116,7 +117,8 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.zero_window_answered = False  # the peer answers our probes (with a zero window)
         self.keepalive_probes = 0
         self.last_received = 0.0
-        self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
+        # SECURITY (RFC 5961 §7): per-connection limit on challenge ACKs and out-of-window replies
+        self.challenge_acks = ChallengeAckLimiter(config.invalid_ratelimit)
         self.handshake_jitter = None  # random.Random spreading SYN retransmissions (set by the layer)
         # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
         self.rtt_seq = None
@@ -213,8 +215,17 @@ class TcpConnection(ReceivePath, TransmitPath):
 
     def send_challenge_ack(self, now: float) -> None:
         """RFC 5961 §4: answer a SYN (or an in-window RST) with an ACK, never with a reset."""
-        self.counters.incr("tcp.challenge_acks")
+        if not self.challenge_ack_allowed(now):  # SECURITY: RFC 5961 §7 rate limit
+            return
         self.send_ack(now)
+
+    def challenge_ack_allowed(self, now: float) -> bool:
+        """RFC 5961 §7: count a challenge ACK, or withhold it within ``invalid_ratelimit``."""
+        if not self.challenge_acks.allow(now):
+            self.counters.incr("tcp.challenge_acks_limited")
+            return False
+        self.counters.incr("tcp.challenge_acks")
+        return True
 
     def send_fin(self, now: float) -> None:
         """Queue our FIN behind the data; it leaves when the data before it has (RFC 9293 §3.10.4)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno as errnos
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
+from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.engine.tcp.seqnum import SEQ_MASK
 
 from netstack.engine.tcp.states import (
@@ -21,8 +22,6 @@ from netstack.engine.tcp.states import (
 )
 
 _HALF = 1 << 31
-#: At most one ACK per this interval answers pure ACKs that are out of window (Linux: 500 ms).
-OUT_OF_WINDOW_ACK_INTERVAL = 0.5
 _DATA_STATES = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
 _OUTPUT_STATES = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 # states where an ACK cannot acknowledge our FIN (none sent), so taking one alone needs no transition
@@ -258,8 +257,8 @@ class ReceivePath:
         # second: RST (RFC 5961 §3: only SEG.SEQ == RCV.NXT resets, in-window gets a challenge ACK)
         if flags & RST:
             if off != 0:
-                self.counters.incr("tcp.challenge_acks")
-                self._fire("rcv_unacceptable", now)
+                if self.challenge_ack_allowed(now):  # SECURITY: RFC 5961 §7 (segment_validation.py)
+                    self._fire("rcv_unacceptable", now)
                 return
             self.counters.incr("tcp.resets_received")
             if self.trace is not None:
@@ -368,10 +367,9 @@ class ReceivePath:
     def _out_of_window_ack_allowed(self, now: float) -> bool:
         """Rate limit for ACKs answering pure ACKs we cannot accept: two stacks that disagree would
         otherwise exchange ACKs forever (an "ACK loop"; RFC 5961 §7, Linux tcp_invalid_ratelimit)."""
-        if now - self.last_oow_ack < OUT_OF_WINDOW_ACK_INTERVAL:
+        if not self.challenge_acks.allow(now):  # SECURITY: per connection (segment_validation.py)
             self.counters.incr("tcp.out_of_window_acks_limited")
             return False
-        self.last_oow_ack = now
         return True
 
     def _receive_text(self, seg, payload, start: int, off: int, now: float) -> None:
@@ -431,7 +429,14 @@ class ReceivePath:
         in_flight = (self.snd_max - una) & SEQ_MASK
         if acked > in_flight:
             if acked >= _HALF:
-                return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
+                # SECURITY: RFC 5961 §5.2 (segment_validation.py): older than SND.UNA - MAX.SND.WND
+                # is dropped with a challenge ACK; otherwise an old duplicate, ignored, text kept
+                if not ack_acceptable(una, self.snd_max, self.max_snd_wnd, ack):
+                    self.counters.incr("tcp.drop.ack_too_old")
+                    if self.challenge_ack_allowed(now):
+                        self.ack_now = True
+                    return False
+                return True
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")
             if seg.payload or self._out_of_window_ack_allowed(now):
