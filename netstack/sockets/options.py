@@ -10,6 +10,7 @@ SO_RCVBUF                 TCP UDP  TCP: the receive buffer, so the advertised wi
                                    UDP: bytes of datagrams queued before new ones are dropped.
 SO_SNDBUF                 TCP      the send buffer (bytes written and not yet acknowledged)
 SO_REUSEADDR              TCP UDP  TCP: bind a port that connections (TIME-WAIT) still use
+SO_BROADCAST              UDP      allow sending to a broadcast address (else EACCES, as Linux)
 SO_KEEPALIVE              TCP      RFC 1122 §4.2.3.6 keepalive probes
 SO_LINGER                 TCP      (1, 0): ``close`` aborts with RST; (1, t): ``close`` waits up to t s
 SO_ERROR                  TCP UDP  the pending error, read once (then 0)
@@ -36,6 +37,7 @@ IPPROTO_TCP = stdlib_socket.IPPROTO_TCP
 SO_RCVBUF = stdlib_socket.SO_RCVBUF
 SO_SNDBUF = stdlib_socket.SO_SNDBUF
 SO_REUSEADDR = stdlib_socket.SO_REUSEADDR
+SO_BROADCAST = stdlib_socket.SO_BROADCAST
 SO_KEEPALIVE = stdlib_socket.SO_KEEPALIVE
 SO_LINGER = stdlib_socket.SO_LINGER
 SO_ERROR = stdlib_socket.SO_ERROR
