@@ -93,18 +93,38 @@ def _run(args) -> int:
             running.call(lambda: None)
             stack = running.stack
             print(f"ready {args.tap} {ip_to_text(stack.address)} {mac_to_text(stack.mac)}", flush=True)
+            conflicts_seen = 0
             try:
                 while not stop.wait(1.0):
                     if not running.alive:
                         print("netstack up: the stack loop stopped", file=sys.stderr)
                         return 1
                     publish_stats(stats_file, running, args)
+                    conflicts_seen = warn_conflicts(running, conflicts_seen)
             finally:
                 _remove(stats_file)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def warn_conflicts(running, seen: int) -> int:
+    """One warning line on stderr per address conflict (RFC 5227) since the last call; returns the
+    number seen so far."""
+    from netstack.engine.config import ip_to_text
+
+    def read():
+        conflicts = running.stack.arp.conflicts
+        return conflicts.count, list(conflicts.events), conflicts.standing
+
+    count, events, standing = running.call(read)
+    new = min(count - seen, len(events))
+    address = ip_to_text(running.stack.address)
+    for when, mac, action in events[len(events) - new:] if new > 0 else ():
+        print(f"netstack up: warning: address conflict: {address} is also claimed by {mac} "
+              f"({action}; the address is now {standing})", file=sys.stderr, flush=True)
+    return count
 
 
 def namespace_suffix() -> str:
