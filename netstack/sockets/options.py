@@ -17,6 +17,7 @@ SO_ERROR                  TCP UDP  the pending error, read once (then 0)
 SO_TYPE, SO_ACCEPTCONN    TCP UDP  read-only
 TCP_NODELAY               TCP      switch Nagle's algorithm (RFC 896) off
 TCP_MAXSEG                TCP      the MSS to announce (before connect); reads the sending MSS
+TCP_FASTOPEN              TCP      on a listener: RFC 7413 Fast Open, the queue length (0 = off)
 TCP_KEEPIDLE/INTVL/CNT    TCP      keepalive timing (seconds, seconds, probes)
 TCP_INFO                  TCP      read-only: Linux ``struct tcp_info`` layout (first 104 bytes)
 ========================  =======  ====================================================================
@@ -45,6 +46,7 @@ SO_TYPE = stdlib_socket.SO_TYPE
 SO_ACCEPTCONN = getattr(stdlib_socket, "SO_ACCEPTCONN", 30)
 TCP_NODELAY = stdlib_socket.TCP_NODELAY
 TCP_MAXSEG = stdlib_socket.TCP_MAXSEG
+TCP_FASTOPEN = getattr(stdlib_socket, "TCP_FASTOPEN", 23)  # Linux's number
 TCP_KEEPIDLE = getattr(stdlib_socket, "TCP_KEEPIDLE", 4)
 TCP_KEEPINTVL = getattr(stdlib_socket, "TCP_KEEPINTVL", 5)
 TCP_KEEPCNT = getattr(stdlib_socket, "TCP_KEEPCNT", 6)

@@ -67,6 +67,11 @@ class StreamOptions:
                     raise os_error(errnos.EINVAL)
                 self._config_changes["mss"] = number
                 self._update_listener()
+            elif name == opt.TCP_FASTOPEN:
+                if number < 0:
+                    raise os_error(errnos.EINVAL)
+                self._config_changes["fastopen_backlog"] = number  # RFC 7413 server (listeners)
+                self._update_listener()
             elif name in opt.KEEPALIVE_LIMITS:
                 if not 1 <= number <= opt.KEEPALIVE_LIMITS[name]:
                     raise os_error(errnos.EINVAL)
@@ -119,6 +124,8 @@ class StreamOptions:
                 if conn is not None and conn.established:
                     return conn.send_mss
                 return config.mss or 536
+            if name == opt.TCP_FASTOPEN:
+                return config.fastopen_backlog
             if name == opt.TCP_KEEPIDLE:
                 return int(config.keepalive_idle)
             if name == opt.TCP_KEEPINTVL:

@@ -54,6 +54,9 @@ class TcpConfig:
     ephemeral_ports: tuple = (32768, 60999)
     """First and last local port of active opens (Linux ip_local_port_range), chosen per RFC 6056
     §3.3.4 (double-hash)."""
+    fastopen_backlog: int = 0
+    """RFC 7413 server: half-open children that may hold data from a SYN with a valid Fast Open cookie
+    (Linux's TCP_FASTOPEN queue length on a listener); 0 turns Fast Open off. See fastopen.py."""
     time_wait_reuse: bool = True
     """Reuse a 4-tuple of ours in TIME-WAIT for a new active open when timestamps protect it (RFC 6191;
     Linux tcp_tw_reuse): its last timestamp is at least a second old."""
@@ -93,6 +96,8 @@ class TcpConfig:
                          "keepalive_count", "syn_backlog", "accept_backlog", "time_wait_limit")
         if not isinstance(self.synack_retries, int) or isinstance(self.synack_retries, bool) or self.synack_retries < 0:
             raise ValueError(f"TcpConfig.synack_retries must be an integer >= 0, got {self.synack_retries!r}")
+        if not isinstance(self.fastopen_backlog, int) or isinstance(self.fastopen_backlog, bool) or self.fastopen_backlog < 0:
+            raise ValueError(f"TcpConfig.fastopen_backlog must be an integer >= 0, got {self.fastopen_backlog!r}")
         if self.syn_cookies not in SYN_COOKIE_MODES:
             raise ValueError(f"TcpConfig.syn_cookies must be one of {SYN_COOKIE_MODES}, got {self.syn_cookies!r}")
         if not isinstance(self.syn_retransmit_jitter, (int, float)) or not 0 <= self.syn_retransmit_jitter <= 1:

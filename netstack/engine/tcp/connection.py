@@ -120,6 +120,8 @@ class TcpConnection(ReceivePath, TransmitPath):
         # SECURITY (RFC 5961 §7): per-connection limit on challenge ACKs and out-of-window replies
         self.challenge_acks = ChallengeAckLimiter(config.invalid_ratelimit)
         self.handshake_jitter = None  # random.Random spreading SYN retransmissions (set by the layer)
+        self.fastopen_reply_cookie = None  # RFC 7413: a cookie our SYN-ACK carries (fastopen.py)
+        self.fastopen = False  # this passive child took data from the SYN
         # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
         self.rtt_seq = None
         self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
@@ -277,13 +279,16 @@ class TcpConnection(ReceivePath, TransmitPath):
         self._fire("active_open", now)
         self._update_deadline()
 
-    def accept_syn(self, syn: TcpSegment, now: float) -> None:
-        """Passive OPEN on a listener's behalf: take the peer's SYN, answer SYN-ACK (§3.10.7.2)."""
+    def accept_syn(self, syn: TcpSegment, now: float, syn_data=b"") -> None:
+        """Passive OPEN on a listener's behalf: take the peer's SYN, answer SYN-ACK (§3.10.7.2).
+        ``syn_data``: the SYN's payload when a valid Fast Open cookie came with it (RFC 7413 §4.2.2)."""
         self.passive = True
         self._fire("passive_open", now)
         self.last_received = now
         self.irs = syn.seq
         self.rcv_nxt = (syn.seq + 1) & SEQ_MASK
+        if syn_data:  # RFC 7413: delivered now and acknowledged by the SYN-ACK
+            self.rcv_nxt = (self.rcv_nxt + self.receive_buffer.receive(0, bytes(syn_data))) & SEQ_MASK
         self.snd_wnd = syn.window  # RFC 7323 §2.2: the window of a SYN is never scaled
         self.max_snd_wnd = syn.window
         self.snd_wl1 = syn.seq

@@ -40,6 +40,7 @@ from netstack.errors import FormatError
 from netstack.machines.tcp_connection import TcpState
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.connection import TcpConnection
+from netstack.engine.tcp.fastopen import FastOpenCookies
 from netstack.engine.tcp.isn import IsnGenerator
 from netstack.engine.tcp.listener import TcpListener, reset_for
 from netstack.engine.tcp.ports import EphemeralPorts
@@ -63,6 +64,7 @@ class TcpLayer:
         self.trace_sink = stack.trace
         self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
         self.syn_cookies = SynCookies(stack.secrets.key("tcp.syn_cookie"))
+        self.fastopen = FastOpenCookies(stack.secrets.key("tcp.fastopen"))
         self.ports = EphemeralPorts(stack.secrets.key("tcp.ports"), self.config.ephemeral_ports)
         # spreads SYN / SYN-ACK retransmissions (a non-secret choice, reproducible under a seed)
         self.handshake_jitter = stack.secrets.random("tcp.handshake_jitter")

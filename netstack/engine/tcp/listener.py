@@ -119,12 +119,32 @@ class TcpListener:
             else:
                 counters.incr("tcp.drop.accept_queue_full")
             return
+        syn_data, reply_cookie = b"", None
+        if self.config.fastopen_backlog and seg.fastopen_cookie is not None:
+            syn_data, reply_cookie = self._fast_open(seg, src)
         conn = self.layer.new_connection(dst, seg.dst_port, src, seg.src_port, now, config=self.config)
         conn.listener = self
+        conn.fastopen_reply_cookie = reply_cookie
+        conn.fastopen = bool(syn_data)
         self.half_open[conn.four_tuple] = conn
-        conn.accept_syn(seg, now)
+        conn.accept_syn(seg, now, syn_data)
         counters.incr("tcp.passive_opens")
         self.layer.connection_changed(conn, now)
+
+    def _fast_open(self, syn: TcpSegment, src: bytes) -> tuple[bytes, bytes | None]:
+        """RFC 7413 (fastopen.py): (the SYN data to take, the cookie the SYN-ACK should carry)."""
+        counters, cookies = self.layer.counters, self.layer.fastopen
+        cookie = syn.fastopen_cookie
+        if not cookie or not cookies.valid(src, cookie):
+            counters.incr("tcp.fastopen.cookie_sent" if not cookie else "tcp.fastopen.cookie_invalid")
+            return b"", cookies.cookie(src)  # a request, or a wrong cookie: data (if any) ignored
+        if not syn.payload:
+            return b"", None
+        if sum(1 for child in self.half_open.values() if child.fastopen) >= self.config.fastopen_backlog:
+            counters.incr("tcp.fastopen.overflow")  # §5.1: bounded, the data waits for the handshake
+            return b"", None
+        counters.incr("tcp.fastopen.accepted")
+        return syn.payload, None
 
     def _prune_half_open(self, now: float) -> bool:
         """Under pressure, drop the oldest child whose SYN-ACK was retransmitted (its SYN most likely

@@ -93,6 +93,8 @@ class TransmitPath:
             seg.wscale = self.our_wscale
         if cfg.sack_permitted and (not with_ack or peer_ok.sack_permitted):
             seg.sack_permitted = True
+        if with_ack and self.fastopen_reply_cookie is not None:
+            seg.fastopen_cookie = self.fastopen_reply_cookie  # RFC 7413 §4.1.2
         if cfg.timestamps and (not with_ack or peer_ok.timestamps):
             seg.tsval = self.timestamp_state.tsval(now)
             seg.tsecr = self.timestamp_state.ts_recent or 0 if with_ack else 0

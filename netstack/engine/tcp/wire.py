@@ -19,7 +19,7 @@ import functools
 from netstack.engine.tcp.segment import TcpSegment
 
 _FLAG_BITS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80}
-_KIND_NAMES = {2: "mss", 3: "window_scale", 4: "sack_permitted", 5: "sack", 8: "timestamps"}
+_KIND_NAMES = {2: "mss", 3: "window_scale", 4: "sack_permitted", 5: "sack", 8: "timestamps", 34: "tfo"}
 
 try:  # the generated fast path, once formats ships it
     from netstack.formats import fast as _fast
@@ -61,6 +61,8 @@ def _apply_options(segment: TcpSegment, options) -> None:
                 segment.tsval, segment.tsecr = int(value[0]), int(value[1])
             else:
                 segment.tsval, segment.tsecr = int(value["ts_value"]), int(value["ts_echo_reply"])
+        elif kind == "tfo":
+            segment.fastopen_cookie = bytes(value or b"")
         elif kind == "sack":
             segment.sack_blocks = tuple(
                 (b[0], b[1]) if isinstance(b, (tuple, list)) else (b["left"], b["right"]) for b in value
@@ -86,6 +88,9 @@ def _options_of(segment: TcpSegment) -> list:
             options += [(1, None), (1, None), (8, (tsval, segment.tsecr or 0))]
     if segment.wscale is not None:
         options += [(1, None), (3, segment.wscale)]
+    cookie = segment.fastopen_cookie
+    if cookie is not None:  # RFC 7413 §4.1.1, NOPs first so the option block stays 4-byte aligned
+        options += [(1, None)] * ((-(2 + len(cookie))) % 4) + [(34, bytes(cookie))]
     return options
 
 
@@ -104,6 +109,8 @@ def _apply_fast_options(segment: TcpSegment, options) -> None:
             segment.sack_permitted = True
         elif kind == 5:
             segment.sack_blocks = tuple(value)
+        elif kind == 34:
+            segment.fastopen_cookie = bytes(value or b"")
         # EOL, unknown kinds: ignored (RFC 9293 §3.1)
 
 
