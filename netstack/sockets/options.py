@@ -18,6 +18,7 @@ SO_TYPE, SO_ACCEPTCONN    TCP UDP  read-only
 TCP_NODELAY               TCP      switch Nagle's algorithm (RFC 896) off
 TCP_MAXSEG                TCP      the MSS to announce (before connect); reads the sending MSS
 TCP_FASTOPEN              TCP      on a listener: RFC 7413 Fast Open, the queue length (0 = off)
+TCP_FASTOPEN_CONNECT      TCP      client: connect() returns at once, the first send goes in the SYN
 TCP_KEEPIDLE/INTVL/CNT    TCP      keepalive timing (seconds, seconds, probes)
 TCP_INFO                  TCP      read-only: Linux ``struct tcp_info`` layout (first 104 bytes)
 ========================  =======  ====================================================================
@@ -47,6 +48,7 @@ SO_ACCEPTCONN = getattr(stdlib_socket, "SO_ACCEPTCONN", 30)
 TCP_NODELAY = stdlib_socket.TCP_NODELAY
 TCP_MAXSEG = stdlib_socket.TCP_MAXSEG
 TCP_FASTOPEN = getattr(stdlib_socket, "TCP_FASTOPEN", 23)  # Linux's number
+TCP_FASTOPEN_CONNECT = getattr(stdlib_socket, "TCP_FASTOPEN_CONNECT", 30)
 TCP_KEEPIDLE = getattr(stdlib_socket, "TCP_KEEPIDLE", 4)
 TCP_KEEPINTVL = getattr(stdlib_socket, "TCP_KEEPINTVL", 5)
 TCP_KEEPCNT = getattr(stdlib_socket, "TCP_KEEPCNT", 6)

@@ -67,3 +67,50 @@ def test_kernel_client_data_in_syn_is_delivered_once_and_the_cookie_is_on_the_wi
     assert len(cookies) == 1, shown.stdout + shown.stderr  # one cookie: sent by us, echoed by the kernel
     assert any(row[0] in ("0", "False") and row[1] == "6" for row in rows), rows  # the SYN with "second"
     assert any(row[0] in ("1", "True") for row in rows), rows  # our SYN-ACK carrying the cookie
+
+
+def test_netstack_client_sends_data_in_its_syn_to_a_kernel_server(tmp_path):
+    require_tool("tshark")
+    capture = tmp_path / "tfo-client.pcap"
+    with namespace_stack(capture=capture) as (ns, running, tshark):
+        ns.run(["sysctl", "-qw", "net.ipv4.tcp_fastopen=3"], check=True)
+        kernel = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+        kernel.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        kernel.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+        kernel.bind(("192.0.2.1", 9090))
+        kernel.listen()
+        kernel.settimeout(10)
+        received = []
+
+        def serve(count):
+            for _ in range(count):
+                conn, _ = kernel.accept()
+                with conn:
+                    conn.settimeout(5)
+                    data = conn.recv(100)
+                    received.append(data)
+                    conn.sendall(b"ok:" + data)
+
+        server = threading.Thread(target=serve, args=(2,))
+        server.start()
+        replies = []
+        try:
+            for payload in (b"uno", b"dos"):
+                with running.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(5)
+                    assert sock.sendto(payload, MSG_FASTOPEN, ("192.0.2.1", 9090)) == len(payload)
+                    replies.append(sock.recv(100))
+        finally:
+            server.join(15)
+            kernel.close()
+        counters = running.call(lambda: dict(running.stack.counters))
+    assert replies == [b"ok:uno", b"ok:dos"] and received == [b"uno", b"dos"]
+    assert counters["tcp.fastopen.client_data_acked"] == 1 and counters.get("tcp.fastopen.client_fallback", 0) == 0
+    shown = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 9090",
+         "-T", "fields", "-e", "tcp.len", "-e", "tcp.options.tfo.request", "-e", "tcp.options.tfo.cookie"],
+        capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in shown.stdout.strip().splitlines()]
+    assert len(rows) == 2, shown.stdout + shown.stderr
+    assert rows[0][0] == "0" and rows[0][1] != ""  # a cookie request, no data
+    assert rows[1][0] == "3" and rows[1][2] != ""  # the kernel's cookie and "dos" in the SYN

@@ -122,6 +122,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.handshake_jitter = None  # random.Random spreading SYN retransmissions (set by the layer)
         self.fastopen_reply_cookie = None  # RFC 7413: a cookie our SYN-ACK carries (fastopen.py)
         self.fastopen = False  # this passive child took data from the SYN
+        self.fastopen_cache = None  # a Fast Open client: the layer's server -> cookie dict
         # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
         self.rtt_seq = None
         self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)

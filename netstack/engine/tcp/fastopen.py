@@ -14,6 +14,13 @@ valid cookie.
 - Delivered once: a retransmitted SYN (with its data) reaches the existing child, which answers it
   with the SYN-ACK again (RFC 9293 §3.10.7.4: it lies before RCV.NXT) and delivers nothing.
 
+Client side (§4.1.3, §4.2.1; ``TcpLayer.connect(..., fastopen_data=...)``, the sockets' ``MSG_FASTOPEN``
+and ``TCP_FASTOPEN_CONNECT``): the first SYN to a server asks for a cookie (an empty option) and the
+data follows the handshake; the cookie the SYN-ACK brings is cached per server address (at most
+``CLIENT_CACHE_LIMIT``), and the next connection's SYN carries the cookie and up to one MSS of data.
+A SYN-ACK that does not acknowledge the data (cookie rejected, server without Fast Open) makes the data
+go again after the handshake (``tcp.fastopen.client_fallback``). A retransmitted SYN carries no data.
+
 Deviation: Linux lets ``accept()`` return a Fast Open child before the handshake completes; here the
 child joins the accept queue when the client's ACK arrives (one round trip later), with the SYN's data
 already in its receive buffer. Counters ``tcp.fastopen.cookie_sent``, ``tcp.fastopen.accepted``,
@@ -25,8 +32,44 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from netstack.engine.tcp.seqnum import SEQ_MASK
+
 #: RFC 7413 §4.1.1: cookies are 4 to 16 bytes; ours are 8 (Linux's length).
 COOKIE_LENGTH = 8
+#: Servers whose cookie a client remembers (the oldest is forgotten first).
+CLIENT_CACHE_LIMIT = 1024
+#: Room left in a SYN for its options (MSS, SACK-permitted, timestamps, window scale, TFO 18).
+SYN_OPTIONS_ROOM = 40
+
+
+def client_syn(conn) -> tuple[bytes, bytes]:
+    """(cookie option, payload) of a client's first SYN: a request without data, or the cached cookie
+    with the first MSS of queued data (RFC 7413 §4.2.1)."""
+    cookie = conn.fastopen_cache.get(conn.remote_ip)
+    if cookie is None:
+        return b"", b""
+    room = max(0, conn.our_mss - SYN_OPTIONS_ROOM)
+    return cookie, conn.send_buffer.peek(0, min(len(conn.send_buffer), room))
+
+
+def client_syn_acked(conn, seg) -> None:
+    """SYN-SENT got its SYN-ACK (SND.UNA = SEG.ACK already): learn the cookie, take the acknowledged
+    SYN data off the send buffer, and send again what was not acknowledged (§4.2.1 fallback)."""
+    cache = conn.fastopen_cache
+    if seg.fastopen_cookie:
+        cache.pop(conn.remote_ip, None)
+        cache[conn.remote_ip] = bytes(seg.fastopen_cookie)
+        while len(cache) > CLIENT_CACHE_LIMIT:
+            del cache[next(iter(cache))]
+    sent = (conn.snd_max - conn.iss - 1) & SEQ_MASK
+    acked = min(sent, (seg.ack - conn.iss - 1) & SEQ_MASK)
+    if acked:
+        conn.send_buffer.consume(acked)
+        conn.snd_buf_seq = (conn.snd_buf_seq + acked) & SEQ_MASK
+        conn.counters.incr("tcp.fastopen.client_data_acked")
+    if acked < sent:
+        conn.snd_nxt = seg.ack  # the data goes again once ESTABLISHED
+        conn.counters.incr("tcp.fastopen.client_fallback")
 
 
 class FastOpenCookies:

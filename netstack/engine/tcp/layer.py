@@ -65,6 +65,7 @@ class TcpLayer:
         self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
         self.syn_cookies = SynCookies(stack.secrets.key("tcp.syn_cookie"))
         self.fastopen = FastOpenCookies(stack.secrets.key("tcp.fastopen"))
+        self.fastopen_client_cache: dict[bytes, bytes] = {}  # server address -> its cookie (RFC 7413)
         self.ports = EphemeralPorts(stack.secrets.key("tcp.ports"), self.config.ephemeral_ports)
         # spreads SYN / SYN-ACK retransmissions (a non-secret choice, reproducible under a seed)
         self.handshake_jitter = stack.secrets.random("tcp.handshake_jitter")
@@ -212,12 +213,17 @@ class TcpLayer:
         return conn
 
     def connect(self, remote_ip: bytes, remote_port: int, now: float, *, local_port: int = 0,
-                config: TcpConfig | None = None) -> TcpConnection:
-        """Active OPEN from our address to ``remote_ip:remote_port``; returns the TCB in SYN-SENT."""
+                config: TcpConfig | None = None, fastopen_data=None) -> TcpConnection:
+        """Active OPEN from our address to ``remote_ip:remote_port``; returns the TCB in SYN-SENT.
+        ``fastopen_data`` (bytes): RFC 7413 client, queued first and sent in the SYN when a cookie for
+        the server is known (else a cookie is requested and the data follows the handshake)."""
         local_ip = self.stack.address
         if not local_port:
             local_port = self._ephemeral_port(local_ip, remote_ip, remote_port, now)
         conn = self.new_connection(local_ip, local_port, remote_ip, remote_port, now, config=config)
+        if fastopen_data is not None:
+            conn.fastopen_cache = self.fastopen_client_cache
+            conn.send_buffer.write(fastopen_data)
         conn.connect(now)
         self.counters.incr("tcp.active_opens")
         self.connection_changed(conn, now)

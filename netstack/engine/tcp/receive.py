@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno as errnos
 
+from netstack.engine.tcp.fastopen import client_syn_acked
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
 from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.engine.tcp.seqnum import SEQ_MASK
@@ -179,6 +180,8 @@ class ReceivePath:
         if flags & ACK:
             self.snd_una = seg.ack
             self.snd_wl2 = seg.ack
+            if self.fastopen_cache is not None:
+                client_syn_acked(self, seg)  # RFC 7413 client (fastopen.py)
             self._take_rtt_sample_for_syn(now)
             self.rcv_adv = self.rcv_nxt  # the window is offered in the ACK that follows
             self._fire("rcv_syn_ack", now)  # ESTABLISHED; send_ack, report_connection_established

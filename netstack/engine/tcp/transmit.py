@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from netstack.engine.tcp.fastopen import client_syn
 from netstack.engine.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
 from netstack.engine.tcp.seqnum import SEQ_MASK
 
@@ -93,6 +94,10 @@ class TransmitPath:
             seg.wscale = self.our_wscale
         if cfg.sack_permitted and (not with_ack or peer_ok.sack_permitted):
             seg.sack_permitted = True
+        payload = b""
+        if not with_ack and self.fastopen_cache is not None and self.snd_max == self.iss:
+            seg.fastopen_cookie, payload = client_syn(self)  # RFC 7413 client (fastopen.py)
+            seg.payload = payload
         if with_ack and self.fastopen_reply_cookie is not None:
             seg.fastopen_cookie = self.fastopen_reply_cookie  # RFC 7413 §4.1.2
         if cfg.timestamps and (not with_ack or peer_ok.timestamps):
@@ -101,7 +106,7 @@ class TransmitPath:
         self.outbox.append(seg)
         self.stats["segments_out"] += 1
         if self.snd_max == self.iss:
-            self.snd_nxt = self.snd_max = (self.iss + 1) & SEQ_MASK
+            self.snd_nxt = self.snd_max = (self.iss + 1 + len(payload)) & SEQ_MASK
             self.rtt_time = now
         else:
             self.stats["retransmissions"] += 1
