@@ -6,6 +6,8 @@
 
 - **Demultiplexing** (RFC 9293 §3.10.7): by the full 4-tuple first, then a listener on the port; a
   segment for neither gets a reset (§3.10.7.1 "CLOSED"), except an RST, which is never answered.
+- **Ephemeral ports** (RFC 6056 §3.3.4, ``ports.py``) in ``TcpConfig.ephemeral_ports``; a 4-tuple of
+  ours in TIME-WAIT is reused for a new connect when timestamps protect it (``time_wait_reuse``).
 - **TIME-WAIT reuse** (RFC 6191): a SYN for a 4-tuple in TIME-WAIT starts a new connection when its
   timestamp is newer than TS.Recent (or, without timestamps, its sequence number is above RCV.NXT, RFC
   1122 §4.2.2.13); otherwise the old TCB answers it (a challenge ACK).
@@ -17,8 +19,10 @@
   ``tcp.retransmissions``, ``tcp.rto_firings``, ``tcp.dup_acks``, ``tcp.fast_retransmits``,
   ``tcp.out_of_order_bytes_queued``, ``tcp.zero_window_probes``, ``tcp.resets_sent``,
   ``tcp.resets_received``, ``tcp.active_opens``, ``tcp.passive_opens``, ``tcp.connections_established``,
-  ``tcp.state.<state>`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed, no_listener (reset
-  sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ...). Per connection:
+  ``tcp.state.<state>``, ``tcp.syncookies.*`` and ``tcp.fastopen.*`` (listener.py, fastopen.py),
+  ``tcp.challenge_acks`` / ``tcp.challenge_acks_limited`` (segment_validation.py),
+  ``tcp.time_wait_reused_outgoing`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed,
+  no_listener (reset sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ack_too_old, ...). Per connection:
   ``connection.info()`` (state, SRTT, RTTVAR, RTO, cwnd, ssthresh, per-connection counts);
   ``layer.connection_table()`` lists them all.
 - **Trace events** (``stack.trace``, emitted only while its logger is at DEBUG, so the hot path pays
