@@ -9,7 +9,10 @@ import subprocess
 import threading
 
 import pytest
-from socket_namespace import STACK_IP, namespace_stack, require_tool
+
+from tests.support.external_tools import require_tool
+from tests.support.kernel_peers import STACK_IP
+from tests.support.kernel_peers import stack_in_namespace as namespace_stack
 
 pytestmark = pytest.mark.netns
 
