@@ -19,6 +19,17 @@ pytestmark = pytest.mark.netns
 MSG_FASTOPEN = getattr(socket, "MSG_FASTOPEN", 0x20000000)
 
 
+def _serve(listener, count: int, received: list) -> None:
+    """Accept ``count`` connections; each: read once, answer ``ok:`` + what was read."""
+    for _ in range(count):
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5)
+            data = conn.recv(100)
+            received.append(data)
+            conn.sendall(b"ok:" + data)
+
+
 def _kernel_fast_open(ns, payload: bytes) -> bytes:
     with ns.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # blocking: with a timeout, Python's non-blocking socket makes a Fast Open sendto EINPROGRESS
@@ -39,17 +50,7 @@ def test_kernel_client_data_in_syn_is_delivered_once_and_the_cookie_is_on_the_wi
         listener.listen()
         listener.settimeout(10)
         received = []
-
-        def serve(count):
-            for _ in range(count):
-                conn, _ = listener.accept()
-                with conn:
-                    conn.settimeout(5)
-                    data = conn.recv(100)
-                    received.append(data)
-                    conn.sendall(b"ok:" + data)
-
-        server = threading.Thread(target=serve, args=(2,))
+        server = threading.Thread(target=_serve, args=(listener, 2, received))
         server.start()
         try:
             first = _kernel_fast_open(ns, b"first")  # no cookie yet: a cookie request, data after
@@ -84,17 +85,7 @@ def test_netstack_client_sends_data_in_its_syn_to_a_kernel_server(tmp_path):
         kernel.listen()
         kernel.settimeout(10)
         received = []
-
-        def serve(count):
-            for _ in range(count):
-                conn, _ = kernel.accept()
-                with conn:
-                    conn.settimeout(5)
-                    data = conn.recv(100)
-                    received.append(data)
-                    conn.sendall(b"ok:" + data)
-
-        server = threading.Thread(target=serve, args=(2,))
+        server = threading.Thread(target=_serve, args=(kernel, 2, received))
         server.start()
         replies = []
         try:

@@ -4,11 +4,10 @@ the listener, ``MSG_FASTOPEN`` and ``TCP_FASTOPEN_CONNECT`` on the client, and t
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 
-import netstack
+from tests.support.sim_hosts import socket_hosts
 
 A_IP, B_IP = "192.0.2.2", "192.0.2.3"
 MSG_FASTOPEN = getattr(socket, "MSG_FASTOPEN", 0x20000000)
@@ -17,12 +16,7 @@ TCP_FASTOPEN_CONNECT = getattr(socket, "TCP_FASTOPEN_CONNECT", 30)
 
 @pytest.fixture
 def net():
-    network = netstack.sim.Network(seed=3)
-    network.a = network.host(f"{A_IP}/24", name="a")
-    network.b = network.host(f"{B_IP}/24", name="b")
-    network.link(network.a, network.b, delay=0.001)
-    network.b.socket().close()
-    return network
+    return socket_hosts(seed=3)
 
 
 def _listener(net, fastopen=16):

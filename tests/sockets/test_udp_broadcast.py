@@ -7,18 +7,14 @@ import socket
 
 import pytest
 
-import netstack
+from tests.support.sim_hosts import socket_hosts
 
 A_IP, B_IP = "192.0.2.2", "192.0.2.3"
 
 
 @pytest.fixture
 def net():
-    network = netstack.sim.Network(seed=3)
-    network.a = network.host(f"{A_IP}/24", name="a")
-    network.b = network.host(f"{B_IP}/24", name="b")
-    network.link(network.a, network.b, delay=0.001)
-    return network
+    return socket_hosts(seed=3)
 
 
 @pytest.mark.parametrize("target", ["255.255.255.255", "192.0.2.255"])
