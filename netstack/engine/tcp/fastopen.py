@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.seqnum import seq_add, seq_offset
 
 #: RFC 7413 §4.1.1: cookies are 4 to 16 bytes; ours are 8 (Linux's length).
 COOKIE_LENGTH = 8
@@ -48,8 +48,9 @@ def client_syn(conn) -> tuple[bytes, bytes]:
     cookie = conn.fastopen_cache.get(conn.remote_ip)
     if cookie is None:
         return b"", b""
-    room = max(0, conn.our_mss - SYN_OPTIONS_ROOM)
-    return cookie, conn.send_buffer.peek(0, min(len(conn.send_buffer), room))
+    room = max(0, conn.rcv.mss - SYN_OPTIONS_ROOM)
+    buffer = conn.snd.buffer
+    return cookie, buffer.peek(0, min(len(buffer), room))
 
 
 def client_syn_acked(conn, seg) -> None:
@@ -61,14 +62,15 @@ def client_syn_acked(conn, seg) -> None:
         cache[conn.remote_ip] = bytes(seg.fastopen_cookie)
         while len(cache) > CLIENT_CACHE_LIMIT:
             del cache[next(iter(cache))]
-    sent = (conn.snd_max - conn.iss - 1) & SEQ_MASK
-    acked = min(sent, (seg.ack - conn.iss - 1) & SEQ_MASK)
+    snd = conn.snd
+    sent = seq_offset(snd.max, seq_add(snd.iss, 1))
+    acked = min(sent, seq_offset(seg.ack, seq_add(snd.iss, 1)))
     if acked:
-        conn.send_buffer.consume(acked)
-        conn.snd_buf_seq = (conn.snd_buf_seq + acked) & SEQ_MASK
+        snd.buffer.consume(acked)
+        snd.buf_seq = seq_add(snd.buf_seq, acked)
         conn.counters.incr("tcp.fastopen.client_data_acked")
     if acked < sent:
-        conn.snd_nxt = seg.ack  # the data goes again once ESTABLISHED
+        snd.nxt = seg.ack  # the data goes again once ESTABLISHED
         conn.counters.incr("tcp.fastopen.client_fallback")
 
 

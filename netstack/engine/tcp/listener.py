@@ -150,7 +150,7 @@ class TcpListener:
         """Under pressure, drop the oldest child whose SYN-ACK was retransmitted (its SYN most likely
         came from a spoofed address) so a new SYN gets its slot; False when every child is young."""
         for key, conn in self.half_open.items():
-            if conn.retransmits > 0:
+            if conn.snd.retransmits > 0:
                 del self.half_open[key]
                 conn.listener = None
                 conn._discard(now)  # silently: a reset would go to the spoofed address
@@ -223,7 +223,7 @@ class TcpListener:
         self.half_open[conn.four_tuple] = conn
         conn.accept_syn(syn, now)
         conn.outbox.clear()  # that SYN-ACK already left, as the cookie
-        conn.retransmits = 1  # its send time is unknown: no RTT sample from the handshake (Karn)
+        conn.snd.retransmits = 1  # its send time is unknown: no RTT sample from the handshake (Karn)
         layer.counters.incr("tcp.passive_opens")
         conn.segment_arrived(seg, now)
         layer.connection_changed(conn, now)

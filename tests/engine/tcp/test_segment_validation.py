@@ -59,7 +59,7 @@ class Established:
 
     def inject(self, index, seq_offset, ack, flags=ACK | PSH, payload=b""):
         conn = self.servers[index].conn
-        seg = TcpSegment(conn.remote_port, conn.local_port, (conn.rcv_nxt + seq_offset) & MASK, ack & MASK, flags,
+        seg = TcpSegment(conn.remote_port, conn.local_port, (conn.rcv.nxt + seq_offset) & MASK, ack & MASK, flags,
                          1000, payload)
         if conn.use_timestamps:
             seg.tsval, seg.tsecr = conn.timestamp_state.ts_recent, 0
@@ -74,12 +74,12 @@ class Established:
 def test_rfc5961_5_blind_data_with_an_ack_far_below_snd_una_is_dropped_with_a_challenge_ack():
     world = Established()
     conn = world.servers[0].conn
-    rcv_nxt = conn.rcv_nxt
-    world.inject(0, 10, conn.snd_una - conn.max_snd_wnd - 70_000, payload=b"EVIL")
-    assert conn.rcv_nxt == rcv_nxt and not conn.receive_buffer.queue.held and not world.servers[0].readable
+    rcv_nxt = conn.rcv.nxt
+    world.inject(0, 10, conn.snd.una - conn.snd.max_wnd - 70_000, payload=b"EVIL")
+    assert conn.rcv.nxt == rcv_nxt and not conn.rcv.buffer.queue.held and not world.servers[0].readable
     assert world.b.stack.counters["tcp.drop.ack_too_old"] == 1
     challenge = world.acks_to(0)
-    assert len(challenge) == 1 and challenge[0].seq == conn.snd_max and challenge[0].ack == rcv_nxt
+    assert len(challenge) == 1 and challenge[0].seq == conn.snd.max and challenge[0].ack == rcv_nxt
     # the real peer still talks to us: the connection is intact
     world.a.call(world.clients[0].send, b"real")
     world.net.run(0.5)
@@ -89,7 +89,7 @@ def test_rfc5961_5_blind_data_with_an_ack_far_below_snd_una_is_dropped_with_a_ch
 def test_an_old_duplicate_ack_inside_max_snd_wnd_keeps_its_text():
     world = Established()
     conn = world.servers[0].conn
-    world.inject(0, 0, conn.snd_una - 10, payload=b"fine")
+    world.inject(0, 0, conn.snd.una - 10, payload=b"fine")
     assert world.b.call(world.servers[0].recv, 100) == b"fine"
     assert world.b.stack.counters.get("tcp.drop.ack_too_old", 0) == 0
 
@@ -98,7 +98,7 @@ def test_rate_limit_holds_under_1000_bad_segments_a_second():
     world = Established()
     conn = world.servers[0].conn
     for i in range(1000):
-        world.inject(0, 10, conn.snd_una - conn.max_snd_wnd - 70_000, payload=b"x")
+        world.inject(0, 10, conn.snd.una - conn.snd.max_wnd - 70_000, payload=b"x")
         world.net.run(0.001)
     assert 2 <= len(world.acks_to(0)) <= 3  # one per 500 ms
     assert world.b.stack.counters["tcp.challenge_acks_limited"] >= 997
@@ -107,7 +107,7 @@ def test_rate_limit_holds_under_1000_bad_segments_a_second():
 def test_100_in_window_resets_get_one_challenge_ack_and_do_not_reset():
     world = Established()
     for _ in range(100):
-        world.inject(0, 100, world.servers[0].conn.snd_una, flags=RST)
+        world.inject(0, 100, world.servers[0].conn.snd.una, flags=RST)
     assert len(world.acks_to(0)) == 1
     assert world.servers[0].connected
 
@@ -117,13 +117,13 @@ def test_the_limit_is_per_connection_never_global():
     ACKs, which an attacker observes. Here the second connection still answers."""
     world = Established(connections=2)
     for _ in range(100):
-        world.inject(0, 100, world.servers[0].conn.snd_una, flags=RST)
-    world.inject(1, 100, world.servers[1].conn.snd_una, flags=RST)
+        world.inject(0, 100, world.servers[0].conn.snd.una, flags=RST)
+    world.inject(1, 100, world.servers[1].conn.snd.una, flags=RST)
     assert len(world.acks_to(0)) == 1 and len(world.acks_to(1)) == 1
 
 
 def test_invalid_ratelimit_zero_answers_every_one():
     world = Established(config=TcpConfig(invalid_ratelimit=0))
     for _ in range(10):
-        world.inject(0, 100, world.servers[0].conn.snd_una, flags=RST)
+        world.inject(0, 100, world.servers[0].conn.snd.una, flags=RST)
     assert len(world.acks_to(0)) == 10

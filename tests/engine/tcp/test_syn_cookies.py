@@ -101,7 +101,7 @@ def test_always_mode_handshake_restores_mss_window_scale_and_sack():
 
     assert net.run_until(drained, 10)
     assert bytes(got) == b"q" * 200_000
-    assert conn.snd_wnd > 0xFFFF  # only a restored window scale can say so
+    assert conn.snd.wnd > 0xFFFF  # only a restored window scale can say so
 
 
 def test_without_client_timestamps_a_cookie_keeps_only_the_mss():
