@@ -130,12 +130,14 @@ def fast_parse_udp(buf):
 
 def fast_build_tcp():
     segment = fast.encode_tcp(SRC_IP, DST_IP, 40000, 80, seq=1, flags=fast.SYN, options=TCP_OPTIONS, payload=TCP_PAYLOAD)
-    return fast.encode_ethernet(DST_MAC, SRC_MAC, 0x0800, fast.encode_ipv4(SRC_IP, DST_IP, 6, segment, flags=fast.IP_DF))
+    return fast.encode_ethernet(DST_MAC, SRC_MAC, fast.ETHERTYPE_IPV4,
+                                fast.encode_ipv4(SRC_IP, DST_IP, fast.IP_PROTOCOL_TCP, segment, flags=fast.IP_DF))
 
 
 def fast_build_udp():
     datagram = fast.encode_udp(SRC_IP, DST_IP, 40000, 9, UDP_PAYLOAD)
-    return fast.encode_ethernet(DST_MAC, SRC_MAC, 0x0800, fast.encode_ipv4(SRC_IP, DST_IP, 17, datagram, flags=fast.IP_DF))
+    return fast.encode_ethernet(DST_MAC, SRC_MAC, fast.ETHERTYPE_IPV4,
+                                fast.encode_ipv4(SRC_IP, DST_IP, fast.IP_PROTOCOL_UDP, datagram, flags=fast.IP_DF))
 
 
 # --- netstack declarative -------------------------------------------------------------------------------
@@ -172,13 +174,13 @@ def peers():
         def dpkt_build_tcp():
             opts = b"\x02\x04\x05\xb4\x01\x03\x03\x07\x04\x02\x08\x0a" + (123456).to_bytes(4, "big") + bytes(4)
             tcp = dpkt.tcp.TCP(sport=40000, dport=80, seq=1, flags=dpkt.tcp.TH_SYN, win=65535, off=10, opts=opts, data=TCP_PAYLOAD)
-            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=6, ttl=64, df=1, data=tcp)
-            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=0x0800, data=ip))
+            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=dpkt.ip.IP_PROTO_TCP, ttl=64, df=1, data=tcp)
+            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
 
         def dpkt_build_udp():
             udp = dpkt.udp.UDP(sport=40000, dport=9, ulen=8 + len(UDP_PAYLOAD), data=UDP_PAYLOAD)
-            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=17, ttl=64, df=1, data=udp)
-            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=0x0800, data=ip))
+            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=dpkt.ip.IP_PROTO_UDP, ttl=64, df=1, data=udp)
+            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
 
         found["dpkt"] = (dpkt_parse, dpkt_parse, dpkt_build_tcp, dpkt_build_udp)
     except ImportError:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 
 from netstack.engine.config import ip_to_text, mac_to_text
+from netstack.formats.arp import ARP_REQUEST
 
 #: RFC 5227 §1.1 constants (seconds, or counts).
 PROBE_WAIT = 1.0
@@ -36,7 +37,6 @@ ANNOUNCE_WAIT = 2.0
 DEFEND_INTERVAL = 10.0
 CONFLICT_POLICIES = ("defend", "retreat", "keep")
 ANY_ADDRESS = b"\x00\x00\x00\x00"
-ARP_REQUEST = 1
 
 
 class AddressConflicts:

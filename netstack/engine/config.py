@@ -155,6 +155,8 @@ class StackConfig:
             raise ConfigError("arp_conflict_policy", f"must be 'defend', 'retreat' or 'keep', got {self.arp_conflict_policy!r}")
         if not isinstance(self.udp_checksum, bool):
             raise ConfigError("udp_checksum", f"must be True or False, got {self.udp_checksum!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise ConfigError("seed", f"must be an integer (reproducible secrets) or None (random), got {self.seed!r}")
 
     # Derived values, packed once (the hot path compares bytes, never text).
     @property

@@ -38,6 +38,15 @@ Requires hypothesis (``pip install 'netstack[test]'``); the rest of netstack nev
 
 from __future__ import annotations
 
+# One clear message when hypothesis is missing; the submodules import it plainly (this runs first).
+try:
+    import hypothesis  # noqa: F401
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
+    raise ModuleNotFoundError(
+        "netstack.strategies needs hypothesis: pip install hypothesis (or 'netstack[test]')",
+        name=error.name,
+    ) from error
+
 from netstack.strategies.declarations import LEAVE_OUT, for_schema, mismatches
 from netstack.strategies.protocols import (
     EXPERIMENTAL_ETHERTYPES,

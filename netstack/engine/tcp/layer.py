@@ -53,8 +53,10 @@ from netstack.engine.tcp.options import ts_before
 from netstack.engine.tcp.segment import ACK, RST, SYN, flags_text
 from netstack.engine.tcp.seqnum import SEQ_MASK
 from netstack.engine.tcp.wire import decode_segment, encode_segment
+from netstack.formats.fast import IP_PROTOCOL_TCP, TCP_LAYOUT
 
-PROTOCOL_TCP = 6
+# Ports and sequence number: the first 8 bytes of the segment, which an ICMP error quotes (RFC 792).
+_QUOTED = TCP_LAYOUT.reader("src_port", "dst_port", "seq")
 _HARD_OPEN_ERRORS = (errnos.ECONNREFUSED, errnos.ENOPROTOOPT, errnos.EHOSTUNREACH, errnos.ENETUNREACH)
 
 
@@ -73,6 +75,8 @@ class TcpLayer:
         self.ports = EphemeralPorts(stack.secrets.key("tcp.ports"), self.config.ephemeral_ports)
         # spreads SYN / SYN-ACK retransmissions (a non-secret choice, reproducible under a seed)
         self.handshake_jitter = stack.secrets.random("tcp.handshake_jitter")
+        # The same keyed hash of the 4-tuple, under a key of its own (engine/secrets.py).
+        self.timestamp_offsets = IsnGenerator(stack.secrets.key("tcp.timestamps"))
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
@@ -84,7 +88,7 @@ class TcpLayer:
     @classmethod
     def attach(cls, stack, config: TcpConfig | None = None, **kwargs) -> "TcpLayer":
         layer = cls(stack, config, **kwargs)
-        stack.register_transport(PROTOCOL_TCP, layer)
+        stack.register_transport(IP_PROTOCOL_TCP, layer)
         return layer
 
     def _trace_event(self, name: str, **fields) -> None:
@@ -108,7 +112,7 @@ class TcpLayer:
         if not checksum_ok:
             counters.incr("tcp.drop.bad_checksum")
             return
-        counters["tcp.segments_in"] = counters.get("tcp.segments_in", 0) + 1
+        counters.incr("tcp.segments_in")
         if seg.payload.__class__ is not bytes:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
@@ -169,9 +173,7 @@ class TcpLayer:
     def icmp_error(self, errno: int, src: bytes, dst: bytes, quoted, now: float) -> None:
         if len(quoted) < 8:
             return
-        sport = int.from_bytes(quoted[0:2], "big")
-        dport = int.from_bytes(quoted[2:4], "big")
-        seq = int.from_bytes(quoted[4:8], "big")
+        sport, dport, seq = _QUOTED.unpack_from(quoted)
         conn = self.connections.get((src, sport, dst, dport))
         if conn is None or conn.dead:
             return
@@ -206,7 +208,7 @@ class TcpLayer:
             local_ip, local_port, remote_ip, remote_port,
             iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now) if iss is None else iss,
             config=config, path_mtu=mtu,
-            ts_offset=self.isn.offset(remote_ip, remote_port, local_ip, local_port),
+            ts_offset=self.timestamp_offsets.offset(remote_ip, remote_port, local_ip, local_port),
             counters=self.counters, trace=self._trace,
         )
         conn.listener = None
@@ -331,7 +333,7 @@ class TcpLayer:
                 self._trace_segment("tcp.segment_out", conn.name, seg)
             data = encode_segment(seg, local_ip, remote_ip)
             try:
-                send_ip(remote_ip, PROTOCOL_TCP, data, now)
+                send_ip(remote_ip, IP_PROTOCOL_TCP, data, now)
             except OSError as error:
                 if error.errno == errnos.EMSGSIZE:
                     conn.path_mtu_changed(self.stack.path_mtu(remote_ip), now)
@@ -340,18 +342,18 @@ class TcpLayer:
             sent += 1
             if seg.flags & RST:
                 counters.incr("tcp.resets_sent_segments")
-        counters["tcp.segments_out"] = counters.get("tcp.segments_out", 0) + sent
+        counters.incr("tcp.segments_out", sent)
 
     def send_stateless(self, seg, local_ip: bytes, remote_ip: bytes, now: float) -> bool:
         """Send a segment that belongs to no connection (a reset, a SYN cookie's SYN-ACK)."""
         if self._tracing_segments():
             self._trace_segment("tcp.segment_out", _endpoint_name((local_ip, seg.src_port, remote_ip, seg.dst_port)), seg)
         try:
-            self.stack.send_ip(remote_ip, PROTOCOL_TCP, encode_segment(seg, local_ip, remote_ip), now)
+            self.stack.send_ip(remote_ip, IP_PROTOCOL_TCP, encode_segment(seg, local_ip, remote_ip), now)
         except OSError:
             self.counters.incr("tcp.drop.stateless_unsendable")
             return False
-        self.counters["tcp.segments_out"] = self.counters.get("tcp.segments_out", 0) + 1
+        self.counters.incr("tcp.segments_out")
         return True
 
     def send_reset_for(self, seg, local_ip: bytes, remote_ip: bytes, now: float, reason: str = "no_connection") -> None:

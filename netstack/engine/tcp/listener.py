@@ -184,7 +184,7 @@ class TcpListener:
             sack = bool(config.sack_permitted and syn.sack_permitted)
             reply.sack_permitted = sack
             # the same per-connection offset the connection will use (RFC 7323 §7.1)
-            clock = TimestampState(layer.isn.offset(src, syn.src_port, dst, syn.dst_port))
+            clock = TimestampState(layer.timestamp_offsets.offset(src, syn.src_port, dst, syn.dst_port))
             ecn = syn.flags & (ECE | CWR) == ECE | CWR  # RFC 3168 §6.1.1: an ECN-setup SYN
             reply.tsval = encode_timestamp_options(clock.tsval(now), wscale, sack, ecn)
             reply.tsecr = syn.tsval
