@@ -283,11 +283,17 @@ class ReceivePath:
         if flags & RST:
             return None  # an RST outside the window is dropped silently (RFC 5961 §3.2)
         self.counters.incr("tcp.drop.unacceptable")
-        if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
+        if (rcv_wnd == 0 and (off <= 1 or not seg_len and off <= self.rcv.buffer.capacity) and flags & ACK
+                and not flags & SYN and self.state in _ACK_ONLY_STATES):
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
             # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
             # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
-            # deadlocks two connections whose both windows are full (echo of a bulk stream).
+            # deadlocks two connections whose both windows are full (echo of a bulk stream). A pure
+            # ACK carries the peer's SND.MAX, which lies beyond RCV.NXT by what it sent before our
+            # window closed (at most the buffer we ever offered): its ACK is valid too, else the
+            # peer's progress reaches us only with its zero-window probes, one a minute (the echo of
+            # test_tcp_zero_window_allowance stalled so with another ephemeral port). RFC 5961 §5
+            # still checks the ACK field itself.
             self.counters.incr("tcp.zero_window_acks_taken")
             if self._process_ack(seg, now) and not self.dead:
                 self._output(now)
