@@ -48,6 +48,7 @@ except ModuleNotFoundError as error:  # pragma: no cover - depends on the enviro
     ) from error
 
 from netstack.strategies.declarations import LEAVE_OUT, for_schema, mismatches
+from netstack.strategies.fuzz import fuzz
 from netstack.strategies.protocols import (
     EXPERIMENTAL_ETHERTYPES,
     EXPERIMENTAL_IP_PROTOCOLS,
@@ -84,6 +85,7 @@ __all__ = [
     "for_schema",
     "fragmented_datagrams",
     "frame_bytes",
+    "fuzz",
     "frames",
     "icmp_messages",
     "ipv4_addresses",
