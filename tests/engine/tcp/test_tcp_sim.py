@@ -100,7 +100,8 @@ def run_transfer(
     a = net.host(A_IP, mtu=mtu)
     b = net.host(B_IP, mtu=mtu)
     net.link(a, b, loss=loss, duplicate=duplicate, reorder=reorder, corrupt=corrupt, delay=delay, jitter=jitter, mtu=mtu)
-    common = dict(timestamps=timestamps, window_scaling=window_scaling, max_retransmits=30, max_syn_retransmits=30)
+    common = dict(timestamps=timestamps, window_scaling=window_scaling, max_retransmits=30, max_syn_retransmits=30,
+                  synack_retries=30)  # SYN-ACK retries are their own option (Linux tcp_synack_retries)
     config_a = TcpConfig(send_buffer=client_buffers[0], receive_buffer=client_buffers[1], **common)
     config_b = TcpConfig(send_buffer=server_buffers[0], receive_buffer=server_buffers[1], **common)
     tcp_a = TcpLayer.attach(a.stack, config_a, isn_secret=seed.to_bytes(8, "big") + b"a")
