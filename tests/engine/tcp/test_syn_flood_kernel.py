@@ -5,7 +5,7 @@ Sources only 192.0.2.150 (``hping3 -S --flood -a 192.0.2.150``: one fixed spoofe
 a flood and the service still down 65 s after it; with SYN cookies (the default "when_full") the
 service keeps answering. The flood runs at full speed for at least 10 s and until the 20 sequential
 requests are done. The TAP's queue in the kernel drops what the stack cannot read in time, the kernel
-client's segments included, so a request may need its SYN retransmitted: each gets 10 s.
+client's segments included, so a request may need its SYN retransmitted: each gets 20 s.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_http_keeps_answering_during_a_spoofed_syn_flood_and_is_healthy_right_af
             time.sleep(0.5)  # the flood is at full speed before the first request
             served = []
             for _ in range(20):
-                served.append(_http_get(ns, 10))
+                served.append(_http_get(ns, 20))  # the kernel retries a lost SYN at 1, 3, 7 and 15 s
                 assert flood.poll() is None, "hping3 stopped early"
             while time.monotonic() - started < 10:
                 time.sleep(0.1)
