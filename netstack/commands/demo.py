@@ -36,6 +36,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
 from dataclasses import dataclass, field
 
 HELP = "a tour of the stack against the Linux kernel in a private namespace (--sim: simulated network)"
@@ -78,6 +80,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pcap", metavar="FILE",
                         help="record the session (frames in and out; with --formats: the tour's pcap)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated network (--sim)")
+    add_trace_arguments(parser)
 
 
 # ----------------------------------------------------------------------------- TAP steps
@@ -587,6 +590,7 @@ def print_table(rows) -> None:
 def run(args) -> int:
     if args.formats:
         return _run_formats_tour(args.pcap)
+    start_trace(args)
     if args.sim:
         return _run_sim(args)
     if os.geteuid() != 0:
@@ -639,7 +643,7 @@ def _run_sim(args) -> int:
     from netstack.apps.services import start_services
 
     print(f"netstack demo --sim: simulated link, peer 192.0.2.1 <-> netstack 192.0.2.2 (seed {args.seed})")
-    network = netstack.drivers.sim.Network(seed=args.seed)
+    network = netstack.sim.Network(seed=args.seed)
     ours = network.host(f"{STACK_IP}/24", name="netstack")
     peer = network.host(f"{HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6, pcap=args.pcap)

@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
+
 STATS_DIRECTORY = "/run/netstack"
 NAMED_NAMESPACES = "/var/run/netns"  # where `ip netns add` binds the namespaces it names
 
@@ -25,7 +27,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pcap", default=None, metavar="FILE", help="record every frame in and out")
     parser.add_argument("--services", default="all", metavar="LIST",
                         help="comma-separated services to run: echo, discard, ... ('all', 'none')")
-    parser.add_argument("--trace", action="store_true", help="print trace events decoded on stderr")
+    add_trace_arguments(parser)
     parser.add_argument("--stats-file", default=None, metavar="FILE",
                         help=f"where the counters are published every second for `netstack stats` "
                              f"(default {STATS_DIRECTORY}/NAME.json; NAME@NS.json "
@@ -72,13 +74,11 @@ def run(args) -> int:
 def _run(args) -> int:
     import netstack
     from netstack.engine.config import ip_to_text, mac_to_text
-    from netstack.engine.observability import enable_trace
     from netstack.apps.services import parse_services, start_services
 
     names = parse_services(args.services)
     stats_file = args.stats_file or stats_path(args.tap)
-    if args.trace:
-        enable_trace(sys.stderr)
+    start_trace(args)
     stop = threading.Event()
 
     def request_stop(signum, frame):

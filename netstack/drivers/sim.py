@@ -203,6 +203,7 @@ class Network:
         if config is None:
             config = StackConfig.from_options(ip=ip, **options)
         host = SimHost(self, Stack(config), name or f"host{len(self.hosts)}")
+        host.stack.trace.clock = host.clock  # events from application calls carry the virtual time too
         self.hosts.append(host)
         return host
 

@@ -27,6 +27,8 @@
   ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
   ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
   ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
+  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after any call into a connection
+  that changed one of the first five; what ``netstack plot`` draws over time),
   ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
 """
 
@@ -70,6 +72,7 @@ class TcpLayer:
         self._order = itertools.count()
         self._next_port = 0
         self._trace = self._trace_event if stack.trace is not None else None
+        self._congestion_traced: dict[str, tuple] = {}  # conn name -> figures last traced (tracing only)
 
     @classmethod
     def attach(cls, stack, config: TcpConfig | None = None, **kwargs) -> "TcpLayer":
@@ -82,6 +85,19 @@ class TcpLayer:
 
     def _tracing_segments(self) -> bool:
         return self._trace is not None and self.trace_sink.enabled
+
+    def _trace_congestion(self, conn: TcpConnection) -> None:
+        cc, rtt = conn.cc, conn.rtt
+        if cc is None:
+            return
+        figures = (cc.cwnd, cc.ssthresh, rtt.srtt, rtt.rttvar, rtt.rto)
+        if conn.dead:
+            self._congestion_traced.pop(conn.name, None)
+        elif self._congestion_traced.get(conn.name) != figures:
+            self._congestion_traced[conn.name] = figures
+            self.trace_sink.event("tcp.congestion", conn=conn.name, cwnd=cc.cwnd, ssthresh=cc.ssthresh,
+                                  srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.rto,
+                                  flight=(conn.snd_max - conn.snd_una) & SEQ_MASK)
 
     def _trace_segment(self, name: str, conn_name: str, seg) -> None:
         self.trace_sink.event(name, conn=conn_name, seq=seg.seq, ack=seg.ack, flags=flags_text(seg.flags),
@@ -252,6 +268,8 @@ class TcpLayer:
         """After any call into ``conn``: send its segments, reschedule its timer, forget it if gone."""
         if conn.outbox:
             self._transmit(conn, now)
+        if self._tracing_segments():
+            self._trace_congestion(conn)
         if conn.listener is not None:
             conn.listener.child_changed(conn, now)
         if conn.dead:
