@@ -13,7 +13,8 @@ Layers (see docs/architecture.md):
 - ``netstack.commands`` / ``netstack.cli``  the ``netstack`` command
 
 ``netstack.sim`` and ``netstack.aio`` are the public names of ``netstack.drivers.sim`` and
-``netstack.sockets.aio``.
+``netstack.sockets.aio``; ``netstack.enable_trace(stream, format="text"|"json")`` prints the trace of
+every stack of the process (``netstack.presentation.trace_view``).
 
 The engine names are imported lazily so that ``import netstack.formats`` stays cheap for people who
 only craft and decode packets.
@@ -28,6 +29,7 @@ _LAZY = {
     "StackConfig": ("netstack.engine.config", "StackConfig"),
     "run_tap": ("netstack.drivers.tap", "run_tap"),
     "sim": ("netstack.drivers.sim", None),
+    "enable_trace": ("netstack.presentation.trace_view", "enable_trace"),
 }
 
 
