@@ -10,6 +10,7 @@ import threading
 import time
 
 from netstack.commands.trace_flags import add_trace_arguments, start_trace
+from netstack.presentation.connection_table import connection_rows
 
 STATS_DIRECTORY = "/run/netstack"
 NAMED_NAMESPACES = "/var/run/netns"  # where `ip netns add` binds the namespaces it names
@@ -29,7 +30,8 @@ def add_arguments(parser) -> None:
                         help="comma-separated services to run: echo, discard, ... ('all', 'none')")
     add_trace_arguments(parser)
     parser.add_argument("--stats-file", default=None, metavar="FILE",
-                        help=f"where the counters are published every second for `netstack stats` "
+                        help=f"where the counters and connections are published every second for "
+                             f"`netstack stats` and `netstack ss` "
                              f"(default {STATS_DIRECTORY}/NAME.json; NAME@NS.json "
                              f"inside the network namespace NS)")
 
@@ -133,12 +135,14 @@ def stats_path(tap: str) -> str:
 
 
 def publish_stats(path: str | None, running, args) -> None:
-    """Write the counters atomically (temp file + rename) for `netstack stats` to read."""
+    """Write the counters and the connection table atomically (temp file + rename) for `netstack stats`
+    and `netstack ss` to read."""
     if path is None:
         return
     snapshot = {
         "tap": args.tap, "ip": args.ip, "pid": os.getpid(), "time": time.time(),
         "counters": running.call(running.stack.counters.snapshot),
+        "connections": running.call(connection_rows, running.stack),  # for `netstack ss`
     }
     try:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
