@@ -30,6 +30,7 @@ _LAZY = {
     "run_tap": ("netstack.drivers.tap", "run_tap"),
     "sim": ("netstack.drivers.sim", None),
     "enable_trace": ("netstack.presentation.trace_view", "enable_trace"),
+    "disable_trace": ("netstack.presentation.trace_view", "disable_trace"),
 }
 
 
