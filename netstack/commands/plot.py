@@ -68,8 +68,9 @@ def run(args) -> int:
     written = []
     if "ladder" in graphs:
         arrows = ladder_arrows(segments, series.sender, series.receiver, limit=args.segments)
-        for name, text in (("ladder.svg", ladder_svg(arrows, series.sender, series.receiver)),
-                           ("ladder.mmd", ladder_mermaid(arrows, series.sender, series.receiver))):
+        first, second = arrows[0].src, arrows[0].dst  # who opened the connection on the left, as drawn by hand
+        for name, text in (("ladder.svg", ladder_svg(arrows, first, second)),
+                           ("ladder.mmd", ladder_mermaid(arrows, first, second))):
             (out / name).write_text(text)
             written.append(out / name)
     if "time-sequence" in graphs:

@@ -92,6 +92,7 @@ _DETAILS = (
     ("snd_wnd", "snd_wnd", str),
     ("rcv_wnd", "rcv_wnd", str),
 )
+_SS_NAMES = {"segments_out": "segs_out", "segments_in": "segs_in"}  # always shown, under ss's names
 _SHOWN = {"state", "recv_q", "send_q", "local", "peer", "srtt", "rttvar", *(key for key, _, _ in _DETAILS)}
 
 
@@ -117,7 +118,11 @@ def detail_line(row: dict) -> str:
             continue  # the initial "infinite" ssthresh: ss prints nothing either
         parts.append(f"{label}:{text}")
     for key, value in row.items():
-        if key not in _SHOWN and value is not None and not isinstance(value, (dict, list)):
+        if key in _SHOWN or value is None or isinstance(value, (dict, list)):
+            continue
+        if key in _SS_NAMES:
+            parts.append(f"{_SS_NAMES[key]}:{value}")
+        elif value:  # further counters only once something happened (ss prints lost:, reordering: alike)
             parts.append(f"{key}:{value:g}" if isinstance(value, float) else f"{key}:{value}")
     return " ".join(parts)
 

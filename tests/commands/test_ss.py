@@ -107,4 +107,5 @@ def test_connection_rows_of_a_simulated_stack_and_missing_figures_left_out():
     line = detail_line({"state": "SYN-SENT", "mss": 1460, "srtt": None, "rto": 1.0, "cwnd": None,
                         "delivery_rate": 1.5e6, "pacing_rate": None})
     assert line == "mss:1460 rto:1000 delivery_rate:1.5e+06"
+    assert detail_line({"segments_out": 4, "dup_acks": 0, "rto_firings": 2}) == "segs_out:4 rto_firings:2"
     assert "SYN-SENT" in format_table([{"state": "SYN-SENT", "local": "a:1", "peer": "b:2"}])
