@@ -27,8 +27,9 @@
   ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
   ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
   ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
-  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after any call into a connection
-  that changed one of the first five; what ``netstack plot`` draws over time),
+  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
+  segments left, when one of the first five changed; what ``netstack plot`` draws over time; checked
+  under the same level check as the segment events, so it costs nothing more while tracing is off),
   ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
 """
 
@@ -119,7 +120,8 @@ class TcpLayer:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
-        if self._tracing_segments():
+        tracing = self._tracing_segments()
+        if tracing:
             self._trace_segment("tcp.segment_in", conn.name if conn is not None else _endpoint_name(key), seg)
         if conn is not None:
             if conn.state is TcpState.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reuse(conn, seg):
@@ -136,6 +138,8 @@ class TcpLayer:
                     # RFC 4861 §7.3.1: new data acknowledged proves the neighbour on the path works
                     self._confirm_neighbour(src)
                 self.connection_changed(conn, now)
+                if tracing:
+                    self._trace_congestion(conn)
                 return
         listener = self.listeners.get((dst, seg.dst_port)) or self.listeners.get((None, seg.dst_port))
         if listener is not None:
@@ -268,8 +272,6 @@ class TcpLayer:
         """After any call into ``conn``: send its segments, reschedule its timer, forget it if gone."""
         if conn.outbox:
             self._transmit(conn, now)
-        if self._tracing_segments():
-            self._trace_congestion(conn)
         if conn.listener is not None:
             conn.listener.child_changed(conn, now)
         if conn.dead:
@@ -322,6 +324,8 @@ class TcpLayer:
             if seg.flags & RST:
                 counters.incr("tcp.resets_sent_segments")
         counters["tcp.segments_out"] = counters.get("tcp.segments_out", 0) + sent
+        if tracing:
+            self._trace_congestion(conn)
 
     def send_reset_for(self, seg, local_ip: bytes, remote_ip: bytes, now: float, reason: str = "no_connection") -> None:
         """RFC 9293 §3.10.7.1: answer a segment that no connection accepts with an acceptable RST."""
