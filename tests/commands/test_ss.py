@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 import pytest
 
 import netstack
-from netstack.drivers.netns import NetworkNamespace
+from netstack.drivers.netns import NetworkNamespace, terminate
 from netstack.presentation.connection_table import connection_rows, detail_line, format_table
 
 STACK_IP, HOST_IP = "192.0.2.2", "192.0.2.1"
@@ -75,12 +74,7 @@ def test_ss_shows_the_kernel_client_established_with_its_ports():
                 listening = _ss(ns, "--tap", "hwss0", "-l")
                 assert re.search(r"LISTEN\s+0\s+\d+\s+\*:7\s+\*:\*", listening.stdout), listening.stdout
         finally:
-            up.send_signal(signal.SIGTERM)
-            try:
-                up.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                up.kill()
-                up.wait(timeout=5)
+            terminate(up)  # by its PID: SIGINT (the stack's clean exit), then SIGTERM, SIGKILL
         assert _ss(ns, "--tap", "hwss0").returncode == 1  # the stack is gone: a clear error, not a table
 
 

@@ -4,7 +4,6 @@ figures draw equals the pcap's numbers (read with scapy, independently of netsta
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pcap_oracle import expected_time_sequence  # noqa: E402
 
 from netstack.cli import main  # noqa: E402
-from netstack.drivers.netns import NetworkNamespace  # noqa: E402
+from netstack.drivers.netns import NetworkNamespace, terminate  # noqa: E402
 from netstack.presentation.ladder import ladder_arrows, ladder_mermaid, ladder_svg  # noqa: E402
 from netstack.presentation.sim_transfer import record_transfer  # noqa: E402
 from netstack.presentation.tcp_series import congestion_series, read_segments, time_sequence  # noqa: E402
@@ -131,12 +130,7 @@ def test_plots_of_a_kernel_capture(tmp_path):
                 client.shutdown(socket.SHUT_WR)
                 assert client.recv(10) == b""  # discard closes after our FIN: everything was taken
         finally:
-            up.send_signal(signal.SIGTERM)
-            try:
-                up.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                up.kill()
-                up.wait(timeout=5)
+            terminate(up)  # by its PID: SIGINT (the stack's clean exit), then SIGTERM, SIGKILL
     assert main(["plot", str(pcap), "--out-dir", str(tmp_path), "--graph", "time-sequence"]) == 0
     assert (tmp_path / "time-sequence.svg").stat().st_size > 0
     assert main(["plot", str(pcap), "--out-dir", str(tmp_path), "--graph", "ladder"]) == 0

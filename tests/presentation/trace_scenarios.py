@@ -23,8 +23,8 @@ def traced(script, *, format: str = "text", **link) -> list[str]:
     return stream.getvalue().splitlines()
 
 
-def handshake_data_close(network, a, b) -> None:
-    """a:40000 connects to b:7000, sends 100 bytes, both close."""
+def connected(a, b):
+    """A connection a 192.0.2.2:40000 -> b 192.0.2.3:7000: (client socket, accepted socket)."""
     server = b.socket()
     server.bind(("192.0.2.3", 7000))
     server.listen(1)
@@ -32,6 +32,12 @@ def handshake_data_close(network, a, b) -> None:
     client.bind(("192.0.2.2", 40000))
     client.connect(("192.0.2.3", 7000))
     accepted, _ = server.accept()
+    return client, accepted
+
+
+def handshake_data_close(network, a, b) -> None:
+    """a:40000 connects to b:7000, sends 100 bytes, both close."""
+    client, accepted = connected(a, b)
     client.sendall(b"x" * 100)
     assert accepted.recv(1000) == b"x" * 100
     client.close()
@@ -88,13 +94,7 @@ def one_segment_lost(network, a, b) -> None:
         return False
 
     drop_frames(a, twelfth)
-    server = b.socket()
-    server.bind(("192.0.2.3", 7000))
-    server.listen(1)
-    client = a.socket()
-    client.bind(("192.0.2.2", 40000))
-    client.connect(("192.0.2.3", 7000))
-    accepted, _ = server.accept()
+    client, accepted = connected(a, b)
     payload = bytes(range(256)) * 240
     client.sendall(payload)
     received = b""
