@@ -11,19 +11,17 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from pcap_oracle import expected_time_sequence  # noqa: E402
-
-from netstack.cli import main  # noqa: E402
-from netstack.drivers.netns import NetworkNamespace, terminate  # noqa: E402
-from netstack.presentation.ladder import ladder_arrows, ladder_mermaid, ladder_svg  # noqa: E402
-from netstack.presentation.sim_transfer import record_transfer  # noqa: E402
-from netstack.presentation.tcp_series import congestion_series, read_segments, time_sequence  # noqa: E402
+from netstack.cli import main
+from netstack.drivers.netns import NetworkNamespace, terminate
+from netstack.presentation.ladder import ladder_arrows, ladder_mermaid, ladder_svg
+from netstack.presentation.sim_transfer import record_transfer
+from netstack.presentation.tcp_series import congestion_series, read_segments, time_sequence
 
 matplotlib = pytest.importorskip("matplotlib", reason="the plot extra (pip install 'netstack[plot]') is missing")
 
 from netstack.presentation import tcp_plots  # noqa: E402
+
+from tests.support.pcap_oracle import expected_time_sequence  # noqa: E402
 
 
 def _drawn(figure) -> dict:

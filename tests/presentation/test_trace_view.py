@@ -10,17 +10,14 @@ import io
 import json
 import logging
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from netstack.engine.observability import TRACE_LOGGER, Trace
+from netstack.presentation.trace_view import TraceView, disable_trace, enable_trace, wants_colour
 
-from trace_scenarios import handshake_data_close, one_segment_lost, syn_unanswered, traced  # noqa: E402
+from tests.support.trace_scenarios import handshake_data_close, one_segment_lost, syn_unanswered, traced
 
-from netstack.engine.observability import TRACE_LOGGER, Trace  # noqa: E402
-from netstack.presentation.trace_view import TraceView, disable_trace, enable_trace, wants_colour  # noqa: E402
 
 GOLDEN = """\
   0.000000 192.0.2.2       tcp.state 192.0.2.2:40000-192.0.2.3:7000 CLOSED -> SYN-SENT on active_open [RFC 9293 §3.10.1 (OPEN, CLOSED)]

@@ -19,9 +19,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from tutorial_blocks import blocks, unaccounted  # noqa: E402
+from tests.support.tutorial_blocks import blocks, unaccounted
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorial"
