@@ -137,3 +137,21 @@ def test_plots_of_a_kernel_capture(tmp_path):
     series = time_sequence(read_segments(str(pcap)), sender=sender)
     assert series.data[-1][2] == 200_000 + 2  # SYN, 200 kB, FIN
     assert series.window_scale > 0  # both SYNs offered window scaling (RFC 7323): the window line is scaled
+
+
+def test_mermaid_parser_accepts_the_ladder(tmp_path):
+    """mermaid's own parser on the sequenceDiagram (optional, as in test_machine_diagrams.py)."""
+    import os
+    import shutil
+
+    modules = os.environ.get("NETSTACK_MERMAID_MODULES")
+    node = shutil.which("node")
+    if not modules or node is None:
+        pytest.skip("needs node and NETSTACK_MERMAID_MODULES (a directory with npm install mermaid@10 jsdom)")
+    recorded = record_transfer(tmp_path, size=30_000, loss=0.05, seed=3)
+    arrows = ladder_arrows(read_segments(str(recorded.pcap)), limit=60)
+    ladder = tmp_path / "ladder.mmd"
+    ladder.write_text(ladder_mermaid(arrows, recorded.sender, recorded.receiver))
+    script = Path(__file__).with_name("mermaid_parse.mjs")
+    result = subprocess.run([node, str(script), modules, str(ladder)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("ok "), result.stdout + result.stderr
