@@ -1,6 +1,6 @@
 """``netstack plot``: pictures of a TCP connection from a pcap or from a simulated lossy transfer.
 
-``netstack plot CAPTURE.pcap`` draws the connection that carried the most data; ``netstack plot --sim``
+``netstack plot CAPTURE.pcap`` (pcap or pcapng) draws the connection that carried the most data; ``netstack plot --sim``
 first records a transfer on a lossy simulated link (``netstack.presentation.sim_transfer``: a pcap and
 the trace as JSON lines) and draws that. Graphs (``--graph``, default all):
 
@@ -22,7 +22,7 @@ GRAPHS = ("time-sequence", "congestion", "ladder")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("capture", nargs="?", help="a pcap file (Ethernet); omit with --sim")
+    parser.add_argument("capture", nargs="?", help="a pcap or pcapng file (Ethernet); omit with --sim")
     parser.add_argument("--sim", action="store_true", help="record a lossy simulated transfer and draw it")
     parser.add_argument("--graph", choices=(*GRAPHS, "all"), default="all", help="which picture (default all)")
     parser.add_argument("--out-dir", default=".", metavar="DIR", help="where the files go (default .)")

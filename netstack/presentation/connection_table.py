@@ -52,32 +52,28 @@ def connection_rows(stack) -> list[dict]:
         })
     for conn in getattr(layer, "connections", {}).values():
         info = dict(conn.info()) if hasattr(conn, "info") else {}
-        receive_buffer = getattr(conn, "receive_buffer", None)
+        snd, rcv = getattr(conn, "snd", None), getattr(conn, "rcv", None)  # sender and receiver halves
+        receive_buffer = getattr(rcv, "buffer", None)
+        send_buffer = getattr(snd, "buffer", None)
         state = info.pop("state", str(getattr(conn, "state", "?")))
-        irs = None if state == "SYN-SENT" else getattr(conn, "irs", None)  # the peer's ISN is not known yet
+        irs = None if state == "SYN-SENT" else getattr(rcv, "irs", None)  # the peer's ISN is not known yet
         row = {
             "state": state,
             "recv_q": len(receive_buffer) if receive_buffer is not None else None,
-            "send_q": _unacknowledged(conn),
+            "send_q": len(send_buffer) if send_buffer is not None else None,  # written, not yet acknowledged
             "local": f"{_address(conn.local_ip)}:{conn.local_port}",
             "peer": f"{_address(conn.remote_ip)}:{conn.remote_port}",
             "cwnd": info.pop("cwnd", None), "ssthresh": info.pop("ssthresh", None),
             "srtt": info.pop("srtt", None), "rttvar": info.pop("rttvar", None), "rto": info.pop("rto", None),
             "retrans": info.pop("retransmissions", None),
-            "bytes_acked": _since(getattr(conn, "iss", None), getattr(conn, "snd_una", None)),
-            "bytes_received": _since(irs, getattr(conn, "rcv_nxt", None)),
+            "bytes_acked": _since(getattr(snd, "iss", None), getattr(snd, "una", None)),
+            "bytes_received": _since(irs, getattr(rcv, "nxt", None)),
             "mss": info.pop("send_mss", None), "snd_wnd": info.pop("snd_wnd", None),
             "rcv_wnd": info.pop("rcv_wnd", None),
         }
         row.update(info)  # whatever else the connection reports (delivery_rate, pacing_rate, ...)
         rows.append(row)
     return rows
-
-
-def _unacknowledged(conn) -> int | None:
-    """Send-Q: bytes in the send buffer (written, not yet acknowledged)."""
-    send_buffer = getattr(conn, "send_buffer", None)
-    return len(send_buffer) if send_buffer is not None else None
 
 
 # The per-connection line: (row key, ss label, how to print it). Milliseconds as ss prints them.

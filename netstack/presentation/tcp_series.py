@@ -3,7 +3,7 @@
 Pure data, no drawing: ``netstack.presentation.tcp_plots`` and ``ladder`` draw exactly these series,
 and the tests compare them with the pcap parsed by an independent decoder.
 
-- ``read_segments(pcap) -> list[Segment]``: every TCP segment of an Ethernet/IPv4 capture, in file
+- ``read_segments(pcap) -> list[Segment]``: every TCP segment of an Ethernet/IPv4 capture (pcap or pcapng), in file
   order, with the options a graph needs (MSS, window scale, SACK blocks). Frames that are not
   Ethernet/IPv4/TCP, or do not decode, are skipped (a capture holds ARP and ICMP too).
 - ``connections(segments)``: the connections present, as (endpoint, endpoint) in order of appearance.

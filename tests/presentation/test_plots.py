@@ -21,6 +21,7 @@ matplotlib = pytest.importorskip("matplotlib", reason="the plot extra (pip insta
 
 from netstack.presentation import tcp_plots  # noqa: E402
 
+from tests.support.external_tools import require_tool  # noqa: E402
 from tests.support.pcap_oracle import expected_time_sequence  # noqa: E402
 
 
@@ -112,14 +113,18 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
 
 @pytest.mark.netns
 def test_plots_of_a_kernel_capture(tmp_path):
-    """The kernel sends 200 kB to netstack's discard service; `netstack up --pcap` records it."""
+    """The kernel sends 200 kB to netstack's discard service; `netstack up --pcap` records it, and tshark
+    on the TAP's kernel side too (pcapng): both captures give the same sequence numbers."""
+    require_tool("tshark")
     pcap = tmp_path / "kernel.pcap"
+    pcapng = tmp_path / "tshark.pcapng"
     with NetworkNamespace() as ns:
         up = ns.popen([sys.executable, "-m", "netstack", "up", "--tap", "hwpl0", "--ip", "192.0.2.2/24",
                        "--host-ip", "192.0.2.1/24", "--services", "discard", "--pcap", str(pcap)],
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert up.stdout.readline().startswith("ready hwpl0 "), up.stderr.read()
+            tshark = ns.start_capture("hwpl0", pcapng)
             with ns.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
                 client.settimeout(20)
                 client.connect(("192.0.2.2", 9))
@@ -127,6 +132,7 @@ def test_plots_of_a_kernel_capture(tmp_path):
                 client.sendall(bytes(200_000))
                 client.shutdown(socket.SHUT_WR)
                 assert client.recv(10) == b""  # discard closes after our FIN: everything was taken
+            ns.stop_capture(tshark)
         finally:
             terminate(up)  # by its PID: SIGINT (the stack's clean exit), then SIGTERM, SIGKILL
     assert main(["plot", str(pcap), "--out-dir", str(tmp_path), "--graph", "time-sequence"]) == 0
@@ -137,6 +143,10 @@ def test_plots_of_a_kernel_capture(tmp_path):
     series = time_sequence(read_segments(str(pcap)), sender=sender)
     assert series.data[-1][2] == 200_000 + 2  # SYN, 200 kB, FIN
     assert series.window_scale > 0  # both SYNs offered window scaling (RFC 7323): the window line is scaled
+    _assert_time_sequence_matches(pcapng, sender)
+    seen_by_tshark = time_sequence(read_segments(str(pcapng)), sender=sender)
+    assert [(first, end) for _, first, end in seen_by_tshark.data] == [(first, end) for _, first, end in series.data]
+    assert [ack for _, ack in seen_by_tshark.acks] == [ack for _, ack in series.acks]
 
 
 def test_mermaid_parser_accepts_the_ladder(tmp_path):

@@ -68,7 +68,7 @@ def test_plot_refuses_what_it_cannot_draw(tmp_path, capsys):
     not_pcap = tmp_path / "notes.txt"
     not_pcap.write_text("not a capture: just a few words of text")
     assert main(["plot", str(not_pcap), "--out-dir", str(tmp_path)]) == 1
-    assert "not a pcap file" in capsys.readouterr().err
+    assert "not a pcap or pcapng file" in capsys.readouterr().err
     empty = tmp_path / "empty.pcap"
     with PcapWriter(str(empty)):
         pass

@@ -93,7 +93,8 @@ class TcpLayer:
         return self._trace is not None and self.trace_sink.enabled
 
     def _trace_congestion(self, conn: TcpConnection) -> None:
-        cc, rtt = conn.cc, conn.rtt
+        snd = conn.snd
+        cc, rtt = snd.cc, snd.rtt
         if cc is None:
             return
         figures = (cc.cwnd, cc.ssthresh, rtt.srtt, rtt.rttvar, rtt.rto)
@@ -102,8 +103,7 @@ class TcpLayer:
         elif self._congestion_traced.get(conn.name) != figures:
             self._congestion_traced[conn.name] = figures
             self.trace_sink.event("tcp.congestion", conn=conn.name, cwnd=cc.cwnd, ssthresh=cc.ssthresh,
-                                  srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.rto,
-                                  flight=(conn.snd_max - conn.snd_una) & SEQ_MASK)
+                                  srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.rto, flight=snd.in_flight)
 
     def _trace_segment(self, name: str, conn_name: str, seg) -> None:
         self.trace_sink.event(name, conn=conn_name, seq=seg.seq, ack=seg.ack, flags=flags_text(seg.flags),
