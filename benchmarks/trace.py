@@ -20,6 +20,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import netstack  # noqa: E402
+from netstack.presentation.sim_transfer import stream  # noqa: E402
 from netstack.presentation.trace_view import disable_trace, enable_trace  # noqa: E402
 
 
@@ -46,21 +47,7 @@ def transfer(size: int) -> float:
         client = a.socket()
         client.connect(("192.0.2.3", 9))
         accepted, _ = server.accept()
-        client.setblocking(False)
-        accepted.setblocking(False)
-        data = bytes(size)
-        sent = received = 0
-        while received < size:  # interleaved: a blocking sendall would wait for a reader that never runs
-            if sent < size:
-                try:
-                    sent += client.send(data[sent:])
-                except BlockingIOError:
-                    pass
-            try:
-                received += len(accepted.recv(1 << 20))
-            except BlockingIOError:
-                pass
-            network.run(0.002)
+        assert stream(network, client, accepted, bytes(size), timeout=600.0) == size
     return time.perf_counter() - started
 
 
