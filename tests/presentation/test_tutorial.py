@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.external_tools import require_tool
 from tests.support.tutorial_blocks import blocks, unaccounted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,13 @@ def test_the_tutorial_has_its_chapters():
 
 @pytest.mark.parametrize("chapter", _chapter_params())
 def test_chapter_snippets_run(chapter, tmp_path, monkeypatch):
-    chapter_blocks = blocks((TUTORIAL / chapter).read_text())
+    text = (TUTORIAL / chapter).read_text()
+    if "netstack plot" in text:
+        pytest.importorskip("matplotlib", reason="the plot extra (pip install 'netstack[plot]') is missing")
+    for tool in ("curl", "socat"):
+        if re.search(rf"^{tool} |\| {tool} ", text, re.M):
+            require_tool(tool)
+    chapter_blocks = blocks(text)
     assert not unaccounted(chapter_blocks), unaccounted(chapter_blocks)
     assert any(block.runs for block in chapter_blocks), f"{chapter} runs nothing"
     monkeypatch.chdir(tmp_path)
