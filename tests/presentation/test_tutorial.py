@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from netstack.presentation.ladder import ladder_arrows, ladder_svg
+from netstack.presentation.sim_transfer import record_transfer
+from netstack.presentation.tcp_series import read_segments
+
 from tests.support.external_tools import require_tool
 from tests.support.tutorial_blocks import blocks, unaccounted
 
@@ -125,3 +129,14 @@ def test_chapter_snippets_run(chapter, tmp_path, monkeypatch):
             previous = block
     for pattern in EXPECTED.get(chapter, ()):
         assert re.search(pattern, namespace_output, re.M), f"{chapter}: no line matches {pattern}:\n{namespace_output}"
+
+
+def test_the_tutorials_ladder_picture_is_current(tmp_path):
+    """docs/tutorial/img/ladder.svg is written by netstack (no matplotlib): byte for byte what
+    `netstack plot --sim --out-dir docs/tutorial/img --format png` draws today (same seed, same file)."""
+    recorded = record_transfer(tmp_path, seed=4, loss=0.02)
+    arrows = ladder_arrows(read_segments(str(recorded.pcap)), limit=40)
+    current = ladder_svg(arrows, arrows[0].src, arrows[0].dst)
+    assert (TUTORIAL / "img" / "ladder.svg").read_text() == current, (
+        "docs/tutorial/img is stale: run `netstack plot --sim --out-dir docs/tutorial/img --format png` and "
+        "delete its transfer.pcap, transfer.jsonl and ladder.mmd")
