@@ -22,6 +22,8 @@ A text line reads::
   duplicate ``ack`` are in the sender's space, an out-of-order ``seq`` in the peer's.
 - **Rules**: state changes cite the machine row that fired, decisions their RFC section
   (``netstack.presentation.trace_rules``).
+- **One connection**: ``connection="192.0.2.2:40000"`` (or just a port, ``"7000"``) keeps the events of
+  the connections with that endpoint and drops the rest (ARP, ICMP, other connections).
 - **Colour**: only when the stream is a terminal and ``NO_COLOR`` is unset (https://no-color.org/);
   ``color=True/False`` forces it.
 - **JSON lines** (``format="json"``): ``{"time", "host", "event", "conn", "rule", "text", ...fields}``
@@ -115,7 +117,8 @@ class SequenceNumbering:
 class TraceView(logging.Handler):
     """Renders engine trace records as text or JSON lines on a stream (see the module docstring)."""
 
-    def __init__(self, stream=None, *, format: str = "text", color: bool | None = None):
+    def __init__(self, stream=None, *, format: str = "text", color: bool | None = None,
+                 connection: str | None = None):
         if format not in FORMATS:
             raise ValueError(f"trace format must be one of {', '.join(FORMATS)}, got {format!r}")
         super().__init__(logging.DEBUG)
@@ -124,6 +127,17 @@ class TraceView(logging.Handler):
         self.color = wants_colour(self.stream) if color is None else color
         self.numbering = SequenceNumbering()
         self.start: float | None = None
+        self.connection = connection
+
+    def wanted(self, fields: dict) -> bool:
+        """Whether an event belongs to the connection asked for (always, without one)."""
+        if self.connection is None:
+            return True
+        conn = fields.get("conn")
+        if not isinstance(conn, str):
+            return False
+        wanted = self.connection
+        return any(endpoint == wanted or endpoint.rpartition(":")[2] == wanted for endpoint in split_connection(conn))
 
     def entry(self, record: logging.LogRecord) -> dict | None:
         """The enriched event: time, host, event, rule, text and its fields (relative numbers)."""
@@ -131,6 +145,8 @@ class TraceView(logging.Handler):
         if event is None:
             return None
         fields = dict(getattr(record, "fields", {}) or {})
+        if not self.wanted(fields):
+            return None
         if "event" in fields:
             fields["trigger"] = fields.pop("event")  # a state change's machine event; "event" names the line
         fields = self.numbering.relative(event, fields)
@@ -194,9 +210,11 @@ def wants_colour(stream) -> bool:
         return False
 
 
-def enable_trace(stream=None, *, format: str = "text", color: bool | None = None) -> TraceView:
-    """Print every trace event on ``stream`` (stderr by default); returns the installed handler."""
-    view = TraceView(stream, format=format, color=color)
+def enable_trace(stream=None, *, format: str = "text", color: bool | None = None,
+                 connection: str | None = None) -> TraceView:
+    """Print every trace event (of ``connection`` only, if given) on ``stream`` (stderr by default);
+    returns the installed handler."""
+    view = TraceView(stream, format=format, color=color, connection=connection)
     logger = logging.getLogger(TRACE_LOGGER)
     logger.addHandler(view)
     logger.setLevel(logging.DEBUG)

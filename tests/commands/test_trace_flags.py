@@ -42,3 +42,13 @@ def test_demo_sim_trace_text_in_time_order(capsys, monkeypatch):
     assert any("fast retransmit after 3 duplicate ACKs" in line or "RTO doubled" in line for line in lines)
     assert any(" tcp.state " in line and "[RFC 9293 §3.10.7.3 (SYN-SENT, fourth: SYN acking our SYN)]" in line
                for line in lines)
+
+
+def test_demo_sim_one_connection(capsys):
+    try:
+        assert main(["demo", "--sim", "--trace-connection", "80"]) == 0
+    finally:
+        _remove_views()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(":80" in line for line in lines)
+    assert any(" tcp.state " in line and "-> LISTEN" not in line for line in lines)

@@ -138,3 +138,19 @@ def test_off_costs_one_level_check_and_formats_nothing():
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="text, json"):
         TraceView(io.StringIO(), format="xml")
+
+
+def test_one_connection_only():
+    everything = traced(handshake_data_close)
+    stream = io.StringIO()
+    view = enable_trace(stream, color=False, connection="192.0.2.2:40000")
+    try:
+        Trace(host="192.0.2.2").event("arp.resolved", ip="192.0.2.3", mac="02:00:c0:00:02:03")
+        Trace(host="192.0.2.2").event("tcp.rto", conn="192.0.2.2:40001-192.0.2.3:7000", rto=2.0, attempt=1)
+        Trace(host="192.0.2.3").event("tcp.rto", conn="192.0.2.3:7000-192.0.2.2:40000", rto=2.0, attempt=1)
+    finally:
+        disable_trace(view)
+    assert stream.getvalue().count("\n") == 1 and "192.0.2.3:7000-192.0.2.2:40000" in stream.getvalue()
+    assert any(" arp." in line for line in everything)
+    by_port = TraceView(io.StringIO(), connection="7000")
+    assert by_port.wanted({"conn": "192.0.2.3:7000-192.0.2.2:40000"}) and not by_port.wanted({"ip": "x"})
