@@ -227,4 +227,7 @@ def disable_trace(view: logging.Handler) -> None:
     logger = logging.getLogger(TRACE_LOGGER)
     logger.removeHandler(view)
     if not logger.handlers:
-        logger.setLevel(logging.WARNING)
+        # back to the logger's defaults: inherit the root's level (WARNING: one cached check per
+        # event) and propagate again, as before enable_trace
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True

@@ -6,14 +6,12 @@ import json
 import logging
 
 from netstack.cli import main
-from netstack.presentation.trace_view import TRACE_LOGGER
+from netstack.presentation.trace_view import TRACE_LOGGER, disable_trace
 
 
 def _remove_views():
-    logger = logging.getLogger(TRACE_LOGGER)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    logger.setLevel(logging.WARNING)
+    for handler in list(logging.getLogger(TRACE_LOGGER).handlers):
+        disable_trace(handler)
 
 
 def test_ping_sim_trace_format_json(capsys):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from netstack.formats import register_ethertype, register_ip_protocol, unregister_ethertype, unregister_ip_protocol
+from netstack.formats.registry import ethertype_schemas, ip_protocol_schemas
 from netstack.presentation.ladder import ladder_arrows, ladder_svg
 from netstack.presentation.sim_transfer import record_transfer
 from netstack.presentation.tcp_series import read_segments
@@ -78,8 +80,25 @@ def test_the_tutorial_has_its_chapters():
         assert f"({chapter})" in index, f"index.md does not link {chapter}"
 
 
+@pytest.fixture
+def registries_restored():
+    """A chapter may register protocols (chapter 8 does): this process's other tests must not see them."""
+    ethertypes, ip_protocols = ethertype_schemas(), ip_protocol_schemas()
+    yield
+    for number, registration in ip_protocol_schemas().items():
+        if ip_protocols.get(number) != registration:
+            unregister_ip_protocol(number)
+            if number in ip_protocols:
+                register_ip_protocol(number, ip_protocols[number].name, ip_protocols[number].schema)
+    for number, registration in ethertype_schemas().items():
+        if ethertypes.get(number) != registration:
+            unregister_ethertype(number)
+            if number in ethertypes:
+                register_ethertype(number, ethertypes[number].name, ethertypes[number].schema)
+
+
 @pytest.mark.parametrize("chapter", _chapter_params())
-def test_chapter_snippets_run(chapter, tmp_path, monkeypatch):
+def test_chapter_snippets_run(chapter, tmp_path, monkeypatch, registries_restored):
     text = (TUTORIAL / chapter).read_text()
     if "netstack plot" in text:
         pytest.importorskip("matplotlib", reason="the plot extra (pip install 'netstack[plot]') is missing")
@@ -140,3 +159,8 @@ def test_the_tutorials_ladder_picture_is_current(tmp_path):
     assert (TUTORIAL / "img" / "ladder.svg").read_text() == current, (
         "docs/tutorial/img is stale: run `netstack plot --sim --out-dir docs/tutorial/img --format png` and "
         "delete its transfer.pcap, transfer.jsonl and ladder.mmd")
+
+
+def test_chapters_leave_no_protocol_registered():
+    """Runs after the chapters (file order): heartbeat (chapter 8) is gone from the registry again."""
+    assert 253 not in ip_protocol_schemas()
