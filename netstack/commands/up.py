@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
+from netstack.presentation.connection_table import connection_rows
+
 STATS_DIRECTORY = "/run/netstack"
 NAMED_NAMESPACES = "/var/run/netns"  # where `ip netns add` binds the namespaces it names
 
@@ -28,9 +31,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--impair", default=None, metavar="SPEC",
                         help="impair both directions, like netem: loss=2%%,delay=10ms,jitter=1ms,dup=0.5%%,"
                              "reorder=1%%,corrupt=0.1%%,rate=50mbit,queue=1000,seed=7 (counters impair.*)")
-    parser.add_argument("--trace", action="store_true", help="print trace events decoded on stderr")
+    add_trace_arguments(parser)
     parser.add_argument("--stats-file", default=None, metavar="FILE",
-                        help=f"where the counters are published every second for `netstack stats` "
+                        help=f"where the counters and connections are published every second for "
+                             f"`netstack stats` and `netstack ss` "
                              f"(default {STATS_DIRECTORY}/NAME.json; NAME@NS.json "
                              f"inside the network namespace NS)")
 
@@ -75,13 +79,11 @@ def run(args) -> int:
 def _run(args) -> int:
     import netstack
     from netstack.engine.config import ip_to_text, mac_to_text
-    from netstack.engine.observability import enable_trace
     from netstack.apps.services import parse_services, start_services
 
     names = parse_services(args.services)
     stats_file = args.stats_file or stats_path(args.tap)
-    if args.trace:
-        enable_trace(sys.stderr)
+    start_trace(args)
     stop = threading.Event()
 
     def request_stop(signum, frame):
@@ -157,12 +159,14 @@ def stats_path(tap: str) -> str:
 
 
 def publish_stats(path: str | None, running, args) -> None:
-    """Write the counters atomically (temp file + rename) for `netstack stats` to read."""
+    """Write the counters and the connection table atomically (temp file + rename) for `netstack stats`
+    and `netstack ss` to read."""
     if path is None:
         return
     snapshot = {
         "tap": args.tap, "ip": args.ip, "pid": os.getpid(), "time": time.time(),
         "counters": running.call(running.stack.counters.snapshot),
+        "connections": running.call(connection_rows, running.stack),  # for `netstack ss`
     }
     try:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -213,7 +213,7 @@ class ArpLayer:
         else:
             self._header_cache.pop(neighbour.ip, None)
         stack.counters.incr(f"arp.state.{new.value.lower()}")
-        stack.trace.event("arp.state", ip=ip_to_text(neighbour.ip), old=old.value, new=new.value)
+        stack.trace.event("arp.state", ip=ip_to_text(neighbour.ip), old=old.value, new=new.value, event=str(event))
         if new is NeighbourState.REACHABLE or (old is NeighbourState.INCOMPLETE and new is NeighbourState.STALE):
             stack.counters.incr("arp.resolved")
             stack.trace.event("arp.resolved", ip=ip_to_text(neighbour.ip), mac=mac_to_text(neighbour.mac))

@@ -31,6 +31,9 @@
   ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
   ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
   ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
+  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
+  segments left, when one of the first five changed; what ``netstack plot`` draws over time; checked
+  under the same level check as the segment events, so it costs nothing more while tracing is off),
   ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
 """
 
@@ -84,6 +87,7 @@ class TcpLayer:
         self._heap: list = []
         self._order = itertools.count()
         self._trace = self._trace_event if stack.trace is not None else None
+        self._congestion_traced: dict[str, tuple] = {}  # conn name -> figures last traced (tracing only)
 
     @classmethod
     def attach(cls, stack, config: TcpConfig | None = None, **kwargs) -> "TcpLayer":
@@ -96,6 +100,19 @@ class TcpLayer:
 
     def _tracing_segments(self) -> bool:
         return self._trace is not None and self.trace_sink.enabled
+
+    def _trace_congestion(self, conn: TcpConnection) -> None:
+        snd = conn.snd
+        cc, rtt = snd.cc, snd.rtt
+        if cc is None:
+            return
+        figures = (cc.cwnd, cc.ssthresh, rtt.srtt, rtt.rttvar, rtt.rto)
+        if conn.dead:
+            self._congestion_traced.pop(conn.name, None)
+        elif self._congestion_traced.get(conn.name) != figures:
+            self._congestion_traced[conn.name] = figures
+            self.trace_sink.event("tcp.congestion", conn=conn.name, cwnd=cc.cwnd, ssthresh=cc.ssthresh,
+                                  srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.rto, flight=snd.in_flight)
 
     def _trace_segment(self, name: str, conn_name: str, seg) -> None:
         self.trace_sink.event(name, conn=conn_name, seq=seg.seq, ack=seg.ack, flags=flags_text(seg.flags),
@@ -117,7 +134,8 @@ class TcpLayer:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
-        if self._tracing_segments():
+        tracing = self._tracing_segments()
+        if tracing:
             self._trace_segment("tcp.segment_in", conn.name if conn is not None else _endpoint_name(key), seg)
         if conn is not None:
             if conn.state is TcpState.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reuse(conn, seg):
@@ -132,6 +150,8 @@ class TcpLayer:
                     # RFC 4861 §7.3.1: new data acknowledged proves the neighbour on the path works
                     self._confirm_neighbour(src)
                 self.connection_changed(conn, now)
+                if tracing:
+                    self._trace_congestion(conn)
                 return
         listener = self.listeners.get((dst, seg.dst_port)) or self.listeners.get((None, seg.dst_port))
         if listener is not None:
@@ -343,6 +363,8 @@ class TcpLayer:
             if seg.flags & RST:
                 counters.incr("tcp.resets_sent_segments")
         counters.incr("tcp.segments_out", sent)
+        if tracing:
+            self._trace_congestion(conn)
 
     def send_stateless(self, seg, local_ip: bytes, remote_ip: bytes, now: float) -> bool:
         """Send a segment that belongs to no connection (a reset, a SYN cookie's SYN-ACK)."""
