@@ -46,6 +46,7 @@ from netstack.formats.udp import UDP
 Ether = Ethernet
 IP = IPv4
 _CRAFTED_FRAME = EthernetView.CRAFTED
+_new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
 
 
 def dissect(data: bytes, layer=Frame) -> Crafted:
@@ -56,7 +57,10 @@ def dissect(data: bytes, layer=Frame) -> Crafted:
         except (NotOurs, FormatError):
             pass  # a registered protocol, or the declarative path's FormatError
         else:
-            return _CRAFTED_FRAME.owning(Ethernet, view)
+            frame = _new_object(_CRAFTED_FRAME)  # Crafted.owning written out
+            _set_layer(frame, Ethernet)
+            _set_fields(frame, view)
+            return frame
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 

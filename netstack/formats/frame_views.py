@@ -94,17 +94,19 @@ def _header_fields(record_type, converters, skip=()):
 
 
 def _child(s):
-    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``; ``make_view`` and
-    ``Crafted.owning`` written out (this runs once a layer on the way up a dissected frame)."""
+    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``, made once and kept
+    in ``s[5]``; the view and ``Crafted.owning`` made inline (this runs once a layer on the way up a
+    dissected frame)."""
     cls, record, extra = s[3]
     view = _new_view(cls)
-    _set_state(view, [record, s[1], None, extra, s[4]])
-    if not s[4]:
-        return view
-    crafted = _new_object(cls.CRAFTED)
-    _set_layer(crafted, cls.LAYER)
-    _set_fields(crafted, view)
-    return crafted
+    _set_state(view, [record, s[1], None, extra, s[4], None])
+    if s[4]:
+        crafted = _new_object(cls.CRAFTED)
+        _set_layer(crafted, cls.LAYER)
+        _set_fields(crafted, view)
+        view = crafted
+    s[5] = view
+    return view
 
 
 _new_view, _set_state = LayerView.__new__, LayerView._state.__set__
@@ -138,13 +140,14 @@ _NAMESPACE["_vlan"] = _vlan
 EthernetView = view_class("EthernetView", _header_fields(fast.EthernetHeader, _ethernet_converters[:2]) + [
     ("vlan", "None if s[0].vlan is None else _vlan(s[0].vlan)", True),
     *_header_fields(fast.EthernetHeader, [item for item in _ethernet_converters if item[0] == "ethertype"]),
-    ("payload", "s[1][s[0].payload_offset:] if s[3] is None else _child(s)", True),
+    ("payload", "s[1][s[0].payload_offset:] if s[3] is None else _child(s) if s[5] is None else s[5]", False),
 ], _NAMESPACE)
 
 Ipv4View = view_class("Ipv4View", _header_fields(fast.Ipv4Header, field_converters(ipv4_header), {"options"}) + [
     ("options", "s[0].options", False),
     ("checksum_ok", "s[0].checksum_ok", False),
-    ("payload", "s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s)", True),
+    ("payload", "s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s) if s[5] is None else s[5]",
+     False),
     ("padding", "s[1][s[0].payload_end:]", False),
     ("_derived", "_derived(s[0], 'ihl', 'total_length')", True),
 ], _NAMESPACE)
@@ -275,7 +278,7 @@ def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
     else:
         raise NotOurs(ethertype)
     view = _new_view(EthernetView)
-    _set_state(view, [link, data, None, child, crafted])
+    _set_state(view, [link, data, None, child, crafted, None])
     return view
 
 

@@ -19,7 +19,8 @@ checks equality, key order, edits, copies, pickling and repr against it); ``copy
 and ``Container.copy`` give plain ``Container``s.
 
 A view class is generated (``view_class``) from a list of ``(key, expression, mutable)``: the
-expression reads the state list ``s`` = [record, data, kept values, layer-specific extra, crafted];
+expression reads the state list ``s`` = [record, data, kept values, layer-specific extra, crafted,
+the next layer once made];
 each key becomes a property compiled from that expression, as ``fast`` compiles its codecs.
 """
 
@@ -152,15 +153,6 @@ for _name in ("__eq__", "__repr__", "__str__"):
     setattr(LayerView, _name, _materialising(getattr(Container, _name)))
 
 _set_state = LayerView._state.__set__
-_new_view = LayerView.__new__
-
-
-def make_view(cls, state: list) -> LayerView:
-    """A view of class ``cls`` over ``state`` = [record, data, None, extra, crafted]."""
-    view = _new_view(cls)
-    _set_state(view, state)
-    return view
-
 
 _GETTER_SOURCE = '''
 def {function}(self):
@@ -213,4 +205,4 @@ def view_class(name: str, fields, namespace: dict, base=LayerView, optional=froz
     return view
 
 
-__all__ = ["LayerView", "make_view", "view_class"]
+__all__ = ["LayerView", "view_class"]
