@@ -5,12 +5,13 @@ raises its ``FormatError`` at once; what it defers is turning the raw record (in
 the container's values (enum names, flag ``Container``s, address text, the option list). A view is
 that container, filled lazily:
 
-* reading a field (``view.ttl``, ``view["ttl"]``, ``"ttl" in view``, ``view.get("ttl")``) converts
-  that field only; a field whose value is mutable (a flag ``Container``, the option list, the next
-  layer) is converted once and kept, so editing it in place sticks;
+* reading a field (``view.ttl``, ``view["ttl"]``, ``view.get("ttl")``) converts that field only
+  (``"ttl" in view`` and ``len(view)`` convert nothing); a field whose value is mutable (a flag
+  ``Container``, the option list, the next layer) is converted once and kept, so editing it in place
+  sticks;
 * writing a field keeps the new value beside the record;
-* anything that needs the whole mapping (iteration, ``keys``/``items``/``values``, ``len``, ``==``,
-  ``repr``/``str``, ``dict(view)``, ``pop``, ``del``, a key the layer does not have) first
+* anything that needs the whole mapping (iteration, ``keys``/``items``/``values``, ``==``,
+  ``repr``/``str``, ``dict(view)``, ``pop``, ``del``, writing a key the layer does not have) first
   *materialises* the view: every field is converted (edits and kept values win) and stored in the
   dict in the declaration's order; from then on it is a plain ``Container``.
 
@@ -20,8 +21,8 @@ and ``Container.copy`` give plain ``Container``s.
 
 A view class is generated (``view_class``) from a list of ``(key, expression, mutable)``: the
 expression reads the state list ``s`` = [record, data, kept values, layer-specific extra, crafted,
-the next layer once made];
-each key becomes a property compiled from that expression, as ``fast`` compiles its codecs.
+the next layer once made]; each key becomes a property compiled from that expression, as ``fast``
+compiles its codecs.
 """
 
 from __future__ import annotations
