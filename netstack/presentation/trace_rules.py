@@ -127,6 +127,13 @@ RULES: dict[str, Callable[[dict], Explanation]] = {
     "arp.failed": lambda f: Explanation("RFC 4861 §7.3.3", f"{f.get('ip')} unreachable, "
                                                            f"{f.get('dropped')} queued packets dropped"),
     "arp.conflict": lambda f: Explanation("RFC 5227 §2.4", f"address conflict: {f.get('ip')} used by {f.get('mac')}"),
+    "arp.address_claimed": lambda f: Explanation("RFC 5227 §2.1.1", f"{f.get('ip')} is ours: no answer to "
+                                                                    f"{f.get('probes')} probes"),
+    "tcp.syncookie_sent": lambda f: Explanation("RFC 4987 §3.6", f"SYN backlog full: SYN-ACK with a cookie to "
+                                                                 f"{f.get('to')} port {f.get('port')} (mss {f.get('mss')})"),
+    "tcp.syncookie_checked": lambda f: Explanation("RFC 4987 §3.6", f"cookie in the ACK from {f.get('from')} port "
+                                                                    f"{f.get('port')}: "
+                                                                    f"{'valid' if f.get('valid') else 'invalid'}"),
     "ipv4.drop": _ip_drop,
     "ipv4.fragmented": lambda f: Explanation("RFC 791 §3.2", f"fragmented for {f.get('dst')} into "
                                                              f"{f.get('fragments')} (mtu {f.get('mtu')})"),
