@@ -233,19 +233,36 @@ def _option_pairs(options):
     return pairs
 
 
+def _options_key(options):
+    """The cache key of an option list: each (kind, value) with the value's type, a tuple value with
+    its items' types ((1.0, 0) == (1, 0), but only ints are valid); None (not cached) for dict
+    options, lists, and SACK blocks (nested tuples: they change with every segment anyway)."""
+    key = []
+    for option in options:
+        if option.__class__ is not tuple or len(option) != 2:
+            return None
+        kind, value = option
+        value_type = value.__class__
+        if value_type is tuple:
+            value_type = (*map(type, value),)
+            if tuple in value_type:
+                return None
+        key.append((kind, value, value_type))
+    return tuple(key)
+
+
 def _encoded_options(options) -> bytes:
     try:
-        # the value's type is part of the key: 1460.0 == 1460, but only the int is a valid MSS
-        key = tuple([(option[0], option[1], option[1].__class__) if option.__class__ is tuple and len(option) == 2
-                     else {} for option in options])  # {}: unhashable, so a dict option is never a key
-        encoded = _OPTION_BYTES.get(key)
-    except (TypeError, ValueError):  # dicts, or values in lists: not a key, encode them every time
-        return fast.encode_tcp_options(_option_pairs(options), pad=False)
+        key = _options_key(options)
+        encoded = _OPTION_BYTES.get(key) if key is not None else None
+    except TypeError:  # an unhashable value (a list): not a key
+        key = encoded = None
     if encoded is None:
         encoded = fast.encode_tcp_options(_option_pairs(options), pad=False)
-        if len(_OPTION_BYTES) >= ADDRESS_CACHE_SIZE:
-            _OPTION_BYTES.clear()
-        _OPTION_BYTES[key] = encoded
+        if key is not None:
+            if len(_OPTION_BYTES) >= ADDRESS_CACHE_SIZE:
+                _OPTION_BYTES.clear()
+            _OPTION_BYTES[key] = encoded
     return encoded
 
 

@@ -102,9 +102,13 @@ def test_crafted_option_lists_are_not_confused():
     for options in ([("mss", 1460)], [("mss", 536)], [{"kind": "mss", "value": 1460}], [{"kind": "mss", "value": 536}],
                     [("mss", True)], [("sack", [(1, 2)])], [("sack", [(1, 3)])]):
         assert Frame.build(frame(options)) == Ethernet.build(frame(options))
-    try:
-        Frame.build(frame([("mss", 1460.0)]))
-    except FormatError as error:
-        assert error.layer == "tcp_options"
-    else:
-        raise AssertionError("a float MSS must be refused as the declarative builder refuses it")
+    for options in ([("mss", 1460.0)], [("timestamps", (1.0, 0))], [("sack", ((1.0, 2),))]):
+        Frame.build(frame([(kind, tuple(int(item) if not isinstance(item, tuple) else tuple(map(int, item))
+                                        for item in value) if isinstance(value, tuple) else int(value))
+                           for kind, value in options]))  # the int spelling first: cached
+        try:
+            Frame.build(frame(options))
+        except FormatError as error:
+            assert error.layer == "tcp_options"
+        else:
+            raise AssertionError(f"{options}: floats must be refused as the declarative builder refuses them")
