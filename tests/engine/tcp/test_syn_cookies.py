@@ -277,3 +277,38 @@ def test_many_concurrent_cookie_connections_on_a_lossy_reordering_link_all_deliv
     assert counters["tcp.syncookies.recv_ok"] == 40 and counters.get("tcp.resets_sent", 0) == 0
     assert counters["tcp.drop.syncookie_after_gap"] >= 1  # the seed does lose/reorder first segments
     assert accepted[0].conn.options.snd_wscale > 0 and accepted[0].conn.options.timestamps
+
+
+def test_a_cookie_ack_dropped_on_a_full_accept_queue_gets_in_with_the_retransmission():
+    # The valid cookie ACK is dropped while the accept queue is full; the client, established, goes on
+    # sending. Its later segments are dropped too (not reset); once the application accepts, the
+    # client's retransmission from ISN + 1 creates the connection and every byte arrives.
+    net = sim.Network(seed=11)
+    a = net.host("192.0.2.1/24")
+    b = net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.001)
+    ta = TcpLayer.attach(a.stack)
+    tb = TcpLayer.attach(b.stack, TcpConfig(syn_cookies="always"))
+    server = TcpServer(tb, 80, backlog=1)
+    first = a.call(TcpStream.connect, ta, B, 80)  # both SYNs get cookies while the queue is empty
+    second = a.call(TcpStream.connect, ta, B, 80)
+    payload = random.Random(4).randbytes(30_000)
+    a.call(second.send, payload)
+    assert net.run_until(lambda: second.connected, 5)
+    net.run(0.5)
+    counters = b.stack.counters
+    assert counters["tcp.drop.accept_queue_full"] >= 1 and counters["tcp.drop.syncookie_after_gap"] >= 1
+    assert counters.get("tcp.resets_sent", 0) == 0 and second.error is None
+    assert b.call(server.accept).remote_address[1] == first.local_address[1]
+    accepted = []
+    got = bytearray()
+
+    def drained() -> bool:
+        if not accepted and server.pending:
+            accepted.append(b.call(server.accept))
+        if accepted and accepted[0].readable:
+            got.extend(b.call(accepted[0].recv, 1 << 20))
+        return len(got) >= len(payload)
+
+    assert net.run_until(drained, 30)
+    assert bytes(got) == payload and second.error is None
