@@ -95,6 +95,14 @@ def _tcp_congestion(f: dict) -> Explanation:
                        f"cwnd {f.get('cwnd')} ssthresh {f.get('ssthresh')} {rtt} rto {_seconds(f.get('rto'))}")
 
 
+def _cookie_verdict(f: dict) -> str:
+    if f.get("valid"):
+        return "valid"
+    if f.get("after_gap"):
+        return "a later segment (the first ones were lost): dropped, the client retransmits"
+    return "invalid"
+
+
 def _ip_drop(f: dict) -> Explanation:
     reason = f.get("reason")
     return Explanation(_DROP_RULES.get(reason, "RFC 1122 §3.2.1"), f"discarded ({reason}) {f.get('src')} -> {f.get('dst')}")
@@ -133,7 +141,7 @@ RULES: dict[str, Callable[[dict], Explanation]] = {
                                                                  f"{f.get('to')} port {f.get('port')} (mss {f.get('mss')})"),
     "tcp.syncookie_checked": lambda f: Explanation("RFC 4987 §3.6", f"cookie in the ACK from {f.get('from')} port "
                                                                     f"{f.get('port')}: "
-                                                                    f"{'valid' if f.get('valid') else 'invalid'}"),
+                                                                    f"{_cookie_verdict(f)}"),
     "ipv4.drop": _ip_drop,
     "ipv4.fragmented": lambda f: Explanation("RFC 791 §3.2", f"fragmented for {f.get('dst')} into "
                                                              f"{f.get('fragments')} (mtu {f.get('mtu')})"),

@@ -7,6 +7,7 @@ Kernel clients run their own asyncio loop on a thread inside the test's namespac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import importlib.util
@@ -21,6 +22,7 @@ import pytest
 
 import netstack.aio
 from netstack.drivers.netns import call_in_namespace
+from netstack.formats.registry import IP_PROTOCOL_TCP
 
 from tests.support.kernel_peers import HOST_IP, STACK_IP
 
@@ -52,6 +54,26 @@ def _kernel_clients(ns, port: int) -> list[bool]:
         return await asyncio.gather(*(_kernel_echo_client(n, port) for n in range(CLIENTS)))
 
     return call_in_namespace(ns.name, asyncio.run, all_clients())
+
+
+@contextlib.contextmanager
+def _listeners_with(running, **changes):
+    """The stack's TCP configuration changed (for listeners made inside the block), then restored."""
+    running.socket().close()  # the socket layer attaches the TCP layer on first use
+    layer = running.stack.transport(IP_PROTOCOL_TCP)
+    before = layer.config
+    running.call(setattr, layer, "config", before.replace(**changes))
+    try:
+        yield
+    finally:
+        running.call(setattr, layer, "config", before)
+
+
+# "always": every connection is set up through a SYN cookie. Under load the TAP's queue drops bursts of
+# the clients' first segments (see ``TcpListener._after_lost_segments``): their later segments must not
+# be reset.
+COOKIE_MODES = pytest.mark.parametrize("syn_cookies", ["when_full", "always"])
+PORT_OFFSET = {"when_full": 0, "always": 10}  # each run its own port: the other's TIME-WAITs stay apart
 
 
 def test_nonblocking_connect_completes_through_select_writability(kernel_session):
@@ -89,22 +111,29 @@ def test_so_error_reports_refusal_after_poll(kernel_session):
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
 
 
-def test_200_concurrent_kernel_asyncio_clients_against_netstack_asyncio_server(kernel_session):
+@COOKIE_MODES
+def test_200_concurrent_kernel_asyncio_clients_against_netstack_asyncio_server(kernel_session, syn_cookies):
     ns, running = kernel_session
     spec = importlib.util.spec_from_file_location("asyncio_server_example", EXAMPLES / "asyncio_server.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
 
+    port = 7100 + PORT_OFFSET[syn_cookies]
+
     async def scenario():
-        server = await example.serve(running, 7100)
+        with _listeners_with(running, syn_cookies=syn_cookies):
+            server = await example.serve(running, port)
         try:
-            return await asyncio.to_thread(_kernel_clients, ns, 7100)
+            return await asyncio.to_thread(_kernel_clients, ns, port)
         finally:
             server.close()
             await server.wait_closed()
 
+    cookies_before = running.stack.counters.get("tcp.syncookies.recv_ok", 0)
     results = asyncio.run(scenario())
     assert len(results) == CLIENTS and all(results)
+    if syn_cookies == "always":
+        assert running.stack.counters["tcp.syncookies.recv_ok"] - cookies_before == CLIENTS
 
 
 def test_200_concurrent_netstack_asyncio_clients_against_a_kernel_server(kernel_session):
@@ -224,14 +253,16 @@ class SelectorsEchoServer:
         self.served += 1
 
 
-def test_netstack_selectors_server_against_200_kernel_clients(kernel_session):
+@COOKIE_MODES
+def test_netstack_selectors_server_against_200_kernel_clients(kernel_session, syn_cookies):
     ns, running = kernel_session
-    server = SelectorsEchoServer(running, 7300)
+    with _listeners_with(running, syn_cookies=syn_cookies):
+        server = SelectorsEchoServer(running, 7300 + PORT_OFFSET[syn_cookies])
     stop = threading.Event()
     thread = threading.Thread(target=server.run, args=(stop,))
     thread.start()
     try:
-        results = _kernel_clients(ns, 7300)
+        results = _kernel_clients(ns, 7300 + PORT_OFFSET[syn_cookies])
     finally:
         stop.set()
         thread.join(10)

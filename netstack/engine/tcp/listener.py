@@ -17,8 +17,10 @@ Bounds (ARCHITECTURE.md: memory bounded everywhere something queues):
 - ``accept_backlog``: established children not yet taken by ``accept()``. When full, new SYNs (and
   ACKs carrying a cookie) are dropped (``tcp.drop.accept_queue_full``), like Linux's listen overflow.
 
-Counters ``tcp.syncookies.sent``, ``tcp.syncookies.recv_ok``, ``tcp.syncookies.recv_failed``; trace
-events ``tcp.syncookie_sent`` (to, port, mss) and ``tcp.syncookie_checked`` (from, port, valid).
+Counters ``tcp.syncookies.sent``, ``tcp.syncookies.recv_ok``, ``tcp.syncookies.recv_failed``,
+``tcp.drop.syncookie_after_gap`` (a later segment of a cookie connection whose first ones were lost:
+dropped, not reset, see ``_after_lost_segments``); trace events ``tcp.syncookie_sent`` (to, port, mss)
+and ``tcp.syncookie_checked`` (from, port, valid, after_gap).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections import deque
 
 from netstack.machines.tcp_connection import TCP_TABLE, TcpState
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
-from netstack.engine.tcp.segment import ACK, CWR, ECE, RST, SYN, TcpSegment
+from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 from netstack.engine.tcp.seqnum import SEQ_MASK
 from netstack.engine.tcp.syn_cookies import (
     COOKIE_PERIOD, MAX_COOKIE_AGE, MSS_TABLE, decode_timestamp_options, encode_timestamp_options, mss_index_for,
@@ -160,6 +162,11 @@ class TcpListener:
         return False
 
     # -- SYN cookies (RFC 4987 §3.6, syn_cookies.py) -------------------------------------------------
+    def _cookie_window(self) -> int:
+        """The window a cookie SYN-ACK offers (a SYN's window is never scaled, RFC 7323 §2.2): all the
+        client may send before anything from us acknowledges it."""
+        return min(self.config.receive_buffer, 0xFFFF)
+
     def _cookie_may_be_out(self, now: float) -> bool:
         if self.config.syn_cookies == "always":
             return True
@@ -176,7 +183,7 @@ class TcpListener:
         iss = layer.syn_cookies.make(four_tuple, syn.seq, mss_index, now)
         our_mss = config.mss or mss_for_mtu(layer.stack.path_mtu(src))
         reply = TcpSegment(syn.dst_port, syn.src_port, iss, (syn.seq + 1) & SEQ_MASK, SYN | ACK,
-                           min(config.receive_buffer, 0xFFFF), mss=our_mss)
+                           self._cookie_window(), mss=our_mss)
         if config.timestamps and syn.tsval is not None:
             wscale = syn.wscale if config.window_scaling else None
             if wscale is not None:
@@ -203,9 +210,13 @@ class TcpListener:
         client_isn = (seg.seq - 1) & SEQ_MASK
         iss = (seg.ack - 1) & SEQ_MASK
         mss_index = layer.syn_cookies.check(four_tuple, client_isn, iss, now)
+        after_gap = mss_index is None and self._after_lost_segments(seg, four_tuple, iss, now)
         if layer._trace is not None:
             layer._trace("tcp.syncookie_checked", **{"from": ".".join(map(str, src))}, port=seg.src_port,
-                         valid=mss_index is not None)
+                         valid=mss_index is not None, after_gap=after_gap)
+        if after_gap:
+            layer.counters.incr("tcp.drop.syncookie_after_gap")
+            return True
         if mss_index is None:
             layer.counters.incr("tcp.syncookies.recv_failed")
             return False
@@ -228,6 +239,24 @@ class TcpListener:
         conn.segment_arrived(seg, now)
         layer.connection_changed(conn, now)
         return True
+
+    def _after_lost_segments(self, seg: TcpSegment, four_tuple: tuple, iss: int, now: float) -> bool:
+        """Whether ``seg``, which failed the cookie check, is a later segment of a cookie connection.
+
+        The cookie is checked against SEG.SEQ - 1, which is the client's ISN only in the first segment
+        after the handshake. When that ACK and the first data segments are lost (a full TAP queue drops
+        a burst of them; or the ACK was dropped on a full accept queue), the next one, SEG.SEQ past
+        ISN + 1, fails; a reset would kill a connection the client rightly believes established (Linux
+        resets it, but loses no segments between its own sockets). Dropped instead, the client's
+        retransmission from ISN + 1 validates. Only a segment that carries data or a FIN, and whose
+        SEG.SEQ lies within the cookie SYN-ACK's window past an ISN the cookie in SEG.ACK could stand
+        for, is dropped: anything else still gets the reset of RFC 9293 §3.10.7.2."""
+        if not seg.payload and not seg.flags & FIN:
+            return False  # a client sends bare ACKs only in answer to us, and we sent nothing more
+        window = self._cookie_window()
+        seq = (seg.seq - 1) & SEQ_MASK
+        return any(0 < (seq - isn) & SEQ_MASK <= window
+                   for isn in self.layer.syn_cookies.client_isns(four_tuple, iss, now))
 
     def child_changed(self, conn, now: float) -> None:
         """The layer reports that a child's state may have changed."""

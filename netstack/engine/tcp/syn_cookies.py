@@ -121,3 +121,18 @@ class SynCookies:
             return None
         mss_index = (value - self._hash(four_tuple, (count - age) & 0xFFFFFFFF)) & _LOW24
         return mss_index if mss_index < len(MSS_TABLE) else None
+
+    def client_isns(self, four_tuple: tuple, cookie: int, now: float) -> list[int]:
+        """Every client ISN for which ``cookie`` would pass ``check`` now (one per counter still valid
+        and MSS index): the cookie fixes ISN + hash, so it can be solved for the ISN. Used only to
+        recognise a later segment of a cookie connection whose first segments were lost, never to
+        accept one (a window of SEG.SEQ values would make a forged ACK 2^16 times easier)."""
+        count = self.counter(now)
+        base = (cookie - self._hash(four_tuple, 0xFFFFFFFF)) & SEQ_MASK
+        isns = []
+        for age in range(MAX_COOKIE_AGE + 1):
+            tick = (count - age) & 0xFFFFFFFF
+            h2 = self._hash(four_tuple, tick)
+            for mss_index in range(len(MSS_TABLE)):
+                isns.append((base - ((tick & 0xFF) << 24) - ((h2 + mss_index) & _LOW24)) & SEQ_MASK)
+        return isns

@@ -178,3 +178,137 @@ def test_cookie_acks_are_not_checked_when_no_cookie_went_out():
 def test_syn_cookie_mode_is_validated():
     with pytest.raises(ValueError, match="syn_cookies"):
         TcpConfig(syn_cookies="sometimes")
+
+
+def _tcp_frames_from(frames, src: bytes, dst: bytes):
+    """(frame, segment) for the IPv4 TCP frames in ``frames`` (Ethernet + 20-byte IP header)."""
+    for frame in frames:
+        if len(frame) >= 54 and frame[23] == 6 and bytes(frame[26:30]) == src:
+            yield frame, decode_segment(bytes(frame[34:]), src, dst)[0]
+
+
+def test_lost_first_segments_of_a_cookie_connection_are_dropped_not_reset_and_retransmitted():
+    # Only the first segment after the handshake (SEG.SEQ = ISN + 1) proves a cookie. When the
+    # client's ACK and its first data segment are lost, the next one fails the check: it must be
+    # dropped (the client retransmits from ISN + 1), not reset as an "ACK in LISTEN".
+    net, a, b, ta, tb, server, accepted = _hosts(TcpConfig(syn_cookies="always"))
+    lost = []
+    keep = a._transmit
+
+    def lossy(frames):
+        passed = []
+        for frame in frames:
+            segs = list(_tcp_frames_from([frame], A, B))
+            if segs and not segs[0][1].flags & SYN and len(lost) < 2:
+                lost.append(segs[0][1])  # the ACK of the SYN-ACK and the next one
+                continue
+            passed.append(frame)
+        return keep(passed)
+
+    a._transmit = lossy
+    stream = a.call(TcpStream.connect, ta, B, 80)
+    payload = random.Random(3).randbytes(20_000)
+    a.call(stream.send, payload)
+    assert net.run_until(lambda: stream.connected, 5)
+    a.call(stream.shutdown)  # (a CLOSE in SYN-SENT would delete the TCB)
+    got = bytearray()
+
+    def drained() -> bool:
+        if accepted and accepted[0].readable:
+            got.extend(b.call(accepted[0].recv, 1 << 20))
+        return bool(accepted) and accepted[0].at_eof
+
+    assert net.run_until(drained, 30)
+    # the segments at ISN + 1 (the ACK completing the handshake, with or without data) were lost
+    assert len(lost) == 2 and lost[0].seq == (stream.conn.snd.iss + 1) & 0xFFFFFFFF
+    assert bytes(got) == payload and stream.error is None
+    counters = b.stack.counters
+    assert counters["tcp.drop.syncookie_after_gap"] >= 1
+    assert counters.get("tcp.syncookies.recv_failed", 0) == 0 and counters.get("tcp.resets_sent", 0) == 0
+    assert counters["tcp.syncookies.recv_ok"] == 1
+
+
+def test_a_data_segment_far_from_any_cookie_still_gets_a_reset():
+    net, a, b, ta, tb, server, accepted = _hosts(TcpConfig(syn_cookies="always"))
+    src = bytes([192, 0, 2, 1])
+    stray = TcpSegment(40000, 80, 5001, 0xDEADBEEF, ACK, 1000, payload=b"x" * 100)
+    b.call(tb.receive, src, B, encode_segment(stray, src, B), net.clock)
+    assert b.stack.counters["tcp.syncookies.recv_failed"] == 1 and b.stack.counters["tcp.resets_sent"] == 1
+    assert b.stack.counters.get("tcp.drop.syncookie_after_gap", 0) == 0
+
+
+def test_many_concurrent_cookie_connections_on_a_lossy_reordering_link_all_deliver_intact():
+    # Every SYN gets a cookie; window scaling, timestamps and SACK ride in the TSval; frames are lost
+    # and reordered, so a cookie connection's first segments often arrive after later ones.
+    net = sim.Network(seed=5)
+    a = net.host("192.0.2.1/24")
+    b = net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.002, loss=0.03, reorder=0.25, reorder_delay=0.004)
+    ta = TcpLayer.attach(a.stack, TcpConfig(synack_retries=30, max_syn_retransmits=30))
+    tb = TcpLayer.attach(b.stack, TcpConfig(syn_cookies="always"))
+    server = TcpServer(tb, 80)
+    accepted = []
+    server.on_accept = lambda srv, now: accepted.append(srv.accept())
+    rng = random.Random(7)
+    payloads = {}
+    streams = []
+    for number in range(40):
+        body = rng.randbytes(rng.randrange(3_000, 40_000))
+        payloads[number.to_bytes(2, "big")] = body
+        stream = a.call(TcpStream.connect, ta, B, 80)
+        a.call(stream.send, number.to_bytes(2, "big") + body)
+        streams.append(stream)
+    received = {}
+    assert net.run_until(lambda: all(s.connected for s in streams), 60)
+    for stream in streams:
+        a.call(stream.shutdown)
+
+    def all_read() -> bool:
+        for conn in accepted:
+            if conn is not None and conn.readable:
+                received.setdefault(id(conn), [conn, bytearray()])[1].extend(b.call(conn.recv, 1 << 20))
+        return len(accepted) == 40 and all(conn.at_eof for conn in accepted)
+
+    assert net.run_until(all_read, 120)
+    assert all(s.error is None for s in streams)
+    assert sorted(bytes(data[:2]) for _, data in received.values()) == sorted(payloads)
+    assert all(bytes(data[2:]) == payloads[bytes(data[:2])] for _, data in received.values())
+    counters = b.stack.counters
+    assert counters["tcp.syncookies.recv_ok"] == 40 and counters.get("tcp.resets_sent", 0) == 0
+    assert counters["tcp.drop.syncookie_after_gap"] >= 1  # the seed does lose/reorder first segments
+    assert accepted[0].conn.options.snd_wscale > 0 and accepted[0].conn.options.timestamps
+
+
+def test_a_cookie_ack_dropped_on_a_full_accept_queue_gets_in_with_the_retransmission():
+    # The valid cookie ACK is dropped while the accept queue is full; the client, established, goes on
+    # sending. Its later segments are dropped too (not reset); once the application accepts, the
+    # client's retransmission from ISN + 1 creates the connection and every byte arrives.
+    net = sim.Network(seed=11)
+    a = net.host("192.0.2.1/24")
+    b = net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.001)
+    ta = TcpLayer.attach(a.stack)
+    tb = TcpLayer.attach(b.stack, TcpConfig(syn_cookies="always"))
+    server = TcpServer(tb, 80, backlog=1)
+    first = a.call(TcpStream.connect, ta, B, 80)  # both SYNs get cookies while the queue is empty
+    second = a.call(TcpStream.connect, ta, B, 80)
+    payload = random.Random(4).randbytes(30_000)
+    a.call(second.send, payload)
+    assert net.run_until(lambda: second.connected, 5)
+    net.run(0.5)
+    counters = b.stack.counters
+    assert counters["tcp.drop.accept_queue_full"] >= 1 and counters["tcp.drop.syncookie_after_gap"] >= 1
+    assert counters.get("tcp.resets_sent", 0) == 0 and second.error is None
+    assert b.call(server.accept).remote_address[1] == first.local_address[1]
+    accepted = []
+    got = bytearray()
+
+    def drained() -> bool:
+        if not accepted and server.pending:
+            accepted.append(b.call(server.accept))
+        if accepted and accepted[0].readable:
+            got.extend(b.call(accepted[0].recv, 1 << 20))
+        return len(got) >= len(payload)
+
+    assert net.run_until(drained, 30)
+    assert bytes(got) == payload and second.error is None
