@@ -281,6 +281,8 @@ class Bench:
     # --- failures and the end of a test ---------------------------------------------------------------
     def _report(self, headline: str, matcher, frames, relative=None) -> str:
         lines = [headline]
+        if relative:
+            lines.append("(tcp seq/ack below are relative: " + ", ".join(f"{k} - {v}" for k, v in relative.items()) + ")")
         if frames:
             lines.append(f"frames received meanwhile ({len(frames)}, closest last):")
             for received in frames[-4:]:
