@@ -19,8 +19,8 @@ it passes over are kept for the report. A failure (``ExpectationFailed``) shows 
 for the frames that came closest, the expected and received field values side by side, and names
 the pcap.
 
-Time is the wire's: virtual on the simulator (waiting costs nothing and repeats exactly), monotonic
-on a real link.
+Time is the wire's: virtual on the simulator (waiting costs nothing and repeats exactly); on a real
+link, the wall clock ``netstack.link`` stamps frames with.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ import os
 
 from netstack.formats.craft import ARP, IP, Ether
 from netstack.formats.pcap import PcapWriter
-from netstack.testing.matchers import LayerMatcher, Matcher, decode, flag_letters, options_of
+from netstack.formats.text import summary_line
+from netstack.testing.matchers import LayerMatcher, Matcher, decode
 
-PCAP_EPOCH = 1_700_000_000.0  # pcap timestamps: epoch + the wire's clock (deterministic on the sim)
+PCAP_EPOCH = 1_700_000_000.0  # sim pcap timestamps: epoch + virtual time (deterministic files)
 
 
 class ExpectationFailed(AssertionError):
@@ -54,7 +55,7 @@ class Received:
         for layer, container in self.layers:
             if layer == name:
                 return container
-        raise KeyError(f"no {name} layer in {summary(self.layers)}")
+        raise KeyError(f"no {name} layer in {summary_line(self.data)}")
 
     def __contains__(self, name: str) -> bool:
         return any(layer == name for layer, _ in self.layers)
@@ -65,29 +66,7 @@ class Received:
         raise AttributeError(name)
 
     def __repr__(self):
-        return f"<Received t={self.time:.6f} {summary(self.layers)}>"
-
-
-def summary(layers) -> str:
-    """One line per frame: the layers and the fields that tell frames apart."""
-    parts = []
-    for name, c in layers or []:
-        if name == "ethernet":
-            parts.append(f"{c.src} > {c.dst}")
-        elif name == "arp":
-            parts.append(f"ARP {c.op} {c.spa} > {c.tpa}")
-        elif name == "ipv4":
-            fragment = " frag" if c.flags.get("mf") or c.fragment_offset else ""
-            parts.append(f"IPv4 {c.src} > {c.dst} ttl={c.ttl}{fragment}")
-        elif name == "icmp":
-            parts.append(f"ICMP {c.type}/{c.code}")
-        elif name == "udp":
-            parts.append(f"UDP {c.src_port} > {c.dst_port} len={len(c.payload)}")
-        elif name == "tcp":
-            options = ",".join(str(k) for k in options_of(c.options))
-            parts.append(f"TCP {c.src_port} > {c.dst_port} [{flag_letters(c.flags)}] seq={c.seq} ack={c.ack} "
-                         f"win={c.window} len={len(c.payload)}" + (f" <{options}>" if options else ""))
-    return " / ".join(parts)
+        return f"<Received t={self.time:.6f} {summary_line(self.data)}>"
 
 
 def side_by_side(matcher, layers, relative=None) -> list[str]:
@@ -165,7 +144,7 @@ class Bench:
 
     def _record(self, data: bytes, when: float) -> None:
         if self._pcap is not None:
-            self._pcap.write(data, PCAP_EPOCH + when)
+            self._pcap.write(data, when if self.wire.real_time else PCAP_EPOCH + when)
 
     def _read(self, timeout: float) -> Received | None:
         got = self.wire.receive_frame(timeout)
@@ -178,7 +157,7 @@ class Bench:
         if layers is None and len(data) >= 14 and data[12:14] not in (b"\x08\x00", b"\x08\x06"):
             return received  # another protocol (IPv6, LLDP): not ours to judge
         if problems:
-            self.problems.append(f"{summary(layers)}: {'; '.join(problems)}")
+            self.problems.append(f"{summary_line(data)}: {'; '.join(problems)}")
             raise IntegrityError(self._report(f"the DUT sent a damaged frame: {'; '.join(problems)}",
                                               None, [received]))
         self.received.append(received)
@@ -286,7 +265,7 @@ class Bench:
         if frames:
             lines.append(f"frames received meanwhile ({len(frames)}, closest last):")
             for received in frames[-4:]:
-                lines.append(f"  t={received.time:.6f} {summary(received.layers) or received.data[:32].hex()}")
+                lines.append(f"  t={received.time:.6f} {summary_line(received.data)}")
                 if matcher is not None and received.layers is not None:
                     lines.extend(side_by_side(matcher, received.layers, relative))
         else:

@@ -2,9 +2,9 @@
 
 * ``SimWire``: a port on a ``netstack.drivers.sim`` network. Waiting runs the network, so a 3-second
   timeout costs microseconds and every run repeats exactly (the virtual clock, seeded links).
-* ``PacketWire``: an ``AF_PACKET`` socket bound to one interface (a veth end, or a TAP's host side),
-  created inside the namespace that holds it. Waiting is ``select`` on the socket with
-  ``time.monotonic``. The socket asks for a ``virtio_net_hdr`` on every frame (``PACKET_VNET_HDR``):
+* ``PacketWire``: ``netstack.link.open`` (an ``AF_PACKET`` socket bound to one interface, a veth end or
+  a TAP's host side, created inside the namespace that holds it); the clock is the wall clock
+  ``netstack.link`` stamps frames with. The socket asks for a ``virtio_net_hdr`` on every frame (``PACKET_VNET_HDR``):
   a segment the sender left for offload arrives as one super-frame with a partial checksum, and is
   turned back into the frames a wire would carry (``netstack.drivers.segmentation_offload``), so
   matchers always see wire-sized frames with complete checksums.
@@ -18,11 +18,12 @@ from __future__ import annotations
 import collections
 import ctypes
 import fcntl
-import select
+import os
 import socket
 import struct
 import time
 
+from netstack.drivers import link
 from netstack.drivers.netns import call_in_namespace
 from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
@@ -33,10 +34,8 @@ from netstack.drivers.segmentation_offload import (
 )
 from netstack.formats.checksum import internet_checksum
 
-ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
-PACKET_OUTGOING = 4  # sll_pkttype of a frame this host sent: not something the DUT sent us
 VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 SIOCETHTOOL = 0x8946
 # ethtool_value commands (linux/ethtool.h): checksum, scatter-gather, TSO, GSO, GRO
@@ -95,51 +94,35 @@ class SimWire:
 
 
 class PacketWire:
-    """An AF_PACKET socket on ``interface`` inside network namespace ``namespace``."""
+    """``netstack.link``'s AF_PACKET ``Link`` on ``interface`` inside ``namespace``, with virtio headers."""
 
     real_time = True
 
     def __init__(self, namespace: str, interface: str):
         self.namespace, self.interface = namespace, interface
-        self.socket = call_in_namespace(namespace, self._open)
+        self.link = link.open(interface, netns=namespace)
+        # Ask for a virtio_net_hdr on every frame (both ways): the socket is shared, so set it on a dup.
+        with socket.socket(fileno=os.dup(self.link.fileno())) as view:
+            view.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
         self.pending: collections.deque = collections.deque()
-
-    def _open(self):
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        try:
-            sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-            sock.bind((self.interface, 0))
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
 
     @staticmethod
     def now() -> float:
-        return time.monotonic()
+        return time.time()  # what netstack.link stamps received frames with
 
     def send(self, frame: bytes) -> None:
-        self.socket.send(PLAIN_VNET_HEADER + bytes(frame))
+        self.link.send(PLAIN_VNET_HEADER + bytes(frame))
 
     def receive_frame(self, timeout: float):
-        deadline = time.monotonic() + max(timeout, 0.0)
+        deadline = time.time() + max(timeout, 0.0)
         while not self.pending:
-            remaining = deadline - time.monotonic()
-            if remaining < 0:
+            remaining = deadline - time.time()
+            if remaining <= 0:
                 return None
-            ready, _, _ = select.select([self.socket], [], [], remaining)
-            if not ready:
+            received = next(self.link.watch(count=1, timeout=remaining, outgoing=False), None)
+            if received is None:
                 return None
-            while True:
-                try:
-                    data, address = self.socket.recvfrom(65536 + VNET_HEADER_LENGTH)
-                except BlockingIOError:
-                    break
-                if address[2] == PACKET_OUTGOING:
-                    continue
-                now = time.monotonic()
-                self.pending.extend((frame, now) for frame in wire_frames(data))
+            self.pending.extend((frame, received.timestamp) for frame in wire_frames(received.data))
         return self.pending.popleft()
 
     @staticmethod
@@ -147,7 +130,7 @@ class PacketWire:
         time.sleep(max(seconds, 0.0))
 
     def close(self) -> None:
-        self.socket.close()
+        self.link.close()
 
 
 def wire_frames(data: bytes) -> list[bytes]:
