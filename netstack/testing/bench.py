@@ -70,21 +70,30 @@ class Received:
 
 
 def side_by_side(matcher, layers, relative=None) -> list[str]:
-    """The report rows: field, expected, received, verdict (combinations: each layer matcher inside)."""
-    if not isinstance(matcher, LayerMatcher):
-        lines = [f"    {matcher.describe()}: {frame_mismatch(matcher, layers, relative) or 'matches'}"]
-        inners = getattr(matcher, "matchers", None) or [getattr(matcher, "matcher", None)]
-        for inner in inners:
-            if isinstance(inner, LayerMatcher):
-                lines.extend(side_by_side(inner, layers, relative))
+    """The report rows: field, expected, received, verdict. ``all_of`` layer matchers make one table;
+    each alternative of ``any_of`` gets its own."""
+    if isinstance(matcher, LayerMatcher):
+        return _table(matcher.report(layers, relative))
+    inners = getattr(matcher, "matchers", None)
+    if inners is not None and all(isinstance(m, LayerMatcher) for m in inners):
+        if type(matcher).__name__ == "all_of":
+            return _table([row for m in inners for row in m.report(layers, relative)])
+        lines = []
+        for number, inner in enumerate(inners, 1):
+            lines.append(f"    alternative {number}:")
+            lines.extend(_table(inner.report(layers, relative)))
         return lines
-    rows = matcher.report(layers, relative)
+    return [f"    {matcher.describe()}: {frame_mismatch(matcher, layers, relative) or 'matches'}"]
+
+
+def _table(rows) -> list[str]:
     width = max([len(r[0]) for r in rows] + [5])
     expected_width = max([len(r[1]) for r in rows] + [8])
-    lines = [f"    {'field':{width}}  {'expected':{expected_width}}  received"]
+    received_width = max([len(r[2]) for r in rows] + [8])
+    lines = [f"    {'field':{width}}  {'expected':{expected_width}}  {'received':{received_width}}"]
     for field, expected, received, reason in rows:
         verdict = "ok" if reason is None else f"MISMATCH: {reason}"
-        lines.append(f"    {field:{width}}  {expected:{expected_width}}  {received:24}  {verdict}")
+        lines.append(f"    {field:{width}}  {expected:{expected_width}}  {received:{received_width}}  {verdict}")
     return lines
 
 
