@@ -9,5 +9,16 @@
 * ``tcp_model``: a hypothesis ``RuleBasedStateMachine`` that drives segments and checks invariants.
 * ``plugin``: the pytest plugin (``pytest --dut sim|tap|linux|cmd:...``).
 
-See docs/testing.md.
+``expect(frame, matcher)`` checks one frame (integrity first, then the fields); ``Bench.expect`` waits
+for one. See docs/testing.md.
 """
+
+from netstack.testing.bench import Bench, ExpectationFailed, IntegrityError, expect
+from netstack.testing.matchers import (
+    ANY, all_of, any_of, arp, between, ethernet, has, icmp, ipv4, not_, predicate, tcp, udp,
+)
+
+__all__ = [
+    "ANY", "Bench", "ExpectationFailed", "IntegrityError", "all_of", "any_of", "arp", "between", "ethernet",
+    "expect", "has", "icmp", "ipv4", "not_", "predicate", "tcp", "udp",
+]

@@ -114,6 +114,22 @@ def frame_mismatch(matcher, layers, relative=None) -> str | None:
     return matcher.mismatch(layers)
 
 
+def expect(frame, matcher, *, relative=None) -> Received:
+    """Check one frame (bytes or ``Received``) against ``matcher``, gVisor ``checker`` style: lengths
+    and checksums first (``IntegrityError``), then the fields (``ExpectationFailed``, side by side).
+    ``netstack.testing.expect`` is this function; ``Bench.expect`` waits for such a frame."""
+    data = frame.data if isinstance(frame, Received) else bytes(frame)
+    layers, problems = decode(data)
+    received = Received(data, getattr(frame, "time", 0.0), layers)
+    if problems:
+        raise IntegrityError(f"damaged frame: {'; '.join(problems)}\n  {summary_line(data)}")
+    reason = frame_mismatch(matcher, layers, relative)
+    if reason is not None:
+        raise ExpectationFailed("\n".join([f"expected {matcher.describe()}: {reason}", f"  {summary_line(data)}",
+                                           *side_by_side(matcher, layers, relative)]))
+    return received
+
+
 class Bench:
     """A fake host on ``wire`` (a ``netstack.testing.wire`` port) talking to the DUT at ``dut_ip``."""
 

@@ -5,8 +5,8 @@ project) and loaded by netstack's own ``tests/conftest.py``. Fixtures:
 
 * ``dut``: the session's ``netstack.testing.targets.Target`` (default ``sim``; started once, its
   namespaces deleted at the end of the session even when tests fail).
-* ``bench``: a ``Bench`` on the DUT's link for one test, its pcap in ``--bench-pcaps`` (default a
-  temporary directory), kept when the test fails and named in the failure report.
+* ``bench``: a ``Bench`` on the DUT's link for one test, its pcap in ``--bench-pcaps`` (default
+  ``$TMPDIR/netstack-bench/<pid>``), kept when the test fails and named in the failure report.
 * ``tcp_peer``: a factory ``tcp_peer(port=7, **kwargs) -> TcpPeer`` on that bench.
 * ``dut_connection``: ``dut_connection(port)`` makes the DUT open a connection to the bench; skips on
   targets that cannot (``cmd:``).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 
 import pytest
 
@@ -85,14 +86,23 @@ def pytest_runtest_makereport(item, call):
         item.bench_failed = report.failed
 
 
+@pytest.fixture(scope="session")
+def bench_pcaps(request):
+    """Where the per-test pcaps go: --bench-pcaps, or $TMPDIR/netstack-bench/<pid> (outside pytest's
+    rotated temporary directories, so a failed test's pcap outlives later runs); removed when empty."""
+    directory = request.config.getoption("--bench-pcaps") or os.path.join(
+        tempfile.gettempdir(), "netstack-bench", str(os.getpid()))
+    os.makedirs(directory, exist_ok=True)
+    yield directory
+    try:
+        os.rmdir(directory)  # only when no failed test left its pcap
+    except OSError:
+        pass
+
+
 @pytest.fixture
-def bench(request, dut, tmp_path_factory):
-    directory = request.config.getoption("--bench-pcaps")
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    else:
-        directory = str(tmp_path_factory.getbasetemp() / "bench-pcaps")
-        os.makedirs(directory, exist_ok=True)
+def bench(request, dut, bench_pcaps):
+    directory = bench_pcaps
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:120]
     bench = dut.bench(os.path.join(directory, f"{name}.pcap"))
     try:

@@ -3,9 +3,9 @@
 * ``SimWire``: a port on a ``netstack.drivers.sim`` network. Waiting runs the network, so a 3-second
   timeout costs microseconds and every run repeats exactly (the virtual clock, seeded links).
 * ``PacketWire``: ``netstack.link.open`` (an ``AF_PACKET`` socket bound to one interface, a veth end or
-  a TAP's host side, created inside the namespace that holds it); the clock is the wall clock
-  ``netstack.link`` stamps frames with. The socket asks for a ``virtio_net_hdr`` on every frame (``PACKET_VNET_HDR``):
-  a segment the sender left for offload arrives as one super-frame with a partial checksum, and is
+  a TAP's host side, created inside the namespace that holds it); each frame carries the time the
+  kernel received it (``SO_TIMESTAMPNS``), so a schedule is measured right even when the bench is
+  slow. The socket asks for a ``virtio_net_hdr`` on every frame (``PACKET_VNET_HDR``): a segment the sender left for offload arrives as one super-frame with a partial checksum, and is
   turned back into the frames a wire would carry (``netstack.drivers.segmentation_offload``), so
   matchers always see wire-sized frames with complete checksums.
 
@@ -19,6 +19,7 @@ import collections
 import ctypes
 import fcntl
 import os
+import select
 import socket
 import struct
 import time
@@ -36,6 +37,10 @@ from netstack.formats.checksum import internet_checksum
 
 SOL_PACKET = 263
 PACKET_VNET_HDR = 15
+PACKET_OUTGOING = link.PACKET_OUTGOING  # a frame this host sent: not something the DUT sent us
+MAX_READ = link.MAX_FRAME + VNET_HEADER_LENGTH
+SO_TIMESTAMPNS = 35  # asm-generic/socket.h (Python's socket module lacks the name); also SCM_TIMESTAMPNS
+TIMESPEC = struct.Struct("qq")  # struct timespec of SCM_TIMESTAMPNS
 VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 SIOCETHTOOL = 0x8946
 # ethtool_value commands (linux/ethtool.h): checksum, scatter-gather, TSO, GSO, GRO
@@ -94,21 +99,25 @@ class SimWire:
 
 
 class PacketWire:
-    """``netstack.link``'s AF_PACKET ``Link`` on ``interface`` inside ``namespace``, with virtio headers."""
+    """``netstack.link``'s AF_PACKET ``Link`` on ``interface`` inside ``namespace``, with virtio headers
+    and kernel receive timestamps."""
 
     real_time = True
 
     def __init__(self, namespace: str, interface: str):
         self.namespace, self.interface = namespace, interface
         self.link = link.open(interface, netns=namespace)
-        # Ask for a virtio_net_hdr on every frame (both ways): the socket is shared, so set it on a dup.
-        with socket.socket(fileno=os.dup(self.link.fileno())) as view:
-            view.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        # The Link's socket, seen through a second descriptor to read it with recvmsg: a virtio_net_hdr on
+        # every frame (both ways), and the time the kernel received each frame. A retransmission schedule
+        # must not depend on when this process got round to reading (``Link`` stamps frames when read).
+        self.socket = socket.socket(fileno=os.dup(self.link.fileno()))
+        self.socket.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        self.socket.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.pending: collections.deque = collections.deque()
 
     @staticmethod
     def now() -> float:
-        return time.time()  # what netstack.link stamps received frames with
+        return time.time()  # the clock of the kernel's SO_TIMESTAMPNS (CLOCK_REALTIME)
 
     def send(self, frame: bytes) -> None:
         self.link.send(PLAIN_VNET_HEADER + bytes(frame))
@@ -119,10 +128,17 @@ class PacketWire:
             remaining = deadline - time.time()
             if remaining <= 0:
                 return None
-            received = next(self.link.watch(count=1, timeout=remaining, outgoing=False), None)
-            if received is None:
+            if not select.select([self.socket], [], [], remaining)[0]:
                 return None
-            self.pending.extend((frame, received.timestamp) for frame in wire_frames(received.data))
+            data, ancillary, _, address = self.socket.recvmsg(MAX_READ, socket.CMSG_SPACE(TIMESPEC.size))
+            if address[2] == PACKET_OUTGOING:
+                continue
+            stamp = time.time()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
+                    seconds, nanoseconds = TIMESPEC.unpack_from(value)
+                    stamp = seconds + nanoseconds / 1e9
+            self.pending.extend((frame, stamp) for frame in wire_frames(data))
         return self.pending.popleft()
 
     @staticmethod
@@ -130,6 +146,7 @@ class PacketWire:
         time.sleep(max(seconds, 0.0))
 
     def close(self) -> None:
+        self.socket.close()
         self.link.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netstack.formats import TCP
+from netstack.testing import ExpectationFailed, IntegrityError, expect
 from netstack.formats.craft import ICMP, IP, TCP as CraftTCP, UDP, Ether
 from netstack.formats.fields import field_names
 from netstack.testing.matchers import (
@@ -89,3 +90,15 @@ def test_icmp_fields_of_any_type_are_matchable():
     ping = bytes(Ether() / IP(src="192.0.2.2", dst="192.0.2.1") / ICMP(type="echo_reply", identifier=3, sequence=4))
     assert icmp(type="echo_reply", identifier=3, sequence=4).mismatch(layers(ping)) is None
     assert icmp(type=0).mismatch(layers(ping)) is None  # the number works as well as the name
+
+
+def test_expect_checks_one_frame_integrity_first():
+    isn = 1000
+    received = expect(SYNACK, ipv4(tcp(flags="SA", ack=isn + 1), ttl=64))
+    assert received["tcp"].seq == 5000
+    with pytest.raises(ExpectationFailed, match="MISMATCH: flags SA != R"):
+        expect(SYNACK, tcp(flags="R"))
+    damaged = bytearray(SYNACK)
+    damaged[22] ^= 1  # the TTL: the IPv4 header checksum fails
+    with pytest.raises(IntegrityError, match="ipv4 checksum"):
+        expect(bytes(damaged), tcp(flags="SA"))
