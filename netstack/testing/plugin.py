@@ -1,6 +1,6 @@
 """The pytest plugin: ``pytest --dut sim|tap|linux|cmd:COMMAND`` and the fixtures of the bench.
 
-Registered as the ``netstack`` entry point of ``pytest11`` (so an installed netstack offers it to any
+Registered as the ``netstack.testing.plugin`` entry point of ``pytest11`` (so an installed netstack offers it to any
 project) and loaded by netstack's own ``tests/conftest.py``. Fixtures:
 
 * ``dut``: the session's ``netstack.testing.targets.Target`` (default ``sim``; started once, its
@@ -11,8 +11,7 @@ project) and loaded by netstack's own ``tests/conftest.py``. Fixtures:
 * ``dut_connection``: ``dut_connection(port)`` makes the DUT open a connection to the bench; skips on
   targets that cannot (``cmd:``).
 
-Marks: ``@pytest.mark.dut("sim", "linux")`` runs a test only on those target kinds (others skip with
-the reason); targets needing root skip when not root.
+Targets needing root skip (saying so) when not root.
 """
 
 from __future__ import annotations
@@ -26,20 +25,14 @@ import pytest
 from netstack.testing.targets import Unsupported, target_for
 from netstack.testing.tcp_peer import TcpPeer
 
-_targets: dict = {}
-
 
 def pytest_addoption(parser):
     group = parser.getgroup("netstack", "netstack black-box protocol tests")
     group.addoption("--dut", default=os.environ.get("NETSTACK_DUT", "sim"), metavar="TARGET",
-                    help="device under test: sim (default), sim:SEED, tap, linux or cmd:COMMAND "
-                         "(a program following `netstack up`'s contract)")
+                    help="device under test: sim (default, or $NETSTACK_DUT), sim:SEED, tap, linux or "
+                         "cmd:COMMAND (a program following `netstack up`'s contract)")
     group.addoption("--bench-pcaps", default=None, metavar="DIR",
                     help="directory for the bench's per-test pcaps (kept for failed tests)")
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "dut(*kinds): run only against these DUT kinds (sim, tap, linux, cmd)")
 
 
 def _needs_root(spec: str) -> str | None:
@@ -59,23 +52,10 @@ def dut(request):
     if reason:
         pytest.skip(reason)
     target = target_for(spec).start()
-    _targets[spec] = target
     try:
         yield target
     finally:
         target.stop()
-        _targets.pop(spec, None)
-
-
-@pytest.fixture(autouse=True)
-def _dut_kinds(request):
-    marker = request.node.get_closest_marker("dut")
-    if marker is None:
-        return
-    spec = request.config.getoption("--dut")
-    kind = spec.split(":", 1)[0]
-    if kind not in marker.args:
-        pytest.skip(f"runs against {', '.join(marker.args)} only, not {kind}")
 
 
 @pytest.hookimpl(hookwrapper=True)
