@@ -9,7 +9,7 @@ invariants; hypothesis shrinks a failing run to the shortest script of steps.
 
 Every run connects to echo (port 7) and then takes steps: new data whose ACK is valid, acknowledges
 data the DUT never sent, or is far older than SND.UNA; retransmissions; data ahead of a hole; an RST
-outside the window, exactly at RCV.NXT or inside the window; idle time. Byte ``i`` of the stream is
+outside the window, exactly at RCV.NXT or inside the window; a SYN; idle time. Byte ``i`` of the stream is
 always ``CONTENT[i]``, whichever segment carries it, so the echo shows what the DUT delivered.
 
 Invariants, checked on every segment the DUT sends:
@@ -22,7 +22,8 @@ Invariants, checked on every segment the DUT sends:
   (RFC 5961 §5.2 drops it, RFC 793 kept the text), both pass;
 * RST rules (RFC 9293 §3.10.7.4 second check, RFC 5961 §3.2): an RST outside the window changes
   nothing (the connection still echoes); an RST at exactly RCV.NXT resets it (new data gets an RST);
-  an RST inside the window but not at RCV.NXT either resets it or draws a challenge ACK and keeps it.
+  an RST inside the window but not at RCV.NXT either resets it or draws a challenge ACK and keeps it;
+  a SYN draws a challenge ACK (RFC 5961 §4.2) or an RST (RFC 793), never a SYN-ACK.
 
 ``steps`` of the last run (the shrunk one, after a failure) are kept on the class as ``last_steps``.
 """
@@ -107,6 +108,8 @@ class TcpEchoMachine(RuleBasedStateMachine):
                 self.bench.send(self.peer.segment("A", seq=self.offset_seq(self.sent_end), absolute=True))
 
     def check(self, segment) -> None:
+        if segment.flags.syn:
+            raise TcpInvariantViolation(f"the DUT sent a SYN on an established connection; steps: {self.steps}")
         if segment.flags.rst:
             if not (self.closed or self.maybe_reset):
                 raise TcpInvariantViolation(f"the DUT reset a connection nothing legal reset: RST seq={segment.seq}; "
@@ -174,6 +177,19 @@ class TcpEchoMachine(RuleBasedStateMachine):
         if where == "exact":
             self.closed = True
         self.probe(expect_reset=where == "exact")
+
+    @precondition(lambda self: not self.closed)
+    @rule(offset=st.integers(0, 1000))
+    def syn(self, offset):
+        """A SYN in ESTABLISHED: a challenge ACK (RFC 5961 §4.2, RFC 9293 §3.10.7.4 fourth check) or,
+        under RFC 793's rule, an RST; never a new handshake."""
+        self.steps.append(f"syn(offset={offset})")
+        self.bench.send(self.peer.segment("S", seq=(self.dut_ack + offset) % SEQUENCE_SPACE, ack=0, absolute=True,
+                                          options=[("mss", 1460)]))
+        self.maybe_reset = True
+        self.rst_seen = False
+        self.pump()
+        self.probe(expect_reset=False)
 
     def probe(self, *, expect_reset: bool) -> None:
         """One new byte: an alive connection acknowledges it, a reset one answers RST (RFC 9293 §3.10.7.1)."""

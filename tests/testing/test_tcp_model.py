@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from netstack.engine.tcp.receive import SEQ_MASK, ReceivePath
-from netstack.testing.targets import SimTarget
+from netstack.testing.targets import LinuxTarget, SimTarget
 from netstack.testing.tcp_model import TcpInvariantViolation, tcp_state_machine
 
 SETTINGS = settings(max_examples=40, stateful_step_count=12, deadline=None, derandomize=True,
@@ -41,3 +41,11 @@ def test_the_state_machine_finds_and_shrinks_a_planted_bad_ack_bug(monkeypatch):
     assert "acknowledged unsent data" in str(failure.value)
     # shrunk to the one step that shows it: new data whose ACK covers data the DUT never sent
     assert machine.last_steps == ["send_data(size=1, ack=unsent)"], machine.last_steps
+
+
+@pytest.mark.netns
+def test_the_linux_kernel_keeps_the_invariants():
+    """The same machine against the kernel, in real time: a few short runs (about half a minute)."""
+    with LinuxTarget("linux") as target:
+        machine = tcp_state_machine(target)
+        run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=4, stateful_step_count=6))
