@@ -2,8 +2,8 @@
 
 RFC 5961's mitigations are optional in RFC 9293 ("RFC 5961 ... describes a potential blind reset
 attack and optional mitigation approach"), so where the classic rule and the challenge ACK differ the
-cases accept both. Linux implements RFC 5961 (challenge ACKs); netstack does too, or resets where RFC
-793 did — the cases say which outcome each stack showed when written.
+cases accept both. When the cases were written, Linux (6.18) and netstack both answered an in-window RST
+and a SYN in ESTABLISHED with a challenge ACK; a stack that resets instead, as RFC 793 did, passes too.
 """
 
 from __future__ import annotations
