@@ -25,12 +25,13 @@ link, the wall clock ``netstack.link`` stamps frames with.
 
 from __future__ import annotations
 
+import collections
 import os
 
 from netstack.formats.craft import ARP, IP, Ether
 from netstack.formats.pcap import PcapWriter
 from netstack.formats.text import summary_line
-from netstack.testing.matchers import LayerMatcher, Matcher, decode
+from netstack.testing.matchers import LayerMatcher, Matcher, all_of, any_of, decode, not_
 
 PCAP_EPOCH = 1_700_000_000.0  # sim pcap timestamps: epoch + virtual time (deterministic files)
 
@@ -74,12 +75,11 @@ def side_by_side(matcher, layers, relative=None) -> list[str]:
     each alternative of ``any_of`` gets its own."""
     if isinstance(matcher, LayerMatcher):
         return _table(matcher.report(layers, relative))
-    inners = getattr(matcher, "matchers", None)
-    if inners is not None and all(isinstance(m, LayerMatcher) for m in inners):
-        if type(matcher).__name__ == "all_of":
-            return _table([row for m in inners for row in m.report(layers, relative)])
+    if isinstance(matcher, (any_of, all_of)) and all(isinstance(m, LayerMatcher) for m in matcher.matchers):
+        if isinstance(matcher, all_of):
+            return _table([row for m in matcher.matchers for row in m.report(layers, relative)])
         lines = []
-        for number, inner in enumerate(inners, 1):
+        for number, inner in enumerate(matcher.matchers, 1):
             lines.append(f"    alternative {number}:")
             lines.extend(_table(inner.report(layers, relative)))
         return lines
@@ -98,19 +98,17 @@ def _table(rows) -> list[str]:
 
 
 def frame_mismatch(matcher, layers, relative=None) -> str | None:
-    """None when the decoded frame ``layers`` satisfies ``matcher`` (a layer matcher or a combination)."""
+    """None when the decoded frame ``layers`` satisfies ``matcher``: a layer matcher, or ``any_of`` /
+    ``all_of`` / ``not_`` of them (walked here, so ``relative`` reaches every layer matcher)."""
     if isinstance(matcher, LayerMatcher):
         return matcher.mismatch(layers, relative=relative)
-    combined = getattr(matcher, "matchers", None)
-    if combined is not None:
-        reasons = [frame_mismatch(m, layers, relative) for m in combined]
-        if type(matcher).__name__ == "any_of":
+    if isinstance(matcher, (any_of, all_of)):
+        reasons = [frame_mismatch(m, layers, relative) for m in matcher.matchers]
+        if isinstance(matcher, any_of):
             return None if any(r is None for r in reasons) else " | ".join(reasons)
-        failed = [r for r in reasons if r]
-        return failed[0] if failed else None
-    inner = getattr(matcher, "matcher", None)
-    if inner is not None:  # not_
-        return f"matches {inner.describe()}" if frame_mismatch(inner, layers, relative) is None else None
+        return next((r for r in reasons if r), None)
+    if isinstance(matcher, not_):
+        return f"matches {matcher.matcher.describe()}" if frame_mismatch(matcher.matcher, layers, relative) is None else None
     return matcher.mismatch(layers)
 
 
@@ -141,6 +139,7 @@ class Bench:
         self.pcap_path = os.fspath(pcap) if pcap is not None else None
         self._pcap = PcapWriter(self.pcap_path) if self.pcap_path else None
         self.received: list[Received] = []   # every frame from the DUT, in order
+        self._unread: collections.deque = collections.deque()  # read too early for an expectation: next
         self.problems: list[str] = []          # integrity failures seen
         self.sent = 0
 
@@ -172,6 +171,8 @@ class Bench:
             self._pcap.write(data, when if self.wire.real_time else PCAP_EPOCH + when)
 
     def _read(self, timeout: float) -> Received | None:
+        if self._unread:
+            return self._unread.popleft()
         got = self.wire.receive_frame(timeout)
         if got is None:
             return None
@@ -200,7 +201,7 @@ class Bench:
         if request.spa == self.dut_ip and self.dut_mac is None:
             self.dut_mac = request.sha
 
-    def resolve(self, within: float = 3.0) -> str:
+    def resolve(self, within: float = 10.0) -> str:
         """The DUT's MAC, asked by ARP (RFC 826) once and remembered."""
         if self.dut_mac is not None:
             return self.dut_mac
@@ -218,14 +219,18 @@ class Bench:
         return self.dut_mac
 
     # --- expectations ------------------------------------------------------------------------------
-    def expect(self, matcher, within: float = 1.0, *, relative=None, frames=None) -> Received:
+    def expect(self, matcher, within: float = 1.0, *, relative=None) -> Received:
         """The first frame matching ``matcher`` within ``within`` seconds; frames passed over are dropped
         from the queue (they stay in ``received`` and in the report)."""
-        skipped = [] if frames is None else frames
+        skipped = []
         end = self.now() + within
         while True:
-            remaining = end - self.now()
-            received = self._read(max(remaining, 0.0)) if remaining > 0 else None
+            # Past the deadline, frames already queued are still read: a frame is judged by when it
+            # arrived (the kernel's timestamp on a real link), not by when this process got to it.
+            received = self._read(max(end - self.now(), 0.0))
+            if received is not None and received.time > end:
+                self._unread.appendleft(received)  # it belongs to whatever is expected next
+                received = None
             if received is None:
                 raise ExpectationFailed(self._report(
                     f"expected {matcher.describe()} within {within} s: no such frame", matcher, skipped, relative))
@@ -239,9 +244,12 @@ class Bench:
         """No frame matching ``matcher`` for ``within`` seconds; returns the frames that came instead."""
         end = self.now() + within
         others = []
-        while self.now() < end:
-            received = self._read(end - self.now())
+        while True:
+            received = self._read(max(end - self.now(), 0.0))
             if received is None:
+                break
+            if received.time > end:
+                self._unread.appendleft(received)
                 break
             if received.layers is not None and frame_mismatch(matcher, received.layers, relative) is None:
                 raise ExpectationFailed(self._report(

@@ -125,9 +125,7 @@ class PacketWire:
     def receive_frame(self, timeout: float):
         deadline = time.time() + max(timeout, 0.0)
         while not self.pending:
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                return None
+            remaining = max(deadline - time.time(), 0.0)  # 0: still take a frame already queued
             if not select.select([self.socket], [], [], remaining)[0]:
                 return None
             data, ancillary, _, address = self.socket.recvmsg(MAX_READ, socket.CMSG_SPACE(TIMESPEC.size))
