@@ -13,6 +13,10 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, settings
 
+# The bench's fixtures and --dut (also the pytest11 entry point of an installed netstack; loading it
+# here makes a clean checkout work without reinstalling).
+pytest_plugins = ["netstack.testing.plugin"]
+
 settings.register_profile(
     "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
