@@ -33,7 +33,7 @@ def in_fast_recovery(cc: NewReno, flight=10 * MSS, snd_una=1000, snd_nxt=11000) 
 
 def test_rows_cite_rfcs_and_use_published_names():
     for row in TRANSITIONS:
-        assert row["rfc"].split()[0] in {"5681", "6582", "6298"}
+        assert row["rfc"].split()[0] in {"5681", "6582", "6298", "6675", "9406", "3522"}
         for name in (*row.get("conditions", ()), *row.get("unless", ())):
             assert name in CONGESTION_GUARDS
         for name in row.get("after", ()):
@@ -55,12 +55,12 @@ def test_explicit_initial_window_below_one_mss_is_rejected():
         NewReno(0)
 
 
-def test_slow_start_grows_by_min_acked_and_smss_rfc5681_3_1_equation_2():
+def test_slow_start_counts_bytes_up_to_l_smss_rfc3465_2_1():
     cc = NewReno(MSS)
     cc.on_ack(400, 0)
     assert cc.cwnd == 4 * MSS + 400
     cc.on_ack(5000, 0)
-    assert cc.cwnd == 4 * MSS + 400 + MSS
+    assert cc.cwnd == 4 * MSS + 400 + 2 * MSS, "L = 2 SMSS"
     assert cc.phase is P.SLOW_START
 
 

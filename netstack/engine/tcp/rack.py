@@ -68,23 +68,22 @@ class RackTlp:
     # -- the transmit log -------------------------------------------------------------------------
 
     def on_transmit(self, start: int, end: int, now: float, retransmission: bool = False) -> None:
-        """A segment [start, end) left now (new data appends; a retransmission restamps what it covers)."""
+        """A segment [start, end) left now: new data (beyond everything logged) appends a record; a
+        retransmission restamps what it covers."""
         if end <= start:
             return
         starts, ends = self._starts, self._ends
-        if not starts or start >= ends[-1]:
-            self._insert(len(starts), start, end, now, retransmission)
+        if not retransmission:
+            if not starts or start >= ends[-1]:
+                self._insert(len(starts), start, end, now, False)
             return
+        # A retransmission restamps the records it covers; bytes with no record were delivered already.
         self._split_at(start)
         self._split_at(end)
-        i = bisect_left(starts, start)
-        j = bisect_left(starts, end)
-        for k in range(i, j):  # records in the gaps between these were delivered: nothing to restamp
+        for k in range(bisect_left(starts, start), bisect_left(starts, end)):
             self._sent_at[k] = now
             self._retransmitted[k] = True
             self._lost[k] = False
-        if end > ends[-1]:
-            self._insert(len(starts), ends[-1], end, now, retransmission)
 
     def _insert(self, i: int, start: int, end: int, now: float, retransmission: bool) -> None:
         self._starts.insert(i, start)
