@@ -202,6 +202,13 @@ class SackScoreboard:
         self.recovery_point = self._nxt
         self.rescue_rxt = None
 
+    def mark_lost_below(self, offset: int) -> None:
+        """RACK (RFC 8985) found data lost up to this stream offset: every unSACKed byte below it
+        counts as lost (segments are sent in sequence order, so what RACK marks is a prefix apart
+        from retransmissions, which NextSeg does not resend before HighRxt anyway)."""
+        if offset > self._lost_below:
+            self._lost_below = min(offset, self._nxt)
+
     def retransmitted(self, seq: int, length: int) -> None:
         """A retransmission by NextSeg rule 1 or 3 (or after an RTO) went out: advance HighRxt."""
         end = self.offset(seq) + length
@@ -290,7 +297,8 @@ class SackScoreboard:
             highest = None
             for start, end, _lost in self._holes():
                 highest = (start, end)
-            if highest is not None:
+            # (A hole already retransmitted in this recovery gets no rescue: that copy is in flight.)
+            if highest is not None and highest[1] > high_rxt:
                 start, end = highest
                 first = max(start, end - self.mss)
                 return NextSegment(self.seq(first), end - first, 4)
