@@ -1,4 +1,5 @@
-"""The ``netstack`` command: one subcommand per module in ``netstack/commands/``.
+"""The ``netstack`` command: one subcommand per module in ``netstack/commands/`` named in ``COMMANDS``
+(a command too long for one module keeps its parts beside it: ``demo_sim``, ``demo_steps``).
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 The CLI holds no logic of its own; it only finds the commands, parses, and turns expected failures

@@ -8,18 +8,10 @@ iproute2; without them they skip with the reason, but CI has all three, and ther
 from __future__ import annotations
 
 import os
-import pathlib
 import shutil
-import sys
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-# Tests run with --import-mode=importlib (two areas may both have a test_tcp_options.py); each test
-# directory's own helper modules (formats_drawing, kernel_peers, ...) are importable by their names.
-for _directory in sorted(pathlib.Path(__file__).parent.iterdir()):
-    if _directory.is_dir() and not _directory.name.startswith((".", "_")):
-        sys.path.insert(0, str(_directory))
 
 settings.register_profile(
     "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -43,14 +35,6 @@ def netns_unavailable_reason() -> str | None:
     if shutil.which("ip") is None:
         return "needs iproute2 (the ip command)"
     return None
-
-
-def require_tool(name: str) -> str:
-    """Path of an external tool, or skip the test saying which package brings it."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"needs {name} (apt-get install it; .ci/run does)")
-    return path
 
 
 def pytest_collection_modifyitems(config, items):

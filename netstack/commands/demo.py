@@ -10,23 +10,21 @@ downloads 16 MiB from a kernel ``python3 -m http.server`` started in the namespa
 server is ended by its PID) — then prints a summary table (what ran, result, time) and deletes
 everything, also on failure or Ctrl-C. A missing tool (curl, arping) skips its step.
 
-Without root it says so and suggests ``netstack demo --sim``: the same tour on the simulated network,
-where a second netstack stack plays the kernel's part; its TCP steps (an HTTP GET over the socket API,
-a 2 MiB echo round trip over the endpoint API) run with ``SIM_TCP_LOSS`` seeded frame loss on the link,
-so the result shows TCP retransmitting and still delivering every byte once, in order.
+Without root it says so and suggests ``netstack demo --sim``: the same tour on the simulated network
+(``netstack.commands.demo_sim``), where a second netstack stack plays the kernel's part.
 
 ``netstack demo --formats`` runs the packet formats tour (``netstack.presentation.tour.run_tour``: craft a
 TCP SYN, decode it, write a pcap).
 
-Steps are data (``TAP_STEPS``, ``SIM_STEPS``: (title, function)); a step returns its one-line result
-or raises ``DemoFailure``/``AssertionError``/``OSError``; a step that needs a missing tool raises
-``ToolMissing`` and is reported as skipped.
+Steps are data (``TAP_STEPS`` here, ``SIM_STEPS`` in ``demo_sim``: (title, function)), run by
+``netstack.commands.demo_steps``: a step returns its one-line result or raises
+``DemoFailure``/``AssertionError``/``OSError``; a step that needs a missing tool raises ``ToolMissing``
+and is reported as skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -36,39 +34,26 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+
+from netstack.commands.demo_sim import run_sim
+from netstack.commands.demo_steps import (
+    HOST_IP,
+    STACK_IP,
+    DemoContext,
+    DemoFailure,
+    ToolMissing,
+    check_stats_json,
+    check_status_page,
+    print_counters,
+    print_table,
+    run_steps,
+)
 
 HELP = "a tour of the stack against the Linux kernel in a private namespace (--sim: simulated network)"
 
-STACK_IP = "192.0.2.2"
-HOST_IP = "192.0.2.1"
 BULK_BYTES = 32 * 1024 * 1024  # per TAP bulk step: a few seconds at the stack's measured 40-100 MB/s
 DOWNLOAD_BYTES = 16 * 1024 * 1024  # netstack -> kernel (the stack's HTTP client)
 HTTP_SERVER_PORT = 8000
-# sim echo size: from 4 MiB up some seeds stall in a zero-window exchange (ACKs on segments that
-# meet a zero receive window are dropped unprocessed in netstack.engine.tcp.receive); 2 MiB passes seeds 1-20
-SIM_BULK_BYTES = 2 * 1024 * 1024
-SIM_TCP_LOSS = 0.02  # per frame, on the sim link during the TCP steps
-
-
-class DemoFailure(Exception):
-    """A step did not get the result it expects."""
-
-
-class ToolMissing(Exception):
-    """A step needs a tool that is not installed: it is skipped, not failed."""
-
-
-@dataclass
-class DemoContext:
-    """What the steps work with: the namespace and running stack (TAP), or the network (sim)."""
-
-    running: object  # RunningStack or SimHost
-    namespace: object = None  # NetworkNamespace (TAP tour)
-    network: object = None  # sim.Network (sim tour)
-    peer: object = None  # SimHost playing the kernel (sim tour)
-    link: object = None  # sim.Link between the two (sim tour): the TCP steps make it lossy
-    notes: dict = field(default_factory=dict)
 
 
 def add_arguments(parser) -> None:
@@ -163,30 +148,6 @@ def step_stack_pings_kernel(context):
     return f"3/3 replies from the kernel, avg RTT {average * 1000:.3f} ms"
 
 
-# TCP: what the status page and /stats.json must hold (shared by the TAP and sim tours).
-def _check_status_page(status: int, body: str) -> None:
-    if status != 200:
-        raise DemoFailure(f"GET / answered HTTP {status}")
-    if "<title>netstack status</title>" not in body or "TCP connections" not in body:
-        raise DemoFailure(f"GET / is not netstack's status page: {body[:60]!r}")
-
-
-def _check_stats_json(status: int, body: str) -> int:
-    """Returns the services.http_requests counter the JSON reports."""
-    if status != 200:
-        raise DemoFailure(f"GET /stats.json answered HTTP {status}")
-    try:
-        stats = json.loads(body)
-    except ValueError as error:
-        raise DemoFailure(f"/stats.json does not parse: {error}") from None
-    if not isinstance(stats, dict) or not isinstance(stats.get("counters"), dict):
-        raise DemoFailure("/stats.json has no counters object")
-    requests = stats["counters"].get("services.http_requests", 0)
-    if requests < 2:  # the status page and this request itself
-        raise DemoFailure(f"/stats.json counts {requests} HTTP requests, expected at least 2")
-    return requests
-
-
 def _curl(context: DemoContext, path: str) -> tuple[int, str, float]:
     curl = _tool("curl")
     result = context.namespace.run(
@@ -200,9 +161,9 @@ def _curl(context: DemoContext, path: str) -> tuple[int, str, float]:
 
 def step_curl_status_page(context):
     status, page, seconds = _curl(context, "/")
-    _check_status_page(status, page)
+    check_status_page(status, page)
     status, stats, json_seconds = _curl(context, "/stats.json")
-    requests = _check_stats_json(status, stats)
+    requests = check_stats_json(status, stats)
     return (f"HTTP 200, {len(page)}-byte status page in {seconds * 1000:.1f} ms; /stats.json 200 "
             f"({len(stats)} bytes, parses, services.http_requests={requests}) in {json_seconds * 1000:.1f} ms")
 
@@ -344,251 +305,12 @@ TAP_STEPS = [
 ]
 
 
-# ----------------------------------------------------------------------------- sim steps
-def _sim_ping(context, size: int, count: int) -> str:
-    from netstack.engine.icmp import Pinger
-
-    peer, network = context.peer, context.network
-    pinger = Pinger(peer.stack, socket.inet_aton(STACK_IP), identifier=0x1000 + size, size=size)
-    for _ in range(count):
-        peer.call(pinger.send, network.clock)
-        network.run(0.2)
-    network.run_until(lambda: len(pinger.replies) == count, timeout=2)
-    if len(pinger.replies) != count or pinger.mismatched:
-        raise DemoFailure(f"{len(pinger.replies)}/{count} replies")
-    average = sum(reply[0] for reply in pinger.replies.values()) / count
-    return f"{count}/{count} replies, avg RTT {average * 1000:.3f} ms (virtual)"
-
-
-def sim_step_ping_56(context):
-    return _sim_ping(context, 56, 5)
-
-
-def sim_step_ping_3000(context):
-    return _sim_ping(context, 3000, 5) + " (fragmented both ways)"
-
-
-def sim_step_arp(context):
-    neighbour = context.peer.stack.arp.lookup(socket.inet_aton(STACK_IP))
-    ours = ":".join(f"{b:02x}" for b in context.running.stack.mac)
-    if neighbour is None or neighbour.mac != context.running.stack.mac:
-        raise DemoFailure("the peer did not resolve our MAC")
-    return f"peer resolved {STACK_IP} to {ours} ({neighbour.state})"
-
-
-def sim_step_udp_echo(context):
-    peer, network = context.peer, context.network
-    endpoint = peer.udp_bind(0)
-    results = []
-    for size in (1, 1472, 8000):
-        payload = os.urandom(size)
-        peer.call(endpoint.sendto, payload, (STACK_IP, 7), network.clock)
-        network.run_until(lambda: bool(endpoint.queue), timeout=2)
-        item = endpoint.recvfrom()
-        if item is None or item[0] != payload:
-            raise DemoFailure(f"echo of {size} bytes did not come back identical")
-        results.append(f"{size} bytes back identical")
-    endpoint.close()
-    return "; ".join(results)
-
-
-def sim_step_udp_closed_port(context):
-    import errno
-
-    peer, network = context.peer, context.network
-    endpoint = peer.udp_bind(0)
-    endpoint.connect((STACK_IP, 4444))
-    peer.call(endpoint.sendto, b"anyone?", None, network.clock)
-    network.run_until(lambda: endpoint.error is not None, timeout=2)
-    endpoint.close()
-    if endpoint.error != errno.ECONNREFUSED:
-        raise DemoFailure(f"error {endpoint.error}, expected ECONNREFUSED")
-    return "peer endpoint got ECONNREFUSED (ICMP port unreachable)"
-
-
-def sim_step_stack_pings_peer(context):
-    from netstack.engine.icmp import Pinger
-
-    running, network = context.running, context.network
-    pinger = Pinger(running.stack, socket.inet_aton(HOST_IP), identifier=0x6E73, size=1000)
-    for _ in range(3):
-        running.call(pinger.send, network.clock)
-    network.run_until(lambda: len(pinger.replies) == 3, timeout=2)
-    if len(pinger.replies) != 3:
-        raise DemoFailure(f"{len(pinger.replies)}/3 replies")
-    return "3/3 replies from the peer"
-
-
-class _LossyLink:
-    """Seeded frame loss on the sim link for the duration of a TCP step (the UDP steps run clean)."""
-
-    def __init__(self, link, loss: float):
-        self.link, self.loss = link, loss
-
-    def __enter__(self):
-        self.before, self.lost_before = self.link.loss, self.link.counters.get("lost", 0)
-        self.link.loss = self.loss
-        return self
-
-    def __exit__(self, *exc):
-        self.link.loss = self.before
-        self.lost = self.link.counters.get("lost", 0) - self.lost_before
-
-
-def _sim_http_get(peer, path: str) -> tuple[int, str]:
-    """GET ``path`` from our stack's port 80 with the peer's socket API (blocking calls run the sim)."""
-    sock = peer.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(60)  # virtual seconds
-        sock.connect((STACK_IP, 80))
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {STACK_IP}\r\nConnection: close\r\n\r\n".encode())
-        response = bytearray()
-        while chunk := sock.recv(65536):
-            response += chunk
-    finally:
-        sock.close()
-    head, separator, body = bytes(response).partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].split()
-    if not separator or len(status_line) < 2 or not status_line[1].isdigit():
-        raise DemoFailure(f"GET {path}: no HTTP response ({len(response)} bytes)")
-    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-    if length and int(length.group(1)) != len(body):
-        raise DemoFailure(f"GET {path}: {len(body)} body bytes, Content-Length {int(length.group(1))}")
-    return int(status_line[1]), body.decode("utf-8")
-
-
-def _retransmissions(*hosts) -> int:
-    return sum(host.stack.counters.get("tcp.retransmissions", 0) for host in hosts)
-
-
-def sim_step_http_get(context):
-    peer, network = context.peer, context.network
-    retransmitted = _retransmissions(peer, context.running)
-    started = network.clock
-    with _LossyLink(context.link, SIM_TCP_LOSS) as lossy:
-        status, page = _sim_http_get(peer, "/")
-        _check_status_page(status, page)
-        status, stats = _sim_http_get(peer, "/stats.json")
-        requests = _check_stats_json(status, stats)
-    retransmitted = _retransmissions(peer, context.running) - retransmitted
-    return (f"HTTP 200, {len(page)}-byte status page; /stats.json parses (services.http_requests={requests}); "
-            f"{lossy.lost} frames lost, {retransmitted} retransmissions, {network.clock - started:.2f} s virtual")
-
-
-class _EchoClient:
-    """Endpoint-API client: writes ``data`` to echo, half-closes, reads until end of stream, hashing."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-        self.sent = 0
-        self.received = 0
-        self.hash = hashlib.sha256()
-        self.eof = False
-        self.shut = False
-        self.error = None
-
-    def on_event(self, stream, now) -> None:
-        if stream.connecting:
-            return
-        try:
-            while not self.eof:
-                try:
-                    piece = stream.recv(1 << 20, now)
-                except BlockingIOError:
-                    break
-                if not piece:
-                    self.eof = True
-                    break
-                self.hash.update(piece)
-                self.received += len(piece)
-            while self.sent < len(self.data) and not stream.closed:
-                n = stream.send(self.data[self.sent:self.sent + 65536], now)
-                if not n:
-                    break
-                self.sent += n
-            if self.sent == len(self.data) and not self.shut:
-                stream.shutdown(now)
-                self.shut = True
-            if self.eof and not stream.closed:
-                stream.close(now)
-        except OSError as error:
-            self.error = error
-
-
-def sim_step_bulk_echo(context):
-    from netstack.engine.tcp.endpoint import TcpStream
-    from netstack.apps.tcp_services import tcp_layer_of
-
-    peer, network = context.peer, context.network
-    data = os.urandom(SIM_BULK_BYTES)
-    client = _EchoClient(data)
-    retransmitted = _retransmissions(peer, context.running)
-    started, wall = network.clock, time.perf_counter()
-    with _LossyLink(context.link, SIM_TCP_LOSS) as lossy:
-        layer = peer.call(tcp_layer_of, peer.stack)
-        stream = peer.call(TcpStream.connect, layer, socket.inet_aton(STACK_IP), 7, network.clock)
-        stream.on_event = client.on_event
-        network.run_until(lambda: client.error is not None or client.eof, timeout=300)
-        virtual = network.clock - started  # (the rest is our TIME-WAIT after the last byte came back)
-    retransmitted = _retransmissions(peer, context.running) - retransmitted
-    if client.error is not None:
-        raise DemoFailure(f"echo connection failed: {client.error}")
-    if not client.eof:
-        raise DemoFailure(f"echo stalled: {client.sent} bytes sent, {client.received} back")
-    expected = hashlib.sha256(data)
-    if client.received != len(data) or client.hash.digest() != expected.digest():
-        raise DemoFailure(f"{client.received} of {len(data)} bytes came back, sha256 "
-                          f"{'equal' if client.hash.digest() == expected.digest() else 'different'}")
-    if lossy.lost and not retransmitted:
-        raise DemoFailure(f"{lossy.lost} frames lost but no retransmission counted")
-    return (f"{SIM_BULK_BYTES >> 20} MiB there and back, sha256 equal ({expected.hexdigest()[:12]}...); "
-            f"{lossy.lost} frames lost, {retransmitted} retransmissions; {virtual:.2f} s virtual "
-            f"({SIM_BULK_BYTES / virtual / 1e6:.1f} MB/s), {time.perf_counter() - wall:.1f} s real")
-
-
-SIM_STEPS = [
-    ("ping, 56 bytes x5", sim_step_ping_56),
-    ("ping, 3000 bytes x5", sim_step_ping_3000),
-    ("ARP resolution (arping's part)", sim_step_arp),
-    ("UDP echo (port 7)", sim_step_udp_echo),
-    ("UDP to a closed port", sim_step_udp_closed_port),
-    ("netstack pings the peer", sim_step_stack_pings_peer),
-    (f"HTTP GET of the status page, {SIM_TCP_LOSS:.0%} loss", sim_step_http_get),
-    (f"{SIM_BULK_BYTES >> 20} MiB round trip through echo, {SIM_TCP_LOSS:.0%} loss", sim_step_bulk_echo),
-]
-
-
 # ----------------------------------------------------------------------------- running the tour
-def run_steps(steps, context: DemoContext, clock=time.perf_counter) -> list[tuple[str, str, str, float]]:
-    """Run each step; returns rows (title, status, result, seconds). A failure does not stop the tour."""
-    rows = []
-    for title, function in steps:
-        started = clock()
-        try:
-            result = function(context)
-            status = "ok"
-        except ToolMissing as missing:
-            status, result = "skipped", str(missing)
-        except (DemoFailure, AssertionError, OSError) as failure:
-            status, result = "FAILED", str(failure) or type(failure).__name__
-        rows.append((title, status, result, clock() - started))
-        print(f"  {status:<7} {title}", flush=True)
-    return rows
-
-
-def print_table(rows) -> None:
-    width = max(len(row[0]) for row in rows)
-    print(f"\n{'step':<{width}}  {'status':<7}  {'time':>9}  result")
-    print(f"{'-' * width}  {'-' * 7}  {'-' * 9}  {'-' * 40}")
-    for title, status, result, seconds in rows:
-        print(f"{title:<{width}}  {status:<7}  {seconds * 1000:>7.1f}ms  {result}")
-
-
 def run(args) -> int:
     if args.formats:
         return _run_formats_tour(args.pcap)
     if args.sim:
-        return _run_sim(args)
+        return run_sim(args)
     if os.geteuid() != 0:
         print("netstack demo needs root: it creates a private network namespace and a TAP device.\n"
               "Run it as root (e.g. sudo netstack demo), or run the same tour on the simulated network,\n"
@@ -629,39 +351,9 @@ def _tour_in_namespace(args, NetworkNamespace) -> int:
             rows = run_steps(TAP_STEPS, context)
             counters = running.call(running.stack.counters.snapshot)
     print_table(rows)
-    _print_counters(counters)
+    print_counters(counters)
     print(f"\nnamespace {namespace.name} and TAP nst0 deleted." + (f" Capture: {args.pcap}" if args.pcap else ""))
     return 0 if all(row[1] != "FAILED" for row in rows) else 1
-
-
-def _run_sim(args) -> int:
-    import netstack
-    from netstack.apps.services import start_services
-
-    print(f"netstack demo --sim: simulated link, peer 192.0.2.1 <-> netstack 192.0.2.2 (seed {args.seed})")
-    network = netstack.drivers.sim.Network(seed=args.seed)
-    ours = network.host(f"{STACK_IP}/24", name="netstack")
-    peer = network.host(f"{HOST_IP}/24", name="peer")
-    link = network.link(ours, peer, delay=100e-6, pcap=args.pcap)
-    ours.call(start_services, ours.stack, ["echo", "discard", "http"])
-    context = DemoContext(running=ours, network=network, peer=peer, link=link)
-    try:
-        rows = run_steps(SIM_STEPS, context)
-    finally:
-        network.close()
-    print_table(rows)
-    _print_counters(ours.counters.snapshot())
-    print(f"\nsimulated {network.clock:.2f} s in virtual time, {network.events_processed} events.")
-    return 0 if all(row[1] != "FAILED" for row in rows) else 1
-
-
-def _print_counters(counters: dict) -> None:
-    interesting = ("icmp.echo_replied", "reassembly.done", "ipv4.fragments_sent", "arp.reply_sent",
-                   "udp.received", "services.udp_echo", "icmp.error_sent.3.3", "tcp.connections_established",
-                   "tcp.segments_in", "tcp.segments_out", "tcp.retransmissions", "services.http_requests")
-    shown = ", ".join(f"{name}={counters.get(name, 0)}" for name in interesting)
-    drops = sum(value for name, value in counters.items() if ".drop." in name)
-    print(f"\ncounters: {shown}; drops: {drops} (netstack stats shows them all)")
 
 
 def _run_formats_tour(pcap_path: str | None) -> int:

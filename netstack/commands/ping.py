@@ -131,7 +131,7 @@ def _run_sim(args) -> int:
     import netstack
     from netstack.engine.icmp import Pinger
 
-    network = netstack.drivers.sim.Network(seed=1)
+    network = netstack.sim.Network(seed=1)
     ours = network.host(args.ip, mtu=args.mtu, gateway=args.gateway)
     prefix = args.ip.partition("/")[2] or "24"
     peer = network.host(f"{args.host}/{prefix}", mtu=args.mtu)

@@ -80,7 +80,7 @@ def _run_sim(args) -> int:
     from netstack.engine.icmp import Pinger
     from netstack.apps.services import start_services
 
-    network = netstack.drivers.sim.Network(seed=1)
+    network = netstack.sim.Network(seed=1)
     ours = network.host("192.0.2.2/24", name="netstack")
     peer = network.host("192.0.2.1/24", name="peer")
     link = network.link(ours, peer, loss=0.05, duplicate=0.02, reorder=0.05, delay=0.001, jitter=0.0005)

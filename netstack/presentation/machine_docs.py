@@ -1,8 +1,8 @@
 """docs/machines.md, generated from the machine declarations: ``python -m netstack.presentation.machine_docs``.
 
 ``render()`` returns the page (pure); running the module writes it to ``docs/machines.md`` next to
-the package, or to the path given as the first argument. tests/machines fails when the committed
-page differs from ``render()``.
+the package, or to the path given as the first argument. tests/presentation/test_machine_diagrams.py
+fails when the committed page differs from ``render()``.
 """
 
 from __future__ import annotations

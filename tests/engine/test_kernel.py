@@ -7,28 +7,21 @@ TAP for the whole session and the last test checks the capture: no malformed pac
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import subprocess
 
 import pytest
-from kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
+
+from tests.support.external_tools import require_tool
+from tests.support.kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
 
 pytestmark = pytest.mark.netns
-
-
-def _require(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"needs {tool} (apt-get install it; .ci/run does)")
 
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     capture = tmp_path_factory.mktemp("capture") / "session.pcap"
-    with stack_in_namespace() as (ns, running):
-        tshark = None
-        if shutil.which("tshark"):
-            tshark = ns.start_capture("nst0", capture)  # traffic flows only once the capture runs
+    with stack_in_namespace("nst0", services=("echo", "discard"), capture=capture) as (ns, running, tshark):
         yield {"ns": ns, "running": running, "capture": capture, "tshark": tshark}
 
 
@@ -40,14 +33,14 @@ def _ping(ns, *options, count: int):
 
 
 def test_100_pings_of_56_bytes_without_loss(session):
-    _require("ping")
+    require_tool("ping")
     result, sent, received = _ping(session["ns"], "-i", "0.01", count=100)
     assert (sent, received) == (100, 100), result.stdout
     assert "wrong data" not in result.stdout and "DUP!" not in result.stdout
 
 
 def test_20_pings_of_3000_bytes_fragmented_both_ways(session):
-    _require("ping")
+    require_tool("ping")
     running = session["running"]
     before = running.call(lambda: dict(running.stack.counters))
     result, sent, received = _ping(session["ns"], "-s", "3000", "-M", "dont", "-i", "0.05", count=20)
@@ -59,7 +52,7 @@ def test_20_pings_of_3000_bytes_fragmented_both_ways(session):
 
 
 def test_arping_gets_our_mac_and_the_kernel_neighbour_becomes_reachable(session):
-    _require("arping")
+    require_tool("arping")
     ns, running = session["ns"], session["running"]
     mac = running.call(lambda: ":".join(f"{b:02x}" for b in running.stack.mac))
     result = ns.run(["arping", "-c", "3", "-w", "5", "-I", "nst0", STACK_IP], timeout=30)
@@ -67,7 +60,7 @@ def test_arping_gets_our_mac_and_the_kernel_neighbour_becomes_reachable(session)
     assert re.search(r"3 packets received|Received 3 response", result.stdout), result.stdout
     # The kernel's own ARP: after a fresh resolution and traffic, its entry for us is REACHABLE.
     ns.run(["ip", "neigh", "flush", "dev", "nst0"])
-    _require("ping")
+    require_tool("ping")
     _ping(ns, count=1)
     neighbour = ns.run(["ip", "neigh", "show", STACK_IP, "dev", "nst0"]).stdout
     assert mac in neighbour.lower() and "REACHABLE" in neighbour, neighbour
@@ -120,7 +113,7 @@ def test_ping_from_the_stack_to_the_kernel(session):
 
 def test_zz_capture_of_the_session_has_no_malformed_packets_or_bad_checksums(session):
     """Runs last (name order): the capture covers every test above."""
-    _require("tshark")
+    require_tool("tshark")
     session["ns"].stop_capture(session["tshark"])
     capture = str(session["capture"])
     preferences = ["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]

@@ -14,6 +14,8 @@ from netstack.apps.services import start_services
 
 from netstack import strategies as frame_strategies  # derived from the schemas
 
+from tests.support.crafting import ipv4_frame
+
 STACK_MAC = "02:00:c0:00:02:02"
 PEERS = ["192.0.2.1", "192.0.2.3", "192.0.2.254"]
 
@@ -107,8 +109,6 @@ def test_no_frame_sequence_makes_the_stack_raise(sequence):
 )
 def test_any_fragmentation_order_and_duplication_reassembles_exactly_once(size, cuts, order, duplicates):
     """RFC 815: fragments in any order, exact duplicates ignored -> one datagram, byte for byte."""
-    from engine_crafting import ipv4_frame
-
     stack = Stack(ip="192.0.2.2/24")
     stack.start(0.0)
     endpoint = stack.udp_bind(5000)

@@ -1,29 +1,28 @@
-"""The sans-I/O Stack driven by hand: frames crafted with the declarative schemas in, frames out."""
+"""The sans-I/O Stack driven by hand: frames crafted with the declarative schemas in, frames out: ARP,
+IPv4 validation and reassembly, echo, the transport interface, UDP and observability (ICMP errors:
+test_icmp.py)."""
 
 from __future__ import annotations
 
 import errno
 
 import pytest
-from engine_crafting import PEER_MAC, STACK_MAC, arp_frame, echo_request, ipv4_frame
 
 from netstack import Stack
-from netstack.formats import Frame
 from netstack.engine.icmp import Pinger
+from netstack.formats import Frame
 
-PEER = bytes([192, 0, 2, 1])
-
-
-def resolved_stack(**options) -> Stack:
-    """A stack that already knows the peer 192.0.2.1 (it got an ARP request from it)."""
-    stack = Stack(ip="192.0.2.2/24", **options)
-    stack.start(0.0)
-    stack.receive(arp_frame("request"), 0.0)
-    return stack
-
-
-def parsed(frames):
-    return [Frame.parse(frame) for frame in frames]
+from tests.support.crafting import (
+    PEER,
+    PEER_MAC,
+    STACK_MAC,
+    RecordingTransport,
+    arp_frame,
+    echo_request,
+    ipv4_frame,
+    parsed,
+    resolved_stack,
+)
 
 
 # ------------------------------------------------------------------------------------------ ARP
@@ -300,60 +299,7 @@ def test_ping_of_death_fragment_is_dropped():
     assert stack.counters["reassembly.drop.too_long"] == 1
 
 
-# ------------------------------------------------------------------------------------------ ICMP
-def test_port_unreachable_rate_limited_by_token_bucket():
-    stack = resolved_stack(icmp_error_rate=1.0, icmp_error_burst=5)
-    datagram = {"src_port": 5000, "dst_port": 4444, "payload": b"hello"}
-    sent = sum(len(stack.receive(ipv4_frame(datagram, protocol="udp"), 10.0)) for _ in range(20))
-    assert sent == 5
-    assert stack.counters["icmp.error_rate_limited"] == 15
-    assert len(stack.receive(ipv4_frame(datagram, protocol="udp"), 11.0)) == 1  # one token back per second
-
-
-def test_port_unreachable_quotes_the_datagram():
-    stack = resolved_stack()
-    frame = ipv4_frame({"src_port": 5000, "dst_port": 4444, "payload": b"hello"}, protocol="udp")
-    (error,) = parsed(stack.receive(frame, 1.0))
-    icmp = error.payload.payload
-    assert (str(icmp.type), icmp.code) == ("destination_unreachable", 3)
-    assert frame[14:] in Frame.build(error)  # the whole original datagram is quoted (< 576 bytes)
-
-
-def test_unknown_protocol_gets_protocol_unreachable():
-    stack = resolved_stack()
-    (error,) = parsed(stack.receive(ipv4_frame(b"\x00" * 8, protocol=253), 1.0))
-    assert (str(error.payload.payload.type), error.payload.payload.code) == ("destination_unreachable", 2)
-
-
-def test_no_icmp_error_about_a_broadcast_datagram():
-    stack = resolved_stack()
-    frame = ipv4_frame({"src_port": 5000, "dst_port": 4444, "payload": b""}, protocol="udp",
-                       dst="192.0.2.255", eth_dst="ff:ff:ff:ff:ff:ff")
-    assert stack.receive(frame, 1.0) == []
-    assert stack.counters["udp.drop.port_closed"] == 1
-
-
-class RecordingTransport:
-    def __init__(self):
-        self.received = []
-        self.errors = []
-        self.ticks = []
-        self.deadline = None
-
-    def receive(self, src, dst, payload, now):
-        self.received.append((bytes(src), bytes(dst), bytes(payload), now))
-
-    def next_deadline(self):
-        return self.deadline
-
-    def tick(self, now):
-        self.ticks.append(now)
-        self.deadline = None
-
-    def icmp_error(self, error, src, dst, quoted, now):
-        self.errors.append((error, src, dst, quoted))
-
-
+# ------------------------------------------------------------------------------ transport interface
 def test_transport_interface_receive_tick_and_send():
     stack = resolved_stack()
     transport = RecordingTransport()
@@ -388,32 +334,6 @@ def test_off_link_destination_goes_through_the_gateway():
     stack.send_ip(bytes([198, 51, 100, 7]), 253, b"x", 1.0)
     (request,) = parsed(stack.poll_output())
     assert request.payload.tpa == "192.0.2.1"  # ARP for the gateway, not the destination
-
-
-def test_fragmentation_needed_lowers_path_mtu_and_reaches_the_transport():
-    stack = resolved_stack()
-    transport = RecordingTransport()
-    stack.register_transport(6, transport)
-    stack.send_ip(PEER, 6, bytes(1400), 1.0)
-    (sent,) = stack.poll_output()
-    original = sent[14:14 + 28]
-    error = {"type": "destination_unreachable", "code": 4, "next_hop_mtu": 1280, "payload": original}
-    stack.receive(ipv4_frame(error), 2.0)
-    assert stack.path_mtu(PEER) == 1280
-    assert transport.errors == [(errno.EMSGSIZE, stack.address, PEER, original[20:28])]
-    assert stack.path_mtu(PEER) == 1280
-    stack.tick(2.0 + 601)
-    assert stack.path_mtu(PEER) == 1500  # RFC 1191 §6.3: the estimate ages out
-
-
-def test_icmp_error_quoting_someone_else_is_dropped():
-    stack = resolved_stack()
-    transport = RecordingTransport()
-    stack.register_transport(6, transport)
-    forged = bytearray(ipv4_frame(b"\x00" * 8, protocol=6, src="192.0.2.9", dst="192.0.2.1")[14:])
-    stack.receive(ipv4_frame({"type": "destination_unreachable", "code": 3, "payload": bytes(forged)}), 1.0)
-    assert transport.errors == []
-    assert stack.counters["icmp.drop.not_our_datagram"] == 1
 
 
 # ------------------------------------------------------------------------------------------ UDP

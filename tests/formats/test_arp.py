@@ -1,10 +1,11 @@
 """ARP schema (netstack/formats/arp.py)."""
 
 import pytest
-from formats_drawing import arp_packets
 from hypothesis import given
 
 from netstack.formats import ARP, FormatError
+
+from tests.support.format_inputs import arp_packets
 
 
 @given(arp_packets())

@@ -2,10 +2,11 @@
 
 import random
 
-from formats_drawing import frames
 from hypothesis import given
 
 from netstack.formats import Frame, FormatError
+
+from tests.support.format_inputs import frames
 
 
 @given(frames())

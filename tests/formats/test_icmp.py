@@ -1,11 +1,12 @@
 """ICMP schema (netstack/formats/icmp.py)."""
 
 import pytest
-from formats_drawing import icmp_messages
 from hypothesis import given
 
 from netstack.formats import ICMP, IPv4, FormatError
 from netstack.formats.icmp import original_datagram
+
+from tests.support.format_inputs import icmp_messages
 
 
 @given(icmp_messages())

@@ -1,11 +1,12 @@
 """IPv4 schema (netstack/formats/ipv4.py): round trips, computed fields, checksum, lying lengths."""
 
 import pytest
-from formats_drawing import ipv4_packets
 from hypothesis import given
 
 from netstack.formats import IPv4, FormatError
 from netstack.formats.checksum import internet_checksum
+
+from tests.support.format_inputs import ipv4_packets
 
 
 @given(ipv4_packets())

@@ -1,13 +1,14 @@
 """pcap reader/writer (netstack/formats/pcap.py)."""
 
 import io
-import shutil
 import subprocess
 
 import pytest
 
 from netstack.formats import Frame, FormatError
 from netstack.formats.pcap import PcapReader, PcapWriter, pcap_file_header
+
+from tests.support.external_tools import require_tool
 
 
 def _frames():
@@ -49,9 +50,7 @@ def test_bad_files_raise_format_error():
 
 
 def test_tshark_reads_our_file(tmp_path):
-    tshark = shutil.which("tshark")
-    if tshark is None:
-        pytest.skip("needs tshark (apt-get install tshark; .ci/run does)")
+    tshark = require_tool("tshark")
     path = tmp_path / "frames.pcap"
     with PcapWriter(path) as writer:
         for frame in _frames():

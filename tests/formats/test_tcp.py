@@ -1,11 +1,12 @@
 """TCP schema (netstack/formats/tcp.py): round trips, computed fields, checksum, bad input."""
 
 import pytest
-from formats_drawing import tcp_segments
 from hypothesis import given
 
 from netstack.formats import TCP, FormatError
 from netstack.formats.checksum import transport_checksum
+
+from tests.support.format_inputs import tcp_segments
 
 SRC, DST = "192.0.2.1", "198.51.100.7"
 

@@ -1,11 +1,12 @@
 """TCP options (netstack/formats/tcp_options.py): every kind, unknown kinds raw, bad lengths."""
 
 import pytest
-from formats_drawing import tcp_option_lists
 from hypothesis import given
 
 from netstack.formats import FormatError
 from netstack.formats.tcp_options import decode_options, encode_options
+
+from tests.support.format_inputs import tcp_option_lists
 
 
 def _plain(option):

@@ -8,7 +8,6 @@ switched off (a drawn UDP payload to port 53 is not DNS), so only the layers net
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -18,6 +17,8 @@ from hypothesis import strategies as st
 from netstack import strategies
 from netstack.formats import Frame
 from netstack.formats.pcap import write_pcap
+
+from tests.support.external_tools import require_tool
 
 #: the dissectors netstack's layers correspond to; every other Wireshark protocol is disabled
 KEPT_PROTOCOLS = {"frame", "eth", "ethertype", "vlan", "arp", "ip", "icmp", "udp", "tcp", "data"}
@@ -45,9 +46,7 @@ FIELDS = [
 
 @pytest.fixture(scope="module")
 def tshark(tmp_path_factory):
-    path = shutil.which("tshark")
-    if path is None:
-        pytest.skip("needs tshark (apt-get install tshark; .ci/run does)")
+    path = require_tool("tshark")
     config = tmp_path_factory.mktemp("wireshark-config")
     protocols = subprocess.run([path, "-G", "protocols"], capture_output=True, text=True, check=True).stdout
     disabled = [line.split("\t")[2] for line in protocols.splitlines() if line.count("\t") >= 2]

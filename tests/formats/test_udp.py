@@ -1,10 +1,11 @@
 """UDP schema (netstack/formats/udp.py)."""
 
 import pytest
-from formats_drawing import udp_datagrams
 from hypothesis import given
 
 from netstack.formats import UDP, FormatError
+
+from tests.support.format_inputs import udp_datagrams
 
 SRC, DST = "192.0.2.1", "203.0.113.9"
 

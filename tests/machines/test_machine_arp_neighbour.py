@@ -10,7 +10,6 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from machine_test_models import RecordingModel
 from netstack.machines.arp_neighbour import (
     DELAY_FIRST_PROBE_TIME,
     MAX_MULTICAST_SOLICIT,
@@ -26,6 +25,8 @@ from netstack.machines.arp_neighbour import (
     NeighbourModel,
     NeighbourState,
 )
+
+from tests.support.machine_models import RecordingModel
 
 N = NeighbourState
 E = NeighbourEvent

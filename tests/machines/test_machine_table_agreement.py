@@ -11,10 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from transitions import MachineError
 
-from machine_test_models import RecordingModel
 from netstack.errors import TransitionError
 from netstack.machines import arp_neighbour, congestion, tcp_connection
 from netstack.machines.table import TransitionTable, declare_machine
+
+from tests.support.machine_models import RecordingModel
 
 
 class Spec(NamedTuple):

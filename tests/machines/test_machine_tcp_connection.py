@@ -6,7 +6,6 @@ import errno
 
 import pytest
 
-from machine_test_models import RecordingModel
 from netstack.errors import TransitionError
 from netstack.machines.tcp_connection import (
     TCP_ACTIONS,
@@ -20,6 +19,8 @@ from netstack.machines.tcp_connection import (
     TcpModel,
     TcpState,
 )
+
+from tests.support.machine_models import RecordingModel
 
 S = TcpState
 E = TcpEvent

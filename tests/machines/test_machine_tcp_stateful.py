@@ -8,7 +8,6 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from machine_test_models import RecordingModel
 from netstack.errors import TransitionError
 from netstack.machines.tcp_connection import (
     TCP_ACTIONS,
@@ -19,6 +18,8 @@ from netstack.machines.tcp_connection import (
     TcpEvent,
     TcpState,
 )
+
+from tests.support.machine_models import RecordingModel
 
 S = TcpState
 E = TcpEvent

@@ -11,8 +11,9 @@ import socket
 import threading
 
 import pytest
-from socket_namespace import HOST_IP, STACK_IP
-from errno_script import linger_abort, run_script
+
+from tests.support.kernel_peers import HOST_IP, STACK_IP
+from tests.support.errno_script import linger_abort, run_script
 
 pytestmark = pytest.mark.netns
 

@@ -18,10 +18,11 @@ import socket
 import threading
 
 import pytest
-from socket_namespace import HOST_IP, STACK_IP
 
 import netstack.aio
 from netstack.drivers.netns import call_in_namespace
+
+from tests.support.kernel_peers import HOST_IP, STACK_IP
 
 pytestmark = pytest.mark.netns
 CLIENTS = 200

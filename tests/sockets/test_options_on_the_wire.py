@@ -22,7 +22,9 @@ import threading
 import time
 
 import pytest
-from socket_namespace import HOST_IP, STACK_IP, namespace_stack, require_tool
+
+from tests.support.external_tools import require_tool
+from tests.support.kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
 
 pytestmark = pytest.mark.netns
 
@@ -132,7 +134,7 @@ def wire(tmp_path_factory):
     require_tool("tshark")
     capture = tmp_path_factory.mktemp("sockets") / "options.pcap"
     ports = {}
-    with namespace_stack(capture=capture) as (ns, running, _):
+    with stack_in_namespace(capture=capture) as (ns, running, _):
         ports["rcvbuf_small"] = _rcvbuf_connection(ns, running, 4096)
         ports["rcvbuf_default"] = _rcvbuf_connection(ns, running, None)
         ports["nagle"] = _small_writes(ns, running, nodelay=False)

@@ -8,9 +8,11 @@ import sys
 import time
 
 import pytest
-from socket_namespace import require_tool
 
 from netstack.drivers.netns import NetworkNamespace, terminate
+
+from tests.support.external_tools import require_tool
+
 
 pytestmark = pytest.mark.netns
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"

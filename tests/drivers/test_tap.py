@@ -1,0 +1,78 @@
+"""The TAP driver cleans up after itself: on exceptions and on SIGTERM; it records a pcap of frames in and out.
+(``netstack up``'s contract is tested in tests/commands/test_up.py.)"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import netstack
+from netstack.engine.config import ConfigError
+from netstack.drivers.netns import NetworkNamespace
+from netstack.formats.pcap import PcapReader
+
+from tests.support.external_tools import require_tool
+
+pytestmark = pytest.mark.netns
+
+
+def _link_exists(ns: NetworkNamespace, name: str) -> bool:
+    return ns.run(["ip", "link", "show", name]).returncode == 0
+
+
+def test_tap_is_removed_when_the_body_raises():
+    with NetworkNamespace() as ns:
+        with pytest.raises(RuntimeError, match="boom"):
+            with netstack.run_tap(tap="nstx0", netns=ns.name) as running:
+                assert _link_exists(ns, "nstx0")
+                assert running.alive
+                raise RuntimeError("boom")
+        assert not _link_exists(ns, "nstx0")
+        assert not running.alive
+
+
+def test_bad_options_fail_before_anything_is_created():
+    with pytest.raises(ConfigError, match="mtu"):
+        with netstack.run_tap(tap="nstx1", mtu=10):
+            pass
+    with pytest.raises(ConfigError, match="host_ip"):
+        with netstack.run_tap(tap="nstx1", ip="192.0.2.2/24", host_ip="192.0.2.2/24"):
+            pass
+    assert subprocess.run(["ip", "link", "show", "nstx1"], capture_output=True).returncode != 0
+
+
+def test_run_tap_in_a_script_cleans_up_on_sigterm():
+    script = textwrap.dedent("""
+        import sys, time, netstack
+        with netstack.run_tap(tap="nstsig0", ip="192.0.2.2/24", host_ip="192.0.2.1/24"):
+            print("up", flush=True)
+            time.sleep(60)
+        """)
+    with NetworkNamespace() as ns:
+        process = ns.popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline().strip() == "up"
+            assert _link_exists(ns, "nstsig0")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 128 + signal.SIGTERM
+            assert not _link_exists(ns, "nstsig0")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def test_run_tap_records_a_pcap_of_frames_in_and_out(tmp_path):
+    require_tool("ping", "iputils-ping")
+    path = tmp_path / "tap.pcap"
+    with NetworkNamespace() as ns:
+        with netstack.run_tap(tap="nstp0", netns=ns.name, pcap=str(path)):
+            assert ns.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.2"]).returncode == 0
+    frames = [frame for _, frame in PcapReader(str(path))]
+    echo_requests = [f for f in frames if f[12:14] == b"\x08\x00" and f[34] == 8]
+    echo_replies = [f for f in frames if f[12:14] == b"\x08\x00" and f[34] == 0]
+    assert len(echo_requests) == 2 and len(echo_replies) == 2

@@ -1,0 +1,50 @@
+"""A private network namespace with netstack on a TAP and the kernel as the peer, for interop tests.
+
+The stack is 192.0.2.2 on the TAP; its host side 192.0.2.1 and every kernel peer (``ns.socket()``,
+ping, curl, http.server, tshark) live in the namespace, which is deleted afterwards even on failure
+(the project's network safety rule). The TAP is created inside the namespace, so its name cannot
+collide with another test run's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from contextlib import contextmanager
+
+import netstack
+from netstack.apps.services import start_services
+from netstack.drivers.netns import NetworkNamespace
+
+STACK_IP = "192.0.2.2"
+HOST_IP = "192.0.2.1"
+STACK = bytes([192, 0, 2, 2])
+HOST = bytes([192, 0, 2, 1])
+_taps = itertools.count()
+
+
+@contextmanager
+def stack_in_namespace(tap: str | None = None, *, services=(), capture=None, **options):
+    """Yield (namespace, running stack, tshark or None) with ``services`` started on the stack.
+
+    With ``capture`` (a path) and tshark installed, tshark records the TAP's host side from before the
+    first frame the test sends; it is stopped on the way out unless the test stopped it already.
+    ``options`` go to ``netstack.run_tap``.
+    """
+    tap = tap or f"nstpeer{next(_taps)}"
+    with NetworkNamespace() as ns:
+        # No IPv6 chatter (router solicitations, MLD) on the link: it would only be counted and dropped.
+        ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+        ns.run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])
+        with netstack.run_tap(tap=tap, ip=f"{STACK_IP}/24", host_ip=f"{HOST_IP}/24", netns=ns.name,
+                              **options) as running:
+            if services:
+                running.call(start_services, running.stack, list(services))
+            tshark = None
+            if capture is not None and shutil.which("tshark"):
+                tshark = ns.start_capture(tap, capture)
+            try:
+                yield ns, running, tshark
+            finally:
+                if tshark is not None and tshark.poll() is None:
+                    ns.stop_capture(tshark, settle=0.5)
