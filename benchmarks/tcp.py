@@ -131,7 +131,8 @@ def _netstack_to_kernel(ns, running, megabytes: int) -> float:
             if not n:
                 return
             state["sent"] += n
-        if state["sent"] >= total and not stream.conn.fin_queued:
+        if state["sent"] >= total and not state.get("closed"):
+            state["closed"] = True
             stream.close(now)
 
     def start():

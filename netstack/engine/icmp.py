@@ -179,7 +179,7 @@ class IcmpLayer:
         if quoted.protocol == PROTOCOL_ICMP:
             self.local_error(error, quoted_dst, transport_header, now)
             return
-        transport = stack._transports.get(quoted.protocol)
+        transport = stack.transport(quoted.protocol)
         if transport is None:
             counters.incr("icmp.drop.no_transport")
             return

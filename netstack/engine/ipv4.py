@@ -114,7 +114,7 @@ class Ipv4Layer:
         if protocol == PROTOCOL_ICMP:
             stack.icmp.receive(header, buf, start, end, src, dst, broadcast, now)
             return
-        transport = stack._transports.get(protocol)
+        transport = stack.transport(protocol)
         payload = buf[start:end]
         if transport is not None:
             self.current_header = header  # what an ICMP error about this datagram quotes

@@ -222,6 +222,7 @@ class Stack:
         self._transports[protocol] = transport
 
     def transport(self, protocol: int):
+        """The transport registered for an IP protocol number, or None (IPv4 and ICMP demultiplex by it)."""
         return self._transports.get(protocol)
 
     def send_ip(self, dst: bytes, protocol: int, payload: bytes, now: float, *, df: bool = True,

@@ -80,7 +80,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         if _stream is not None:
             self._attach(_stream)
             self._connect_reported = True
-            self._local = (_stream.conn.local_ip, _stream.conn.local_port)
+            self._local = _stream.local_address
             host.register_port(self._local[1], self)
 
     # ------------------------------------------------------------------ helpers (stack thread)
@@ -96,16 +96,13 @@ class StreamSocket(StreamOptions, NetstackSocket):
     def _now(self) -> float:
         return self._host.clock()
 
-    def _conn(self):
-        return None if self._stream is None else self._stream.conn
-
     def _take_error(self) -> int | None:
-        conn = self._conn()
-        if conn is not None and conn.error is not None and not self._error_taken:
+        stream = self._stream
+        if stream is not None and stream.error is not None and not self._error_taken:
             self._error_taken = True
-            if conn.error == errnos.ECONNRESET and self._seen_state is TcpState.CLOSE_WAIT:
+            if stream.error == errnos.ECONNRESET and self._seen_state is TcpState.CLOSE_WAIT:
                 return errnos.EPIPE  # Linux tcp_reset: an RST in CLOSE-WAIT is reported as EPIPE
-            return conn.error
+            return stream.error
         return None
 
     def _readiness(self) -> tuple[bool, bool]:
@@ -114,15 +111,14 @@ class StreamSocket(StreamOptions, NetstackSocket):
         stream = self._stream
         if stream is None:
             return True, True
-        conn = stream.conn
-        if not conn.dead:
-            self._seen_state = conn.state
-        if conn.error is not None and not self._error_taken:
+        if not stream.closed:
+            self._seen_state = stream.state
+        if stream.error is not None and not self._error_taken:
             return True, True
         if stream.connecting:
             return False, False
-        readable = self._shut_rd or conn.readable or conn.dead
-        writable = self._shut_wr or conn.dead or stream.writable
+        readable = self._shut_rd or stream.readable or stream.closed
+        writable = self._shut_wr or stream.closed or stream.writable
         return readable, writable
 
     # ------------------------------------------------------------------ addresses
@@ -149,9 +145,9 @@ class StreamSocket(StreamOptions, NetstackSocket):
         return self._host.call(self._getsockname)
 
     def _getsockname(self):
-        conn = self._conn()
-        if conn is not None:
-            return ip_to_text(conn.local_ip), conn.local_port
+        if self._stream is not None:
+            ip, port = self._stream.local_address
+            return ip_to_text(ip), port
         if self._local is not None:
             return ip_to_text(self._local[0]), self._local[1]
         return "0.0.0.0", 0
@@ -162,9 +158,10 @@ class StreamSocket(StreamOptions, NetstackSocket):
 
     def _getpeername(self):
         stream = self._stream
-        if stream is None or stream.connecting or stream.conn.dead:
+        if stream is None or stream.connecting or stream.closed:
             raise os_error(errnos.ENOTCONN)
-        return ip_to_text(stream.conn.remote_ip), stream.conn.remote_port
+        ip, port = stream.remote_address
+        return ip_to_text(ip), port
 
     # ------------------------------------------------------------------ passive open
     def listen(self, backlog: int = DEFAULT_BACKLOG) -> None:
@@ -190,7 +187,8 @@ class StreamSocket(StreamOptions, NetstackSocket):
         stream = self._blocking(self._accept)
         sock = StreamSocket(self._host, self.family, self.type, self.proto, _stream=stream, _parent=self)
         self._host.call(sock._refresh)
-        return sock, (ip_to_text(stream.conn.remote_ip), stream.conn.remote_port)
+        ip, port = stream.remote_address
+        return sock, (ip_to_text(ip), port)
 
     def _accept(self) -> TcpStream:
         if not self._listening:
@@ -239,12 +237,13 @@ class StreamSocket(StreamOptions, NetstackSocket):
         local_port = self._local[1] if self._local is not None else 0
         stream = TcpStream.connect(host.tcp, ip, port, self._now(), local_port=local_port, config=self._config())
         if self._local is None:
-            self._local = (ANY, stream.conn.local_port)
-            host.register_port(stream.conn.local_port, self)
+            local_port = stream.local_address[1]
+            self._local = (ANY, local_port)
+            host.register_port(local_port, self)
         self._attach(stream)
         self._error_taken = False
         self._connect_reported = False
-        if stream.conn.dead and stream.conn.error is not None:
+        if stream.closed and stream.error is not None:
             return self._finish_connect()
         return "wait"
 
@@ -257,7 +256,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
             raise os_error(errnos.EALREADY)
         if self._connect_reported:
             raise os_error(errnos.EISCONN)
-        if stream.conn.error is not None:
+        if stream.error is not None:
             code = self._take_error() or errnos.ECONNABORTED
             if reset or code == errnos.ECONNABORTED:
                 self._reset_after_failure()
@@ -305,8 +304,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         code = self._take_error()
         if code is not None:
             raise os_error(code)
-        conn = stream.conn
-        if conn.error is not None or self._shut_wr or conn.dead:
+        if stream.error is not None or self._shut_wr or stream.closed:
             raise os_error(errnos.EPIPE)
         if stream.connecting:
             raise would_block()
@@ -362,7 +360,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         try:
             return stream.recv(bufsize, self._now())  # data first, even after an RST (as Linux)
         except BlockingIOError:
-            if self._shut_rd or stream.conn.dead:
+            if self._shut_rd or stream.closed:
                 return b""
             raise
         except OSError:
@@ -392,8 +390,8 @@ class StreamSocket(StreamOptions, NetstackSocket):
                 self._listening = False
             return
         stream = self._stream
-        if stream is None or (stream.conn.dead and self._error_taken) or (
-                stream.conn.dead and stream.conn.error is None and stream.conn.state is TcpState.CLOSED):
+        if stream is None or (stream.closed and self._error_taken) or (
+                stream.closed and stream.error is None and stream.state is TcpState.CLOSED):
             raise os_error(errnos.ENOTCONN)
         if stream.connecting:
             stream.abort(self._now())
@@ -403,7 +401,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
             self._shut_rd = True
         if how in (stdlib_socket.SHUT_WR, stdlib_socket.SHUT_RDWR) and not self._shut_wr:
             self._shut_wr = True
-            if not stream.conn.dead:
+            if not stream.closed:
                 stream.shutdown(self._now())
 
     def close(self) -> None:
@@ -412,10 +410,10 @@ class StreamSocket(StreamOptions, NetstackSocket):
         super().close()
         onoff, seconds = self._linger
         if self._real_closed and onoff and seconds > 0 and self._stream is not None and self._timeout != 0.0:
-            conn = self._stream.conn
+            stream = self._stream
             # SO_LINGER with a timeout: close waits until our FIN is acknowledged (or the time is up)
             deadline = self._host.clock() + seconds
-            self._host.wait(lambda: conn.dead or conn.state in (TcpState.FIN_WAIT_2, TcpState.TIME_WAIT),
+            self._host.wait(lambda: stream.closed or stream.state in (TcpState.FIN_WAIT_2, TcpState.TIME_WAIT),
                             None, False, deadline)
 
     def _release(self) -> None:
@@ -427,7 +425,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         stream = self._stream
         if stream is not None:
             stream.on_event = None
-            if not stream.conn.dead:
+            if not stream.closed:
                 if self._linger[0] and self._linger[1] == 0:
                     stream.abort(now)  # SO_LINGER {1, 0}: RFC 9293 §3.10.5 ABORT, an RST
                 else:

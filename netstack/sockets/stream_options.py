@@ -23,9 +23,9 @@ class StreamOptions:
         self._call(self._setsockopt, level, name, value)
 
     def _setsockopt(self, level: int, name: int, value) -> None:
-        conn = self._conn()
+        stream = self._stream
         now = self._now()
-        live = conn is not None and not conn.dead
+        live = stream is not None and not stream.closed
         if level == opt.SOL_SOCKET:
             if name == opt.SO_LINGER:
                 if not isinstance(value, (bytes, bytearray)) or len(value) < opt.LINGER.size:
@@ -43,9 +43,7 @@ class StreamOptions:
                 if field == "receive_buffer":
                     self._config_changes["reassembly_limit"] = min(size, self._host.tcp.config.reassembly_limit)
                 if live:
-                    buffer = conn.receive_buffer if field == "receive_buffer" else conn.send_buffer
-                    buffer.capacity = size
-                    conn.config = conn.config.replace(**{field: size})
+                    self._stream.set_buffer_sizes(**{"receive" if field == "receive_buffer" else "send": size})
                 if self._listening:
                     self._server.listener.config = self._config()
             elif name == opt.SO_KEEPALIVE:
@@ -74,10 +72,7 @@ class StreamOptions:
                          opt.TCP_KEEPCNT: "keepalive_count"}[name]
                 self._config_changes[field] = number
                 if live:
-                    conn.config = conn.config.replace(**{field: number})
-                    if conn.keepalive:
-                        conn.set_keepalive(True, now)  # re-arm with the new idle time
-                        self._host.tcp.connection_changed(conn, now)
+                    self._stream.set_keepalive_timing(now, **{field: number})
                 self._update_listener()
             else:
                 raise opt.unsupported(level, name)
@@ -93,19 +88,19 @@ class StreamOptions:
         return opt.encode_reply(self._call(self._getsockopt, level, name), buflen)
 
     def _getsockopt(self, level: int, name: int):
-        conn = self._conn()
-        config = conn.config if conn is not None else self._config()
+        stream = self._stream
+        config = stream.config if stream is not None else self._config()
         if level == opt.SOL_SOCKET:
             if name == opt.SO_ERROR:
                 return self._take_error() or 0
             if name == opt.SO_RCVBUF:
-                return conn.receive_buffer.capacity if conn is not None else config.receive_buffer
+                return stream.receive_buffer_size if stream is not None else config.receive_buffer
             if name == opt.SO_SNDBUF:
-                return conn.send_buffer.capacity if conn is not None else config.send_buffer
+                return stream.send_buffer_size if stream is not None else config.send_buffer
             if name == opt.SO_REUSEADDR:
                 return int(self._reuse_address)
             if name == opt.SO_KEEPALIVE:
-                return int(conn.keepalive if conn is not None else config.keepalive)
+                return int(stream.keepalive if stream is not None else config.keepalive)
             if name == opt.SO_LINGER:
                 return opt.LINGER.pack(*self._linger)
             if name == opt.SO_TYPE:
@@ -114,10 +109,10 @@ class StreamOptions:
                 return int(self._listening)
         elif level == opt.IPPROTO_TCP:
             if name == opt.TCP_NODELAY:
-                return int(conn.nodelay if conn is not None else config.nodelay)
+                return int(stream.nodelay if stream is not None else config.nodelay)
             if name == opt.TCP_MAXSEG:
-                if conn is not None and conn.established:
-                    return conn.send_mss
+                if stream is not None and stream.connected:
+                    return stream.send_mss
                 return config.mss or 536
             if name == opt.TCP_KEEPIDLE:
                 return int(config.keepalive_idle)
@@ -138,11 +133,7 @@ class StreamOptions:
         if self._listening:
             return {"state": "LISTEN", "srtt": None, "rttvar": None, "rto": None, "cwnd": None,
                     "ssthresh": None, "retransmissions": 0}
-        conn = self._conn()
-        if conn is None:
+        if self._stream is None:
             return {"state": "CLOSED", "srtt": None, "rttvar": None, "rto": None, "cwnd": None,
                     "ssthresh": None, "retransmissions": 0}
-        info = conn.info()
-        info["retransmits_in_a_row"] = conn.retransmits
-        info["pmtu"] = conn.path_mtu
-        return info
+        return self._stream.info()

@@ -120,7 +120,7 @@ def transfer(pair: Pair, a_data: bytes, b_data: bytes, *, chunk=65536, read=6553
                 if n == 0:
                     break
                 sent[name] += n
-            if sent[name] == len(data[name]) and not conn.fin_queued and half_close and not conn.dead:
+            if sent[name] == len(data[name]) and not conn.snd.fin_queued and half_close and not conn.dead:
                 conn.shutdown(pair.now)
             while True:
                 piece = conn.recv(read, pair.now)

@@ -13,8 +13,10 @@ options, timers, segmentation and acknowledgment. It never reads a clock and doe
 - out: ``TcpSegment`` objects appended to ``outbox`` (the transport layer encodes and sends them), the
   new ``deadline``, and ``wakeup()`` after anything an application may wait for changed.
 
-The receive path of ``receive.py`` and the send path of ``transmit.py`` are mixed in, one concern per
-module like gVisor's rcv.go / snd.go.
+The send-side state lives in ``self.snd`` (``TcpSender``: SND.*, send buffer, RTT, congestion control)
+and the receive-side state in ``self.rcv`` (``TcpReceiver``: RCV.*, receive buffer, delayed ACK), like
+gVisor's snd / rcv; this class keeps the state machine, the 4-tuple, the options and the timers. The
+SEGMENT ARRIVES path of ``receive.py`` and the send path of ``transmit.py`` are mixed in.
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from netstack.machines.tcp_connection import TCP_TABLE
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.engine.tcp.receive import ReceivePath
-from netstack.engine.tcp.receive_buffer import ReceiveBuffer
-from netstack.engine.tcp.rto import RttEstimator
+from netstack.engine.tcp.receiver import TcpReceiver
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
-from netstack.engine.tcp.send_buffer import SendBuffer
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.sender import TcpSender
+from netstack.engine.tcp.seqnum import seq_add, seq_in_window, seq_offset
 from netstack.engine.tcp.transmit import TransmitPath
 
 from netstack.engine.tcp.states import (
@@ -72,33 +73,17 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.local_port = local_port
         self.remote_ip = remote_ip
         self.remote_port = remote_port
-        # RFC 9293 §3.3.1 send sequence variables. snd_max is the highest SND.NXT ever reached: after
-        # a retransmission timeout SND.NXT goes back to SND.UNA (go-back-N), and ACKs up to snd_max
-        # remain acceptable.
-        self.iss = iss & SEQ_MASK
-        self.snd_una = self.snd_nxt = self.snd_max = self.iss
-        self.snd_wnd = 0
-        self.snd_wl1 = self.snd_wl2 = 0
-        self.max_snd_wnd = 0
-        self.snd_buf_seq = (self.iss + 1) & SEQ_MASK  # sequence number of send_buffer's first byte
-        # Receive sequence variables; rcv_adv is the right edge we advertised (RCV.NXT + RCV.WND).
-        self.irs = 0
-        self.rcv_nxt = 0
-        self.rcv_adv = 0
-        self.last_ack_sent = 0
-        self.send_buffer = SendBuffer(config.send_buffer)
-        self.receive_buffer = ReceiveBuffer(config.receive_buffer, config.reassembly_limit)
-        self.rtt = RttEstimator(initial_rto=config.initial_rto, min_rto=config.min_rto, max_rto=config.max_rto)
+        # The send side (SND.*, send buffer, RTT, congestion control) and the receive side (RCV.*,
+        # receive buffer, delayed ACK), as gVisor's snd / rcv; the connection wires them to the
+        # state machine, the options and the timers.
+        our_mss = config.mss or mss_for_mtu(path_mtu)
+        self.snd = TcpSender(iss, config, mss=min(536, our_mss))
+        self.rcv = TcpReceiver(config, mss=our_mss)
         self.path_mtu = path_mtu
-        self.our_mss = config.mss or mss_for_mtu(path_mtu)
         self.our_wscale = window_scale_for(config.receive_buffer) if config.window_scaling else None
         self.timestamp_state = TimestampState(ts_offset)
         self.options = None  # NegotiatedOptions once the SYNs are exchanged
-        self.send_mss = min(536, self.our_mss)
-        self.rcv_wscale = 0
-        self.snd_wscale = 0
         self.use_timestamps = False
-        self.cc = None
         self.nodelay = config.nodelay
         self.keepalive = config.keepalive
         # Timers: absolute deadlines or None (RFC 9293 §3.8 / RFC 6298; one tagged set like smoltcp).
@@ -111,32 +96,13 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.fin_wait_2_deadline = None
         self.user_timeout_deadline = None
         self.deadline = None
-        self.retransmits = 0  # consecutive RTO expiries without progress
-        self.persist_backoff = 0
-        self.zero_window_answered = False  # the peer answers our probes (with a zero window)
         self.keepalive_probes = 0
         self.last_received = 0.0
         self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
-        # RTT timing of one segment at a time without timestamps (Karn: cleared on retransmission).
-        self.rtt_seq = None
-        self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
-        self.rtt_time = 0.0
-        # Fast retransmit / NewReno (RFC 5681 §3.2, RFC 6582).
-        self.dup_acks = 0
-        self.in_recovery = False
-        self.recover = self.iss
         # Closing bookkeeping.
-        self.fin_queued = False  # the user shut down writing: a FIN follows the data
-        self.fin_seq = None  # sequence number of our FIN once sent
-        self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
-        self.fin_received = False
         self.app_closed = False  # close() (not just shutdown): new data is answered with RST
         self.read_shut = False
         self.passive = False
-        # Delayed-ACK bookkeeping (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
-        self.ack_pending = False
-        self.ack_now = False
-        self.unacked_bytes = 0
         self.dead = False  # the TCB is deleted (CLOSED, or a passive child back in LISTEN)
         self.error = None  # errno the application will see (ECONNRESET, ECONNREFUSED, ETIMEDOUT)
         self.outbox: list[TcpSegment] = []
@@ -193,7 +159,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         if seg is None or not seg.flags & ACK:
             return False
         # RFC 9293 §3.10.7.3: SND.UNA < SEG.ACK =< SND.NXT (here SND.UNA = ISS)
-        return ((seg.ack - self.iss - 1) & SEQ_MASK) < ((self.snd_nxt - self.iss) & SEQ_MASK)
+        return seq_in_window(seg.ack, seq_add(self.snd.iss, 1), seq_offset(self.snd.nxt, self.snd.iss))
 
     def send_syn(self, now: float) -> None:
         self._send_syn(now, with_ack=False)
@@ -206,7 +172,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         if self.state is SYN_RECEIVED and (seg is None or seg.flags & (SYN | ACK) == SYN):
             self._send_syn(now, with_ack=True)  # the peer's SYN again: our SYN,ACK was lost
         elif self._current_segment is not None:
-            self.ack_now = True  # sent once the segment is processed, piggybacked on data if any
+            self.rcv.ack_now = True  # sent once the segment is processed, piggybacked on data if any
         else:
             self._send_ack(now)
 
@@ -217,8 +183,8 @@ class TcpConnection(ReceivePath, TransmitPath):
 
     def send_fin(self, now: float) -> None:
         """Queue our FIN behind the data; it leaves when the data before it has (RFC 9293 §3.10.4)."""
-        self.fin_queued = True
-        if self.cc is not None:
+        self.snd.fin_queued = True
+        if self.snd.cc is not None:
             self._output(now)
 
     def send_rst(self, now: float) -> None:
@@ -226,7 +192,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         if seg is not None:
             self._emit_reset_for(seg, now)  # RFC 9293 §3.10.7.1-3: reset that the segment accepts
         else:
-            self._emit(self.snd_max, RST | ACK, b"", now)  # ABORT: <SEQ=SND.NXT><CTL=RST>
+            self._emit(self.snd.max, RST | ACK, b"", now)  # ABORT: <SEQ=SND.NXT><CTL=RST>
             self.counters.incr("tcp.resets_sent")
 
     def start_time_wait_timer(self, now: float) -> None:
@@ -236,8 +202,8 @@ class TcpConnection(ReceivePath, TransmitPath):
 
     def report_connection_established(self, now: float) -> None:
         self.retransmit_deadline = None
-        self.retransmits = 0
-        self.rtt.reset_backoff()
+        self.snd.retransmits = 0
+        self.snd.rtt.reset_backoff()
         self._arm_keepalive(now)
         self.counters.incr("tcp.connections_established")
 
@@ -261,7 +227,7 @@ class TcpConnection(ReceivePath, TransmitPath):
     # ------------------------------------------------------------------------------------ user calls
     def connect(self, now: float) -> None:
         """Active OPEN (RFC 9293 §3.10.1): send our SYN, enter SYN-SENT."""
-        self.rtt_time = now
+        self.snd.rtt_time = now
         self._fire("active_open", now)
         self._update_deadline()
 
@@ -270,14 +236,13 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.passive = True
         self._fire("passive_open", now)
         self.last_received = now
-        self.irs = syn.seq
-        self.rcv_nxt = (syn.seq + 1) & SEQ_MASK
-        self.snd_wnd = syn.window  # RFC 7323 §2.2: the window of a SYN is never scaled
-        self.max_snd_wnd = syn.window
-        self.snd_wl1 = syn.seq
-        self.snd_wl2 = syn.ack
+        self.rcv.start(syn.seq)
+        self.snd.wnd = syn.window  # RFC 7323 §2.2: the window of a SYN is never scaled
+        self.snd.max_wnd = syn.window
+        self.snd.wl1 = syn.seq
+        self.snd.wl2 = syn.ack
         self._negotiate(syn, now)
-        self.rtt_time = now
+        self.snd.rtt_time = now
         self._fire("rcv_syn", now)
         self._update_deadline()
 
@@ -285,10 +250,10 @@ class TcpConnection(ReceivePath, TransmitPath):
         """SEND (§3.10.2): queue bytes; returns how many fit in the send buffer (0 when full)."""
         if self.error is not None:
             raise TransitionError("connection reset", state=self.state, event="send", errno=self.error)
-        if self.fin_queued and self.state not in (CLOSED,):
+        if self.snd.fin_queued and self.state not in (CLOSED,):
             raise TransitionError("connection closing", state=self.state, event="send", errno=errnos.EPIPE)
         self._fire("send", now)
-        n = self.send_buffer.write(data)
+        n = self.snd.buffer.write(data)
         if n and self.state in SENDING_STATES:
             self._output(now)
             self._update_deadline()
@@ -296,20 +261,20 @@ class TcpConnection(ReceivePath, TransmitPath):
 
     def recv(self, max_bytes: int, now: float) -> bytes:
         """RECEIVE (§3.10.3): up to ``max_bytes`` bytes; b"" means none ready (see ``at_eof``)."""
-        data = self.receive_buffer.read(max_bytes)
+        data = self.rcv.buffer.read(max_bytes)
         if data and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()  # the window update ACK cleared the delayed-ACK timer
         return data
 
     def recv_into(self, buffer, now: float) -> int:
-        n = self.receive_buffer.read_into(buffer)
+        n = self.rcv.buffer.read_into(buffer)
         if n and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()
         return n
 
     def shutdown(self, now: float) -> None:
         """Half-close: no more data from us; a FIN follows what is queued (CLOSE of §3.10.4)."""
-        if self.fin_queued or self.dead or self.state in (CLOSED, TIME_WAIT):
+        if self.snd.fin_queued or self.dead or self.state in (CLOSED, TIME_WAIT):
             return
         self._fire("close", now)
         self._update_deadline()
@@ -318,7 +283,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         """Full close: shutdown plus "no more reads". Unread data makes it an abort (RFC 2525 §2.17)."""
         self.app_closed = True
         self.read_shut = True
-        if len(self.receive_buffer) and self.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT):
+        if len(self.rcv.buffer) and self.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT):
             self.abort(now)
             return
         self.shutdown(now)
@@ -343,11 +308,11 @@ class TcpConnection(ReceivePath, TransmitPath):
         """RFC 1191: the path MTU dropped; segment to the smaller size and resend the first segment."""
         self.path_mtu = mtu
         limit = mtu - 40 - (12 if self.use_timestamps else 0)
-        if 0 < limit < self.send_mss:
-            self.send_mss = limit
-            if self.cc is not None:
-                self.cc.mss = limit
-            if self.snd_una != self.snd_max and self.state in SENDING_STATES:
+        if 0 < limit < self.snd.mss:
+            self.snd.mss = limit
+            if self.snd.cc is not None:
+                self.snd.cc.mss = limit
+            if self.snd.una != self.snd.max and self.state in SENDING_STATES:
                 self._retransmit_first(now)
                 self._update_deadline()
 
@@ -356,19 +321,19 @@ class TcpConnection(ReceivePath, TransmitPath):
     def readable(self) -> bool:
         """recv() would not block: data, end of stream, or an error."""
         # (the end of stream counts only once the buffer is empty, which the first test covers)
-        return bool(self.receive_buffer._ready) or self.fin_received or self.state is CLOSED or self.error is not None
+        return bool(self.rcv.buffer._ready) or self.rcv.fin_received or self.state is CLOSED or self.error is not None
 
     @property
     def at_eof(self) -> bool:
         """The peer's FIN arrived and every byte before it was read (or the connection is gone)."""
-        return (self.fin_received and not len(self.receive_buffer)) or self.state is CLOSED
+        return (self.rcv.fin_received and not len(self.rcv.buffer)) or self.state is CLOSED
 
     @property
     def writable(self) -> bool:
         """send() would take at least one byte (or fail at once)."""
-        if self.error is not None or self.fin_queued or self.state is CLOSED:
+        if self.error is not None or self.snd.fin_queued or self.state is CLOSED:
             return True
-        return self.state in (ESTABLISHED, CLOSE_WAIT) and self.send_buffer.free > 0
+        return self.state in (ESTABLISHED, CLOSE_WAIT) and self.snd.buffer.free > 0
 
     @property
     def established(self) -> bool:
@@ -376,17 +341,17 @@ class TcpConnection(ReceivePath, TransmitPath):
 
     def info(self) -> dict:
         """A TCP_INFO-like snapshot (state, RTT estimate, RTO, cwnd, ssthresh, retransmissions)."""
-        cc = self.cc
+        cc = self.snd.cc
         return {
             "state": self.state.value,
-            "srtt": self.rtt.srtt,
-            "rttvar": self.rtt.rttvar,
-            "rto": self.rtt.rto,
+            "srtt": self.snd.rtt.srtt,
+            "rttvar": self.snd.rtt.rttvar,
+            "rto": self.snd.rtt.rto,
             "cwnd": cc.cwnd if cc is not None else None,
             "ssthresh": cc.ssthresh if cc is not None else None,
-            "send_mss": self.send_mss,
-            "snd_wnd": self.snd_wnd,
-            "rcv_wnd": (self.rcv_adv - self.rcv_nxt) & SEQ_MASK,
+            "send_mss": self.snd.mss,
+            "snd_wnd": self.snd.wnd,
+            "rcv_wnd": seq_offset(self.rcv.adv, self.rcv.nxt),
             **self.stats,
         }
 
@@ -405,14 +370,14 @@ class TcpConnection(ReceivePath, TransmitPath):
             path_mtu=self.path_mtu,
         )
         self.options = opts
-        self.send_mss = opts.send_mss
-        self.snd_wscale = opts.snd_wscale
-        self.rcv_wscale = opts.rcv_wscale
+        self.snd.mss = opts.send_mss
+        self.snd.wscale = opts.snd_wscale
+        self.rcv.wscale = opts.rcv_wscale
         self.use_timestamps = opts.timestamps
         if opts.timestamps:
             self.timestamp_state.update(syn.tsval, True, now)
-        if self.cc is None:
-            self.cc = congestion_control(cfg.congestion_control)(mss=self.send_mss)
+        if self.snd.cc is None:
+            self.snd.cc = congestion_control(cfg.congestion_control)(mss=self.snd.mss)
 
     # ------------------------------------------------------------------------------------ timers
     def _stop_data_timers(self) -> None:
@@ -468,7 +433,7 @@ class TcpConnection(ReceivePath, TransmitPath):
                 return
         if self.delayed_ack_deadline is not None and now >= self.delayed_ack_deadline:
             self.delayed_ack_deadline = None
-            if self.ack_pending:
+            if self.rcv.ack_pending:
                 self._send_ack(now)
         if self.keepalive_deadline is not None and now >= self.keepalive_deadline:
             self._keepalive_timeout(now)
@@ -503,7 +468,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.keepalive_probes += 1
         self.counters.incr("tcp.keepalive_probes")
         # SEG.SEQ = SND.NXT - 1, no data: an old sequence number the peer must answer with an ACK.
-        self._emit((self.snd_max - 1) & SEQ_MASK, ACK, b"", now)
+        self._emit(seq_add(self.snd.max, -1), ACK, b"", now)
         self.keepalive_deadline = now + cfg.keepalive_interval
 
     def _arm_keepalive(self, now: float) -> None:
@@ -525,7 +490,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self._stop_data_timers()
         self.time_wait_deadline = None
         self.deadline = None
-        self.receive_buffer.queue.clear()
+        self.rcv.buffer.queue.clear()
         if self.wakeup is not None:
             self.wakeup()
 

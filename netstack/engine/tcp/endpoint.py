@@ -118,7 +118,56 @@ class TcpStream:
         return self.conn.remote_ip, self.conn.remote_port
 
     def info(self) -> dict:
-        return self.conn.info()
+        """TCP_INFO-like snapshot (see ``TcpConnection.info``), plus the retransmission count in a
+        row and the path MTU."""
+        conn = self.conn
+        return {**conn.info(), "retransmits_in_a_row": conn.snd.retransmits, "pmtu": conn.path_mtu}
+
+    # -- options -----------------------------------------------------------------------------------
+    @property
+    def config(self):
+        """The ``TcpConfig`` this connection runs with."""
+        return self.conn.config
+
+    @property
+    def nodelay(self) -> bool:
+        return self.conn.nodelay
+
+    @property
+    def keepalive(self) -> bool:
+        return self.conn.keepalive
+
+    @property
+    def send_mss(self) -> int:
+        """The effective send MSS (TCP_MAXSEG of a connected socket)."""
+        return self.conn.snd.mss
+
+    @property
+    def receive_buffer_size(self) -> int:
+        return self.conn.rcv.buffer.capacity
+
+    @property
+    def send_buffer_size(self) -> int:
+        return self.conn.snd.buffer.capacity
+
+    def set_buffer_sizes(self, *, receive: int | None = None, send: int | None = None) -> None:
+        """SO_RCVBUF / SO_SNDBUF on a live connection: the buffers take the new capacity at once."""
+        conn = self.conn
+        if receive is not None:
+            conn.rcv.buffer.capacity = receive
+            conn.config = conn.config.replace(receive_buffer=receive)
+        if send is not None:
+            conn.snd.buffer.capacity = send
+            conn.config = conn.config.replace(send_buffer=send)
+
+    def set_keepalive_timing(self, now: float | None = None, **fields) -> None:
+        """TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (``TcpConfig`` field names); re-arms a running
+        keepalive timer with the new idle time."""
+        now = self._now(now)
+        conn = self.conn
+        conn.config = conn.config.replace(**fields)
+        if conn.keepalive:
+            self.set_keepalive(True, now)
 
     # -- data --------------------------------------------------------------------------------------
     def send(self, data, now: float | None = None) -> int:

@@ -114,9 +114,9 @@ class TcpLayer:
                 self._time_wait.pop(key, None)
                 conn = None
             else:
-                snd_una = conn.snd_una
+                snd_una = conn.snd.una
                 conn.segment_arrived(seg, now)
-                if conn.snd_una != snd_una:
+                if conn.snd.una != snd_una:
                     # RFC 4861 §7.3.1: new data acknowledged proves the neighbour on the path works
                     self._confirm_neighbour(src)
                 self.connection_changed(conn, now)
@@ -168,7 +168,7 @@ class TcpLayer:
         if conn is None or conn.dead:
             return
         # RFC 5927 §4.1: accept only errors quoting a sequence number we have in flight
-        if ((seq - conn.snd_una) & SEQ_MASK) > ((conn.snd_max - conn.snd_una) & SEQ_MASK):
+        if ((seq - conn.snd.una) & SEQ_MASK) > ((conn.snd.max - conn.snd.una) & SEQ_MASK):
             self.counters.incr("tcp.drop.icmp_out_of_window")
             return
         self.counters.incr("tcp.icmp_errors")
@@ -322,7 +322,7 @@ class TcpLayer:
         """RFC 6191 §2: a SYN may reopen a TIME-WAIT 4-tuple when it is certainly newer."""
         if conn.use_timestamps and syn.tsval is not None and conn.timestamp_state.ts_recent is not None:
             return ts_before(conn.timestamp_state.ts_recent, syn.tsval)
-        return 0 < ((syn.seq - conn.rcv_nxt) & SEQ_MASK) < (1 << 31)
+        return 0 < ((syn.seq - conn.rcv.nxt) & SEQ_MASK) < (1 << 31)
 
     # ------------------------------------------------------------------ observability
     def connection_table(self) -> list[dict]:

@@ -7,6 +7,12 @@ classified into one event of the TCP machine (``rcv_syn``, ``rcv_syn_ack``, ``rc
 ``rcv_ack_of_fin``, ``rcv_fin``, ``rcv_fin_ack_of_fin``, ``rcv_rst``, ``rcv_unacceptable``) and fired;
 the machine's table picks the next state and calls the connection's actions (``send_ack``,
 ``start_time_wait_timer``, ...). Data and window arithmetic fire nothing.
+
+``_arrive_synchronized`` is the §3.10.7.4 list, one method per step (``_check_sequence_number``,
+``_check_rst``, ``_check_syn``, ``_check_ack``, ``_process_segment_text``, ``_check_fin``). Sequence
+arithmetic uses ``seqnum``'s helpers except where a segment of a bulk transfer passes: there it is
+written out, as marked, because the helpers' calls cost 35 % on the full path and 12 % on header
+prediction (``benchmarks/tcp_sans_io.py``, docs/performance.md "TCP sequence arithmetic").
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from __future__ import annotations
 import errno as errnos
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.seqnum import (
+    HALF_SPACE, SEQ_MASK, SEQ_MODULUS, seq_add, seq_in_window,
+)
 
 from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT,
 )
 
-_HALF = 1 << 31
 #: At most one ACK per this interval answers pure ACKs that are out of window (Linux: 500 ms).
 OUT_OF_WINDOW_ACK_INTERVAL = 0.5
 _DATA_STATES = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
@@ -54,7 +61,7 @@ class ReceivePath:
         if self.wakeup is not None:
             self.wakeup()
         if not self.dead:
-            if self.ack_now:
+            if self.rcv.ack_now:
                 self._send_ack(now)
             self._update_deadline()
 
@@ -65,45 +72,49 @@ class ReceivePath:
         segment could fail is made here; anything else takes the full path (returns False)."""
         payload = seg.payload
         n = len(payload)
-        rcv_nxt = self.rcv_nxt
+        # Sequence arithmetic written out (not seqnum's helpers): this runs once per segment of a bulk
+        # transfer, where the helpers' calls cost 12 % (benchmarks/tcp_sans_io.py, docs/performance.md).
+        snd = self.snd
+        rcv = self.rcv
+        rcv_nxt = rcv.nxt
         if (
             not n
             or seg.seq != rcv_nxt
-            or seg.ack != self.snd_una
-            or self.snd_una != self.snd_max
-            or (seg.window << self.snd_wscale) != self.snd_wnd
-            or n > ((self.rcv_adv - rcv_nxt) & SEQ_MASK)
+            or seg.ack != snd.una
+            or snd.una != snd.max
+            or (seg.window << snd.wscale) != snd.wnd
+            or n > ((rcv.adv - rcv_nxt) & SEQ_MASK)
             or self.app_closed
-            or self.receive_buffer.queue
-            or self.peer_fin_offset is not None
+            or rcv.buffer.queue
+            or rcv.peer_fin_offset is not None
         ):
             return False
         if self.use_timestamps:
             tsval = seg.tsval
             ts = self.timestamp_state
-            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
+            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= HALF_SPACE:
                 return False  # PAWS or a missing timestamp: let the full path judge
-            if rcv_nxt == self.last_ack_sent:
+            if rcv_nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval  # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent
                 ts.ts_recent_time = now
         self.last_received = now
-        rb = self.receive_buffer
+        rb = rcv.buffer
         rb._ready += payload
         rb.next_offset += n
-        self.rcv_nxt = (rcv_nxt + n) & SEQ_MASK
-        self.unacked_bytes += n
+        rcv.nxt = (rcv_nxt + n) & SEQ_MASK
+        rcv.unacked_bytes += n
         self._schedule_data_ack(seg.flags, now)
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         if self.wakeup is not None:
-            if self.config.ack_at_batch_end and not self.ack_now:
+            if self.config.ack_at_batch_end and not rcv.ack_now:
                 # batched reads: the application hears of the data once the driver has handled the
                 # frames that arrived together (a timer due now), and reads them in one call
                 if self.notify_deadline is None:
                     self.notify_deadline = now
             else:
                 self.wakeup()
-        if self.ack_now and not self.dead:
+        if rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
         return True
@@ -112,42 +123,42 @@ class ReceivePath:
         """Header prediction for the sender: a pure in-order ACK of new data, window unchanged (or
         just moved by the ACK), nothing special pending. Same arithmetic as the full path's fifth step
         without the checks such a segment cannot fail."""
+        # Sequence arithmetic written out (not seqnum's helpers): this runs once per segment of a bulk
+        # transfer, where the helpers' calls cost 12 % (benchmarks/tcp_sans_io.py, docs/performance.md).
+        snd = self.snd
+        rcv = self.rcv
         ack = seg.ack
-        una = self.snd_una
+        una = snd.una
         acked = (ack - una) & SEQ_MASK
         if (
-            seg.seq != self.rcv_nxt
+            seg.seq != rcv.nxt
             or not acked
-            or acked > ((self.snd_max - una) & SEQ_MASK)
-            or self.fin_seq is not None
-            or self.snd_wnd == 0
+            or acked > ((snd.max - una) & SEQ_MASK)
+            or snd.fin_seq is not None
+            or snd.wnd == 0
         ):
             return False
         if self.use_timestamps:
             tsval = seg.tsval
             ts = self.timestamp_state
-            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= _HALF:
+            if tsval is None or ts.ts_recent is None or ((tsval - ts.ts_recent) & SEQ_MASK) >= HALF_SPACE:
                 return False
-            if self.rcv_nxt == self.last_ack_sent:
+            if rcv.nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval
                 ts.ts_recent_time = now
         self.last_received = now
         self._ack_advanced(seg, ack, acked, now)
         # RFC 9293 §3.10.7.4 window update (SND.WL1 = SEG.SEQ here, so SND.WL2 <= SEG.ACK decides)
-        if self.snd_wl1 != seg.seq or ((ack - self.snd_wl2) & SEQ_MASK) < _HALF:
-            window = seg.window << self.snd_wscale
-            self.snd_wnd = window
-            self.snd_wl1 = seg.seq
-            self.snd_wl2 = ack
-            if window > self.max_snd_wnd:
-                self.max_snd_wnd = window
-            self.zero_window_answered = window == 0
+        if snd.wl1 != seg.seq or ((ack - snd.wl2) & SEQ_MASK) < HALF_SPACE:
+            window = seg.window << snd.wscale
+            snd.take_window(seg.seq, ack, window)
+            snd.zero_window_answered = window == 0
         if self.keepalive_deadline is not None:
             self._arm_keepalive(now)
         self._output(now)
         if self.wakeup is not None:
             self.wakeup()
-        if self.ack_now and not self.dead:
+        if rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()
         return True
@@ -171,17 +182,16 @@ class ReceivePath:
             return
         # fourth: the peer's SYN
         self.last_received = now
-        self.irs = seg.seq
-        self.rcv_nxt = (seg.seq + 1) & SEQ_MASK
+        self.rcv.start(seg.seq)
         self._negotiate(seg, now)
-        self.snd_wnd = seg.window  # a SYN's window is never scaled (RFC 7323 §2.2)
-        self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
-        self.snd_wl1 = seg.seq
+        self.snd.wnd = seg.window  # a SYN's window is never scaled (RFC 7323 §2.2)
+        self.snd.max_wnd = max(self.snd.max_wnd, self.snd.wnd)
+        self.snd.wl1 = seg.seq
         if flags & ACK:
-            self.snd_una = seg.ack
-            self.snd_wl2 = seg.ack
+            self.snd.una = seg.ack
+            self.snd.wl2 = seg.ack
             self._take_rtt_sample_for_syn(now)
-            self.rcv_adv = self.rcv_nxt  # the window is offered in the ACK that follows
+            self.rcv.adv = self.rcv.nxt  # the window is offered in the ACK that follows
             self._fire("rcv_syn_ack", now)  # ESTABLISHED; send_ack, report_connection_established
             self._output(now)
         else:
@@ -189,34 +199,61 @@ class ReceivePath:
 
     # ------------------------------------------------------------------------- other states
     def _arrive_synchronized(self, seg, now: float) -> None:
-        flags = seg.flags
-        payload = seg.payload
-        seq = seg.seq
-        seg_len = len(payload)
-        if flags & SYN:
-            seg_len += 1
-        if flags & FIN:
-            seg_len += 1
-        rcv_nxt = self.rcv_nxt
-        rcv_wnd = (self.rcv_adv - rcv_nxt) & SEQ_MASK
-        if rcv_wnd >= _HALF:
-            rcv_wnd = 0
-        if (
-            self.state is SYN_RECEIVED
-            and flags & (SYN | ACK | RST) == SYN | ACK
-            and seq == self.irs
-            and ((seg.ack - self.snd_una - 1) & SEQ_MASK) < ((self.snd_max - self.snd_una) & SEQ_MASK)
-        ):
-            # simultaneous open (RFC 9293 §3.5 Figure 7): the peer's SYN,ACK acknowledges our SYN
-            self.snd_una = seg.ack
-            self.snd_wnd = seg.window
-            self.snd_wl1 = seq
-            self.snd_wl2 = seg.ack
-            self._fire("rcv_syn_ack", now)
-            self._output(now)
+        """RFC 9293 §3.10.7.4, SYN-RECEIVED and the synchronized states: the RFC's steps in order."""
+        if self.state is SYN_RECEIVED and self._simultaneous_open_completes(seg, now):
             return
+        rcv = self.rcv
+        # RCV.WND as the segment found it (the text below may move RCV.NXT); written out (per segment)
+        rcv_wnd = (rcv.adv - rcv.nxt) & SEQ_MASK
+        if rcv_wnd >= HALF_SPACE:
+            rcv_wnd = 0
+        off = self._check_sequence_number(seg, rcv_wnd, now)  # first
+        if off is None:
+            return
+        flags = seg.flags
+        if flags & RST:  # second
+            self._check_rst(off, now)
+            return
+        # third, check security: no security/compartment option is implemented (nothing to compare)
+        if flags & SYN:  # fourth
+            self._check_syn(now)
+            return
+        if not flags & ACK:  # fifth: "if the ACK bit is off, drop the segment and return"
+            return
+        fin_acked_now = self._check_ack(seg, now)
+        if fin_acked_now is None:
+            return
+        # sixth, check the URG bit: parsed and ignored (RFC 6093: urgent bytes stay in the stream)
+        window_end = rcv.buffer.next_offset + rcv_wnd  # stream offset of the window's right edge
+        start = self._process_segment_text(seg, off, now)  # seventh
+        if self.dead:
+            return
+        if flags & FIN or fin_acked_now or rcv.peer_fin_offset is not None:
+            self._check_fin(seg, start, window_end, fin_acked_now, now)  # eighth
+        if self.state in _OUTPUT_STATES:
+            self._output(now)
 
-        # first: PAWS (RFC 7323 §5.3), then the acceptability table of RFC 9293 §3.10.7.4
+    def _simultaneous_open_completes(self, seg, now: float) -> bool:
+        """SYN-RECEIVED after a simultaneous open (RFC 9293 §3.5 Figure 7): the peer's SYN,ACK
+        acknowledges our SYN; True when it did and the connection is now ESTABLISHED."""
+        snd = self.snd
+        if not (seg.flags & (SYN | ACK | RST) == SYN | ACK and seg.seq == self.rcv.irs
+                and snd.acceptable_ack(seg.ack)):
+            return False
+        snd.una = seg.ack
+        snd.wnd = seg.window
+        snd.wl1 = seg.seq
+        snd.wl2 = seg.ack
+        self._fire("rcv_syn_ack", now)
+        self._output(now)
+        return True
+
+    def _check_sequence_number(self, seg, rcv_wnd: int, now: float) -> int | None:
+        """First, check sequence number (RFC 9293 §3.10.7.4), after PAWS (RFC 7323 §5.3).
+
+        Returns how far SEG.SEQ lies past RCV.NXT when the segment is acceptable, None when it was
+        handled here (dropped, acknowledged, or a zero-window ACK taken)."""
+        flags = seg.flags
         if (
             self.use_timestamps
             and seg.tsval is not None
@@ -224,121 +261,120 @@ class ReceivePath:
         ):
             self.counters.incr("tcp.drop.paws")
             self._fire("rcv_unacceptable", now)
-            return
-        off = (seq - rcv_nxt) & SEQ_MASK  # distance of SEG.SEQ past RCV.NXT (huge when before)
+            return None
+        seq = seg.seq
+        rcv_nxt = self.rcv.nxt
+        seg_len = len(seg.payload) + (flags & SYN and 1) + (flags & FIN and 1)  # SEG.LEN
+        off = (seq - rcv_nxt) & SEQ_MASK  # seq_offset, written out: once per segment (module docstring)
+        # the acceptability table: zero-length or not, against a zero or open receive window
         if seg_len == 0:
             acceptable = off == 0 if rcv_wnd == 0 else off < rcv_wnd
         elif rcv_wnd == 0:
             acceptable = False
         else:
-            acceptable = off < rcv_wnd or ((seq + seg_len - 1 - rcv_nxt) & SEQ_MASK) < rcv_wnd
-        if not acceptable:
-            if flags & RST:
-                return  # an RST outside the window is dropped silently (RFC 5961 §3.2)
-            self.counters.incr("tcp.drop.unacceptable")
-            if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
-                # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
-                # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
-                # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
-                # deadlocks two connections whose both windows are full (echo of a bulk stream).
-                self.counters.incr("tcp.zero_window_acks_taken")
-                if self._process_ack(seg, now) and not self.dead:
-                    self._output(now)
-                if self.dead:
-                    return
-            if self.state is TIME_WAIT and flags & FIN and ((seq + seg_len - rcv_nxt) & SEQ_MASK) == 0:
-                self._fire("rcv_fin", now)  # the peer's FIN again: ACK it, restart 2 MSL
-            elif seg_len or self._out_of_window_ack_allowed(now):
-                self._fire("rcv_unacceptable", now)  # send_ack, then drop
-            return
-        self.last_received = now
-        if self.keepalive_deadline is not None:
-            self._arm_keepalive(now)
-
-        # second: RST (RFC 5961 §3: only SEG.SEQ == RCV.NXT resets, in-window gets a challenge ACK)
+            acceptable = off < rcv_wnd or seq_in_window(seq_add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
+        if acceptable:
+            self.last_received = now
+            if self.keepalive_deadline is not None:
+                self._arm_keepalive(now)
+            return off
         if flags & RST:
-            if off != 0:
-                self.counters.incr("tcp.challenge_acks")
-                self._fire("rcv_unacceptable", now)
-                return
-            self.counters.incr("tcp.resets_received")
-            if self.trace is not None:
-                self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
-            self._fire("rcv_rst", now)
-            return
+            return None  # an RST outside the window is dropped silently (RFC 5961 §3.2)
+        self.counters.incr("tcp.drop.unacceptable")
+        if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
+            # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
+            # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
+            # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
+            # deadlocks two connections whose both windows are full (echo of a bulk stream).
+            self.counters.incr("tcp.zero_window_acks_taken")
+            if self._process_ack(seg, now) and not self.dead:
+                self._output(now)
+            if self.dead:
+                return None
+        if self.state is TIME_WAIT and flags & FIN and seq_add(seq, seg_len) == rcv_nxt:
+            self._fire("rcv_fin", now)  # the peer's FIN again: ACK it, restart 2 MSL
+        elif seg_len or self._out_of_window_ack_allowed(now):
+            self._fire("rcv_unacceptable", now)  # send_ack, then drop
+        return None
 
-        # fourth: SYN in a synchronized state (RFC 5961 §4: challenge ACK, never a reset)
-        if flags & SYN:
-            self._fire("rcv_syn", now)
+    def _check_rst(self, off: int, now: float) -> None:
+        """Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3): only SEG.SEQ == RCV.NXT
+        resets; an in-window RST gets a challenge ACK."""
+        if off != 0:
+            self.counters.incr("tcp.challenge_acks")
+            self._fire("rcv_unacceptable", now)
             return
+        self.counters.incr("tcp.resets_received")
+        if self.trace is not None:
+            self.trace("tcp.reset_received", conn=self.name, state=self.state.value)
+        self._fire("rcv_rst", now)
 
-        # fifth: ACK
-        if not flags & ACK:
-            return
+    def _check_syn(self, now: float) -> None:
+        """Fourth, check the SYN bit (RFC 9293 §3.10.7.4, RFC 5961 §4): a SYN in a synchronized
+        state gets a challenge ACK, never a reset."""
+        self._fire("rcv_syn", now)
+
+    def _check_ack(self, seg, now: float) -> bool | None:
+        """Fifth, check the ACK field of a segment with ACK set (RFC 9293 §3.10.7.4). Returns None
+        when processing stops here, else whether this ACK acknowledged our FIN in a way the eighth
+        step still has to report."""
+        snd = self.snd
         if self.use_timestamps and seg.tsval is not None:
             # RFC 7323 §4.3: TS.Recent from the segment when SEG.SEQ <= Last.ACK.sent
-            self.timestamp_state.update(seg.tsval, ((self.last_ack_sent - seq) & SEQ_MASK) < _HALF, now)
-        fin_acked_now = False
+            # (seq_le written out: per segment)
+            self.timestamp_state.update(seg.tsval, ((self.rcv.last_ack_sent - seg.seq) & SEQ_MASK) < HALF_SPACE, now)
         if self.state is SYN_RECEIVED:
-            if ((seg.ack - self.snd_una - 1) & SEQ_MASK) < ((self.snd_max - self.snd_una) & SEQ_MASK):
-                self._take_rtt_sample_for_syn(now)
-                self.snd_una = seg.ack
-                self.snd_wnd = seg.window << self.snd_wscale
-                self.max_snd_wnd = max(self.max_snd_wnd, self.snd_wnd)
-                self.snd_wl1 = seq
-                self.snd_wl2 = seg.ack
-                self._fire("rcv_ack_of_syn", now)
-            else:
+            if not snd.acceptable_ack(seg.ack):
                 self._emit_reset_for(seg, now)  # <SEQ=SEG.ACK><CTL=RST>
-                return
-        else:
-            had_fin_outstanding = self.fin_seq is not None and self.snd_una != self.snd_max
-            if not self._process_ack(seg, now):
-                return
-            if self.dead:
-                return
-            fin_acked_now = had_fin_outstanding and self.snd_una == self.snd_max
-            if fin_acked_now:
-                state = self.state
-                if state is FIN_WAIT_1:
-                    if not flags & FIN:
-                        self._fire("rcv_ack_of_fin", now)
-                        fin_acked_now = False
-                        if self.app_closed:
-                            self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
-                elif state is CLOSING or state is LAST_ACK:
-                    self._fire("rcv_ack_of_fin", now)  # TIME-WAIT, or CLOSED (delete_tcb)
-                    fin_acked_now = False
-                    if self.dead:
-                        return
+                return None
+            self._take_rtt_sample_for_syn(now)
+            snd.una = seg.ack
+            snd.take_window(seg.seq, seg.ack, seg.window << snd.wscale)
+            self._fire("rcv_ack_of_syn", now)
+            return False
+        had_fin_outstanding = snd.fin_seq is not None and snd.una != snd.max
+        if not self._process_ack(seg, now) or self.dead:
+            return None
+        if not (had_fin_outstanding and snd.una == snd.max):
+            return False
+        # our FIN is acknowledged now
+        state = self.state
+        if state is FIN_WAIT_1:
+            if seg.flags & FIN:
+                return True  # the eighth step fires rcv_fin_ack_of_fin (or rcv_ack_of_fin)
+            self._fire("rcv_ack_of_fin", now)  # FIN-WAIT-2
+            if self.app_closed:
+                self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
+            return False
+        if state is CLOSING or state is LAST_ACK:
+            self._fire("rcv_ack_of_fin", now)  # TIME-WAIT, or CLOSED (delete_tcb)
+            return None if self.dead else False
+        return True
 
-        # sixth: URG is parsed and ignored (RFC 6093: urgent bytes stay in the stream)
-        # seventh: segment text. Stream offsets: where SEG.SEQ falls relative to RCV.NXT's offset.
-        rb = self.receive_buffer
-        base = rb.next_offset
-        start = base + off if off < _HALF else base - ((-off) & SEQ_MASK)
-        if payload:
-            self._receive_text(seg, payload, start, off, now)
-            if self.dead:
-                return
-        # eighth: FIN (possibly one that arrived earlier, out of order, and is now in order). A FIN
-        # right at the window's edge is taken: it needs no buffer space.
-        if flags & FIN and self.peer_fin_offset is None and not self.fin_received:
-            fin_offset = start + len(payload)
-            if (self.state in _DATA_STATES or self.state is SYN_RECEIVED) and fin_offset <= base + rcv_wnd:
-                self.peer_fin_offset = fin_offset
-        if (
-            self.peer_fin_offset is not None
-            and not self.fin_received
-            and self.receive_buffer.next_offset == self.peer_fin_offset
-        ):
+    def _process_segment_text(self, seg, off: int, now: float) -> int:
+        """Seventh, process the segment text (RFC 9293 §3.10.7.4). Returns the stream offset where
+        SEG.SEQ falls (RCV.NXT's offset plus ``off``, or before it for a retransmission)."""
+        # where SEG.SEQ falls: ``off`` past RCV.NXT, or before it (seq_diff written out: per segment)
+        start = self.rcv.buffer.next_offset + (off if off < HALF_SPACE else off - SEQ_MODULUS)
+        if seg.payload:
+            self._receive_text(seg, seg.payload, start, off, now)
+        return start
+
+    def _check_fin(self, seg, start: int, window_end: int, fin_acked_now: bool, now: float) -> None:
+        """Eighth, check the FIN bit (RFC 9293 §3.10.7.4): a FIN, possibly one that arrived earlier
+        out of order and is now in order. A FIN right at the window's edge is taken: it needs no
+        buffer space."""
+        rcv = self.rcv
+        if seg.flags & FIN and rcv.peer_fin_offset is None and not rcv.fin_received:
+            fin_offset = start + len(seg.payload)
+            if (self.state in _DATA_STATES or self.state is SYN_RECEIVED) and fin_offset <= window_end:
+                rcv.peer_fin_offset = fin_offset
+        if rcv.peer_fin_offset is not None and not rcv.fin_received and rcv.buffer.next_offset == rcv.peer_fin_offset:
             self._receive_fin(now, fin_acked_now)
         elif fin_acked_now:
             self._fire("rcv_ack_of_fin", now)  # the FIN of this segment is not in order yet
             if self.app_closed:
                 self.fin_wait_2_deadline = now + self.config.fin_wait_2_timeout
-        if self.state in _OUTPUT_STATES:
-            self._output(now)
 
     def _schedule_data_ack(self, flags: int, now: float) -> None:
         """When to acknowledge in-order data (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
@@ -350,18 +386,18 @@ class ReceivePath:
           after the batch), so one ACK covers a burst, as Linux's GRO does;
         - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it.
         """
-        unacked = self.unacked_bytes
+        unacked = self.rcv.unacked_bytes
         config = self.config
-        if config.delayed_ack == 0 or (flags & PSH and unacked < self.send_mss):
-            self.ack_now = True
-        elif unacked >= 2 * self.send_mss:
+        if config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
+            self.rcv.ack_now = True
+        elif unacked >= 2 * self.snd.mss:
             if config.ack_at_batch_end:
-                self.ack_pending = True
+                self.rcv.ack_pending = True
                 self.delayed_ack_deadline = now
             else:
-                self.ack_now = True
+                self.rcv.ack_now = True
         else:
-            self.ack_pending = True
+            self.rcv.ack_pending = True
             if self.delayed_ack_deadline is None:
                 self.delayed_ack_deadline = now + config.delayed_ack
 
@@ -375,7 +411,7 @@ class ReceivePath:
         return True
 
     def _receive_text(self, seg, payload, start: int, off: int, now: float) -> None:
-        rb = self.receive_buffer
+        rb = self.rcv.buffer
         if self.state not in _DATA_STATES:
             return  # CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer already sent its FIN
         if self.app_closed:
@@ -385,8 +421,8 @@ class ReceivePath:
             self._fire("abort", now)
             self.error = errnos.ECONNRESET
             return
-        rcv_wnd = (self.rcv_adv - self.rcv_nxt) & SEQ_MASK
-        if rcv_wnd >= _HALF:
+        rcv_wnd = (self.rcv.adv - self.rcv.nxt) & SEQ_MASK  # RCV.WND, written out (per segment)
+        if rcv_wnd >= HALF_SPACE:
             rcv_wnd = 0
         n = len(payload)
         # Trim what lies beyond the window we offered (RFC 9293 §3.10.7.4 "trim to the window").
@@ -397,11 +433,11 @@ class ReceivePath:
         before = rb.queue.held
         advanced = rb.receive(start, payload)
         if advanced:
-            self.rcv_nxt = (self.rcv_nxt + advanced) & SEQ_MASK
+            self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)
             if rb.queue.held < before or off != 0:
-                self.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
+                self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
             else:
-                self.unacked_bytes += advanced
+                self.rcv.unacked_bytes += advanced
                 self._schedule_data_ack(seg.flags, now)
         else:
             # out of order or duplicate: an immediate (duplicate) ACK (RFC 5681 §4.2, §3.2)
@@ -411,13 +447,13 @@ class ReceivePath:
                 self.counters.incr("tcp.out_of_order_bytes_queued", queued)
                 if self.trace is not None:
                     self.trace("tcp.out_of_order", conn=self.name, seq=seg.seq, bytes=queued, held=rb.queue.held)
-            self.ack_now = True
+            self.rcv.ack_now = True
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""
-        self.fin_received = True
-        self.rcv_nxt = (self.rcv_nxt + 1) & SEQ_MASK
-        self.ack_now = True
+        self.rcv.fin_received = True
+        self.rcv.nxt = seq_add(self.rcv.nxt, 1)
+        self.rcv.ack_now = True
         if fin_acked_now and self.state is FIN_WAIT_1:
             self._fire("rcv_fin_ack_of_fin", now)  # our FIN acknowledged by this same segment
         else:
@@ -425,76 +461,44 @@ class ReceivePath:
 
     def _process_ack(self, seg, now: float) -> bool:
         """Fifth step in the synchronized states; False when the segment must be dropped."""
+        snd = self.snd
         ack = seg.ack
-        una = self.snd_una
+        una = snd.una
+        # written out (seq_offset): once per segment of a bulk transfer, see the module docstring
         acked = (ack - una) & SEQ_MASK
-        in_flight = (self.snd_max - una) & SEQ_MASK
+        in_flight = (snd.max - una) & SEQ_MASK
         if acked > in_flight:
-            if acked >= _HALF:
+            if acked >= HALF_SPACE:
                 return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")
             if seg.payload or self._out_of_window_ack_allowed(now):
-                self.ack_now = True
+                self.rcv.ack_now = True
             return False
-        window = seg.window << self.snd_wscale
+        window = seg.window << snd.wscale
         if acked:
             self._ack_advanced(seg, ack, acked, now)
-        elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == self.snd_wnd:
+        elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == snd.wnd:
             self._duplicate_ack(now)
-        # RFC 9293 §3.10.7.4: update the send window when the segment is newer (SND.WL1/WL2 rule)
-        wl1 = (seg.seq - self.snd_wl1) & SEQ_MASK
-        if (0 < wl1 < _HALF) or (wl1 == 0 and ((ack - self.snd_wl2) & SEQ_MASK) < _HALF):
-            old = self.snd_wnd
-            self.snd_wnd = window
-            self.snd_wl1 = seg.seq
-            self.snd_wl2 = ack
-            if window > self.max_snd_wnd:
-                self.max_snd_wnd = window
-            if window and not old:
-                self.persist_deadline = None
-                self.persist_backoff = 0
-            self.zero_window_answered = window == 0
+        if snd.update_window(seg.seq, ack, window):
+            self.persist_deadline = None  # the window opened: no more probes
         return True
 
     def _ack_advanced(self, seg, ack: int, acked: int, now: float) -> None:
         """SND.UNA < SEG.ACK <= SND.MAX: new data (or our FIN) acknowledged."""
-        sb = self.send_buffer
-        data_acked = (ack - self.snd_buf_seq) & SEQ_MASK
-        if data_acked >= _HALF:
-            data_acked = 0
-        elif data_acked > len(sb):
-            data_acked = len(sb)  # the rest acknowledges our FIN
-        if data_acked:
-            sb.consume(data_acked)
-            self.snd_buf_seq = (self.snd_buf_seq + data_acked) & SEQ_MASK
-        self.snd_una = ack
-        if 0 < ((ack - self.snd_nxt) & SEQ_MASK) < _HALF:
-            self.snd_nxt = ack  # after go-back-N the peer may acknowledge beyond SND.NXT
-        # RTT: timestamps give a sample on every ACK of new data (RFC 7323 §4.1); otherwise the one
-        # timed segment, unless it was retransmitted (Karn's algorithm).
-        if self.use_timestamps and seg.tsecr:
-            # Karn for timestamps: an echo older than our last retransmission may time a segment
-            # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
-            floor = self.ts_retransmit_floor
-            if floor is None or ((seg.tsecr - floor) & SEQ_MASK) < _HALF:
-                rtt = ((self.timestamp_state.tsval(now) - seg.tsecr) & SEQ_MASK) / 1000.0
-                if rtt < 60:
-                    self.rtt.sample(rtt)
-        elif self.rtt_seq is not None and 0 < ((ack - self.rtt_seq) & SEQ_MASK) < _HALF:
-            self.rtt.sample(now - self.rtt_time)
-            self.rtt_seq = None
-        self.retransmits = 0
-        self.rtt.reset_backoff()
-        flight = (self.snd_max - ack) & SEQ_MASK
-        if self.cc.on_ack(acked, flight, ack):
+        snd = self.snd
+        snd.acknowledge(ack)
+        tsecr = seg.tsecr if self.use_timestamps else 0
+        snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
+        flight = snd.in_flight
+        if snd.cc.on_ack(acked, flight, ack):
             self._retransmit_first(now)  # RFC 6582 §3.2 (5): partial ACK in fast recovery
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
         if flight == 0:
             self.retransmit_deadline = None
             self.user_timeout_deadline = None
         else:
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + snd.rtt.rto
             if self.config.user_timeout is not None:
                 self.user_timeout_deadline = now + self.config.user_timeout
 
@@ -503,16 +507,16 @@ class ReceivePath:
         self.stats["dup_acks"] += 1
         self.counters.incr("tcp.dup_acks")
         if self.trace is not None:
-            self.trace("tcp.dup_ack", conn=self.name, ack=self.snd_una, count=self.cc.duplicate_acks + 1)
-        flight = (self.snd_max - self.snd_una) & SEQ_MASK
-        if self.cc.on_duplicate_ack(flight, self.snd_una, self.snd_max):
+            self.trace("tcp.dup_ack", conn=self.name, ack=self.snd.una, count=self.snd.cc.duplicate_acks + 1)
+        flight = self.snd.in_flight
+        if self.snd.cc.on_duplicate_ack(flight, self.snd.una, self.snd.max):
             self.stats["fast_retransmits"] += 1
             self.counters.incr("tcp.fast_retransmits")
             if self.trace is not None:
-                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd_una, cwnd=self.cc.cwnd,
-                           ssthresh=self.cc.ssthresh)
+                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd.una, cwnd=self.snd.cc.cwnd,
+                           ssthresh=self.snd.cc.ssthresh)
             self._retransmit_first(now)
 
     def _take_rtt_sample_for_syn(self, now: float) -> None:
-        if self.retransmits == 0:
-            self.rtt.sample(now - self.rtt_time)  # the SYN was timed when sent, and not retransmitted
+        if self.snd.retransmits == 0:
+            self.snd.rtt.sample(now - self.snd.rtt_time)  # the SYN was timed when sent, and not retransmitted

@@ -1,6 +1,8 @@
 """Modular 32-bit sequence-number arithmetic (RFC 9293 §3.4, RFC 1982 serial-number arithmetic).
 
-Sequence numbers live in a space of 2**32 that wraps; "a < b" means b lies less than 2**31 ahead of a.
+Sequence numbers live in a space of 2**32 that wraps; "a < b" means b lies less than 2**31 ahead of a
+(two numbers exactly 2**31 apart are left undefined by RFC 1982: every comparison here says no, as the
+engine's written-out forms do).
 The comparisons are plain functions over ints rather than a wrapper class because they run several
 times per segment, and an object per comparison costs more than the whole per-segment budget allows.
 Every TCB field that holds a sequence number is an int in [0, 2**32).
@@ -18,30 +20,35 @@ def seq_add(seq: int, n: int) -> int:
     return (seq + n) & SEQ_MASK
 
 
+def seq_offset(seq: int, start: int) -> int:
+    """How far ``seq`` lies ahead of ``start``, in [0, 2**32): huge when ``seq`` is before ``start``."""
+    return (seq - start) & SEQ_MASK
+
+
 def seq_diff(a: int, b: int) -> int:
-    """Signed distance ``a - b``, in (-2**31, 2**31]: positive when ``a`` is after ``b``."""
+    """Signed distance ``a - b``, in [-2**31, 2**31): positive when ``a`` is after ``b``."""
     d = (a - b) & SEQ_MASK
-    return d - SEQ_MODULUS if d > HALF_SPACE else d
+    return d - SEQ_MODULUS if d >= HALF_SPACE else d
 
 
 def seq_lt(a: int, b: int) -> bool:
     """``a`` comes strictly before ``b``."""
-    return 0 < ((b - a) & SEQ_MASK) <= HALF_SPACE
+    return 0 < ((b - a) & SEQ_MASK) < HALF_SPACE
 
 
 def seq_le(a: int, b: int) -> bool:
     """``a`` comes before or equals ``b``."""
-    return ((b - a) & SEQ_MASK) <= HALF_SPACE
+    return ((b - a) & SEQ_MASK) < HALF_SPACE
 
 
 def seq_gt(a: int, b: int) -> bool:
     """``a`` comes strictly after ``b``."""
-    return 0 < ((a - b) & SEQ_MASK) <= HALF_SPACE
+    return 0 < ((a - b) & SEQ_MASK) < HALF_SPACE
 
 
 def seq_ge(a: int, b: int) -> bool:
     """``a`` comes after or equals ``b``."""
-    return ((a - b) & SEQ_MASK) <= HALF_SPACE
+    return ((a - b) & SEQ_MASK) < HALF_SPACE
 
 
 def seq_in_window(seq: int, start: int, size: int) -> bool:

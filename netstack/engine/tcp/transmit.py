@@ -17,12 +17,11 @@
 from __future__ import annotations
 
 from netstack.engine.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
-from netstack.engine.tcp.seqnum import SEQ_MASK
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_diff
 
 from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
 )
-_HALF = 1 << 31
 _CAN_SEND_DATA = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 
 
@@ -33,12 +32,13 @@ class TransmitPath:
     def _emit(self, seq: int, flags: int, payload, now: float) -> TcpSegment:
         """Append one segment to the outbox with the current ACK, window and timestamps."""
         if flags & ACK:
-            ack = self.rcv_nxt
+            rcv = self.rcv
+            ack = rcv.nxt
             window = self._window_field()
-            self.last_ack_sent = ack
-            self.ack_pending = False
-            self.ack_now = False
-            self.unacked_bytes = 0
+            rcv.last_ack_sent = ack
+            rcv.ack_pending = False
+            rcv.ack_now = False
+            rcv.unacked_bytes = 0
             self.delayed_ack_deadline = None
         else:
             ack = 0
@@ -53,41 +53,41 @@ class TransmitPath:
 
     def _window_field(self) -> int:
         """The 16-bit window field, moving the advertised right edge per RFC 1122 §4.2.3.3."""
-        free = self.receive_buffer.free
-        rcv_nxt = self.rcv_nxt
-        current = (self.rcv_adv - rcv_nxt) & SEQ_MASK
-        if current >= _HALF:
-            current = 0
+        rcv = self.rcv
+        buffer = rcv.buffer
+        free = buffer.free
+        rcv_nxt = rcv.nxt
+        current = rcv.wnd
         if free > current and (
-            free - current >= min(self.receive_buffer.capacity // 2, self.our_mss) or current == 0 and free >= self.our_mss
-            or free == self.receive_buffer.capacity
+            free - current >= min(buffer.capacity // 2, rcv.mss) or current == 0 and free >= rcv.mss
+            or free == buffer.capacity
         ):
             current = free
-        shift = self.rcv_wscale
+        shift = rcv.wscale
         field = (current + (1 << shift) - 1) >> shift  # round up so the right edge never moves left
         if field > 0xFFFF:
             field = 0xFFFF
-        self.rcv_adv = (rcv_nxt + (field << shift)) & SEQ_MASK
+        rcv.adv = (rcv_nxt + (field << shift)) & SEQ_MASK  # once per ACK sent: written out (see _output)
         return field
 
     def _send_syn(self, now: float, *, with_ack: bool) -> None:
         """SYN or SYN,ACK with our options; RFC 7323: a SYN,ACK echoes only options the SYN had."""
         cfg = self.config
         flags = SYN | ACK if with_ack else SYN
-        window = min(self.receive_buffer.free, 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
+        window = min(self.rcv.buffer.free, 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
         seg = TcpSegment(
             self.local_port,
             self.remote_port,
-            self.iss,
-            self.rcv_nxt if with_ack else 0,
+            self.snd.iss,
+            self.rcv.nxt if with_ack else 0,
             flags,
             window,
             b"",
-            mss=self.our_mss,
+            mss=self.rcv.mss,
         )
         if with_ack:
-            self.rcv_adv = (self.rcv_nxt + window) & SEQ_MASK
-            self.last_ack_sent = self.rcv_nxt
+            self.rcv.adv = seq_add(self.rcv.nxt, window)
+            self.rcv.last_ack_sent = self.rcv.nxt
         peer_ok = self.options if with_ack else None
         if self.our_wscale is not None and (not with_ack or peer_ok.snd_wscale or peer_ok.rcv_wscale):
             seg.wscale = self.our_wscale
@@ -98,26 +98,26 @@ class TransmitPath:
             seg.tsecr = self.timestamp_state.ts_recent or 0 if with_ack else 0
         self.outbox.append(seg)
         self.stats["segments_out"] += 1
-        if self.snd_max == self.iss:
-            self.snd_nxt = self.snd_max = (self.iss + 1) & SEQ_MASK
-            self.rtt_time = now
+        if self.snd.max == self.snd.iss:
+            self.snd.nxt = self.snd.max = seq_add(self.snd.iss, 1)
+            self.snd.rtt_time = now
         else:
             self.stats["retransmissions"] += 1
             self.counters.incr("tcp.retransmissions")
         if self.retransmit_deadline is None:
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + self.snd.rtt.rto
 
     def _send_ack(self, now: float) -> None:
         # <SEQ=SND.NXT> in the RFC, whose SND.NXT never moves back; ours does during go-back-N
         # retransmission, so the highest sequence number sent is what the peer finds acceptable.
-        self._emit(self.snd_max, ACK, b"", now)
+        self._emit(self.snd.max, ACK, b"", now)
 
     def _emit_reset_for(self, seg, now: float) -> None:
         """RFC 9293 §3.10.7.1: a reset that the offending segment will find acceptable."""
         if seg.flags & ACK:
             reply = TcpSegment(self.local_port, self.remote_port, seg.ack, 0, RST, 0, b"")
         else:
-            end = (seg.seq + seg.seg_len) & SEQ_MASK
+            end = seq_add(seg.seq, seg.seg_len)
             reply = TcpSegment(self.local_port, self.remote_port, 0, end, RST | ACK, 0, b"")
         self.outbox.append(reply)
         self.counters.incr("tcp.resets_sent")
@@ -130,31 +130,35 @@ class TransmitPath:
         it is a small segment (the persist timer calls it so a small window cannot stall us)."""
         if self.state not in _CAN_SEND_DATA:
             return
-        sb = self.send_buffer
-        mss = self.send_mss
-        cwnd = self.cc.cwnd
-        buf_seq = self.snd_buf_seq
+        snd = self.snd
+        sb = snd.buffer
+        mss = snd.mss
+        cwnd = snd.cc.cwnd
+        buf_seq = snd.buf_seq
         end_offset = len(sb)
         sent_any = False
         template = None  # the burst's first segment
         local_port, remote_port = self.local_port, self.remote_port
         outbox = self.outbox
         stats = self.stats
+        # Sequence arithmetic written out in this loop (not seqnum's helpers): it runs once per
+        # segment sent, where the helpers' calls cost a measurable share (benchmarks/tcp_sans_io.py,
+        # docs/performance.md "TCP sequence arithmetic").
         while True:
-            snd_nxt = self.snd_nxt
+            snd_nxt = snd.nxt
             offset = (snd_nxt - buf_seq) & SEQ_MASK
-            if offset >= _HALF:
+            if offset >= HALF_SPACE:
                 offset = 0
             avail = end_offset - offset
-            flight = (snd_nxt - self.snd_una) & SEQ_MASK
-            wnd = self.snd_wnd if self.snd_wnd < cwnd else cwnd
+            flight = (snd_nxt - snd.una) & SEQ_MASK
+            wnd = snd.wnd if snd.wnd < cwnd else cwnd
             usable = wnd - flight
             if avail > 0:
                 n = mss if mss < avail else avail
                 if usable < n:
                     n = usable
                 if n <= 0:
-                    if self.snd_wnd == 0 and flight == 0 and self.persist_deadline is None:
+                    if snd.wnd == 0 and flight == 0 and self.persist_deadline is None:
                         self._arm_persist(now)
                     break
                 if n < mss and not force:
@@ -163,26 +167,26 @@ class TransmitPath:
                         # window-limited: RFC 1122 §4.2.3.4 allows it only when it is at least half the
                         # largest window the peer ever offered; otherwise wait for the window to open
                         # (an ACK), or for the override timeout when nothing is in flight
-                        if n < self.max_snd_wnd // 2 or flight:
+                        if n < snd.max_wnd // 2 or flight:
                             if flight == 0 and self.persist_deadline is None:
                                 self._arm_persist(now)
                             break
-                    elif flight and not self.nodelay and not self.fin_queued:
+                    elif flight and not self.nodelay and not snd.fin_queued:
                         break  # Nagle (RFC 896): wait for the ACK of what is in flight
                 flags = ACK
                 last = n == avail
                 if last:
                     flags |= PSH
-                    if self.fin_queued:
+                    if snd.fin_queued:
                         flags |= FIN
-                if offset < (self.snd_max - buf_seq) & SEQ_MASK:
+                if offset < (snd.max - buf_seq) & SEQ_MASK:
                     self.stats["retransmissions"] += 1
                     self.counters.incr("tcp.retransmissions")
                     if self.trace is not None:
                         self.trace("tcp.retransmit", conn=self.name, seq=snd_nxt, len=n, reason="go-back-N")
-                elif self.rtt_seq is None and not self.use_timestamps:
-                    self.rtt_seq = snd_nxt
-                    self.rtt_time = now
+                elif snd.rtt_seq is None and not self.use_timestamps:
+                    snd.rtt_seq = snd_nxt
+                    snd.rtt_time = now
                 if template is None:
                     template = self._emit(snd_nxt, flags, sb.peek(offset, n), now)
                 else:
@@ -196,102 +200,95 @@ class TransmitPath:
                     stats["segments_out"] += 1
                 snd_nxt = (snd_nxt + n) & SEQ_MASK
                 if flags & FIN:
-                    self.fin_seq = snd_nxt
+                    snd.fin_seq = snd_nxt
                     snd_nxt = (snd_nxt + 1) & SEQ_MASK
-                self._advance_snd_nxt(snd_nxt)
+                snd.advance_nxt(snd_nxt)
                 sent_any = True
                 if flags & FIN:
                     break
                 continue
-            if self.fin_queued and offset == end_offset and (
-                self.fin_seq is None or snd_nxt == self.fin_seq
+            if snd.fin_queued and offset == end_offset and (
+                snd.fin_seq is None or snd_nxt == snd.fin_seq
             ):
                 # the FIN alone, after the last byte (it takes one sequence number)
-                self.fin_seq = snd_nxt
-                if self.snd_max != snd_nxt:
+                snd.fin_seq = snd_nxt
+                if snd.max != snd_nxt:
                     self.stats["retransmissions"] += 1
                 self._emit(snd_nxt, FIN | ACK, b"", now)
-                self._advance_snd_nxt((snd_nxt + 1) & SEQ_MASK)
+                snd.advance_nxt(seq_add(snd_nxt, 1))
                 sent_any = True
             break
         if sent_any and self.retransmit_deadline is None:
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + snd.rtt.rto
             if self.config.user_timeout is not None and self.user_timeout_deadline is None:
                 self.user_timeout_deadline = now + self.config.user_timeout
 
-    def _advance_snd_nxt(self, snd_nxt: int) -> None:
-        self.snd_nxt = snd_nxt
-        if ((snd_nxt - self.snd_max) & SEQ_MASK) - 1 < _HALF - 1:
-            self.snd_max = snd_nxt
-
     def _retransmit_first(self, now: float) -> None:
         """Resend the first unacknowledged segment without moving SND.NXT (fast retransmit)."""
-        sb = self.send_buffer
-        offset = (self.snd_una - self.snd_buf_seq) & SEQ_MASK
-        if offset >= _HALF:
-            offset = 0
+        sb = self.snd.buffer
+        offset = max(seq_diff(self.snd.una, self.snd.buf_seq), 0)
         # never beyond SND.MAX: this is a retransmission, new data goes out through _output
-        in_flight = (self.snd_max - self.snd_una) & SEQ_MASK
-        n = min(self.send_mss, len(sb) - offset, in_flight)
+        in_flight = self.snd.in_flight
+        n = min(self.snd.mss, len(sb) - offset, in_flight)
         flags = ACK
-        seq = self.snd_una
+        seq = self.snd.una
         if n <= 0:
-            if self.fin_seq is None or self.snd_una != self.fin_seq:
+            if self.snd.fin_seq is None or self.snd.una != self.snd.fin_seq:
                 return
             n = 0
             flags |= FIN
-        elif self.fin_seq is not None and ((seq + n) & SEQ_MASK) == self.fin_seq:
+        elif self.snd.fin_seq is not None and seq_add(seq, n) == self.snd.fin_seq:
             flags |= FIN
         self.stats["retransmissions"] += 1
         self.counters.incr("tcp.retransmissions")
         if self.trace is not None:
             self.trace("tcp.retransmit", conn=self.name, seq=seq, len=n, reason="first unacknowledged")
-        self.rtt_seq = None  # Karn: this range is ambiguous now
-        self.ts_retransmit_floor = self.timestamp_state.tsval(now)
+        self.snd.rtt_seq = None  # Karn: this range is ambiguous now
+        self.snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
         self._emit(seq, flags, sb.peek(offset, n), now)
-        self.retransmit_deadline = now + self.rtt.rto
+        self.retransmit_deadline = now + self.snd.rtt.rto
 
     # ----------------------------------------------------------------------------- timers
     def _retransmit_timeout(self, now: float) -> None:
         """RFC 6298 (5.4)-(5.6): retransmit the earliest segment, back off, restart the timer."""
         self.retransmit_deadline = None
-        if self.snd_una == self.snd_max and self.state not in (SYN_SENT, SYN_RECEIVED):
+        if self.snd.una == self.snd.max and self.state not in (SYN_SENT, SYN_RECEIVED):
             return
         self.stats["rto_firings"] += 1
         self.counters.incr("tcp.rto_firings")
-        self.retransmits += 1
+        self.snd.retransmits += 1
         handshake = self.state in (SYN_SENT, SYN_RECEIVED)
         limit = self.config.max_syn_retransmits if handshake else self.config.max_retransmits
         # a zero-window probe the peer keeps answering is not a failure (RFC 1122 §4.2.2.17)
-        probing = not handshake and self.snd_wnd == 0 and self.zero_window_answered
-        if self.retransmits > limit and not probing:
+        probing = not handshake and self.snd.wnd == 0 and self.snd.zero_window_answered
+        if self.snd.retransmits > limit and not probing:
             self._give_up(now, "retransmit_give_up")
             return
-        self.rtt.back_off()
+        self.snd.rtt.back_off()
         if self.trace is not None:
-            self.trace("tcp.rto", conn=self.name, rto=self.rtt.rto, attempt=self.retransmits)
+            self.trace("tcp.rto", conn=self.name, rto=self.snd.rtt.rto, attempt=self.snd.retransmits)
         if self.state in (SYN_SENT, SYN_RECEIVED):
             self._send_syn(now, with_ack=self.state is SYN_RECEIVED)
-            self.retransmit_deadline = now + self.rtt.rto
+            self.retransmit_deadline = now + self.snd.rtt.rto
             return
-        self.rtt_seq = None  # Karn's algorithm
-        self.ts_retransmit_floor = self.timestamp_state.tsval(now)
+        self.snd.rtt_seq = None  # Karn's algorithm
+        self.snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
         # RFC 5681 §3.1 (4) / RFC 6582 §4: loss window; recover = SND.NXT (no fast retransmit of old data)
-        self.cc.on_retransmit_timeout((self.snd_max - self.snd_una) & SEQ_MASK, self.snd_max)
-        self.snd_nxt = self.snd_una  # go back N
-        if self.fin_seq is not None and self.snd_una == ((self.fin_seq + 1) & SEQ_MASK):
+        self.snd.cc.on_retransmit_timeout(self.snd.in_flight, self.snd.max)
+        self.snd.nxt = self.snd.una  # go back N
+        if self.snd.fin_seq is not None and self.snd.una == seq_add(self.snd.fin_seq, 1):
             return
         sent_before = self.stats["segments_out"]
-        if self.snd_wnd == 0:
+        if self.snd.wnd == 0:
             self._probe(now)
         else:
             self._output(now)
         if self.stats["segments_out"] == sent_before:
             self._retransmit_first(now)
-        self.retransmit_deadline = now + self.rtt.rto
+        self.retransmit_deadline = now + self.snd.rtt.rto
 
     def _arm_persist(self, now: float) -> None:
-        interval = min(self.rtt.rto * (1 << self.persist_backoff), self.config.max_window_probe_interval)
+        interval = min(self.snd.rtt.rto * (1 << self.snd.persist_backoff), self.config.max_window_probe_interval)
         self.persist_deadline = now + interval
 
     def _persist_timeout(self, now: float) -> None:
@@ -299,45 +296,43 @@ class TransmitPath:
         self.persist_deadline = None
         if self.state not in _CAN_SEND_DATA:
             return
-        if self.snd_wnd != 0:
+        if self.snd.wnd != 0:
             self._output(now, force=True)  # RFC 1122 §4.2.3.4 override timeout
             return
-        if self.snd_nxt == self.snd_max and self._probe(now):
-            self.persist_backoff += 1
+        if self.snd.nxt == self.snd.max and self._probe(now):
+            self.snd.persist_backoff += 1
             if self.retransmit_deadline is None:
-                self.retransmit_deadline = now + self.rtt.rto
+                self.retransmit_deadline = now + self.snd.rtt.rto
         else:
             self._arm_persist(now)
 
     def _probe(self, now: float) -> bool:
         """Send one byte at SND.NXT beyond the zero window; True when there was a byte to send."""
-        sb = self.send_buffer
-        offset = (self.snd_nxt - self.snd_buf_seq) & SEQ_MASK
-        if offset >= _HALF or offset >= len(sb):
+        sb = self.snd.buffer
+        offset = seq_diff(self.snd.nxt, self.snd.buf_seq)
+        if not 0 <= offset < len(sb):
             return False
-        seq = self.snd_nxt
+        seq = self.snd.nxt
         self.stats["zero_window_probes"] += 1
         self.counters.incr("tcp.zero_window_probes")
         if self.trace is not None:
             self.trace("tcp.zero_window_probe", conn=self.name, seq=seq)
-        if seq != self.snd_max:
+        if seq != self.snd.max:
             self.stats["retransmissions"] += 1
         self._emit(seq, ACK, sb.peek(offset, 1), now)
-        self._advance_snd_nxt((seq + 1) & SEQ_MASK)
+        self.snd.advance_nxt(seq_add(seq, 1))
         return True
 
     def _maybe_window_update(self, now: float) -> bool:
         """After the application read: announce the opened window when the one the peer knows fell
         below half the buffer and at least doubles (Linux's tcp_cleanup_rbuf rule; RFC 1122
         §4.2.3.3 receiver SWS avoidance), in particular after we advertised zero."""
-        current = (self.rcv_adv - self.rcv_nxt) & SEQ_MASK
-        if current >= _HALF:
-            current = 0
-        capacity = self.receive_buffer.capacity
+        current = self.rcv.wnd
+        capacity = self.rcv.buffer.capacity
         if 2 * current > capacity:
             return False
-        free = self.receive_buffer.free
-        if free >= 2 * current and free - current >= min(self.our_mss, capacity // 2):
+        free = self.rcv.buffer.free
+        if free >= 2 * current and free - current >= min(self.rcv.mss, capacity // 2):
             self._send_ack(now)
             return True
         return False

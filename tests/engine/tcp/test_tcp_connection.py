@@ -33,7 +33,7 @@ def test_rfc9293_3_5_three_way_handshake_and_options():
     pair.run(pair.established)
     assert pair.a.state is TcpState.ESTABLISHED and pair.b.state is TcpState.ESTABLISHED
     assert pair.a.options.timestamps and pair.a.options.sack_permitted
-    assert pair.a.send_mss == 1460 - 12 and pair.b.snd_wscale == 3
+    assert pair.a.snd.mss == 1460 - 12 and pair.b.snd.wscale == 3
     synack = next(seg for name, seg in pair.log if name == "b")
     assert synack.flags == SYN | ACK and synack.ack == 1001 and synack.seq == 5000
 
@@ -44,7 +44,7 @@ def test_rfc7323_options_only_echoed_when_offered():
     pair.run(pair.established)
     synack = next(seg for name, seg in pair.log if name == "b")
     assert synack.wscale is None and synack.tsval is None and not synack.sack_permitted
-    assert pair.b.snd_wscale == 0 and pair.b.rcv_wscale == 0 and not pair.b.use_timestamps
+    assert pair.b.snd.wscale == 0 and pair.b.rcv.wscale == 0 and not pair.b.use_timestamps
 
 
 def test_rfc9293_3_10_7_3_rst_acknowledging_syn_refuses():
@@ -134,11 +134,11 @@ def test_rfc1122_4_2_3_2_delayed_ack_every_second_full_segment():
     pair.run(pair.established)
     pair.log.clear()
     pair.a.send(bytes(1448 * 10), pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     acks = [seg for name, seg in pair.log if name == "b"]
     data = [seg for name, seg in pair.log if name == "a" and seg.payload]
     assert len(data) == 10
-    assert [a.ack - pair.a.iss - 1 for a in acks] == [1448 * k for k in (2, 4, 6, 8, 10)]
+    assert [a.ack - pair.a.snd.iss - 1 for a in acks] == [1448 * k for k in (2, 4, 6, 8, 10)]
 
 
 def test_ack_at_batch_end_one_ack_per_burst():
@@ -149,10 +149,10 @@ def test_ack_at_batch_end_one_ack_per_burst():
     pair.log.clear()
     pair.a.send(bytes(1448 * 10), pair.now)  # the initial window (3 segments for this MSS) leaves at once
     started = pair.now
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     acks = [seg for name, seg in pair.log if name == "b"]
     assert 1 <= len(acks) < 5
-    assert acks[0].ack - pair.a.iss - 1 == 3 * 1448  # one ACK for the whole first burst
+    assert acks[0].ack - pair.a.snd.iss - 1 == 3 * 1448  # one ACK for the whole first burst
     assert pair.now - started < 0.01  # and no delayed-ACK wait
 
 
@@ -163,7 +163,7 @@ def test_delayed_ack_timer_acknowledges_a_lone_segment_within_200ms():
     t0 = pair.now
     pair.a.send(bytes(1448), t0)  # full-sized, no PSH quick-ack rule
     pair.log.clear()
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert 0.1 <= pair.now - t0 <= 0.2 + 0.01
 
 
@@ -191,13 +191,13 @@ def test_zero_window_probing_and_window_update():
     data = random.Random(5).randbytes(50_000)
     pair.a.send(data, pair.now)
     pair.run(max_time=pair.now + 30)
-    assert pair.b.rcv_adv == pair.b.rcv_nxt  # window closed
+    assert pair.b.rcv.adv == pair.b.rcv.nxt  # window closed
     assert pair.a.stats["zero_window_probes"] >= 2
-    assert len(pair.b.receive_buffer) == 8192
+    assert len(pair.b.rcv.buffer) == 8192
     got = bytearray()
     while len(got) < len(data):
         got += pair.b.recv(100_000, pair.now)
-        pair.run(lambda: len(pair.b.receive_buffer) > 0 or pair.a.snd_una == pair.a.snd_max, max_time=pair.now + 120)
+        pair.run(lambda: len(pair.b.rcv.buffer) > 0 or pair.a.snd.una == pair.a.snd.max, max_time=pair.now + 120)
     assert bytes(got) == data
 
 
@@ -206,7 +206,7 @@ def test_half_close_data_still_flows_the_other_way():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.a.shutdown(pair.now)
-    pair.run(lambda: pair.b.fin_received and pair.a.state is TcpState.FIN_WAIT_2)
+    pair.run(lambda: pair.b.rcv.fin_received and pair.a.state is TcpState.FIN_WAIT_2)
     assert pair.b.state is TcpState.CLOSE_WAIT and pair.b.at_eof
     with pytest.raises(TransitionError) as err:
         pair.a.send(b"more", pair.now)
@@ -214,7 +214,7 @@ def test_half_close_data_still_flows_the_other_way():
     reply = random.Random(9).randbytes(200_000)
     pair.b.send(reply, pair.now)
     got = bytearray()
-    pair.run(lambda: (got.extend(pair.a.recv(1 << 20, pair.now)) or len(got) == len(reply)) and pair.b.send_buffer.free > 0 and pair.b.snd_una == pair.b.snd_max)
+    pair.run(lambda: (got.extend(pair.a.recv(1 << 20, pair.now)) or len(got) == len(reply)) and pair.b.snd.buffer.free > 0 and pair.b.snd.una == pair.b.snd.max)
     assert bytes(got) == reply
     pair.b.close(pair.now)
     pair.run(lambda: pair.b.dead)
@@ -255,7 +255,7 @@ def test_rfc5961_rst_in_window_but_not_exact_gets_challenge_ack():
     pair = Pair()
     pair.a.connect(0.0)
     pair.run(pair.established)
-    rcv_nxt = pair.a.rcv_nxt
+    rcv_nxt = pair.a.rcv.nxt
     pair.a.segment_arrived(TcpSegment(80, 40000, rcv_nxt + 10, 0, RST, 0), pair.now)
     assert pair.a.state is TcpState.ESTABLISHED and pair.a.outbox[-1].flags == ACK
     pair.a.segment_arrived(TcpSegment(80, 40000, rcv_nxt, 0, RST, 0), pair.now)
@@ -266,7 +266,7 @@ def test_rfc5961_syn_in_established_gets_challenge_ack():
     pair = Pair()
     pair.a.connect(0.0)
     pair.run(pair.established)
-    pair.a.segment_arrived(TcpSegment(80, 40000, pair.a.rcv_nxt, 0, SYN, 1000), pair.now)
+    pair.a.segment_arrived(TcpSegment(80, 40000, pair.a.rcv.nxt, 0, SYN, 1000), pair.now)
     assert pair.a.state is TcpState.ESTABLISHED and pair.a.outbox[-1].flags == ACK
 
 
@@ -288,7 +288,7 @@ def test_close_with_unread_data_resets_rfc2525():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.a.send(b"unread", pair.now)
-    pair.run(lambda: len(pair.b.receive_buffer) == 6)
+    pair.run(lambda: len(pair.b.rcv.buffer) == 6)
     pair.b.close(pair.now)
     assert pair.b.outbox[-1].flags & RST
     pair.run(lambda: pair.a.dead)
@@ -312,7 +312,7 @@ def test_keepalive_probes_and_timeout():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.run(max_time=pair.now + 15)
-    probes = [seg for name, seg in pair.log if name == "a" and seg.seq == (pair.a.snd_max - 1) & 0xFFFFFFFF and not seg.payload]
+    probes = [seg for name, seg in pair.log if name == "a" and seg.seq == (pair.a.snd.max - 1) & 0xFFFFFFFF and not seg.payload]
     assert probes and pair.a.state is TcpState.ESTABLISHED  # answered, still alive
     pair.drop = lambda name, seg: name == "b"
     pair.run(lambda: pair.a.dead, max_time=pair.now + 100)
@@ -323,7 +323,7 @@ def test_rfc6093_urgent_data_is_delivered_in_line_and_pointer_ignored():
     pair = Pair()
     pair.a.connect(0.0)
     pair.run(pair.established)
-    seg = TcpSegment(80, 40000, pair.a.rcv_nxt, pair.a.snd_nxt, ACK | 0x20, 1000, b"urgent!", urgent_pointer=3)
+    seg = TcpSegment(80, 40000, pair.a.rcv.nxt, pair.a.snd.nxt, ACK | 0x20, 1000, b"urgent!", urgent_pointer=3)
     pair.a.segment_arrived(seg, pair.now)
     assert pair.a.recv(100, pair.now) == b"urgent!"
 
@@ -349,9 +349,9 @@ def test_rfc1191_smaller_path_mtu_shrinks_segments_and_resends():
     assert max(len(s.payload) for s in pair.a.outbox) == 1448
     pair.a.outbox.clear()
     pair.a.path_mtu_changed(1000, pair.now)
-    assert pair.a.send_mss == 1000 - 40 - 12
+    assert pair.a.snd.mss == 1000 - 40 - 12
     assert [len(s.payload) for s in pair.a.outbox] == [948]  # the first segment again, smaller
-    assert pair.a.outbox[0].seq == pair.a.snd_una
+    assert pair.a.outbox[0].seq == pair.a.snd.una
     got = bytearray()
     pair.run(lambda: (got.extend(pair.b.recv(1 << 20, pair.now)) or len(got) == 5000))
     assert bytes(got) == bytes(5000)
@@ -364,8 +364,8 @@ def test_zero_window_probes_back_off_exponentially():
     sent = record_times(pair)
     pair.a.send(bytes(20_000), pair.now)
     pair.run(max_time=pair.now + 200)
-    assert pair.b.rcv_adv == pair.b.rcv_nxt  # the window is closed and stays closed
-    full = pair.b.rcv_nxt
+    assert pair.b.rcv.adv == pair.b.rcv.nxt  # the window is closed and stays closed
+    full = pair.b.rcv.nxt
     probes = [t for t, name, seg in sent if name == "a" and len(seg.payload) == 1 and seg.seq == full]
     assert len(probes) >= 4, probes
     gaps = [b - a for a, b in zip(probes, probes[1:])]
@@ -380,7 +380,7 @@ def test_receiver_sws_avoidance_keeps_the_window_shut_for_small_reads():
     pair = established(Pair(config_b=TcpConfig(receive_buffer=8192, **NO_TS), config_a=TcpConfig(**NO_TS)))
     pair.a.send(bytes(30_000), pair.now)
     pair.run(max_time=pair.now + 5)
-    assert pair.b.rcv_adv == pair.b.rcv_nxt
+    assert pair.b.rcv.adv == pair.b.rcv.nxt
     sent = record_times(pair)
     assert len(pair.b.recv(500, pair.now)) == 500  # 500 < min(1460, 4096)
     pair.run(max_time=pair.now + 3)
@@ -398,18 +398,18 @@ def test_sender_sws_avoidance_waits_for_a_useful_window():
     cfg = TcpConfig(**NO_TS)
     pair = established(Pair(config_a=cfg, config_b=cfg))
     a = pair.a
-    assert a.max_snd_wnd >= 60_000
+    assert a.snd.max_wnd >= 60_000
     # the peer's ACK shrinks the usable window to 100 bytes while nothing is in flight
-    small = TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 100)
+    small = TcpSegment(80, 40000, a.rcv.nxt, a.snd.max, ACK, 100)
     a.segment_arrived(small, pair.now)
     a.outbox.clear()
     a.send(bytes(10_000), pair.now)
     assert [s for s in a.outbox if s.payload] == []  # no 100-byte silly segment
     assert a.persist_deadline is not None  # the override timer runs instead
-    wide = TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 3000)
+    wide = TcpSegment(80, 40000, a.rcv.nxt, a.snd.max, ACK, 3000)
     a.segment_arrived(wide, pair.now)
     sizes = [len(s.payload) for s in a.outbox if s.payload]
-    assert sizes == [a.send_mss] * (3000 // a.send_mss)  # full segments only; the 80-byte rest waits
+    assert sizes == [a.snd.mss] * (3000 // a.snd.mss)  # full segments only; the 80-byte rest waits
 
 
 # ---------------------------------------------------------------------------------- congestion
@@ -418,21 +418,21 @@ def test_slow_start_grows_cwnd_and_an_rto_collapses_it_through_the_machine():
     ssthresh = max(FlightSize/2, 2 MSS), and the machine's phase says LOSS until the next new ACK."""
     pair = established(Pair())
     a = pair.a
-    initial = a.cc.cwnd
-    assert a.cc.phase is CongestionPhase.SLOW_START
+    initial = a.snd.cc.cwnd
+    assert a.snd.cc.phase is CongestionPhase.SLOW_START
     a.send(bytes(200_000), pair.now)
-    pair.run(lambda: a.snd_una == a.snd_max)
-    assert a.cc.cwnd > 4 * initial
+    pair.run(lambda: a.snd.una == a.snd.max)
+    assert a.snd.cc.cwnd > 4 * initial
     pair.drop = lambda name, seg: name == "b"  # ACKs are lost
     a.send(bytes(50_000), pair.now)
-    flight = (a.snd_max - a.snd_una) & SEQ_MASK
+    flight = (a.snd.max - a.snd.una) & SEQ_MASK
     pair.run(lambda: a.stats["rto_firings"] >= 1)
-    assert a.cc.phase is CongestionPhase.LOSS
-    assert a.cc.cwnd == a.send_mss
-    assert a.cc.ssthresh == max(flight // 2, 2 * a.send_mss)
+    assert a.snd.cc.phase is CongestionPhase.LOSS
+    assert a.snd.cc.cwnd == a.snd.mss
+    assert a.snd.cc.ssthresh == max(flight // 2, 2 * a.snd.mss)
     pair.drop = None
-    pair.run(lambda: a.snd_una == a.snd_max)
-    assert a.cc.phase in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
+    pair.run(lambda: a.snd.una == a.snd.max)
+    assert a.snd.cc.phase in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
 
 
 def test_duplicate_acks_and_out_of_order_bytes_are_counted():
@@ -450,14 +450,14 @@ def test_duplicate_acks_and_out_of_order_bytes_are_counted():
     pair = established(Pair(config_a=cfg, config_b=cfg, drop=drop_one_data_segment))
     warmup = bytes(100_000)  # opens cwnd so that enough segments follow the lost one
     pair.a.send(warmup, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert pair.b.recv(200_000, pair.now) == warmup
     armed.append(True)
     data = random.Random(8).randbytes(60_000)
     pair.a.send(data, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert dropped
-    assert pair.b.stats["out_of_order_bytes"] >= pair.a.send_mss
+    assert pair.b.stats["out_of_order_bytes"] >= pair.a.snd.mss
     assert pair.a.stats["dup_acks"] >= 3 and pair.a.stats["fast_retransmits"] == 1
     assert pair.b.recv(100_000, pair.now) == data
 
@@ -467,36 +467,36 @@ def test_acceptability_table_rfc9293_3_10_7_4():
     cfg = TcpConfig(receive_buffer=10_000, **NO_TS)
     pair = established(Pair(config_a=cfg, config_b=TcpConfig(**NO_TS)))
     a = pair.a
-    nxt, una = a.rcv_nxt, a.snd_una
-    wnd = (a.rcv_adv - nxt) & SEQ_MASK
+    nxt, una = a.rcv.nxt, a.snd.una
+    wnd = (a.rcv.adv - nxt) & SEQ_MASK
     assert wnd == 10_000
     # beyond the window: dropped, answered with an ACK of RCV.NXT
     a.outbox.clear()
     a.segment_arrived(TcpSegment(80, 40000, (nxt + wnd + 10) & SEQ_MASK, una, ACK, 1000, b"late"), pair.now)
-    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.receive_buffer) == 0
+    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.rcv.buffer) == 0
     # an old duplicate wholly before RCV.NXT: the same
     a.outbox.clear()
     a.segment_arrived(TcpSegment(80, 40000, (nxt - 50) & SEQ_MASK, una, ACK, 1000, b"old" * 10), pair.now)
-    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.receive_buffer) == 0
+    assert [(s.flags, s.ack) for s in a.outbox] == [(ACK, nxt)] and len(a.rcv.buffer) == 0
     # straddling the left edge: only the new part is taken
     a.segment_arrived(TcpSegment(80, 40000, (nxt - 3) & SEQ_MASK, una, ACK, 1000, b"oldNEW"), pair.now)
     assert a.recv(100, pair.now) == b"NEW"
     # straddling the right edge: trimmed to the window
-    nxt = a.rcv_nxt
-    wnd = (a.rcv_adv - nxt) & SEQ_MASK
+    nxt = a.rcv.nxt
+    wnd = (a.rcv.adv - nxt) & SEQ_MASK
     a.segment_arrived(TcpSegment(80, 40000, nxt, una, ACK, 1000, bytes(wnd + 500)), pair.now)
-    assert len(a.receive_buffer) == wnd and a.rcv_nxt == (nxt + wnd) & SEQ_MASK
+    assert len(a.rcv.buffer) == wnd and a.rcv.nxt == (nxt + wnd) & SEQ_MASK
     # zero window: a segment with SEG.LEN > 0 at RCV.NXT is not acceptable (data or FIN); an ACK is
-    assert a.rcv_adv == a.rcv_nxt
+    assert a.rcv.adv == a.rcv.nxt
     for flags, payload in ((ACK, b"z"), (ACK | FIN, b"")):
         a.outbox.clear()
-        a.segment_arrived(TcpSegment(80, 40000, a.rcv_nxt, una, flags, 1000, payload), pair.now)
-        assert len(a.receive_buffer) == wnd and [(s.flags, s.ack) for s in a.outbox] == [(ACK, a.rcv_nxt)]
+        a.segment_arrived(TcpSegment(80, 40000, a.rcv.nxt, una, flags, 1000, payload), pair.now)
+        assert len(a.rcv.buffer) == wnd and [(s.flags, s.ack) for s in a.outbox] == [(ACK, a.rcv.nxt)]
         assert a.state is TcpState.ESTABLISHED
     a.send(b"q", pair.now)
     a.outbox.clear()
-    a.segment_arrived(TcpSegment(80, 40000, a.rcv_nxt, a.snd_max, ACK, 1000), pair.now)
-    assert a.snd_una == a.snd_max  # the empty ACK was taken
+    a.segment_arrived(TcpSegment(80, 40000, a.rcv.nxt, a.snd.max, ACK, 1000), pair.now)
+    assert a.snd.una == a.snd.max  # the empty ACK was taken
 
 
 def test_data_arriving_after_close_is_answered_with_rst():

@@ -241,9 +241,9 @@ def test_flow_control_kernel_sender_stops_at_our_window_and_resumes(session):
             stalled_at = sent["n"]
             time.sleep(1.0)
             assert sent["n"] == stalled_at < len(payload)  # the kernel sender is stopped
-            buffered = running.call(lambda: len(stream.conn.receive_buffer))
-            assert buffered >= stream.conn.receive_buffer.capacity - 65536  # it stopped at our window
-            assert running.call(lambda: stream.conn.rcv_adv == stream.conn.rcv_nxt)  # window zero
+            buffered = running.call(lambda: len(stream.conn.rcv.buffer))
+            assert buffered >= stream.conn.rcv.buffer.capacity - 65536  # it stopped at our window
+            assert running.call(lambda: stream.conn.rcv.adv == stream.conn.rcv.nxt)  # window zero
             got = bytearray()
             deadline = time.monotonic() + 60
             while not running.call(_drain_into, stream, got) and time.monotonic() < deadline:

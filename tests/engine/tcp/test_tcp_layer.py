@@ -176,11 +176,31 @@ def test_rfc6191_refuses_a_syn_that_is_not_newer():
     net, b, tb, tw, client = _time_wait_server()
     assert tw.state is TcpState.TIME_WAIT and tw.use_timestamps
     recent = tw.timestamp_state.ts_recent
-    syn = TcpSegment(client.local_port, 80, (tw.rcv_nxt + 100_000) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
+    syn = TcpSegment(client.local_port, 80, (tw.rcv.nxt + 100_000) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
     syn.tsval, syn.tsecr = (recent - 1) & SEQ_MASK, 0
     assert not tb._may_reuse(tw, syn)  # an old timestamp: a duplicate, however large its ISN
     syn.tsval = (recent + 1) & SEQ_MASK
     assert tb._may_reuse(tw, syn)
     net, b, tb, tw, client = _time_wait_server(timestamps=False)
-    older = TcpSegment(client.local_port, 80, (tw.rcv_nxt - 10) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
+    older = TcpSegment(client.local_port, 80, (tw.rcv.nxt - 10) & SEQ_MASK, 0, 0x02, 65535, mss=1460)
     assert not tb._may_reuse(tw, older)  # without timestamps the ISN must lie beyond RCV.NXT
+
+
+def test_tcp_stream_options_change_the_live_connection():
+    """What the socket layer uses instead of reaching into the connection: buffer sizes, keepalive
+    timing (re-arming a running keepalive), nodelay, the send MSS and TCP_INFO's extra fields."""
+    net, a, b, ta, tb = two_tcp_hosts()
+    stream, _accepted = connected(net, a, ta, tb)
+    a.call(stream.set_buffer_sizes, receive=4096, send=8192)
+    assert (stream.receive_buffer_size, stream.send_buffer_size) == (4096, 8192)
+    assert (stream.config.receive_buffer, stream.config.send_buffer) == (4096, 8192)
+    assert not stream.keepalive
+    a.call(stream.set_keepalive, True)
+    a.call(stream.set_keepalive_timing, keepalive_idle=3)
+    assert stream.keepalive and stream.config.keepalive_idle == 3
+    assert stream.conn.keepalive_deadline == pytest.approx(ta.clock() + 3, abs=0.01)
+    a.call(stream.set_nodelay, True)
+    assert stream.nodelay
+    assert stream.send_mss == 1460 - 12  # timestamps negotiated on the 1500-byte link
+    info = stream.info()
+    assert info["state"] == "ESTABLISHED" and info["pmtu"] == 1500 and info["retransmits_in_a_row"] == 0

@@ -94,13 +94,13 @@ def test_paws_drops_a_segment_with_an_old_timestamp():
     a = pair.a
     assert a.use_timestamps and a.timestamp_state.ts_recent is not None
     recent = a.timestamp_state.ts_recent
-    old = TcpSegment(80, 40000, a.rcv_nxt, a.snd_una, ACK, 1000, b"replayed")
+    old = TcpSegment(80, 40000, a.rcv.nxt, a.snd.una, ACK, 1000, b"replayed")
     old.tsval, old.tsecr = (recent - 1000) & SEQ_MASK, 0
     a.outbox.clear()
     a.segment_arrived(old, pair.now)
-    assert len(a.receive_buffer) == 0 and a.counters is not None
+    assert len(a.rcv.buffer) == 0 and a.counters is not None
     assert a.outbox and a.outbox[-1].flags == ACK  # answered with an ACK, RFC 7323 §5.3 R1
-    fresh = TcpSegment(80, 40000, a.rcv_nxt, a.snd_una, ACK, 1000, b"fresh")
+    fresh = TcpSegment(80, 40000, a.rcv.nxt, a.snd.una, ACK, 1000, b"fresh")
     fresh.tsval, fresh.tsecr = (recent + 1) & SEQ_MASK, 0
     a.segment_arrived(fresh, pair.now)
     assert a.recv(100, pair.now) == b"fresh"
@@ -120,4 +120,4 @@ def test_unknown_options_are_ignored_and_known_ones_still_read():
     child = next(iter(tb.listeners.values())).half_open
     conn = next(iter(child.values())) if isinstance(child, dict) else next(iter(child))
     assert conn.state is TcpState.SYN_RECEIVED
-    assert conn.send_mss == 1000 and conn.snd_wscale == 2  # the known options around them were read
+    assert conn.snd.mss == 1000 and conn.snd.wscale == 2  # the known options around them were read

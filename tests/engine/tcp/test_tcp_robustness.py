@@ -60,8 +60,8 @@ def test_random_segments_never_raise(seed, segs, junk, close_mode):
     for flags, dseq, dack, window, opts, payload, to_listener in segs:
         dst_port = 80 if to_listener else conn.local_port
         src_port = 40000 if to_listener else conn.remote_port
-        data = fast.encode_tcp(A, B, src_port, dst_port, seq=(conn.rcv_nxt + dseq) & 0xFFFFFFFF,
-                               ack=(conn.snd_una + dack) & 0xFFFFFFFF, flags=flags, window=window,
+        data = fast.encode_tcp(A, B, src_port, dst_port, seq=(conn.rcv.nxt + dseq) & 0xFFFFFFFF,
+                               ack=(conn.snd.una + dack) & 0xFFFFFFFF, flags=flags, window=window,
                                options=opts, payload=payload)
         b.call(tb.receive, A, B, data, net.clock)
         net.run(0.001)

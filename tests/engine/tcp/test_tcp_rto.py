@@ -76,21 +76,21 @@ def test_karn_no_rtt_sample_from_a_retransmitted_segment():
         return False
 
     pair.drop = drop_first_data
-    samples = pair.a.rtt.samples
+    samples = pair.a.snd.rtt.samples
     pair.a.send(b"x" * 100, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     assert dropped and pair.a.stats["retransmissions"] == 1
-    assert pair.a.rtt.samples == samples  # the ambiguous ACK gave nothing
+    assert pair.a.snd.rtt.samples == samples  # the ambiguous ACK gave nothing
     pair.a.send(b"y" * 100, pair.now)
-    pair.run(lambda: pair.a.snd_una == pair.a.snd_max)
-    assert pair.a.rtt.samples == samples + 1  # a clean one does
+    pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
+    assert pair.a.snd.rtt.samples == samples + 1  # a clean one does
 
 
 def test_data_rto_doubles_and_respects_the_configured_minimum():
     """RFC 6298 (2.4) minimum RTO (configurable) and (5.5) doubling on each expiry."""
     cfg = TcpConfig(min_rto=0.5, max_retransmits=5, **NO_TS)
     pair = established(Pair(config_a=cfg, config_b=TcpConfig(**NO_TS)))
-    assert pair.a.rtt.rto == pytest.approx(0.5)  # 2 ms RTT, floored at min_rto
+    assert pair.a.snd.rtt.rto == pytest.approx(0.5)  # 2 ms RTT, floored at min_rto
     sent = record_times(pair)
     pair.drop = lambda name, seg, note=pair.drop: note(name, seg) or True  # the network dies
     pair.a.send(b"lost", pair.now)

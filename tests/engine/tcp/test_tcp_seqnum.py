@@ -14,6 +14,7 @@ from netstack.engine.tcp.seqnum import (
     seq_lt,
     seq_max,
     seq_min,
+    seq_offset,
 )
 
 seqs = st.integers(0, SEQ_MASK)
@@ -43,3 +44,19 @@ def test_wraparound_examples():
 def test_in_window(start, size, delta):
     seq = seq_add(start, delta)
     assert seq_in_window(seq, start, size) == (0 <= delta < size)
+
+
+def test_half_the_space_apart_is_undefined_so_every_comparison_is_false():
+    # RFC 1982 §3.2 leaves it undefined; the engine's written-out comparisons say "no" to both orders
+    for a in (0, 5, 0xFFFFFFF0):
+        b = seq_add(a, 1 << 31)
+        assert not (seq_lt(a, b) or seq_le(a, b) or seq_gt(a, b) or seq_ge(a, b))
+        assert not (seq_lt(b, a) or seq_le(b, a) or seq_gt(b, a) or seq_ge(b, a))
+        assert seq_diff(a, b) == seq_diff(b, a) == -(1 << 31)
+
+
+@given(seqs, seqs)
+def test_offset_is_the_forward_distance(start, seq):
+    offset = seq_offset(seq, start)
+    assert 0 <= offset <= SEQ_MASK
+    assert seq_add(start, offset) == seq

@@ -63,7 +63,7 @@ class Peer:
                 if not n:
                     break
                 self.sent += n
-            if self.sent == len(self.data) and not stream.conn.fin_queued and not stream.closed:
+            if self.sent == len(self.data) and not stream.conn.snd.fin_queued and not stream.closed:
                 if self.close_mode == "close" and self.eof:
                     stream.close()
                 elif self.close_mode == "shutdown":

@@ -1,0 +1,120 @@
+"""TCP engine benchmark without I/O: two ``TcpConnection`` objects back to back in memory.
+
+    python benchmarks/tcp_sans_io.py [--mb 12] [--rounds 5]
+
+No root, no TAP, no clock inside the engine: ``a`` sends ``--mb`` megabytes to ``b`` in 1 MiB writes,
+``b`` reads as data arrives; segments go straight from one outbox to the other and the clock jumps to
+the next deadline when nothing is in flight. Two transfers:
+
+- ``established``: ``b`` stays open, so ``b`` takes the data on header prediction
+  (``TcpConnection._predicted``) and ``a`` its ACKs on ``_predicted_ack``;
+- ``half-closed``: ``b`` shut down first (FIN-WAIT-2), so every segment takes the full SEGMENT ARRIVES
+  path of RFC 9293 §3.10.7.4 (``_arrive_synchronized`` and its steps).
+
+Prints CPU µs per 1448-byte data segment (``time.process_time``, both ends together; the best of
+``--rounds`` runs, so other processes on the machine disturb it less), and the part of it the sender
+spends taking ACKs (``_predicted_ack`` or the full path, and the segments ``_output`` sends from there). Figures go to
+docs/performance.md ("TCP sequence arithmetic and structure").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from netstack.engine.tcp.connection import TcpConnection  # noqa: E402
+
+A_IP, B_IP = bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])
+DELAY = 0.0005
+
+
+SENDER_TIME = [0.0]  # CPU seconds spent in the sender's (a's) segment_arrived
+
+
+def _run(a: TcpConnection, b: TcpConnection, now: float, done, limit: int = 10_000_000) -> float:
+    """Deliver outboxes in order (both directions, DELAY apart) and fire timers until ``done()``."""
+    clock = time.process_time
+    for _ in range(limit):
+        if done():
+            return now
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            if src.outbox:
+                out, src.outbox = src.outbox, []
+                now += DELAY
+                started = clock()
+                for seg in out:
+                    if not dst.dead:
+                        dst.segment_arrived(seg, now)
+                if dst is a:
+                    SENDER_TIME[0] += clock() - started
+                moved = True
+        if not moved:
+            deadlines = [c.deadline for c in (a, b) if c.deadline is not None]
+            if not deadlines:
+                return now
+            now = max(now, min(deadlines))
+            for c in (a, b):
+                if c.deadline is not None and c.deadline <= now:
+                    c.tick(now)
+    raise RuntimeError("event limit reached")
+
+
+def transfer(data: bytes, *, half_closed: bool) -> tuple[float, float]:
+    """CPU seconds for ``a`` -> ``b`` of ``data`` (handshake excluded): in all, and in ``a``'s handling
+    of the ACKs (with the segments that sends)."""
+    a = TcpConnection(A_IP, 40000, B_IP, 9, iss=1000)
+    b = TcpConnection(B_IP, 9, A_IP, 40000, iss=5000)
+    now = 0.0
+    a.connect(now)
+    syn, a.outbox = a.outbox[0], []
+    b.accept_syn(syn, now)
+    now = _run(a, b, now, lambda: a.established and b.established)
+    if half_closed:
+        b.shutdown(now)
+        now = _run(a, b, now, lambda: not b.outbox and not a.outbox)
+    view = memoryview(data)
+    sent = got = 0
+    SENDER_TIME[0] = 0.0
+    started = time.process_time()
+    while got < len(data):
+        while sent < len(data) and a.writable:
+            n = a.send(view[sent: sent + (1 << 20)], now)
+            if not n:
+                break
+            sent += n
+        now = _run(a, b, now, lambda: not a.outbox and not b.outbox)
+        piece = b.recv(1 << 22, now)
+        got += len(piece)
+        if not piece and not a.outbox and not b.outbox:
+            deadlines = [c.deadline for c in (a, b) if c.deadline is not None]
+            now = max(now, min(deadlines)) if deadlines else now + DELAY
+            for c in (a, b):
+                if c.deadline is not None and c.deadline <= now:
+                    c.tick(now)
+    return time.process_time() - started, SENDER_TIME[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=12, help="megabytes per transfer (default 12)")
+    parser.add_argument("--rounds", type=int, default=5, help="transfers per figure, best kept (default 5)")
+    args = parser.parse_args()
+    if args.mb < 1 or args.rounds < 1:
+        parser.error("--mb and --rounds must be at least 1")
+    data = os.urandom(args.mb << 20)
+    segments = len(data) / 1448
+    for name, half_closed in (("established (header prediction)", False), ("half-closed (full path)", True)):
+        runs = [transfer(data, half_closed=half_closed) for _ in range(args.rounds)]
+        best = min(total for total, _ in runs)
+        sender = min(ack for _, ack in runs)
+        print(f"{name:34s} {best / segments * 1e6:6.2f} µs/segment  ({len(data) / best / 1e6:.0f} MB/s);"
+              f"  of which the sender taking ACKs {sender / segments * 1e6:.2f}")
+
+
+if __name__ == "__main__":
+    main()

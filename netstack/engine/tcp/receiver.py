@@ -1,0 +1,45 @@
+"""``TcpReceiver``: the receive side of a TCB (gVisor's ``rcv``), RFC 9293 §3.3.1 receive variables.
+
+What we have and what to acknowledge: IRS, RCV.NXT, the right edge we advertised (RCV.NXT + RCV.WND,
+``adv``), Last.ACK.sent (RFC 7323 §4.3), our window scale, the receive buffer with its reassembly
+queue, the delayed-ACK bookkeeping (RFC 1122 §4.2.3.2, RFC 5681 §4.2) and the peer's FIN.
+
+The connection (``TcpConnection``) owns the state machine, the timers and the wire; SEGMENT ARRIVES
+(``receive.py``) and the window field of what we send (``transmit.py``) move these variables. SACK
+blocks (RFC 2018) describing the reassembly queue belong here.
+"""
+
+from __future__ import annotations
+
+from netstack.engine.tcp.receive_buffer import ReceiveBuffer
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add
+
+
+class TcpReceiver:
+    """Receive sequence space, receive buffer and acknowledgment state of one connection."""
+
+    def __init__(self, config, mss: int):
+        self.irs = 0
+        self.nxt = 0  # RCV.NXT
+        self.adv = 0  # the right edge we advertised: RCV.NXT + RCV.WND
+        self.last_ack_sent = 0
+        self.wscale = 0  # our window scale, once the peer agreed to it (RFC 7323 §2.3)
+        self.mss = mss  # the MSS we announce: the largest segment we take
+        self.buffer = ReceiveBuffer(config.receive_buffer, config.reassembly_limit)
+        # Delayed-ACK bookkeeping: an ACK is owed (timer), owed at once, bytes not yet acknowledged.
+        self.ack_pending = False
+        self.ack_now = False
+        self.unacked_bytes = 0
+        self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
+        self.fin_received = False
+
+    @property
+    def wnd(self) -> int:
+        """RCV.WND as the peer knows it: the advertised right edge minus RCV.NXT (never negative)."""
+        wnd = (self.adv - self.nxt) & SEQ_MASK  # written out: read for every ACK we send
+        return 0 if wnd >= HALF_SPACE else wnd
+
+    def start(self, syn_seq: int) -> None:
+        """The peer's SYN arrived: IRS = SEG.SEQ, RCV.NXT = SEG.SEQ + 1 (RFC 9293 §3.10.7.2/3)."""
+        self.irs = syn_seq
+        self.nxt = seq_add(syn_seq, 1)
