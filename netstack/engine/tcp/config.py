@@ -28,7 +28,8 @@ class TcpConfig:
     window_scaling: bool = True
     timestamps: bool = True
     sack_permitted: bool = True
-    """Announce SACK-permitted (RFC 2018); SACK blocks are not used yet."""
+    """Announce SACK-permitted (RFC 2018): when the peer agrees, our ACKs carry SACK blocks and D-SACKs
+    (RFC 2883) and our sender keeps an RFC 6675 scoreboard with RACK-TLP (RFC 8985)."""
     min_rto: float = DEFAULT_MIN_RTO
     max_rto: float = DEFAULT_MAX_RTO
     initial_rto: float = INITIAL_RTO

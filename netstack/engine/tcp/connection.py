@@ -378,6 +378,8 @@ class TcpConnection(ReceivePath, TransmitPath):
             self.timestamp_state.update(syn.tsval, True, now)
         if self.snd.cc is None:
             self.snd.cc = congestion_control(cfg.congestion_control)(mss=self.snd.mss)
+        if opts.sack_permitted and self.rcv.sack is None:
+            self.rcv.enable_sack()
 
     # ------------------------------------------------------------------------------------ timers
     def _stop_data_timers(self) -> None:

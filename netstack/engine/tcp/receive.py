@@ -281,6 +281,10 @@ class ReceivePath:
         if flags & RST:
             return None  # an RST outside the window is dropped silently (RFC 5961 §3.2)
         self.counters.incr("tcp.drop.unacceptable")
+        if seg.payload and off >= HALF_SPACE and self.rcv.sack is not None:
+            # all of it below RCV.NXT: received before; the ACK below reports it as a D-SACK (RFC 2883 §4)
+            start = self.rcv.buffer.next_offset + off - SEQ_MODULUS
+            self.rcv.note_segment(start, start + len(seg.payload))
         if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
             # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
@@ -431,6 +435,8 @@ class ReceivePath:
             payload = payload[: max(0, limit - start)]
             n = len(payload)
         before = rb.queue.held
+        if self.rcv.sack is not None and (before or start != rb.next_offset):
+            self.rcv.note_segment(start, start + n)  # for the SACK blocks of the ACK this triggers
         advanced = rb.receive(start, payload)
         if advanced:
             self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)

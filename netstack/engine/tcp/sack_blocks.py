@@ -68,6 +68,10 @@ class SackReporter:
         self._dsack: tuple[int, int] | None = None
         self.dsacks_sent = 0
 
+    @property
+    def dsack_pending(self) -> bool:
+        return self._dsack is not None
+
     def on_segment(self, start: int, end: int, rcv_nxt: int, ranges: list[tuple[int, int]]) -> None:
         """A data segment [start, end) arrived; ``rcv_nxt`` and ``ranges`` as they were before it."""
         duplicate = duplicate_part(start, end, rcv_nxt, ranges)

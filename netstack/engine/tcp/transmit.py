@@ -44,6 +44,12 @@ class TransmitPath:
             ack = 0
             window = self._window_field() if not flags & RST else 0
         seg = TcpSegment(self.local_port, self.remote_port, seq, ack, flags, window, payload)
+        if flags & ACK and self.rcv.sack is not None:
+            # SACK blocks (4 + 8 bytes each with their NOPs) must fit beside the payload: the send MSS
+            # leaves no room for them in a full segment (Linux shrinks the MSS instead; we send fewer)
+            room = 40 if not payload else self.snd.mss - len(payload)
+            if room >= 12:
+                seg.sack_blocks = self.rcv.sack_option(self.use_timestamps)[: (room - 4) // 8]
         if self.use_timestamps:
             seg.tsval = self.timestamp_state.tsval(now)
             seg.tsecr = self.timestamp_state.ts_recent or 0
