@@ -33,6 +33,7 @@ from netstack.engine.tcp.receiver import TcpReceiver
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
 from netstack.engine.tcp.sender import TcpSender
 from netstack.engine.tcp.seqnum import seq_add, seq_in_window, seq_offset
+from netstack.engine.tcp.timeouts import TimeoutPath
 from netstack.engine.tcp.transmit import TransmitPath
 
 from netstack.engine.tcp.states import (
@@ -50,7 +51,7 @@ SYNCHRONIZED_STATES = frozenset(
 )
 
 
-class TcpConnection(ReceivePath, TransmitPath):
+class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
     """One connection's TCB. Create it, then call ``connect(now)`` or ``accept_syn(syn, now)``."""
     def __init__(
         self,
@@ -89,6 +90,8 @@ class TcpConnection(ReceivePath, TransmitPath):
         # Timers: absolute deadlines or None (RFC 9293 §3.8 / RFC 6298; one tagged set like smoltcp).
         self.retransmit_deadline = None
         self.persist_deadline = None
+        self.probe_deadline = None  # RFC 8985 §7 tail loss probe
+        self.reorder_deadline = None  # RFC 8985 §6.3 RACK reordering timer
         self.delayed_ack_deadline = None
         self.notify_deadline = None  # batched wake-up of the application (see receive._predicted)
         self.keepalive_deadline = None
@@ -121,6 +124,7 @@ class TcpConnection(ReceivePath, TransmitPath):
             "dup_acks": 0,
             "fast_retransmits": 0,
             "zero_window_probes": 0,
+            "tail_loss_probes": 0,
             "out_of_order_bytes": 0,
         }
 
@@ -312,6 +316,8 @@ class TcpConnection(ReceivePath, TransmitPath):
             self.snd.mss = limit
             if self.snd.cc is not None:
                 self.snd.cc.mss = limit
+            if self.snd.recovery is not None:
+                self.snd.recovery.set_mss(limit)
             if self.snd.una != self.snd.max and self.state in SENDING_STATES:
                 self._retransmit_first(now)
                 self._update_deadline()
@@ -380,11 +386,15 @@ class TcpConnection(ReceivePath, TransmitPath):
             self.snd.cc = congestion_control(cfg.congestion_control)(mss=self.snd.mss)
         if opts.sack_permitted and self.rcv.sack is None:
             self.rcv.enable_sack()
+        if self.snd.recovery is None:
+            self.snd.start_recovery(opts.sack_permitted)
 
     # ------------------------------------------------------------------------------------ timers
     def _stop_data_timers(self) -> None:
         self.retransmit_deadline = None
         self.persist_deadline = None
+        self.probe_deadline = None
+        self.reorder_deadline = None
         self.delayed_ack_deadline = None
         self.keepalive_deadline = None
         self.fin_wait_2_deadline = None
@@ -395,6 +405,8 @@ class TcpConnection(ReceivePath, TransmitPath):
         for d in (
             self.retransmit_deadline,
             self.persist_deadline,
+            self.probe_deadline,
+            self.reorder_deadline,
             self.delayed_ack_deadline,
             self.notify_deadline,
             self.keepalive_deadline,
@@ -426,6 +438,10 @@ class TcpConnection(ReceivePath, TransmitPath):
                 return
         if self.persist_deadline is not None and now >= self.persist_deadline:
             self._persist_timeout(now)
+        if self.reorder_deadline is not None and now >= self.reorder_deadline:
+            self._reorder_timeout(now)
+        if self.probe_deadline is not None and now >= self.probe_deadline:
+            self._probe_timeout(now)
         if self.notify_deadline is not None and now >= self.notify_deadline:
             # the application first: what it reads reopens the window the ACK below announces
             self.notify_deadline = None

@@ -68,6 +68,11 @@ class LossRecovery:
         self._rate_delivered = 0
         self._fast_retransmit = False
 
+    def set_mss(self, mss: int) -> None:
+        """The send MSS fell (path MTU discovery)."""
+        self.mss = mss
+        self.scoreboard.mss = mss
+
     # -- figures ----------------------------------------------------------------------------------
 
     @property

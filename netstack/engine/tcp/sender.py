@@ -2,17 +2,20 @@
 
 What is in flight, what to send next and what to retransmit: SND.UNA, SND.NXT (and SND.MAX, the
 highest SND.NXT reached: after a retransmission timeout SND.NXT goes back to SND.UNA, go-back-N, and
-ACKs up to SND.MAX stay acceptable), SND.WND with SND.WL1/WL2 (RFC 9293 §3.10.7.4), the send buffer,
+ACKs up to SND.MAX stay acceptable; with SACK it never goes back, the scoreboard picks the holes), SND.WND with SND.WL1/WL2 (RFC 9293 §3.10.7.4), the send buffer,
 the RTT estimator and Karn's bookkeeping (RFC 6298, RFC 7323 §4), the congestion control (RFC 5681,
-RFC 6582), the effective send MSS, the peer's window scale and the state of our FIN.
+RFC 6582), the effective send MSS, the peer's window scale and the state of our FIN; loss recovery
+(``recovery``: SACK scoreboard, RACK-TLP, RFC 6675 recovery, ``loss_recovery.LossRecovery``) and the
+persist timer (``persist``: zero-window probing apart from retransmission, ``persist.PersistTimer``).
 
 The connection (``TcpConnection``) owns the state machine, the timers and the wire; its send path
 (``transmit.py``) and the fifth step of SEGMENT ARRIVES (``receive.py``) move these variables. Loss
-recovery (a SACK scoreboard, RACK-TLP) and other congestion controls belong here.
 """
 
 from __future__ import annotations
 
+from netstack.engine.tcp.loss_recovery import LossRecovery
+from netstack.engine.tcp.persist import PersistTimer
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.send_buffer import SendBuffer
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_offset
@@ -41,9 +44,10 @@ class TcpSender:
         self.rtt_seq = None
         self.rtt_time = 0.0
         self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
-        # Zero-window probing (RFC 1122 §4.2.2.17): backoff exponent, and whether the peer answers.
-        self.persist_backoff = 0
+        # Zero-window probing (RFC 1122 §4.2.2.17) on its own timer, and whether the peer answers.
+        self.persist = PersistTimer(config.max_window_probe_interval)
         self.zero_window_answered = False
+        self.recovery: LossRecovery | None = None  # once the SYNs fixed MSS and SACK (start_recovery)
         # Our FIN: queued once the user shut down writing, its sequence number once sent.
         self.fin_queued = False
         self.fin_seq = None
@@ -86,7 +90,7 @@ class TcpSender:
         if window > self.max_wnd:
             self.max_wnd = window
         if opened:
-            self.persist_backoff = 0
+            self.persist.stop()
         self.zero_window_answered = window == 0
         return bool(opened)
 
@@ -108,10 +112,14 @@ class TcpSender:
         self.retransmits = 0
         self.rtt.reset_backoff()
 
-    def sample_rtt(self, ack: int, tsecr: int, tsval_now: int, now: float) -> None:
+    def start_recovery(self, sack: bool) -> None:
+        """Loss recovery over the congestion control, from the first data byte (ISS + 1)."""
+        self.recovery = LossRecovery(seq_add(self.iss, 1), self.mss, self.cc, sack)
+
+    def sample_rtt(self, ack: int, tsecr: int, tsval_now: int, now: float) -> float | None:
         """An RTT sample from an ACK of new data: timestamps give one on every such ACK (RFC 7323
         §4.1, ``tsecr`` nonzero); otherwise the one timed segment, unless it was retransmitted
-        (Karn's algorithm, RFC 6298 §3)."""
+        (Karn's algorithm, RFC 6298 §3). Returns the sample (seconds) or None."""
         if tsecr:
             # Karn for timestamps: an echo older than our last retransmission may time a segment
             # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
@@ -120,6 +128,10 @@ class TcpSender:
                 rtt = seq_offset(tsval_now, tsecr) / 1000.0
                 if rtt < 60:
                     self.rtt.sample(rtt)
+                    return rtt
         elif self.rtt_seq is not None and seq_gt(ack, self.rtt_seq):
-            self.rtt.sample(now - self.rtt_time)
+            rtt = now - self.rtt_time
+            self.rtt.sample(rtt)
             self.rtt_seq = None
+            return rtt
+        return None
