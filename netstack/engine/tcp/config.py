@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from netstack.engine.tcp.rto import DEFAULT_MAX_RTO, DEFAULT_MIN_RTO, INITIAL_RTO
+from netstack.machines.congestion import available_congestion_controls
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class TcpConfig:
     """How long an orphaned FIN-WAIT-2 connection waits for the peer's FIN (Linux tcp_fin_timeout)."""
     user_timeout: float | None = None
     """RFC 9293 §3.10.8 USER TIMEOUT: abort when data stays unacknowledged this long (None: off)."""
-    congestion_control: str = "newreno"
+    congestion_control: str = "cubic"
+    """The congestion control algorithm (``netstack.machines.congestion``): "cubic" (RFC 9438 with
+    HyStart++, Linux's default) or "reno" / "newreno" (RFC 5681 + RFC 6582); per socket TCP_CONGESTION."""
     syn_backlog: int = 128
     """Half-open connections per listener (SYN-RECEIVED)."""
     accept_backlog: int = 128
@@ -88,6 +91,10 @@ class TcpConfig:
             raise ValueError(f"TcpConfig.min_rto ({self.min_rto}) must not exceed max_rto ({self.max_rto})")
         if not 0 <= self.delayed_ack <= 0.2:
             raise ValueError(f"TcpConfig.delayed_ack must be within 0..0.2 s (RFC 1122), got {self.delayed_ack!r}")
+        if not isinstance(self.congestion_control, str) or \
+                self.congestion_control.lower() not in available_congestion_controls():
+            raise ValueError(f"TcpConfig.congestion_control must be one of {', '.join(available_congestion_controls())},"
+                             f" got {self.congestion_control!r}")
         if self.user_timeout is not None and self.user_timeout <= 0:
             raise ValueError(f"TcpConfig.user_timeout must be None or > 0, got {self.user_timeout!r}")
 

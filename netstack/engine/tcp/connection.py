@@ -346,18 +346,44 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
         return self.state in SYNCHRONIZED_STATES
 
     def info(self) -> dict:
-        """A TCP_INFO-like snapshot (state, RTT estimate, RTO, cwnd, ssthresh, retransmissions)."""
-        cc = self.snd.cc
+        """A TCP_INFO-like snapshot: state, RTT estimate (s), RTO (s), congestion control and its
+        phase, cwnd / ssthresh / pipe / sacked / lost (bytes), retransmissions, RACK's reordering
+        window (s), the delivery rate (bytes/s), the windows, and the per-connection counts."""
+        snd = self.snd
+        cc = snd.cc
+        rec = snd.recovery
+        figures = rec.figures() if rec is not None else {}
         return {
             "state": self.state.value,
-            "srtt": self.snd.rtt.srtt,
-            "rttvar": self.snd.rtt.rttvar,
-            "rto": self.snd.rtt.rto,
+            "srtt": snd.rtt.srtt,
+            "rttvar": snd.rtt.rttvar,
+            "rto": snd.rtt.rto,
+            "congestion_control": self.config.congestion_control,
+            "ca_phase": str(cc.phase) if cc is not None else None,
             "cwnd": cc.cwnd if cc is not None else None,
             "ssthresh": cc.ssthresh if cc is not None else None,
-            "send_mss": self.snd.mss,
-            "snd_wnd": self.snd.wnd,
+            "in_flight": snd.in_flight,
+            "pipe": figures.get("pipe", snd.in_flight),
+            "sacked": figures.get("sacked", 0),
+            "lost": figures.get("lost", 0),
+            "retransmitted_bytes": figures.get("retransmitted_bytes", 0),
+            "reordering_window": figures.get("reordering_window", 0.0),
+            "min_rtt": rec.rack.min_rtt if rec is not None else None,
+            "delivery_rate": figures.get("delivery_rate", 0.0),
+            "delivered": rec.delivered if rec is not None else 0,
+            "recoveries": figures.get("recoveries", 0),
+            "dsacks_received": figures.get("dsacks_received", 0),
+            "spurious_undone": figures.get("spurious_undone", 0),
+            "sack": bool(rec is not None and rec.sack),
+            "timestamps": self.use_timestamps,
+            "snd_wscale": snd.wscale,
+            "rcv_wscale": self.rcv.wscale,
+            "send_mss": snd.mss,
+            "rcv_mss": self.rcv.mss,
+            "snd_wnd": snd.wnd,
             "rcv_wnd": seq_offset(self.rcv.adv, self.rcv.nxt),
+            "rcv_space": self.rcv.buffer.capacity,
+            "bytes_received": self.rcv.buffer.next_offset,
             **self.stats,
         }
 

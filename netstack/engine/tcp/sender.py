@@ -112,6 +112,16 @@ class TcpSender:
         self.retransmits = 0
         self.rtt.reset_backoff()
 
+    def set_congestion_control(self, algorithm) -> None:
+        """Switch to another algorithm class mid-connection (TCP_CONGESTION), keeping cwnd and
+        ssthresh as Linux's tcp_reinit_congestion_control does."""
+        old = self.cc
+        if old is None:
+            return
+        self.cc = algorithm(self.mss, initial_window=max(old.cwnd, self.mss), initial_ssthresh=old.ssthresh)
+        if self.recovery is not None:
+            self.recovery.cc = self.cc
+
     def start_recovery(self, sack: bool) -> None:
         """Loss recovery over the congestion control, from the first data byte (ISS + 1)."""
         self.recovery = LossRecovery(seq_add(self.iss, 1), self.mss, self.cc, sack)

@@ -416,7 +416,7 @@ def test_sender_sws_avoidance_waits_for_a_useful_window():
 def test_slow_start_grows_cwnd_and_an_rto_collapses_it_through_the_machine():
     """RFC 5681 §3.1: cwnd grows per ACK in slow start; after an RTO, cwnd = 1 MSS (loss window),
     ssthresh = max(FlightSize/2, 2 MSS), and the machine's phase says LOSS until the next new ACK."""
-    pair = established(Pair())
+    pair = established(Pair(config_a=TcpConfig(congestion_control="reno")))
     a = pair.a
     initial = a.snd.cc.cwnd
     assert a.snd.cc.phase is CongestionPhase.SLOW_START
