@@ -46,7 +46,7 @@ ssthresh >= 2 MSS.
 
 Phases
 ------
-SLOW_START (cwnd < ssthresh, growing by the bytes each ACK covers up to L = 2 SMSS, RFC 3465) ->
+SLOW_START (cwnd < ssthresh, growing by the bytes each ACK covers, RFC 3465; see BYTE_COUNT_LIMIT) ->
 CONSERVATIVE_SLOW_START when HyStart++ sees the round's minimum RTT rise (RFC 9406; back to SLOW_START
 if the RTT falls below the baseline, on to CONGESTION_AVOIDANCE after CSS_ROUNDS rounds) ->
 CONGESTION_AVOIDANCE on the first ACK that finds cwnd >= ssthresh; any open phase -> FAST_RECOVERY
@@ -181,8 +181,13 @@ CONGESTION_ACTIONS = ("grow_slow_start", "grow_congestion_avoidance", "enter_fas
                       "leave_conservative_slow_start", "undo_reduction")
 _REDUCED = (P.FAST_RECOVERY, P.LOSS)
 
-#: RFC 3465 §2.1 L: slow start grows by at most L * SMSS per ACK.
-BYTE_COUNT_LIMIT = 2
+#: RFC 3465 §2.1 L (slow start grows by at most L * SMSS per ACK): None, no limit, by default. With
+#: L = 2 an ACK for every other segment doubles cwnd per RTT, but a receiver that acknowledges a whole
+#: burst at once (GRO, coalescing, our ``ack_at_batch_end``) gets 2 SMSS per burst and slow start turns
+#: linear (issue 10: 1 MiB in 0.72 s instead of 0.28 s); Linux removed the limit (3.8) for that reason
+#: and grows by every byte acknowledged, never past ssthresh in one step. ``byte_count_limit=2`` gives
+#: RFC 3465's limit back.
+BYTE_COUNT_LIMIT: int | None = None
 
 
 class CongestionControl(ABC):
@@ -196,12 +201,13 @@ class CongestionControl(ABC):
                  "flight_size", "snd_una", "snd_nxt", "retransmit_now", "now", "rtt", "hystart", "sack_recovery",
                  "byte_count_limit", "prior", "initial_ssthresh", "reductions", "undone")
 
-    def __init__(self, mss: int, initial_window: int, initial_ssthresh: int, byte_count_limit: int = BYTE_COUNT_LIMIT):
+    def __init__(self, mss: int, initial_window: int, initial_ssthresh: int,
+                 byte_count_limit: int | None = BYTE_COUNT_LIMIT):
         if mss <= 0:
             raise ValueError(f"mss must be positive, not {mss}")
         if initial_window < mss:
             raise ValueError(f"initial window {initial_window} is below one MSS ({mss})")
-        if byte_count_limit < 1:
+        if byte_count_limit is not None and byte_count_limit < 1:
             raise ValueError(f"byte_count_limit must be >= 1 SMSS, not {byte_count_limit}")
         self.mss = mss
         self.cwnd = initial_window
@@ -341,8 +347,14 @@ class CongestionControl(ABC):
     # -- actions shared by every algorithm ---------------------------------------------------------
 
     def slow_start_increase(self) -> int:
-        """RFC 3465 §2.1: the bytes acknowledged, at most L * SMSS per ACK."""
-        return min(self.acked_bytes, self.byte_count_limit * self.mss)
+        """RFC 3465 §2.1: the bytes acknowledged (at most L * SMSS per ACK when L is set), and no further
+        than ssthresh in one step (Linux tcp_slow_start)."""
+        increase = self.acked_bytes
+        if self.byte_count_limit is not None:
+            increase = min(increase, self.byte_count_limit * self.mss)
+        if self.cwnd < self.ssthresh < self.cwnd + increase:
+            increase = self.ssthresh - self.cwnd
+        return increase
 
     def enter_conservative_slow_start(self) -> None:
         self.hystart.enter_css()

@@ -32,7 +32,7 @@ class Cubic(NewReno):
     __slots__ = ("w_max", "w_last_max", "k", "epoch_start", "w_est", "cwnd_fraction", "last_rtt", "fast_convergence")
 
     def __init__(self, mss: int, initial_window: int | None = None, initial_ssthresh: int = MAX_SSTHRESH,
-                 byte_count_limit: int = BYTE_COUNT_LIMIT, hystart: bool = True, fast_convergence: bool = True):
+                 byte_count_limit: int | None = BYTE_COUNT_LIMIT, hystart: bool = True, fast_convergence: bool = True):
         super().__init__(mss, initial_window, initial_ssthresh, byte_count_limit, hystart=False)
         if hystart:
             self.hystart = HystartPlusPlus()

@@ -5,7 +5,7 @@ SACK-based recovery (cwnd = ssthresh, pipe-limited), and RFC 6298 §5's loss win
 The phases come from ``netstack.machines.congestion`` (the declared machine and its table); this
 module holds only NewReno's arithmetic, as the actions of that machine.
 
-``NewReno(mss, initial_window=None, initial_ssthresh=MAX_SSTHRESH, byte_count_limit=2, hystart=False)``: ``initial_window`` defaults to
+``NewReno(mss, initial_window=None, initial_ssthresh=MAX_SSTHRESH, byte_count_limit=None, hystart=False)``: ``initial_window`` defaults to
 RFC 5681 §3.1's rule (``rfc5681_initial_window(mss)``); ``initial_ssthresh`` to the largest window
 TCP can advertise (RFC 5681 §3.1: "arbitrarily high"). The methods the engine calls
 (``on_ack``, ``on_duplicate_ack``, ``on_retransmit_timeout``) and their signatures are documented in
@@ -37,7 +37,7 @@ class NewReno(CongestionControl):
     __slots__ = ()
 
     def __init__(self, mss: int, initial_window: int | None = None, initial_ssthresh: int = MAX_SSTHRESH,
-                 byte_count_limit: int = BYTE_COUNT_LIMIT, hystart: bool = False):
+                 byte_count_limit: int | None = BYTE_COUNT_LIMIT, hystart: bool = False):
         super().__init__(
             mss,
             rfc5681_initial_window(mss) if initial_window is None else initial_window,
@@ -52,8 +52,8 @@ class NewReno(CongestionControl):
         return max(self.flight_size // 2, 2 * self.mss)
 
     def grow_slow_start(self) -> None:
-        # RFC 3465 §2.1 (which RFC 5681 (2) allows): cwnd += min(N, L*SMSS), N the newly acknowledged
-        # bytes, so slow start doubles per RTT even when the receiver ACKs every other segment.
+        # RFC 3465 §2.1 (which RFC 5681 (2) allows): cwnd += N, the newly acknowledged bytes (L: see
+        # BYTE_COUNT_LIMIT), so slow start doubles per RTT whatever the ACK pattern.
         self.cwnd += self.slow_start_increase()
 
     def grow_congestion_avoidance(self) -> None:

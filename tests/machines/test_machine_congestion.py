@@ -56,12 +56,20 @@ def test_explicit_initial_window_below_one_mss_is_rejected():
 
 
 def test_slow_start_counts_bytes_up_to_l_smss_rfc3465_2_1():
-    cc = NewReno(MSS)
+    cc = NewReno(MSS, byte_count_limit=2)
     cc.on_ack(400, 0)
     assert cc.cwnd == 4 * MSS + 400
     cc.on_ack(5000, 0)
     assert cc.cwnd == 4 * MSS + 400 + 2 * MSS, "L = 2 SMSS"
     assert cc.phase is P.SLOW_START
+
+
+def test_slow_start_counts_every_byte_by_default_but_stops_at_ssthresh():
+    cc = NewReno(MSS, initial_ssthresh=20 * MSS)
+    cc.on_ack(10 * MSS, 0)
+    assert cc.cwnd == 14 * MSS, "one stretch ACK for a burst of ten"
+    cc.on_ack(10 * MSS, 0)
+    assert cc.cwnd == 20 * MSS, "never past ssthresh in one step"
 
 
 def test_congestion_avoidance_once_cwnd_reaches_ssthresh_rfc5681_3_1_equation_3():

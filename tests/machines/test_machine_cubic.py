@@ -22,14 +22,16 @@ def test_registry_names_cubic_and_reno():
     assert congestion_control("reno") is NewReno
 
 
-def test_slow_start_doubles_per_round_with_an_ack_every_other_segment_rfc3465():
+@pytest.mark.parametrize("segments_per_ack", [1, 2, 5, None])
+def test_slow_start_doubles_per_round_whatever_the_ack_pattern_rfc3465(segments_per_ack):
     for algorithm in (NewReno, Cubic):
         cc = algorithm(MSS, initial_window=10 * MSS)
         for _round in range(4):
             window = cc.cwnd
-            for _ack in range(window // (2 * MSS)):
-                cc.on_ack(2 * MSS, window)
-            assert cc.cwnd == 2 * window, algorithm
+            per_ack = window if segments_per_ack is None else segments_per_ack * MSS  # None: one ACK per burst
+            for _ack in range(window // per_ack):
+                cc.on_ack(per_ack, window)
+            assert cc.cwnd == 2 * window, (algorithm, segments_per_ack)
 
 
 def test_sack_recovery_sets_cwnd_to_ssthresh_without_inflation_rfc6675_5():

@@ -182,8 +182,7 @@ class LossRecovery:
                 reo_wnd = rack.reordering_window(self.in_recovery, sb.sacked_bytes // self.mss, srtt)
                 lost, reorder_timeout = rack.detect_loss(now, reo_wnd)
                 if lost:
-                    self.stats["rack_marked_lost"] += len(lost)
-                    sb.mark_lost_below(max(end for _, end in lost))
+                    self._rack_marked(lost)
                 lost_found = bool(lost) or sb.lost_bytes() > 0
             if tlp_repaired:
                 self.stats["tlp_recoveries"] += 1
@@ -202,8 +201,7 @@ class LossRecovery:
         reo_wnd = rack.reordering_window(self.in_recovery, sb.sacked_bytes // self.mss, srtt)
         lost, timeout = rack.detect_loss(now, reo_wnd)
         if lost:
-            self.stats["rack_marked_lost"] += len(lost)
-            sb.mark_lost_below(max(end for _, end in lost))
+            self._rack_marked(lost)
             if self.cc.phase in _OPEN and self.cc.on_loss_detected(sb.pipe(), sb.snd_una, sb.snd_nxt):
                 self.undo_retransmits = 0
                 self._start_recovery()
@@ -221,6 +219,14 @@ class LossRecovery:
         if self.sack:
             sb.mark_all_lost()
             sb.in_recovery = True
+
+    def _rack_marked(self, lost: list[tuple[int, int]]) -> None:
+        sb = self.scoreboard
+        self.stats["rack_marked_lost"] += len(lost)
+        sb.mark_lost_below(max(end for _, end in lost))
+        for start, end in lost:
+            if start < sb.high_rxt:
+                sb.mark_retransmission_lost(start, end)
 
     def _start_recovery(self) -> None:
         self.scoreboard.enter_recovery()

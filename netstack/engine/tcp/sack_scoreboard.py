@@ -57,7 +57,7 @@ class SackScoreboard:
 
     __slots__ = ("mss", "dupthresh", "max_ranges", "_una_seq", "_una", "_nxt", "_starts", "_ends",
                  "sacked_bytes", "high_rxt", "rescue_rxt", "recovery_point", "_lost_below", "in_recovery",
-                 "dropped_ranges")
+                 "dropped_ranges", "_relost")
 
     def __init__(self, snd_una: int, mss: int, dupthresh: int = DUPTHRESH, max_ranges: int = DEFAULT_MAX_RANGES):
         if mss <= 0:
@@ -79,6 +79,9 @@ class SackScoreboard:
         self._lost_below = 0  # after an RTO: every unSACKed byte below this is lost
         self.in_recovery = False
         self.dropped_ranges = 0
+        # Retransmissions RACK found lost again (RFC 8985 §6.2: a segment sent after them was delivered
+        # and RACK.rtt + reo_wnd passed): below HighRxt, so RFC 6675 alone would wait for the RTO.
+        self._relost: list[tuple[int, int]] = []
 
     # -- positions --------------------------------------------------------------------------------
 
@@ -191,6 +194,7 @@ class SackScoreboard:
 
     def exit_recovery(self) -> None:
         self.in_recovery = False
+        self._relost = []
         self.recovery_point = None
         self.rescue_rxt = None
 
@@ -209,9 +213,29 @@ class SackScoreboard:
         if offset > self._lost_below:
             self._lost_below = min(offset, self._nxt)
 
+    def mark_retransmission_lost(self, start: int, end: int) -> None:
+        """RACK found the retransmission of [start, end) (offsets below HighRxt) lost too: NextSeg
+        resends it first, and pipe stops counting it."""
+        end = min(end, self.high_rxt)
+        if start < end and len(self._relost) < self.max_ranges:
+            self._relost.append((start, end))
+            self._relost.sort()
+
     def retransmitted(self, seq: int, length: int) -> None:
         """A retransmission by NextSeg rule 1 or 3 (or after an RTO) went out: advance HighRxt."""
-        end = self.offset(seq) + length
+        start = self.offset(seq)
+        end = start + length
+        if self._relost:
+            kept = []
+            for s, e in self._relost:
+                if e <= start or s >= end:
+                    kept.append((s, e))
+                else:
+                    if s < start:
+                        kept.append((s, start))
+                    if e > end:
+                        kept.append((end, e))
+            self._relost = kept
         if end > self.high_rxt:
             self.high_rxt = end
 
@@ -261,14 +285,20 @@ class SackScoreboard:
         return i >= 0 and offset < self._ends[i]
 
     def pipe(self) -> int:
-        """RFC 6675 §4 SetPipe(), in bytes: unSACKed bytes not lost, plus those retransmitted."""
+        """RFC 6675 §4 SetPipe(), in bytes: unSACKed bytes not lost, plus those retransmitted (less the
+        retransmissions RACK found lost: those are in the network no more)."""
         total = 0
         high_rxt = self.high_rxt
+        relost = self._relost
         for start, end, lost in self._holes():
             if not lost:
                 total += end - start
             if start < high_rxt:
                 total += min(end, high_rxt) - start
+                for s, e in relost:
+                    overlap = min(e, end, high_rxt) - max(s, start)
+                    if overlap > 0:
+                        total -= overlap
         return total
 
     def lost_bytes(self) -> int:
@@ -279,6 +309,15 @@ class SackScoreboard:
         """RFC 6675 §4 NextSeg(); ``new_data_allowed`` says rule 2 may apply (unsent data and a window)."""
         high_sacked = self._ends[-1] if self._ends else self._una
         high_rxt = self.high_rxt
+        if self._relost:
+            # lost retransmissions first (RFC 8985 §6: RACK's marks make them eligible again)
+            self._relost = [(max(s, self._una), e) for s, e in self._relost if e > self._una]
+            for s, e in self._relost:
+                for start, end, _lost in self._holes():
+                    first = max(s, start)
+                    last = min(e, end)
+                    if first < last:
+                        return NextSegment(self.seq(first), min(self.mss, last - first), 1)
         rule3 = None
         for start, end, lost in self._holes():
             first = max(start, high_rxt)  # (1.a)/(3.a): not yet retransmitted in this recovery

@@ -88,7 +88,7 @@ def test_dsack_of_every_retransmission_undoes_the_reduction_rfc2883_5():
     outcome = rec.on_ack(seq(10), [(seq(0), seq(1))], 0.1, seq(10))
     assert outcome.undone
     assert rec.cc.phase is CongestionPhase.SLOW_START
-    assert rec.cc.cwnd == 10 * MSS + 2 * MSS, "restored, then this ACK's slow-start growth"
+    assert rec.cc.cwnd == 10 * MSS + 10 * MSS, "restored, then this ACK's slow-start growth"
     assert rec.stats["spurious_undone"] == 1
 
 

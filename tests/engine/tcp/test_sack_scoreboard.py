@@ -231,3 +231,18 @@ def test_scoreboard_agrees_with_a_byte_set_model_across_the_wrap(ops):
         for b in range(model.una, model.nxt, 37):
             assert sb.is_lost(seq(b)) == model.is_lost(b), b
         assert sb.lost_bytes() == sum(model.is_lost(b) for b in range(model.una, model.nxt))
+
+
+def test_a_retransmission_rack_found_lost_goes_again_and_leaves_pipe_rfc8985():
+    sb = board(sent=1000)
+    sack(sb, 0, (100, 400))
+    sb.enter_recovery()
+    first = sb.next_seg()
+    sb.retransmitted(first.seq, first.length)
+    assert sb.pipe() == 700 and sb.next_seg().rule != 1
+    sb.mark_retransmission_lost(0, 100)
+    assert sb.pipe() == 600, "the lost retransmission is in the network no more"
+    again = sb.next_seg()
+    assert (again.seq, again.length, again.rule) == (seq(0), 100, 1)
+    sb.retransmitted(again.seq, again.length)
+    assert sb.pipe() == 700
