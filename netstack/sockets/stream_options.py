@@ -41,6 +41,7 @@ class StreamOptions:
                 size = opt.buffer_size(number)
                 field = "receive_buffer" if name == opt.SO_RCVBUF else "send_buffer"
                 self._config_changes[field] = size
+                self._config_changes[f"{field}_max"] = size  # a chosen size is not autotuned (Linux *_LOCK)
                 if field == "receive_buffer":
                     self._config_changes["reassembly_limit"] = min(size, self._host.tcp.config.reassembly_limit)
                 if live:

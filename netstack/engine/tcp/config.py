@@ -23,7 +23,16 @@ class TcpConfig:
     receive_buffer: int = 256 * 1024
     """SO_RCVBUF analogue: bounds the advertised window."""
     reassembly_limit: int = 256 * 1024
-    """Out-of-order bytes held per connection (beyond that, segments are dropped)."""
+    """Out-of-order bytes held per connection (beyond that, segments are dropped); it grows with an
+    autotuned receive buffer."""
+    buffer_autotuning: bool = True
+    """Grow the receive buffer with the bandwidth-delay product the application drains (Linux
+    tcp_rcv_space_adjust) and the send buffer with cwnd (tcp_sndbuf_expand), up to the maxima below.
+    SO_RCVBUF / SO_SNDBUF fix that buffer's size (as Linux's SOCK_RCVBUF_LOCK / SOCK_SNDBUF_LOCK)."""
+    receive_buffer_max: int = 6 * 1024 * 1024
+    """Largest autotuned receive buffer (Linux tcp_rmem[2]); the window scale is chosen to reach it."""
+    send_buffer_max: int = 4 * 1024 * 1024
+    """Largest autotuned send buffer (Linux tcp_wmem[2])."""
     mss: int | None = None
     """MSS to announce; None derives it from the path MTU (MTU - 40)."""
     window_scaling: bool = True
@@ -72,7 +81,7 @@ class TcpConfig:
     ``Connection: close``) grows memory for 2 x MSL after each one."""
 
     def __post_init__(self):
-        positive_ints = ("send_buffer", "receive_buffer", "max_retransmits", "max_syn_retransmits",
+        positive_ints = ("send_buffer", "receive_buffer", "receive_buffer_max", "send_buffer_max", "max_retransmits", "max_syn_retransmits",
                          "keepalive_count", "syn_backlog", "accept_backlog", "time_wait_limit")
         for name in positive_ints:
             value = getattr(self, name)
@@ -97,6 +106,13 @@ class TcpConfig:
                              f" got {self.congestion_control!r}")
         if self.user_timeout is not None and self.user_timeout <= 0:
             raise ValueError(f"TcpConfig.user_timeout must be None or > 0, got {self.user_timeout!r}")
+
+    @property
+    def window_buffer(self) -> int:
+        """The receive buffer the window scale must cover: the autotuning maximum when it may grow."""
+        if self.buffer_autotuning:
+            return max(self.receive_buffer, self.receive_buffer_max)
+        return self.receive_buffer
 
     def replace(self, **changes) -> "TcpConfig":
         """A copy with some options changed (validated)."""

@@ -29,6 +29,7 @@ from netstack.machines.tcp_connection import TCP_TABLE
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.engine.tcp.receive import ReceivePath
+from netstack.engine.tcp.receive_autotuning import ReceiveAutotuning
 from netstack.engine.tcp.receiver import TcpReceiver
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
 from netstack.engine.tcp.sender import TcpSender
@@ -81,7 +82,7 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
         self.snd = TcpSender(iss, config, mss=min(536, our_mss))
         self.rcv = TcpReceiver(config, mss=our_mss)
         self.path_mtu = path_mtu
-        self.our_wscale = window_scale_for(config.receive_buffer) if config.window_scaling else None
+        self.our_wscale = window_scale_for(config.window_buffer) if config.window_scaling else None
         self.timestamp_state = TimestampState(ts_offset)
         self.options = None  # NegotiatedOptions once the SYNs are exchanged
         self.use_timestamps = False
@@ -266,12 +267,27 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
     def recv(self, max_bytes: int, now: float) -> bytes:
         """RECEIVE (§3.10.3): up to ``max_bytes`` bytes; b"" means none ready (see ``at_eof``)."""
         data = self.rcv.buffer.read(max_bytes)
+        if data and self.rcv.autotuning is not None:
+            self._autotune(now)
         if data and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()  # the window update ACK cleared the delayed-ACK timer
         return data
 
+    def _autotune(self, now: float) -> None:
+        """Receive-buffer autotuning after a read (``receive_autotuning``): a larger buffer, and room
+        for as much out-of-order data, when the application drained more per RTT than before."""
+        rb = self.rcv.buffer
+        grown = self.rcv.autotuning.on_read(rb.next_offset - len(rb), now, self.snd.rtt.srtt)
+        if grown is not None:
+            rb.capacity = grown
+            rb.queue.limit = max(rb.queue.limit, grown)
+            rb.queue.max_ranges = max(rb.queue.max_ranges, grown // 64)
+            self.counters.incr("tcp.receive_buffer_grown")
+
     def recv_into(self, buffer, now: float) -> int:
         n = self.rcv.buffer.read_into(buffer)
+        if n and self.rcv.autotuning is not None:
+            self._autotune(now)
         if n and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()
         return n
@@ -414,6 +430,10 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
             self.rcv.enable_sack()
         if self.snd.recovery is None:
             self.snd.start_recovery(opts.sack_permitted)
+        if cfg.buffer_autotuning:
+            if cfg.receive_buffer_max > self.rcv.buffer.capacity and self.rcv.autotuning is None:
+                self.rcv.autotuning = ReceiveAutotuning(self.rcv.buffer.capacity, cfg.receive_buffer_max, self.rcv.mss)
+            self.snd.buffer_max = cfg.send_buffer_max
 
     # ------------------------------------------------------------------------------------ timers
     def _stop_data_timers(self) -> None:

@@ -154,12 +154,15 @@ class TcpStream:
     def set_buffer_sizes(self, *, receive: int | None = None, send: int | None = None) -> None:
         """SO_RCVBUF / SO_SNDBUF on a live connection: the buffers take the new capacity at once."""
         conn = self.conn
+        # the application chose the size: autotuning leaves that buffer alone (Linux's *_LOCK flags)
         if receive is not None:
             conn.rcv.buffer.capacity = receive
-            conn.config = conn.config.replace(receive_buffer=receive)
+            conn.rcv.autotuning = None
+            conn.config = conn.config.replace(receive_buffer=receive, receive_buffer_max=receive)
         if send is not None:
             conn.snd.buffer.capacity = send
-            conn.config = conn.config.replace(send_buffer=send)
+            conn.snd.buffer_max = 0
+            conn.config = conn.config.replace(send_buffer=send, send_buffer_max=send)
 
     @property
     def congestion_control(self) -> str:

@@ -504,6 +504,8 @@ class ReceivePath:
         flight = snd.in_flight
         self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, rtt=rtt, srtt=snd.rtt.srtt),
                                now)
+        if snd.buffer_max:
+            snd.expand_buffer()
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
         if flight == 0:
             self.retransmit_deadline = None

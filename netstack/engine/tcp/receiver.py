@@ -35,6 +35,7 @@ class TcpReceiver:
         self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
         self.fin_received = False
         self.sack: SackReporter | None = None  # SACK blocks to report, once SACK is agreed (RFC 2018)
+        self.autotuning = None  # a ReceiveAutotuning while the buffer may grow (not after SO_RCVBUF)
 
     def enable_sack(self) -> None:
         self.sack = SackReporter()

@@ -48,6 +48,7 @@ class TcpSender:
         self.persist = PersistTimer(config.max_window_probe_interval)
         self.zero_window_answered = False
         self.recovery: LossRecovery | None = None  # once the SYNs fixed MSS and SACK (start_recovery)
+        self.buffer_max = 0  # the send buffer may grow to this with cwnd (0: fixed, e.g. after SO_SNDBUF)
         # Our FIN: queued once the user shut down writing, its sequence number once sent.
         self.fin_queued = False
         self.fin_seq = None
@@ -121,6 +122,14 @@ class TcpSender:
         self.cc = algorithm(self.mss, initial_window=max(old.cwnd, self.mss), initial_ssthresh=old.ssthresh)
         if self.recovery is not None:
             self.recovery.cc = self.cc
+
+    def expand_buffer(self) -> None:
+        """Linux tcp_sndbuf_expand: room for two congestion windows, so the application can refill
+        the buffer while one window is in flight; never beyond ``buffer_max``."""
+        buffer = self.buffer
+        wanted = 2 * self.cc.cwnd
+        if wanted > buffer.capacity and self.buffer_max > buffer.capacity:
+            buffer.capacity = min(wanted, self.buffer_max)
 
     def start_recovery(self, sack: bool) -> None:
         """Loss recovery over the congestion control, from the first data byte (ISS + 1)."""
