@@ -33,10 +33,27 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import netstack  # noqa: E402
 from netstack.drivers.netns import NetworkNamespace, call_in_namespace  # noqa: E402
 from netstack.drivers.tap import create_tap  # noqa: E402
+from netstack.formats import fast  # noqa: E402
+from netstack.formats.arp import ARP_REPLY, ARP_REQUEST  # noqa: E402
+from netstack.formats.icmp import ECHO_REPLY, ECHO_REQUEST  # noqa: E402
 
 STACK_IP = "192.0.2.2"
 HOST_IP = "192.0.2.1"
 REFLECTOR_MAC = bytes.fromhex("0200c0000202")
+
+# Byte offsets in an untagged Ethernet frame, read from the layouts generated from the declarations.
+_L2 = fast.ETHERNET_LAYOUT.size
+_ETHERTYPE = fast.ETHERNET_LAYOUT.offsets["ethertype"]
+_MAC_SRC = fast.ETHERNET_LAYOUT.offsets["src"]
+_ARP = {name: _L2 + offset for name, offset in fast.ARP_LAYOUT.offsets.items()}
+_IP = {name: _L2 + offset for name, offset in fast.IPV4_LAYOUT.offsets.items()}
+_ICMP = _L2 + fast.IPV4_LAYOUT.size  # ping sends no IPv4 options
+_ICMP_CHECKSUM = _ICMP + fast.ICMP_LAYOUT.offsets["checksum"]
+_ARP_TYPE = fast.ETHERTYPE_ARP.to_bytes(2, "big")
+_REQUEST = ARP_REQUEST.to_bytes(2, "big")
+_IPV4_TYPE = fast.ETHERTYPE_IPV4.to_bytes(2, "big")
+# RFC 1624: the echo reply's checksum, patched for the one type byte that changes
+_ECHO_PATCH = (ECHO_REQUEST - ECHO_REPLY) << 8
 
 
 class Reflector:
@@ -60,18 +77,20 @@ class Reflector:
                     frame = bytearray(os.read(fd, 65536))
                 except BlockingIOError:
                     break
-                ethertype = frame[12:14]
-                if ethertype == b"\x08\x06" and frame[21] == 1 and frame[38:42] == address:
-                    sender_mac, sender_ip = bytes(frame[22:28]), bytes(frame[28:32])
-                    reply = (sender_mac + REFLECTOR_MAC + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
-                             + REFLECTOR_MAC + address + sender_mac + sender_ip)
-                    os.write(fd, reply)
-                elif ethertype == b"\x08\x00" and frame[23] == 1 and frame[34] == 8:
-                    frame[0:6], frame[6:12] = frame[6:12], REFLECTOR_MAC
-                    frame[26:30], frame[30:34] = frame[30:34], frame[26:30]
-                    frame[34] = 0
-                    checksum = struct.unpack_from("!H", frame, 36)[0] + 0x0800
-                    struct.pack_into("!H", frame, 36, (checksum & 0xFFFF) + (checksum >> 16))
+                ethertype = frame[_ETHERTYPE:_ETHERTYPE + 2]
+                if (ethertype == _ARP_TYPE and frame[_ARP["op"]:_ARP["sha"]] == _REQUEST
+                        and frame[_ARP["tpa"]:_ARP["tpa"] + 4] == address):
+                    sender_mac, sender_ip = bytes(frame[_ARP["sha"]:_ARP["spa"]]), bytes(frame[_ARP["spa"]:_ARP["tha"]])
+                    os.write(fd, fast.encode_ethernet(sender_mac, REFLECTOR_MAC, fast.ETHERTYPE_ARP, fast.encode_arp(
+                        ARP_REPLY, REFLECTOR_MAC, address, sender_ip, sender_mac)))
+                elif (ethertype == _IPV4_TYPE and frame[_IP["protocol"]] == fast.IP_PROTOCOL_ICMP
+                        and frame[_ICMP] == ECHO_REQUEST):
+                    frame[:_MAC_SRC], frame[_MAC_SRC:_ETHERTYPE] = frame[_MAC_SRC:_ETHERTYPE], REFLECTOR_MAC
+                    src, dst = _IP["src"], _IP["dst"]
+                    frame[src:dst], frame[dst:_ICMP] = frame[dst:_ICMP], frame[src:dst]
+                    frame[_ICMP] = ECHO_REPLY
+                    checksum = struct.unpack_from("!H", frame, _ICMP_CHECKSUM)[0] + _ECHO_PATCH
+                    struct.pack_into("!H", frame, _ICMP_CHECKSUM, (checksum & 0xFFFF) + (checksum >> 16))
                     os.write(fd, frame)
         poller.close()
 

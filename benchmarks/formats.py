@@ -1,12 +1,17 @@
-"""Formats benchmark: µs per parse and per build of two frames, netstack against peers, in one run.
+"""Formats benchmark: µs per parse and per build of two frames, netstack against peers, in one run;
+then reading a 100,000-frame capture, and ``netstack decode`` against ``tshark`` on it.
 
-    python benchmarks/formats.py [--quick]
+    python benchmarks/formats.py [--quick] [--pcap-frames 100000]
 
 Frames: (a) Ethernet/IPv4/TCP with MSS, NOP, window scale, SACK-permitted and timestamps options and a
 100-byte payload; (b) Ethernet/IPv4/UDP with a 64-byte payload. Contenders:
 
 * netstack fast: ``netstack.formats.fast`` decode_*/encode_* (generated from the declarations);
-* netstack declarative: ``Frame.parse`` / ``Frame.build`` (construct containers);
+* netstack public API: ``Frame.parse`` / ``Frame.build`` (the containers, on the generated codec);
+* netstack craft/dissect: ``bytes(Ether() / IP() / TCP(...) / payload)`` and ``dissect(frame)`` plus
+  reading two fields (``frame[TCP].dst_port``, ``frame[IP].ttl``);
+* construct interpreter: ``Ethernet.parse`` / ``Ethernet.build``, the declarations walked by construct
+  (what the public API ran on before, and still runs on for registered protocols);
 * struct baseline: the minimal hand-written ``struct`` codec below, the floor to compare against;
 * dpkt and scapy.
 
@@ -14,18 +19,26 @@ Frames: (a) Ethernet/IPv4/TCP with MSS, NOP, window scale, SACK-permitted and ti
 where the implementation can (dpkt and scapy do not verify on parse; their figures are without it).
 "Build" makes the frame bytes from field values, lengths and checksums computed.
 Targets (issue 2): fast within 2x of the struct baseline for parse and build, ahead of dpkt, >= 25x
-faster than scapy. The script prints the ratios and whether each target holds.
+faster than scapy. Issue 12: the public API within 2x of fast, ahead of dpkt; >= 150,000 frames/s
+reading a capture and decoding every frame's TCP destination port (dpkt's loop alike); ``netstack
+decode`` (one line a frame) faster than ``tshark`` on the same file. The script prints the ratios and
+whether each target holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
+import time
 import timeit
 
-from netstack.formats import Frame
-from netstack.formats import fast
+from netstack.formats import Ethernet, Frame, fast, pcap
+from netstack.formats.craft import IP, TCP, UDP, Ether, dissect
 
 SRC_MAC = bytes.fromhex("02005e005301")
 DST_MAC = bytes.fromhex("02005e005302")
@@ -130,12 +143,14 @@ def fast_parse_udp(buf):
 
 def fast_build_tcp():
     segment = fast.encode_tcp(SRC_IP, DST_IP, 40000, 80, seq=1, flags=fast.SYN, options=TCP_OPTIONS, payload=TCP_PAYLOAD)
-    return fast.encode_ethernet(DST_MAC, SRC_MAC, 0x0800, fast.encode_ipv4(SRC_IP, DST_IP, 6, segment, flags=fast.IP_DF))
+    return fast.encode_ethernet(DST_MAC, SRC_MAC, fast.ETHERTYPE_IPV4,
+                                fast.encode_ipv4(SRC_IP, DST_IP, fast.IP_PROTOCOL_TCP, segment, flags=fast.IP_DF))
 
 
 def fast_build_udp():
     datagram = fast.encode_udp(SRC_IP, DST_IP, 40000, 9, UDP_PAYLOAD)
-    return fast.encode_ethernet(DST_MAC, SRC_MAC, 0x0800, fast.encode_ipv4(SRC_IP, DST_IP, 17, datagram, flags=fast.IP_DF))
+    return fast.encode_ethernet(DST_MAC, SRC_MAC, fast.ETHERTYPE_IPV4,
+                                fast.encode_ipv4(SRC_IP, DST_IP, fast.IP_PROTOCOL_UDP, datagram, flags=fast.IP_DF))
 
 
 # --- netstack declarative -------------------------------------------------------------------------------
@@ -152,6 +167,22 @@ UDP_DICT = {
     "payload": {"src": SRC_IP, "dst": DST_IP, "protocol": "udp", "flags": "df",
                 "payload": {"src_port": 40000, "dst_port": 9, "payload": UDP_PAYLOAD}},
 }
+
+
+def craft_tcp():
+    return bytes(Ether(dst=DST_MAC, src=SRC_MAC) / IP(src=SRC_IP, dst=DST_IP, flags="df")
+                 / TCP(src_port=40000, dst_port=80, seq=1, flags="S", options=TCP_DICT["payload"]["payload"]["options"])
+                 / TCP_PAYLOAD)
+
+
+def craft_udp():
+    return bytes(Ether(dst=DST_MAC, src=SRC_MAC) / IP(src=SRC_IP, dst=DST_IP, flags="df")
+                 / UDP(src_port=40000, dst_port=9) / UDP_PAYLOAD)
+
+
+def dissect_and_read(buf):
+    frame = dissect(buf)
+    return frame[IP].ttl, frame.payload.payload.dst_port
 
 
 # --- peers ------------------------------------------------------------------------------------------
@@ -172,13 +203,13 @@ def peers():
         def dpkt_build_tcp():
             opts = b"\x02\x04\x05\xb4\x01\x03\x03\x07\x04\x02\x08\x0a" + (123456).to_bytes(4, "big") + bytes(4)
             tcp = dpkt.tcp.TCP(sport=40000, dport=80, seq=1, flags=dpkt.tcp.TH_SYN, win=65535, off=10, opts=opts, data=TCP_PAYLOAD)
-            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=6, ttl=64, df=1, data=tcp)
-            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=0x0800, data=ip))
+            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=dpkt.ip.IP_PROTO_TCP, ttl=64, df=1, data=tcp)
+            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
 
         def dpkt_build_udp():
             udp = dpkt.udp.UDP(sport=40000, dport=9, ulen=8 + len(UDP_PAYLOAD), data=UDP_PAYLOAD)
-            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=17, ttl=64, df=1, data=udp)
-            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=0x0800, data=ip))
+            ip = dpkt.ip.IP(src=SRC_IP, dst=DST_IP, p=dpkt.ip.IP_PROTO_UDP, ttl=64, df=1, data=udp)
+            return bytes(dpkt.ethernet.Ethernet(dst=DST_MAC, src=SRC_MAC, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
 
         found["dpkt"] = (dpkt_parse, dpkt_parse, dpkt_build_tcp, dpkt_build_udp)
     except ImportError:
@@ -243,6 +274,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing runs (noisier)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; the best of them is kept")
+    parser.add_argument("--pcap-frames", type=int, default=100_000, help="frames in the capture benchmark")
     args = parser.parse_args(argv)
     budget = 0.03 if args.quick else 0.1
 
@@ -253,9 +285,13 @@ def main(argv=None) -> int:
     assert baseline_build_udp() == udp_frame == Frame.build(UDP_DICT), "UDP frames differ"
     assert baseline_parse_tcp(tcp_frame)[-2:] == (True, True)
 
+    assert craft_tcp() == tcp_frame and craft_udp() == udp_frame, "crafted frames differ"
+    assert Frame.parse(tcp_frame) == Ethernet.parse(tcp_frame)
     contenders = {
         "netstack fast": (fast_parse_tcp, fast_parse_udp, fast_build_tcp, fast_build_udp),
-        "netstack declarative": (Frame.parse, Frame.parse, lambda: Frame.build(TCP_DICT), lambda: Frame.build(UDP_DICT)),
+        "netstack public API": (Frame.parse, Frame.parse, lambda: Frame.build(TCP_DICT), lambda: Frame.build(UDP_DICT)),
+        "netstack craft/dissect": (dissect_and_read, dissect_and_read, craft_tcp, craft_udp),
+        "construct interpreter": (Ethernet.parse, Ethernet.parse, lambda: Ethernet.build(TCP_DICT), lambda: Ethernet.build(UDP_DICT)),
         "struct baseline": (baseline_parse_tcp, baseline_parse_udp, baseline_build_tcp, baseline_build_udp),
     }
     for name, (_, _, build_tcp, build_udp) in peers().items():
@@ -265,9 +301,9 @@ def main(argv=None) -> int:
     results = measure(contenders, (tcp_frame, udp_frame, None, None), budget, args.rounds)
 
     print(f"python {sys.version.split()[0]}; µs per frame, best of {args.rounds} interleaved rounds")
-    print(f"{'':22} {'TCP parse':>10} {'TCP build':>10} {'UDP parse':>10} {'UDP build':>10}")
+    print(f"{'':24} {'TCP parse':>10} {'TCP build':>10} {'UDP parse':>10} {'UDP build':>10}")
     for name, figures in results.items():
-        print(f"{name:22} " + " ".join(f"{value:10.2f}" for value in figures))
+        print(f"{name:24} " + " ".join(f"{value:10.2f}" for value in figures))
 
     fast_figures = results["netstack fast"]
     base = results["struct baseline"]
@@ -280,9 +316,119 @@ def main(argv=None) -> int:
         ratios = [s / f for f, s in zip(fast_figures, results["scapy"])]
         print("scapy / fast: " + " ".join(f"{r:.0f}x" for r in ratios))
         checks.append((">= 25x faster than scapy", all(r >= 25 for r in ratios)))
+    public = results["netstack public API"]
+    print("public API / fast: " + " ".join(f"{p / f:.2f}x" for p, f in zip(public, fast_figures)))
+    checks.append(("public API within 2x of fast", all(p <= 2 * f for p, f in zip(public, fast_figures))))
+    if "dpkt" in results:
+        checks.append(("public API ahead of dpkt", all(p < d for p, d in zip(public, results["dpkt"]))))
+    if "scapy" in results:
+        checks.append(("public API >= 25x faster than scapy", all(s >= 25 * p for p, s in zip(public, results["scapy"]))))
+    checks += capture_benchmark(args.pcap_frames, tcp_frame, udp_frame)
     for label, ok in checks:
         print(f"target {label}: {'yes' if ok else 'NO'}")
     return 0
+
+
+# --- a whole capture ----------------------------------------------------------------------------------
+
+
+def count_ports_fast(path):
+    ports = {}
+    for _, frame in pcap.read(path):
+        link = fast.decode_ethernet(frame)
+        if link.ethertype == fast.ETHERTYPE_IPV4:
+            ip = fast.decode_ipv4(frame, link.payload_offset)
+            if ip.protocol == fast.IP_PROTOCOL_TCP:
+                port = fast.decode_tcp(frame, ip.payload_offset, ip.payload_end).dst_port
+                ports[port] = ports.get(port, 0) + 1
+    return ports
+
+
+def count_ports_public(path):
+    ports = {}
+    for _, frame in pcap.read(path):
+        segment = Frame.parse(frame).payload.payload
+        if "window" in segment:  # a TCP segment
+            ports[segment.dst_port] = ports.get(segment.dst_port, 0) + 1
+    return ports
+
+
+def count_ports_dpkt(path):
+    import dpkt
+
+    ports = {}
+    with open(path, "rb") as file:
+        for _, frame in dpkt.pcap.Reader(file):
+            ip = dpkt.ethernet.Ethernet(frame).data
+            if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):
+                ports[ip.data.dport] = ports.get(ip.data.dport, 0) + 1
+    return ports
+
+
+def count_ports_scapy(path):
+    from scapy.layers.inet import TCP as ScapyTCP
+    from scapy.utils import PcapReader
+
+    ports = {}
+    for packet in PcapReader(str(path)):
+        if ScapyTCP in packet:
+            ports[packet[ScapyTCP].dport] = ports.get(packet[ScapyTCP].dport, 0) + 1
+    return ports
+
+
+def _rate(function, path, frames):
+    started = time.perf_counter()
+    result = function(path)
+    return frames / (time.perf_counter() - started), result
+
+
+def _wall(command) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=900)
+    return time.perf_counter() - started
+
+
+def capture_benchmark(count: int, tcp_frame: bytes, udp_frame: bytes):
+    """Frames per second reading and decoding a ``count``-frame capture (3 TCP : 1 UDP), and
+    ``netstack decode`` against ``tshark`` on the same file; returns the target checks."""
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="netstack-bench-") as directory:
+        path = os.path.join(directory, "capture.pcap")
+        small = os.path.join(directory, "small.pcap")
+        frames = [(1_700_000_000 + index / 1000, udp_frame if index % 4 == 3 else tcp_frame) for index in range(count)]
+        pcap.write(path, frames)
+        pcap.write(small, frames[: max(count // 20, 1)])
+        print(f"\ncapture of {count} frames: frames per second, reading and counting TCP destination ports")
+        rate, expected = _rate(count_ports_fast, path, count)
+        rows = [("netstack pcap.read + fast", rate)]
+        reference = {80: sum(1 for _, frame in frames if frame is tcp_frame)}
+        assert expected == reference
+        for name, function, frames_read, source in (("netstack pcap.read + Frame.parse", count_ports_public, count, path),
+                                                     ("dpkt", count_ports_dpkt, count, path),
+                                                     ("scapy (a 1/20 sample)", count_ports_scapy, count // 20, small)):
+            try:
+                rate, _ = _rate(function, source, frames_read)
+            except ImportError:
+                continue
+            rows.append((name, rate))
+        for name, rate in rows:
+            print(f"  {name:34} {rate:12,.0f}")
+        checks.append(("pcap read + decode >= 150,000 frames/s", rows[0][1] >= 150_000))
+        dpkt_rate = dict(rows).get("dpkt")
+        if dpkt_rate:
+            checks.append(("pcap read + decode ahead of dpkt", rows[0][1] > dpkt_rate))
+        tshark = shutil.which("tshark")
+        ours = _wall([sys.executable, "-m", "netstack", "decode", path])
+        print(f"\nnetstack decode (one line a frame) on {count} frames: {ours:.2f} s ({ours / count * 1e6:.1f} µs a frame)")
+        if tshark:
+            theirs = _wall([tshark, "-n", "-r", path])
+            print(f"tshark -n -r on the same file:              {theirs:.2f} s ({theirs / count * 1e6:.1f} µs a frame)")
+            checks.append(("netstack decode faster than tshark", ours < theirs))
+            verbose_ours = _wall([sys.executable, "-m", "netstack", "decode", "-V", small])
+            verbose_theirs = _wall([tshark, "-n", "-V", "-r", small])
+            print(f"-V on {count // 20} frames: netstack {verbose_ours / (count // 20) * 1e6:.0f} µs a frame, "
+                  f"tshark {verbose_theirs / (count // 20) * 1e6:.0f} µs a frame")
+    return checks
 
 
 if __name__ == "__main__":

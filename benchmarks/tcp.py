@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import netstack  # noqa: E402
 from netstack.formats import fast  # noqa: E402
+from netstack.formats.arp import ARP_REQUEST  # noqa: E402
 from netstack.drivers.netns import NetworkNamespace, call_in_namespace  # noqa: E402
 from netstack.apps.services import start_services  # noqa: E402
 from netstack.engine.stack import Stack  # noqa: E402
@@ -59,17 +60,19 @@ def in_process_segment_cost(count: int = 20000) -> float:
     def frame(seq, ack, flags, payload=b"", options=()):
         tcp = fast.encode_tcp(peer, stack.address, 40000, 9, seq=seq, ack=ack, flags=flags, window=65535,
                               options=options, payload=payload)
-        ip = fast.encode_ipv4(peer, stack.address, 6, tcp, ttl=64, identification=1, flags=2)
-        return fast.encode_ethernet(stack.mac, peer_mac, 0x0800, ip)
+        ip = fast.encode_ipv4(peer, stack.address, fast.IP_PROTOCOL_TCP, tcp, ttl=64, identification=1, flags=fast.IP_DF)
+        return fast.encode_ethernet(stack.mac, peer_mac, fast.ETHERTYPE_IPV4, ip)
 
-    stack.receive(fast.encode_ethernet(b"\xff" * 6, peer_mac, 0x0806, fast.encode_arp(
-        op=1, sha=peer_mac, spa=peer, tha=bytes(6), tpa=stack.address)), 0.001)
-    out = stack.receive(frame(1000, 0, 2, options=[(2, 1460), (4, None), (1, None), (1, None), (8, (100, 0)),
-                                                   (1, None), (3, 7)]), 0.002)
-    iss = fast.decode_tcp(out[-1], 34).seq
-    stack.receive(frame(1001, iss + 1, 0x10, options=[(1, None), (1, None), (8, (101, 0))]), 0.003)
+    stack.receive(fast.encode_ethernet(b"\xff" * 6, peer_mac, fast.ETHERTYPE_ARP, fast.encode_arp(
+        op=ARP_REQUEST, sha=peer_mac, spa=peer, tha=bytes(6), tpa=stack.address)), 0.001)
+    nop = (fast.OPT_NOP, None)
+    out = stack.receive(frame(1000, 0, fast.SYN, options=[
+        (fast.OPT_MSS, 1460), (fast.OPT_SACK_PERMITTED, None), nop, nop, (fast.OPT_TIMESTAMPS, (100, 0)),
+        nop, (fast.OPT_WINDOW_SCALE, 7)]), 0.002)
+    iss = fast.decode_tcp(out[-1], fast.ETHERNET_LAYOUT.size + fast.IPV4_LAYOUT.size).seq
+    stack.receive(frame(1001, iss + 1, fast.ACK, options=[nop, nop, (fast.OPT_TIMESTAMPS, (101, 0))]), 0.003)
     payload = bytes(1448)
-    frames = [frame(1001 + i * 1448, iss + 1, 0x10, payload, options=[(1, None), (1, None), (8, (102 + i, 0))])
+    frames = [frame(1001 + i * 1448, iss + 1, fast.ACK, payload, options=[nop, nop, (fast.OPT_TIMESTAMPS, (102 + i, 0))])
               for i in range(count)]
     now = 0.01
     started = time.perf_counter()

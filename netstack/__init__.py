@@ -12,8 +12,8 @@ Layers (see docs/architecture.md):
 - ``netstack.presentation``  field tables, decoded text, diagrams, generated docs, the tour
 - ``netstack.commands`` / ``netstack.cli``  the ``netstack`` command
 
-``netstack.sim`` and ``netstack.aio`` are the public names of ``netstack.drivers.sim`` and
-``netstack.sockets.aio``.
+``netstack.sim``, ``netstack.aio`` and ``netstack.link`` are the public names of ``netstack.drivers.sim``,
+``netstack.sockets.aio`` and ``netstack.drivers.link`` (send, sniff, sr1 on a real interface).
 
 The engine names are imported lazily so that ``import netstack.formats`` stays cheap for people who
 only craft and decode packets.
@@ -28,6 +28,7 @@ _LAZY = {
     "StackConfig": ("netstack.engine.config", "StackConfig"),
     "run_tap": ("netstack.drivers.tap", "run_tap"),
     "sim": ("netstack.drivers.sim", None),
+    "link": ("netstack.drivers.link", None),
 }
 
 

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 # Order is the order of `netstack --help`.
-COMMANDS = ("demo", "up", "ping", "get", "decode", "explain", "diagram", "stats")
+COMMANDS = ("demo", "up", "ping", "get", "decode", "sniff", "explain", "diagram", "stats")
 
 
 def _load(name: str):

@@ -22,7 +22,8 @@ import html
 import json
 
 from netstack.engine.tcp.endpoint import TcpServer, TcpStream
-from netstack.engine.tcp.layer import PROTOCOL_TCP, TcpLayer
+from netstack.engine.tcp.layer import TcpLayer
+from netstack.formats.fast import IP_PROTOCOL_TCP
 
 ECHO_PORT = 7
 DISCARD_PORT = 9
@@ -37,7 +38,7 @@ RESPONSE_BACKLOG = 256 * 1024
 
 def tcp_layer_of(stack) -> TcpLayer:
     """The stack's TCP transport, attached on first use."""
-    layer = stack.transport(PROTOCOL_TCP)
+    layer = stack.transport(IP_PROTOCOL_TCP)
     if layer is None:
         layer = TcpLayer.attach(stack)
     return layer

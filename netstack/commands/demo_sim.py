@@ -5,13 +5,14 @@ A second netstack stack (``peer``, 192.0.2.1) plays the kernel's part against ou
 stack; then TCP, with ``SIM_TCP_LOSS`` seeded frame loss on the link: an HTTP GET of the status page
 over the socket API and a ``SIM_BULK_BYTES`` round trip through echo over the endpoint API, so the
 result shows TCP retransmitting and still delivering every byte once, in order. Time is virtual and
-the run is reproducible by ``--seed``.
+the run is reproducible by ``--seed``: the hosts' secrets and the payloads come from it, so ``--pcap``
+writes the same bytes every run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 import re
 import socket
 import time
@@ -70,7 +71,7 @@ def sim_step_udp_echo(context):
     endpoint = peer.udp_bind(0)
     results = []
     for size in (1, 1472, 8000):
-        payload = os.urandom(size)
+        payload = context.payload(size)
         peer.call(endpoint.sendto, payload, (STACK_IP, 7), network.clock)
         network.run_until(lambda: bool(endpoint.queue), timeout=2)
         item = endpoint.recvfrom()
@@ -209,7 +210,7 @@ def sim_step_bulk_echo(context):
     from netstack.apps.tcp_services import tcp_layer_of
 
     peer, network = context.peer, context.network
-    data = os.urandom(SIM_BULK_BYTES)
+    data = context.payload(SIM_BULK_BYTES)
     client = _EchoClient(data)
     retransmitted = _retransmissions(peer, context.running)
     started, wall = network.clock, time.perf_counter()
@@ -258,7 +259,8 @@ def run_sim(args) -> int:
     peer = network.host(f"{HOST_IP}/24", name="peer")
     link = network.link(ours, peer, delay=100e-6, pcap=args.pcap)
     ours.call(start_services, ours.stack, ["echo", "discard", "http"])
-    context = DemoContext(running=ours, network=network, peer=peer, link=link)
+    context = DemoContext(running=ours, network=network, peer=peer, link=link,
+                          payloads=random.Random(f"netstack demo {args.seed}"))
     try:
         rows = run_steps(SIM_STEPS, context)
     finally:

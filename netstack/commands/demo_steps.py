@@ -10,6 +10,8 @@ Both tours check the HTTP status page and ``/stats.json`` the same way (``check_
 from __future__ import annotations
 
 import json
+import os
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -35,6 +37,11 @@ class DemoContext:
     peer: object = None  # SimHost playing the kernel (sim tour)
     link: object = None  # sim.Link between the two (sim tour): the TCP steps make it lossy
     notes: dict = field(default_factory=dict)
+    payloads: random.Random | None = None  # sim tour: payloads from the seed, so its pcap repeats
+
+    def payload(self, size: int) -> bytes:
+        """``size`` bytes to send: random, and drawn from the seed in the sim tour."""
+        return os.urandom(size) if self.payloads is None else self.payloads.randbytes(size)
 
 
 def run_steps(steps, context: DemoContext, clock=time.perf_counter) -> list[tuple[str, str, str, float]]:

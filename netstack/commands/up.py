@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pcap", default=None, metavar="FILE", help="record every frame in and out")
     parser.add_argument("--services", default="all", metavar="LIST",
                         help="comma-separated services to run: echo, discard, ... ('all', 'none')")
+    parser.add_argument("--impair", default=None, metavar="SPEC",
+                        help="impair both directions, like netem: loss=2%%,delay=10ms,jitter=1ms,dup=0.5%%,"
+                             "reorder=1%%,corrupt=0.1%%,rate=50mbit,queue=1000,seed=7 (counters impair.*)")
     parser.add_argument("--trace", action="store_true", help="print trace events decoded on stderr")
     parser.add_argument("--stats-file", default=None, metavar="FILE",
                         help=f"where the counters are published every second for `netstack stats` "
@@ -87,7 +90,8 @@ def _run(args) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with netstack.run_tap(tap=args.tap, ip=args.ip, host_ip=args.host_ip, gateway=args.gateway,
-                              mtu=args.mtu, mac=args.mac, pcap=args.pcap) as running:
+                              mtu=args.mtu, mac=args.mac, pcap=args.pcap,
+                              impair=args.impair) as running:
             running.call(start_services, running.stack, names)
             # The loop answers from here on: it has sent its gratuitous ARP and serves calls.
             running.call(lambda: None)

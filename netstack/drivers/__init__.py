@@ -4,4 +4,5 @@
 - ``segmentation_offload``  the TAP's virtio-net header: TSO/GSO both ways
 - ``sim``                   an in-process simulated network on a virtual clock, seeded impairments
 - ``netns``                 network namespaces for tests, demos and benchmarks (and tshark captures)
+- ``link``                  live frames on an interface (AF_PACKET) or a TAP: send, sniff, sr1 (``netstack.link``)
 """

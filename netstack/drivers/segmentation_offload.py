@@ -26,24 +26,9 @@ VIRTIO_NET_HDR_GSO_TCPV4 = 1
 GSO_MAX_LENGTH = 65535  # an IPv4 datagram's total_length field bounds the merged frame
 
 
-def _offsets(layout) -> tuple[dict[str, int], int]:
-    """Byte offset of every field of a generated layout (bit fields: their slot's first byte plus the
-    whole bytes their shift skips), and the fixed header length."""
-    offsets = {}
-    position = 0
-    for slot in layout.slots:
-        size = struct.calcsize(">" + slot.code)
-        if slot.name is not None:
-            offsets[slot.name] = position
-        for bit in slot.bits:
-            offsets[bit.name] = position + (size * 8 - bit.shift - bit.width) // 8
-        position += size
-    return offsets, position
-
-
-_ETH, ETHERNET_LENGTH = _offsets(fast.ETHERNET_LAYOUT)
-_IP, IPV4_MIN_LENGTH = _offsets(fast.IPV4_LAYOUT)
-_TCP, TCP_MIN_LENGTH = _offsets(fast.TCP_LAYOUT)
+_ETH, ETHERNET_LENGTH = fast.ETHERNET_LAYOUT.offsets, fast.ETHERNET_LAYOUT.size
+_IP, IPV4_MIN_LENGTH = fast.IPV4_LAYOUT.offsets, fast.IPV4_LAYOUT.size
+_TCP, TCP_MIN_LENGTH = fast.TCP_LAYOUT.offsets, fast.TCP_LAYOUT.size
 IP = ETHERNET_LENGTH
 TCP = IP + IPV4_MIN_LENGTH
 ETHERTYPE = _ETH["ethertype"]

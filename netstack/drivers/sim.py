@@ -14,15 +14,19 @@
 The clock is virtual: ``Network.run`` processes events (frame arrivals, stack deadlines) in time order
 and jumps straight to the next one, so an idle minute costs nothing. Every random decision (loss,
 duplication, reordering, jitter, corruption) comes from one ``random.Random(seed)``; frames are
-processed in a total order (time, then scheduling order), so the same seed and the same script give
-the same events and a byte-identical pcap (timestamps are ``PCAP_EPOCH`` + virtual time).
+processed in a total order (time, then scheduling order), and every host's secrets (ISN key, ephemeral
+ports, timestamp offsets, ARP timers: ``StackConfig.seed``) are derived from the seed and the order
+hosts were created in, so the same seed and the same script give the same events and a byte-identical
+pcap (timestamps are ``PCAP_EPOCH`` + virtual time).
 
 Link impairments, each a probability per frame and receiver unless stated: ``loss``; ``duplicate``
 (delivered twice); ``reorder`` (held back by ``reorder_delay`` so later frames overtake it);
 ``corrupt`` (one random bit flipped); ``delay`` + uniform ``jitter`` (seconds, one way);
-``bandwidth`` (bits/s: frames queue behind each other per sender); ``mtu`` (IP MTU: larger frames
+``bandwidth`` (bits/s: frames queue behind each other per sender, at most ``queue`` frames, then
+drop-tail); ``mtu`` (IP MTU: larger frames
 are dropped, as a real switch drops giants). A link with more than two hosts is a hub: every frame
-goes to every other host. ``Link.counters`` counts what the link did.
+goes to every other host. ``Link.counters`` counts what the link did. The model is
+``netstack.drivers.impairment.Impairment``, the one ``netstack up --impair`` runs on a TAP.
 
 ``SimHost`` is the simulated counterpart of ``netstack.drivers.tap.RunningStack``: ``host.stack`` is the
 ``Stack``; ``host.call(fn, *args)`` runs ``fn`` against it and sends what it produced;
@@ -32,10 +36,13 @@ reachable on the host. Unlike on a TAP, nothing moves until ``Network.run``/``ru
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import heapq
 import itertools
 import random
 
+from netstack.drivers.impairment import DEFAULT_QUEUE_FRAMES, Impairment
 from netstack.engine.config import StackConfig
 from netstack.engine.observability import Counters
 from netstack.engine.stack import Stack
@@ -99,34 +106,45 @@ class SimHost:
         return f"<SimHost {self.name}>"
 
 
+def _impairment_attribute(name: str, doc: str) -> property:
+    # Link.loss etc. read and write the link's Impairment, so a test or the demo can change them mid-run.
+    return property(lambda link: getattr(link.impairment, name),
+                    lambda link, value: setattr(link.impairment, name, value), doc=doc)
+
+
 class Link:
-    """A simulated Ethernet segment between hosts, with seeded impairments."""
+    """A simulated Ethernet segment between hosts, with seeded impairments (``netstack.drivers.impairment``)."""
     def __init__(self, network: "Network", hosts, *, loss=0.0, duplicate=0.0, reorder=0.0, reorder_delay=None,
-                 corrupt=0.0, delay=50e-6, jitter=0.0, bandwidth=None, mtu=None, pcap=None):
-        for name, value in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder), ("corrupt", corrupt)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name}: probability {value} is outside 0..1")
-        for name, value in (("delay", delay), ("jitter", jitter)):
-            if value < 0:
-                raise ValueError(f"{name}: {value} seconds is negative")
-        if bandwidth is not None and bandwidth <= 0:
-            raise ValueError(f"bandwidth: {bandwidth} bits/s must be positive")
+                 corrupt=0.0, delay=50e-6, jitter=0.0, bandwidth=None, queue=DEFAULT_QUEUE_FRAMES, mtu=None,
+                 pcap=None):
         if mtu is not None and not 68 <= mtu <= 65535:
             raise ValueError(f"mtu: {mtu} is outside 68..65535")
         self.network = network
         self.hosts = list(hosts)
-        self.loss, self.duplicate, self.reorder, self.corrupt = loss, duplicate, reorder, corrupt
-        self.delay, self.jitter = delay, jitter
-        self.reorder_delay = reorder_delay if reorder_delay is not None else 2 * delay + 2 * jitter + 1e-3
-        self.bandwidth = bandwidth
         self.mtu = mtu
         self.counters = Counters()
-        self.random = random.Random(network.random.getrandbits(64))
-        self._busy_until: dict[int, float] = {}
+        if bandwidth is not None and bandwidth <= 0:
+            raise ValueError(f"bandwidth: {bandwidth} bits/s must be positive")
+        self.impairment = Impairment(loss=loss, duplicate=duplicate, reorder=reorder, reorder_delay=reorder_delay,
+                                     corrupt=corrupt, delay=delay, jitter=jitter, rate=bandwidth, queue=queue,
+                                     rng=random.Random(network.random.getrandbits(64)), counters=self.counters)
         self._pcap = None
         self._owns_pcap = False
         if pcap is not None:
             self.capture(pcap)
+
+    loss = _impairment_attribute("loss", "probability that a frame is lost, per receiver")
+    duplicate = _impairment_attribute("duplicate", "probability that a frame is delivered twice")
+    reorder = _impairment_attribute("reorder", "probability that a frame is held back reorder_delay")
+    corrupt = _impairment_attribute("corrupt", "probability that one bit of a frame is flipped")
+    delay = _impairment_attribute("delay", "one-way delay, seconds")
+    jitter = _impairment_attribute("jitter", "uniform extra delay up to this many seconds")
+    reorder_delay = _impairment_attribute("reorder_delay", "how long a reordered frame is held back, seconds")
+    bandwidth = _impairment_attribute("rate", "bits/s each sender serialises at (None: no limit)")
+
+    @property
+    def random(self) -> random.Random:
+        return self.impairment.random
 
     def capture(self, pcap) -> None:
         """Write every frame put on this link (as sent, before impairments) to a pcap file or writer."""
@@ -144,42 +162,20 @@ class Link:
     def transmit(self, sender: SimHost, frame: bytes) -> None:
         network = self.network
         now = network.clock
-        counters = self.counters
-        counters.incr("frames_sent")
+        self.counters.incr("frames_sent")
         if self._pcap is not None:
             self._pcap.write(frame, PCAP_EPOCH + now)
         if self.mtu is not None and len(frame) - 14 > self.mtu:
-            counters.incr("drop.too_big")
+            self.counters.incr("drop.too_big")
             return
-        departure = now
-        if self.bandwidth is not None:
-            start = max(now, self._busy_until.get(id(sender), now))
-            departure = start + len(frame) * 8 / self.bandwidth
-            self._busy_until[id(sender)] = departure
-        rng = self.random
+        impairment = self.impairment
+        departure = impairment.depart(len(frame), now, id(sender))
+        if departure is None:
+            return
         for receiver in self.hosts:
             if receiver is sender:
                 continue
-            if self.loss and rng.random() < self.loss:
-                counters.incr("lost")
-                continue
-            copies = 2 if self.duplicate and rng.random() < self.duplicate else 1
-            if copies == 2:
-                counters.incr("duplicated")
-            for _ in range(copies):
-                data = frame
-                if self.corrupt and rng.random() < self.corrupt:
-                    position = rng.randrange(len(frame))
-                    mutable = bytearray(frame)
-                    mutable[position] ^= 1 << rng.randrange(8)
-                    data = bytes(mutable)
-                    counters.incr("corrupted")
-                arrival = departure + self.delay
-                if self.jitter:
-                    arrival += rng.uniform(0.0, self.jitter)
-                if self.reorder and rng.random() < self.reorder:
-                    arrival += self.reorder_delay
-                    counters.incr("reordered")
+            for arrival, data in impairment.deliveries(frame, departure):
                 network._push(arrival, receiver, data)
 
 
@@ -199,12 +195,23 @@ class Network:
 
     def host(self, ip: str = "192.0.2.2/24", *, name: str | None = None, config: StackConfig | None = None,
              **options) -> SimHost:
-        """A new stack at ``ip`` (options as ``StackConfig``); it comes up at the current time."""
+        """A new stack at ``ip`` (options as ``StackConfig``); it comes up at the current time.
+
+        Unless the config sets one, the stack's seed is derived from the network's seed and the host's
+        position, so its secrets (ISNs, ports, timestamp offsets, ARP timers) repeat run after run."""
         if config is None:
+            options.setdefault("seed", self.host_seed(len(self.hosts)))
             config = StackConfig.from_options(ip=ip, **options)
+        elif config.seed is None:
+            config = dataclasses.replace(config, seed=self.host_seed(len(self.hosts)))
         host = SimHost(self, Stack(config), name or f"host{len(self.hosts)}")
         self.hosts.append(host)
         return host
+
+    def host_seed(self, index: int) -> int:
+        """The seed of the ``index``-th host: a hash of the network's seed and the index."""
+        digest = hashlib.blake2b(f"netstack sim {self.seed!r} host {index}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     def link(self, *hosts: SimHost, **impairments) -> Link:
         if len(hosts) < 2:

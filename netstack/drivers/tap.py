@@ -33,6 +33,13 @@ pass (as it takes a virtio guest's TSO frames) instead of running its receive pa
 The stack itself still builds, checksums and records (pcap) every segment; the merged frame carries
 valid checksums. If the kernel refuses such a write, its segments go out one by one and offload stops
 (``tap.gso_refused``). The kernel sends us plain frames (no offload is enabled in that direction).
+
+Impairments (``run_tap(impair="loss=2%,delay=10ms,rate=50mbit")``, ``netstack up --impair``): a
+user-space netem on both directions, the simulator's model (``netstack.drivers.impairment``), one
+instance per direction. A frame it delays is held in a heap; the loop's wait ends at the earlier of the
+stack's deadline and the first held frame's, so delays are kept to the scheduler's precision. At most
+``MAX_HELD_FRAMES`` are held; past that a delayed frame is dropped (``impair.drop.held_full``). The
+pcap records frames as the stack sent them and as the TAP gave them, before the impairment.
 """
 
 from __future__ import annotations
@@ -40,8 +47,11 @@ from __future__ import annotations
 import collections
 import errno
 import fcntl
+import heapq
+import itertools
 import logging
 import os
+import random
 import selectors
 import signal
 import struct
@@ -51,6 +61,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 
 from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_text
+from netstack.drivers.impairment import Impairment, parse_impairment
 from netstack.drivers.netns import call_in_namespace
 from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
@@ -69,12 +80,33 @@ IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 log = logging.getLogger("netstack.drivers.tap")
+_INCOMING, _OUTGOING = 0, 1
+#: Frames an impairment may hold back at once, both directions (about 15 MB of full-size frames).
+MAX_HELD_FRAMES = 10_000
+
+
+def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | None, Impairment | None]:
+    """The (kernel -> stack, stack -> kernel) models for ``run_tap(impair=...)``: a ``--impair`` spec or
+    ``Impairment`` keyword arguments; counters ``impair.in.*`` and ``impair.out.*`` on the stack."""
+    if impair is None:
+        return None, None
+    options = parse_impairment(impair) if isinstance(impair, str) else dict(impair)
+    seed = options.pop("seed", None)
+    models = []
+    for direction in ("in", "out"):
+        # Each direction draws from its own generator: seeded, the decisions repeat run after run.
+        rng = random.Random(None if seed is None else f"netstack impairment {seed} {direction}")
+        try:
+            models.append(Impairment(**options, rng=rng, counters=counters, prefix=f"impair.{direction}."))
+        except (TypeError, ValueError) as error:
+            raise ConfigError("impair", str(error)) from None
+    return models[0], models[1]
 
 
 class RunningStack:
     """A stack driven by a TAP loop on its own thread (see the module docstring)."""
     def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
-                 vnet_header: bool = False):
+                 vnet_header: bool = False, impairments: tuple = (None, None)):
         self.stack = stack
         self.fd = fd
         # With IFF_VNET_HDR on the fd, runs of TCP segments are written as one offloaded frame.
@@ -86,6 +118,10 @@ class RunningStack:
         self.frames_in = 0
         self.frames_out = 0
         self._pcap = pcap
+        # --impair: one model per direction, each with its own queue, generator and counters.
+        self._impair_in, self._impair_out = impairments
+        self._held: list = []  # (deliver_at, order, direction, frame): frames an impairment delays
+        self._held_order = itertools.count()
         self._calls: collections.deque = collections.deque()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
@@ -166,8 +202,18 @@ class RunningStack:
     def _send(self, frames: list[bytes]) -> None:
         if not frames:
             return
+        if self._pcap is not None:
+            now = time.time()
+            for frame in frames:
+                self._pcap.write(frame, now)
+        self.frames_out += len(frames)
+        if self._impair_out is not None:
+            frames = self._impair(self._impair_out, frames, _OUTGOING)
+        if frames:
+            self._write(frames)
+
+    def _write(self, frames: list[bytes]) -> None:
         fd = self.fd
-        pcap = self._pcap
         writes = frames
         if self.vnet_header:
             if self.gso and len(frames) > 1:
@@ -184,11 +230,54 @@ class RunningStack:
                     self._gso_refused(data)
                     continue
                 self.stack.counters.incr(f"tap.drop.write_{errno.errorcode.get(error.errno, error.errno)}")
-        if pcap is not None:
-            now = time.time()
-            for frame in frames:
-                pcap.write(frame, now)
-        self.frames_out += len(frames)
+
+    # ----------------------------------------------------------------- impairments (--impair)
+    def _impair(self, impairment: Impairment, frames: list[bytes], direction: int) -> list[bytes]:
+        """Frames due now; the others are held (``_held``) until their time comes."""
+        now = time.monotonic()
+        due = []
+        for frame in frames:
+            for deliver_at, data in impairment.transmit(frame, now):
+                if deliver_at <= now:
+                    due.append(data)
+                else:
+                    self._hold(deliver_at, direction, data)
+        return due
+
+    def _hold(self, deliver_at: float, direction: int, data: bytes) -> None:
+        # Memory stays bounded whatever the delay and the traffic: past the bound, delayed frames drop.
+        if len(self._held) >= MAX_HELD_FRAMES:
+            self.stack.counters.incr("impair.drop.held_full")
+            return
+        heapq.heappush(self._held, (deliver_at, next(self._held_order), direction, data))
+
+    def _release_held(self, now: float) -> None:
+        """Deliver every held frame whose time has come, in time order, each in its direction."""
+        held = self._held
+        outgoing = []
+        while held and held[0][0] <= now:
+            _, _, direction, data = heapq.heappop(held)
+            if direction == _OUTGOING:
+                outgoing.append(data)
+            else:
+                if outgoing:  # keep the order between the two directions
+                    self._write(outgoing)
+                    outgoing = []
+                self._deliver(data, now)
+        if outgoing:
+            self._write(outgoing)
+
+    def _deliver(self, frame: bytes, now: float) -> None:
+        """Hand one received frame to the stack and send what it answers."""
+        stack = self.stack
+        try:
+            out = stack.receive(frame, now)
+        except Exception:  # the stack never dies from what arrives on the wire
+            stack.counters.incr("stack.drop.internal_error")
+            log.exception("stack raised on a received frame; frame dropped")
+            out = stack.poll_output()
+        if out:
+            self._send(out)
 
     def _gso_refused(self, data: bytes) -> None:
         """The kernel refused a coalesced write: send its segments one by one, and stop coalescing."""
@@ -220,11 +309,13 @@ class RunningStack:
         fd = self.fd
         read = os.read
         monotonic = time.monotonic
-        receive = stack.receive
+        deliver = self._deliver
         send = self._send
         batch = self.batch
         pcap = self._pcap
         skip = VNET_HEADER_LENGTH if self.vnet_header else 0
+        impair_in = self._impair_in
+        held = self._held
         selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ, "tap")
         selector.register(self._wake_read, selectors.EVENT_READ, "wake")
@@ -233,6 +324,8 @@ class RunningStack:
             self._started.set()
             while not self._stopping:
                 deadline = stack.next_deadline()
+                if held and (deadline is None or held[0][0] < deadline):
+                    deadline = held[0][0]  # a delayed frame is due before the stack's next timer
                 if deadline is None:
                     timeout = None
                 else:
@@ -260,16 +353,18 @@ class RunningStack:
                         self.frames_in += 1
                         if pcap is not None:
                             pcap.write(frame, time.time())
-                        try:
-                            out = receive(frame, now)
-                        except Exception:  # the stack never dies from what arrives on the wire
-                            stack.counters.incr("stack.drop.internal_error")
-                            log.exception("stack raised on a received frame; frame dropped")
-                            out = stack.poll_output()
-                        if out:
-                            send(out)
+                        if impair_in is None:
+                            deliver(frame, now)
+                            continue
+                        for deliver_at, data in impair_in.transmit(frame, now):
+                            if deliver_at <= now:
+                                deliver(data, now)
+                            else:
+                                self._hold(deliver_at, _INCOMING, data)
                 if self._calls:
                     self._run_calls()
+                if held and held[0][0] <= monotonic():
+                    self._release_held(monotonic())
                 deadline = stack.next_deadline()
                 if deadline is not None:
                     now = monotonic()
@@ -348,13 +443,16 @@ def _check_privileges() -> None:
 @contextmanager
 def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
             netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
-            gso: bool = True, **options):
+            gso: bool = True, impair: "str | dict | None" = None, **options):
     """Create TAP ``tap``, run a stack at ``ip`` on it, yield the ``RunningStack``; remove it on exit.
 
     ``host_ip`` (with prefix) goes on the host side; ``netns`` moves the host side into that existing
     namespace first; ``pcap`` (path or ``PcapWriter``) records every frame in and out; other keyword
     options are ``StackConfig`` fields (``mtu``, ``gateway``, ``mac``, ...). ``gso=False`` writes every
     frame as it is (no TCP segmentation offload towards the kernel, see the module docstring).
+    ``impair`` impairs both directions (a ``netstack up --impair`` spec such as
+    ``"loss=2%,delay=10ms,rate=50mbit,seed=7"``, or ``Impairment`` keyword arguments; see
+    ``netstack.drivers.impairment``); the stack's counters ``impair.in.*`` / ``impair.out.*`` say what it did.
     """
     if config is None:
         config = StackConfig.from_options(ip=ip, **options)
@@ -371,6 +469,7 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             raise ConfigError("host_ip", f"{host.ip} is the stack's own address")
     _check_privileges()
     stack = Stack(config)
+    models = impairments(impair, stack.counters)  # a bad spec fails here, before any device exists
     writer = None
     if pcap is not None:
 
@@ -389,7 +488,8 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             # Created inside the namespace (by a thread that entered it), so the device never exists
             # in ours: no clash with an interface of the same name here or in another test run.
             fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso)
-        running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch, vnet_header=gso)
+        running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch, vnet_header=gso,
+                               impairments=models)
         running.start()
         log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
         yield running

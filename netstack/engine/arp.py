@@ -25,11 +25,26 @@ from __future__ import annotations
 
 import collections
 import errno
-import random
 
 from netstack.engine.config import ip_to_text, mac_to_text
 from netstack.errors import FormatError
-from netstack.formats.fast import ETHERTYPE_ARP, ETHERTYPE_IPV4, decode_arp, encode_arp, encode_ethernet
+from netstack.formats.arp import (
+    ARP_REPLY,
+    ARP_REQUEST,
+    ETHERNET_ADDRESS_LENGTH,
+    HARDWARE_TYPE_ETHERNET,
+    IPV4_ADDRESS_LENGTH,
+)
+from netstack.formats.fast import (
+    ETHERTYPE_ARP,
+    ETHERTYPE_IPV4,
+    IP_PROTOCOL_TCP,
+    IP_PROTOCOL_UDP,
+    decode_arp,
+    decode_ipv4,
+    encode_arp,
+    encode_ethernet,
+)
 from netstack.machines.arp_neighbour import (
     MAX_RANDOM_FACTOR,
     MIN_RANDOM_FACTOR,
@@ -40,8 +55,6 @@ from netstack.machines.arp_neighbour import (
 
 BROADCAST_MAC = b"\xff" * 6
 ZERO_MAC = b"\x00" * 6
-ARP_REQUEST = 1
-ARP_REPLY = 2
 ANY_ADDRESS = b"\x00\x00\x00\x00"
 LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 RESOLVE_REQUEST = NeighbourEvent.resolve_request
@@ -60,11 +73,15 @@ UNCONFIRMED_FLOW_LIMIT = 64
 
 def _flow_key(datagram: bytes) -> bytes:
     """The IPv4 protocol and, for TCP and UDP, the two ports: one sender's flow."""
-    protocol = datagram[9]
-    if protocol == 6 or protocol == 17:
-        start = (datagram[0] & 0x0F) * 4
-        return bytes(datagram[9:10]) + bytes(datagram[start:start + 4])
-    return bytes(datagram[9:10])
+    try:
+        ip = decode_ipv4(datagram)
+    except FormatError:
+        return b""  # not a datagram the codec reads: all such share one slot
+    protocol = ip.protocol
+    if protocol == IP_PROTOCOL_TCP or protocol == IP_PROTOCOL_UDP:
+        start = ip.payload_offset  # the source and destination ports, first in TCP and UDP alike
+        return bytes((protocol,)) + bytes(datagram[start:start + 4])
+    return bytes((protocol,))
 
 
 def _states_that_only_transmit() -> frozenset:
@@ -172,8 +189,8 @@ class ArpLayer:
         self.config = stack.config
         self.table: dict[bytes, ArpNeighbour] = {}
         self._header_cache: dict[bytes, bytes] = {}  # ip -> Ethernet header while the MAC is usable
-        # Deterministic per stack, so simulated runs repeat exactly.
-        self.random = random.Random(int.from_bytes(stack.mac, "big"))
+        # From the stack's secrets: seeded (the simulator), simulated runs repeat exactly.
+        self.random = stack.secrets.random("arp.reachable_time")
 
     # ----------------------------------------------------------------- the machine
     def fire(self, neighbour: ArpNeighbour, event: str, argument=None) -> None:
@@ -264,7 +281,8 @@ class ArpLayer:
         except ValueError as error:  # FormatError is a ValueError; any decoding failure drops the frame
             counters.incr("arp.drop.truncated" if isinstance(error, FormatError) else "arp.drop.malformed")
             return
-        if packet.htype != 1 or packet.ptype != ETHERTYPE_IPV4 or packet.hlen != 6 or packet.plen != 4:
+        if (packet.htype != HARDWARE_TYPE_ETHERNET or packet.ptype != ETHERTYPE_IPV4
+                or packet.hlen != ETHERNET_ADDRESS_LENGTH or packet.plen != IPV4_ADDRESS_LENGTH):
             counters.incr("arp.drop.not_ethernet_ipv4")
             return
         op = packet.op

@@ -149,6 +149,8 @@ class StackConfig:
             raise ConfigError("gratuitous_arp", f"must be True or False, got {self.gratuitous_arp!r}")
         if not isinstance(self.udp_checksum, bool):
             raise ConfigError("udp_checksum", f"must be True or False, got {self.udp_checksum!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise ConfigError("seed", f"must be an integer (reproducible secrets) or None (random), got {self.seed!r}")
 
     # Derived values, packed once (the hot path compares bytes, never text).
     @property

@@ -27,28 +27,43 @@ import errno
 
 from netstack.engine.config import ip_to_text
 from netstack.errors import FormatError
-from netstack.formats.fast import decode_icmp, decode_ipv4, encode_icmp
+from netstack.formats.fast import IPV4_LAYOUT, IP_PROTOCOL_ICMP, decode_icmp, decode_ipv4, encode_icmp
+from netstack.formats.icmp import (
+    COMMUNICATION_ADMINISTRATIVELY_PROHIBITED,
+    DESTINATION_UNREACHABLE,
+    ECHO_REPLY,
+    ECHO_REQUEST,
+    ERROR_TYPES,
+    FRAGMENTATION_NEEDED,
+    HOST_UNREACHABLE,
+    NET_UNREACHABLE,
+    PARAMETER_PROBLEM,
+    PORT_UNREACHABLE,
+    PROTOCOL_UNREACHABLE,
+    REDIRECT,
+    SOURCE_QUENCH,
+    SOURCE_ROUTE_FAILED,
+    TIME_EXCEEDED,
+)
 
-ECHO_REPLY = 0
-DESTINATION_UNREACHABLE = 3
-SOURCE_QUENCH = 4
-REDIRECT = 5
-ECHO_REQUEST = 8
-TIME_EXCEEDED = 11
-PARAMETER_PROBLEM = 12
-PROTOCOL_ICMP = 1
-ERROR_TYPES = (DESTINATION_UNREACHABLE, SOURCE_QUENCH, TIME_EXCEEDED, PARAMETER_PROBLEM)
+# The errors acted on: every error type but redirect (a host keeps its routes, RFC 1122 §3.2.2.2 allows it).
+REPORTED_ERROR_TYPES = ERROR_TYPES - {REDIRECT}
+_TTL = IPV4_LAYOUT.offsets["ttl"]
+# RFC 1624 eqn. 3 for an echo reply made from its request: only the type byte changes, so
+# ~m + m' with m = request type << 8 | code, m' = reply type << 8 | code (0xF7FF).
+_ECHO_CHECKSUM_PATCH = (~(ECHO_REQUEST << 8) & 0xFFFF) + (ECHO_REPLY << 8)
 QUOTE_LIMIT = 576 - 20 - 8  # RFC 1812 §4.3.2.3: the error datagram fits in 576 bytes
 
 # (type, code) -> errno, as Linux icmp_err_convert (net/ipv4/icmp.c) maps them.
-ERRNO_OF = {
-    (3, 0): errno.ENETUNREACH, (3, 1): errno.EHOSTUNREACH, (3, 2): errno.ENOPROTOOPT,
-    (3, 3): errno.ECONNREFUSED, (3, 4): errno.EMSGSIZE, (3, 5): errno.EOPNOTSUPP,
-    (3, 6): errno.ENETUNREACH, (3, 7): errno.EHOSTDOWN, (3, 8): errno.ENONET,
-    (3, 9): errno.ENETUNREACH, (3, 10): errno.EHOSTUNREACH, (3, 11): errno.ENETUNREACH,
-    (3, 12): errno.EHOSTUNREACH, (3, 13): errno.EHOSTUNREACH, (3, 14): errno.EHOSTUNREACH,
-    (3, 15): errno.EHOSTUNREACH,
-}
+# Codes 6-12, 14, 15 (RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1) are not named in netstack.formats.icmp.
+ERRNO_OF = {(DESTINATION_UNREACHABLE, code): error for code, error in {
+    NET_UNREACHABLE: errno.ENETUNREACH, HOST_UNREACHABLE: errno.EHOSTUNREACH,
+    PROTOCOL_UNREACHABLE: errno.ENOPROTOOPT, PORT_UNREACHABLE: errno.ECONNREFUSED,
+    FRAGMENTATION_NEEDED: errno.EMSGSIZE, SOURCE_ROUTE_FAILED: errno.EOPNOTSUPP,
+    6: errno.ENETUNREACH, 7: errno.EHOSTDOWN, 8: errno.ENONET, 9: errno.ENETUNREACH, 10: errno.EHOSTUNREACH,
+    11: errno.ENETUNREACH, 12: errno.EHOSTUNREACH, COMMUNICATION_ADMINISTRATIVELY_PROHIBITED: errno.EHOSTUNREACH,
+    14: errno.EHOSTUNREACH, 15: errno.EHOSTUNREACH,
+}.items()}
 # RFC 1191 §7: MTU plateaus, for a fragmentation-needed message without a next-hop MTU.
 MTU_PLATEAUS = (65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68)
 MINIMUM_MTU = 68  # RFC 791: every host must accept 68-byte datagrams unfragmented
@@ -113,20 +128,19 @@ class IcmpLayer:
             if broadcast:
                 counters.incr("icmp.drop.broadcast_echo")
                 return
-            counters["icmp.echo_request_received"] = counters.get("icmp.echo_request_received", 0) + 1
+            counters.incr("icmp.echo_request_received")
             # Same code, identifier, sequence and data (RFC 792). Only the type changes, so the
-            # checksum is patched, not recomputed (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'),
-            # m = type 8 << 8 | code, m' = type 0 << 8 | code: ~m + m' = 0xF7FF).
-            total = (~message.checksum & 0xFFFF) + 0xF7FF
+            # checksum is patched, not recomputed (RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m')).
+            total = (~message.checksum & 0xFFFF) + _ECHO_CHECKSUM_PATCH
             total = (total & 0xFFFF) + (total >> 16)
             reply = encode_icmp(ECHO_REPLY, message.code, buf[message.payload_offset:end], ~total & 0xFFFF,
                                 identifier=message.identifier, sequence=message.sequence)
             try:
-                stack.ipv4.send(src, PROTOCOL_ICMP, reply, df=False)
+                stack.ipv4.send(src, IP_PROTOCOL_ICMP, reply, df=False)
             except OSError:
                 counters.incr("icmp.drop.reply_unroutable")
                 return
-            counters["icmp.echo_replied"] = counters.get("icmp.echo_replied", 0) + 1
+            counters.incr("icmp.echo_replied")
             return
         if icmp_type == ECHO_REPLY:
             counters.incr("icmp.echo_reply_received")
@@ -134,9 +148,9 @@ class IcmpLayer:
             if listener is None:
                 counters.incr("icmp.drop.unexpected_echo_reply")
                 return
-            listener.on_echo_reply(src, message.sequence, bytes(buf[message.payload_offset:end]), now, header[8])
+            listener.on_echo_reply(src, message.sequence, bytes(buf[message.payload_offset:end]), now, header[_TTL])
             return
-        if icmp_type in ERROR_TYPES:
+        if icmp_type in REPORTED_ERROR_TYPES:
             self._receive_error(message, buf, end, src, now)
             return
         counters.incr("icmp.drop.unhandled_type")
@@ -166,7 +180,7 @@ class IcmpLayer:
             return
         if icmp_type == DESTINATION_UNREACHABLE:
             error = ERRNO_OF.get((icmp_type, code), errno.EHOSTUNREACH)
-            if code == 4:
+            if code == FRAGMENTATION_NEEDED:
                 self._lower_path_mtu(quoted_dst, message.next_hop_mtu or 0, quoted.total_length, now)
         elif icmp_type == TIME_EXCEEDED:
             error = errno.EHOSTUNREACH
@@ -176,7 +190,7 @@ class IcmpLayer:
         stack.trace.event("icmp.error_received", type=icmp_type, code=code, errno=errno.errorcode.get(error),
                           src=ip_to_text(src), dst=ip_to_text(quoted_dst))
         transport_header = bytes(buf[quoted.payload_offset:end])
-        if quoted.protocol == PROTOCOL_ICMP:
+        if quoted.protocol == IP_PROTOCOL_ICMP:
             self.local_error(error, quoted_dst, transport_header, now)
             return
         transport = stack.transport(quoted.protocol)
@@ -199,7 +213,7 @@ class IcmpLayer:
     # ----------------------------------------------------------------- send
     def send_echo_request(self, dst: bytes, identifier: int, sequence: int, data: bytes, *, df: bool = False) -> None:
         message = encode_icmp(ECHO_REQUEST, 0, data, identifier=identifier, sequence=sequence)
-        self.stack.ipv4.send(dst, PROTOCOL_ICMP, message, df=df)
+        self.stack.ipv4.send(dst, IP_PROTOCOL_ICMP, message, df=df)
         self.stack.counters.incr("icmp.echo_request_sent")
 
     def send_error(self, icmp_type: int, code: int, original: bytes, now: float, *, next_hop_mtu: int = 0) -> bool:
@@ -214,9 +228,9 @@ class IcmpLayer:
         dst = datagram.dst
         # RFC 1122 §3.2.2: never about an ICMP error (or redirect), a non-initial fragment, a
         # broadcast/multicast destination or a source that is not a unicast host.
-        if datagram.protocol == PROTOCOL_ICMP:
+        if datagram.protocol == IP_PROTOCOL_ICMP:
             start = datagram.payload_offset
-            if start < len(original) and original[start] in ERROR_TYPES + (REDIRECT,):
+            if start < len(original) and original[start] in ERROR_TYPES:
                 counters.incr("icmp.error_suppressed.about_icmp_error")
                 return False
         if datagram.fragment_offset:
@@ -231,10 +245,10 @@ class IcmpLayer:
             counters.incr("icmp.error_rate_limited")
             stack.trace.event("icmp.rate_limited", type=icmp_type, code=code, to=ip_to_text(src))
             return False
-        fields = {"next_hop_mtu": next_hop_mtu} if icmp_type == DESTINATION_UNREACHABLE and code == 4 else {}
+        fields = {"next_hop_mtu": next_hop_mtu} if icmp_type == DESTINATION_UNREACHABLE and code == FRAGMENTATION_NEEDED else {}
         message = encode_icmp(icmp_type, code, bytes(original[:QUOTE_LIMIT]), **fields)
         try:
-            stack.ipv4.send(src, PROTOCOL_ICMP, message, df=False)
+            stack.ipv4.send(src, IP_PROTOCOL_ICMP, message, df=False)
         except OSError:
             counters.incr("icmp.drop.error_unroutable")
             return False

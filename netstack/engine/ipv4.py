@@ -25,12 +25,11 @@ import errno
 
 from netstack.engine.config import ip_to_text
 from netstack.errors import FormatError
-from netstack.formats.fast import IP_DF, IP_MF, decode_ipv4, encode_ipv4
+from netstack.formats.fast import IP_DF, IP_MF, IP_PROTOCOL_ICMP, decode_ipv4, encode_ipv4
+from netstack.formats.icmp import DESTINATION_UNREACHABLE, PROTOCOL_UNREACHABLE
+from netstack.formats.ipv4 import MINIMUM_HEADER_LENGTH as HEADER_LENGTH
 from netstack.engine.reassembly import ReassemblyQueue
 
-PROTOCOL_ICMP = 1
-PROTOCOL_UDP = 17
-HEADER_LENGTH = 20
 LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 ANY_ADDRESS = b"\x00\x00\x00\x00"
 # The codec names the field that failed; the drop reason follows from it.
@@ -92,7 +91,7 @@ class Ipv4Layer:
             # RFC 1122 §3.3.6: a unicast datagram that came as a link-layer broadcast SHOULD be
             # discarded (it is how some spoofing and amplification tricks reach a host).
             return self._drop("unicast_in_link_broadcast", src, dst)
-        counters["ipv4.received"] = counters.get("ipv4.received", 0) + 1
+        counters.incr("ipv4.received")
         payload_offset = ip.payload_offset
         header = frame[offset:payload_offset]
         if ip.flags & IP_MF or ip.fragment_offset:
@@ -111,7 +110,7 @@ class Ipv4Layer:
                 broadcast: bool, now: float) -> None:
         """Hand ``buf[start:end]`` (a whole datagram's payload) to ICMP or the protocol's transport."""
         stack = self.stack
-        if protocol == PROTOCOL_ICMP:
+        if protocol == IP_PROTOCOL_ICMP:
             stack.icmp.receive(header, buf, start, end, src, dst, broadcast, now)
             return
         transport = stack.transport(protocol)
@@ -122,8 +121,8 @@ class Ipv4Layer:
             return
         stack.counters.incr("ipv4.drop.unknown_protocol")
         if not broadcast:
-            # RFC 1122 §3.2.2.1: a host SHOULD generate protocol unreachable (code 2).
-            stack.icmp.send_error(3, 2, header + payload, now)
+            # RFC 1122 §3.2.2.1: a host SHOULD generate protocol unreachable.
+            stack.icmp.send_error(DESTINATION_UNREACHABLE, PROTOCOL_UNREACHABLE, header + payload, now)
 
     def _drop(self, reason: str, src: bytes, dst: bytes) -> None:
         self.stack.counters.incr(f"ipv4.drop.{reason}")
@@ -154,7 +153,7 @@ class Ipv4Layer:
         length = HEADER_LENGTH + len(payload)
         if length <= mtu:
             datagram = encode_ipv4(source, dst, protocol, payload, ttl, identification, IP_DF if df else 0)
-            stack.counters["ipv4.sent"] = stack.counters.get("ipv4.sent", 0) + 1
+            stack.counters.incr("ipv4.sent")
             stack.arp.output(hop, datagram, now)
             return
         if df:

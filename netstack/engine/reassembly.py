@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 
 from netstack.engine.config import ip_to_text
+from netstack.formats.icmp import FRAGMENT_REASSEMBLY_TIME_EXCEEDED, TIME_EXCEEDED
 
 MAX_DATAGRAM = 65535
 
@@ -204,5 +205,6 @@ class ReassemblyQueue:
         self.stack.trace.event("reassembly.timeout", src=ip_to_text(src), dst=ip_to_text(dst),
                                id=identification, held=held)
         if first_header is not None and first_fragment is not None:
-            # RFC 792 / RFC 1122 §3.3.2: time exceeded, code 1, only if fragment zero arrived.
-            self.stack.icmp.send_error(11, 1, first_header + first_fragment, now)
+            # RFC 792 / RFC 1122 §3.3.2: time exceeded, only if fragment zero arrived.
+            self.stack.icmp.send_error(TIME_EXCEEDED, FRAGMENT_REASSEMBLY_TIME_EXCEEDED, first_header + first_fragment,
+                                       now)

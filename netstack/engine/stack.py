@@ -93,7 +93,14 @@ from __future__ import annotations
 from netstack.engine.arp import ArpLayer
 from netstack.engine.config import StackConfig, ip_to_bytes, ip_to_text, mac_to_text
 from netstack.errors import FormatError
-from netstack.formats.fast import ETHERTYPE_ARP, ETHERTYPE_IPV4, decode_ethernet, decode_ipv4
+from netstack.formats.fast import (
+    ETHERTYPE_ARP,
+    ETHERTYPE_IPV4,
+    IP_PROTOCOL_ICMP,
+    IP_PROTOCOL_UDP,
+    decode_ethernet,
+    decode_ipv4,
+)
 from netstack.engine.icmp import IcmpLayer
 from netstack.engine.ipv4 import Ipv4Layer
 from netstack.engine.observability import Counters, Trace
@@ -102,9 +109,6 @@ from netstack.engine.timers import TimerHeap
 from netstack.engine.udp import UdpLayer
 
 BROADCAST_MAC = b"\xff" * 6
-PROTOCOL_ICMP = 1
-PROTOCOL_TCP = 6
-PROTOCOL_UDP = 17
 
 
 class Stack:
@@ -130,7 +134,7 @@ class Stack:
         self.ipv4 = Ipv4Layer(self)
         self.icmp = IcmpLayer(self)
         self.udp = UdpLayer(self)
-        self._transports[PROTOCOL_UDP] = self.udp
+        self._transports[IP_PROTOCOL_UDP] = self.udp
 
     # ----------------------------------------------------------------- driver side
     def start(self, now: float) -> list[bytes]:
@@ -152,22 +156,22 @@ class Stack:
         try:
             ethernet = decode_ethernet(frame)
         except FormatError:
-            counters["ethernet.drop.truncated"] = counters.get("ethernet.drop.truncated", 0) + 1
+            counters.incr("ethernet.drop.truncated")
             return self.poll_output()
         destination = ethernet.dst
         if destination != self.mac and destination != BROADCAST_MAC:
             # Another host's unicast or a multicast group we never joined.
-            counters["ethernet.drop.not_for_us"] = counters.get("ethernet.drop.not_for_us", 0) + 1
+            counters.incr("ethernet.drop.not_for_us")
             return self.poll_output()
         if ethernet.vlan is not None:
             counters.incr("ethernet.drop.vlan_tagged")  # we are an untagged access port
             return self.poll_output()
         ethertype = ethernet.ethertype
         if ethertype == ETHERTYPE_IPV4:
-            counters["ethernet.received"] = counters.get("ethernet.received", 0) + 1
+            counters.incr("ethernet.received")
             self.ipv4.receive(frame, ethernet.payload_offset, destination == BROADCAST_MAC, now)
         elif ethertype == ETHERTYPE_ARP:
-            counters["ethernet.received"] = counters.get("ethernet.received", 0) + 1
+            counters.incr("ethernet.received")
             self.arp.receive(frame, ethernet.payload_offset, now)
         else:
             counters.incr("ethernet.drop.unknown_ethertype")
@@ -214,7 +218,7 @@ class Stack:
     def register_transport(self, protocol: int, transport) -> None:
         if not isinstance(protocol, int) or not 0 <= protocol <= 255:
             raise ValueError(f"IP protocol number must be 0..255, got {protocol!r}")
-        if protocol == PROTOCOL_ICMP or protocol in self._transports:
+        if protocol == IP_PROTOCOL_ICMP or protocol in self._transports:
             raise ValueError(f"IP protocol {protocol} already has a transport")
         for method in ("receive", "next_deadline", "tick", "icmp_error"):
             if not callable(getattr(transport, method, None)):
@@ -240,7 +244,7 @@ class Stack:
         except FormatError:
             return
         quoted = bytes(original_datagram[header.payload_offset:header.payload_offset + 64])
-        if header.protocol == PROTOCOL_ICMP:
+        if header.protocol == IP_PROTOCOL_ICMP:
             self.icmp.local_error(errno, header.dst, quoted, now)
             return
         transport = self._transports.get(header.protocol)

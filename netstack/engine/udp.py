@@ -32,10 +32,12 @@ import errno
 
 from netstack.engine.config import ip_to_bytes, ip_to_text
 from netstack.errors import FormatError
-from netstack.formats.fast import decode_udp, encode_udp
+from netstack.formats.fast import IP_PROTOCOL_UDP, UDP_LAYOUT, decode_udp, encode_udp
+from netstack.formats.icmp import DESTINATION_UNREACHABLE, PORT_UNREACHABLE
+from netstack.formats.udp import HEADER_LENGTH
 
-PROTOCOL_UDP = 17
-HEADER_LENGTH = 8
+# The two ports an ICMP error quotes (the first 8 bytes of the datagram, RFC 792).
+_PORTS = UDP_LAYOUT.reader("src_port", "dst_port")
 EPHEMERAL_LOW = 49152  # RFC 6335 §6 dynamic ports
 EPHEMERAL_HIGH = 65535
 ANY = b"\x00\x00\x00\x00"
@@ -144,7 +146,7 @@ class UdpLayer:
             raise OSError(errno.EMSGSIZE, f"UDP datagram of {length} bytes is too long")
         # RFC 1122 §4.1.3.4: checksums on by default; 0 on the wire means "none computed".
         checksum = None if self.config.udp_checksum else 0
-        stack.ipv4.send(dst, PROTOCOL_UDP, encode_udp(stack.address, dst, src_port, dst_port, data, None, checksum),
+        stack.ipv4.send(dst, IP_PROTOCOL_UDP, encode_udp(stack.address, dst, src_port, dst_port, data, None, checksum),
                         df=False)
         stack.counters.incr("udp.sent")
 
@@ -172,15 +174,14 @@ class UdpLayer:
             if not broadcast:
                 # RFC 1122 §4.1.3.1: SHOULD send port unreachable, quoting the datagram as received.
                 original = stack.ipv4.current_header + bytes(payload)
-                stack.icmp.send_error(3, 3, original, now)
+                stack.icmp.send_error(DESTINATION_UNREACHABLE, PORT_UNREACHABLE, original, now)
             return
-        counters["udp.received"] = counters.get("udp.received", 0) + 1
+        counters.incr("udp.received")
         endpoint.deliver(bytes(payload[datagram.payload_offset:datagram.payload_end]), (ip_to_text(src), src_port),
                          now)
 
     def icmp_error(self, error: int, src: bytes, dst: bytes, quoted_transport_header: bytes, now: float) -> None:
-        src_port = int.from_bytes(quoted_transport_header[0:2], "big")
-        dst_port = int.from_bytes(quoted_transport_header[2:4], "big")
+        src_port, dst_port = _PORTS.unpack_from(quoted_transport_header)
         endpoint = self.endpoints.get(src_port)
         if endpoint is None or (endpoint.remote is not None and endpoint.remote != (dst, dst_port)):
             self.stack.counters.incr("udp.drop.error_without_endpoint")

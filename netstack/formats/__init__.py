@@ -9,9 +9,11 @@ Import the layers to decode and build::
     data = Frame.build(frame)
 
 Modules: ``ethernet``, ``arp``, ``ipv4``, ``icmp``, ``udp``, ``tcp``, ``tcp_options`` (one per protocol,
-each citing its RFC), ``frame``, ``registry`` (add protocols), ``checksum`` (RFC 1071), ``pcap``
-(libpcap files), ``craft`` (scapy-style ``Ether()/IP()/TCP()``) and ``fast`` (the struct codec generated
-from these declarations, for the engine's hot path).
+each citing its RFC), ``frame``, ``registry`` (add protocols), ``checksum`` (RFC 1071), ``pcap`` and
+``pcapng`` (capture files; ``pcap.read`` reads both), ``craft`` (scapy-style ``Ether()/IP()/TCP()``,
+``dissect``), ``fast`` (the struct codec generated from these declarations, for the engine's hot path),
+``frame_codec`` (``Frame.parse``/``build`` on it), ``text`` (summary line, field tree, hex dump),
+``answers`` (does a frame answer another) and ``display_filter`` (``tcp.dst_port == 80``).
 """
 
 from netstack.errors import FormatError
@@ -30,6 +32,7 @@ from netstack.formats.registry import (
 )
 from netstack.formats.tcp import TCP
 from netstack.formats.udp import UDP
+from netstack.formats import craft  # noqa: F401 - gives crafted layers summary/show/hexdump/answers
 
 __all__ = [
     "ARP",

@@ -33,17 +33,24 @@ from __future__ import annotations
 from construct import Container, Default, Int8ub, Int16ub, this
 
 from netstack.errors import FormatError
+from netstack.formats.codegen import header_layout
 from netstack.formats.fields import HardwareAddress, HeaderStruct, NamedNumber, ProtocolAddress
 from netstack.formats.layer import Layer
-from netstack.formats.registry import ETHERTYPE, register_ethertype
+from netstack.formats.registry import ETHERTYPE, ETHERTYPE_ARP, register_ethertype
 
-ARP_OPERATION = NamedNumber(Int16ub, request=1, reply=2)
+ARP_REQUEST = 1
+ARP_REPLY = 2
+ARP_OPERATION = NamedNumber(Int16ub, request=ARP_REQUEST, reply=ARP_REPLY)
 """ARP opcode (RFC 826 "ar$op"; IANA arp-parameters lists more, e.g. RARP 3/4)."""
 
-HARDWARE_TYPE = NamedNumber(Int16ub, ethernet=1)
+HARDWARE_TYPE_ETHERNET = 1
+HARDWARE_TYPE = NamedNumber(Int16ub, ethernet=HARDWARE_TYPE_ETHERNET)
 """ARP hardware type (RFC 826 "ar$hrd"; IANA arp-parameters)."""
 
 FIXED_LENGTH = 8
+# The address lengths of ARP for IPv4 over Ethernet (RFC 826): a MAC address and an IPv4 address.
+ETHERNET_ADDRESS_LENGTH = 6
+IPV4_ADDRESS_LENGTH = 4
 
 arp_header = HeaderStruct(
     "htype" / Default(HARDWARE_TYPE, "ethernet") * "hardware address space, 1 = Ethernet (RFC 826 ar$hrd)",
@@ -58,6 +65,8 @@ arp_header = HeaderStruct(
 )
 """The ARP packet; its size is 8 + 2*hlen + 2*plen bytes."""
 
+_FIXED = header_layout(arp_header, {"hlen": 0, "plen": 0}).offsets  # the fields before the addresses
+
 
 class ArpLayer(Layer):
     """ARP packet with trailing padding kept."""
@@ -65,10 +74,11 @@ class ArpLayer(Layer):
     def decode(self, data: bytes, base: int, context) -> Container:
         if len(data) < FIXED_LENGTH:
             raise self.truncated(len(data), FIXED_LENGTH, base)
-        hlen, plen = data[4], data[5]
+        hlen, plen = data[_FIXED["hlen"]], data[_FIXED["plen"]]
         length = FIXED_LENGTH + 2 * hlen + 2 * plen
         if len(data) < length:
-            offsets = [("sha", 8), ("spa", 8 + hlen), ("tha", 8 + hlen + plen), ("tpa", 8 + 2 * hlen + plen)]
+            offsets = [("sha", FIXED_LENGTH), ("spa", FIXED_LENGTH + hlen), ("tha", FIXED_LENGTH + hlen + plen),
+                       ("tpa", FIXED_LENGTH + 2 * hlen + plen)]
             field = next(name for name, start in reversed(offsets) if start <= len(data))
             start = dict(offsets)[field]
             raise FormatError("arp", field, base + start, f"truncated: hlen {hlen} and plen {plen} need {length} bytes, has {len(data)}")
@@ -86,4 +96,4 @@ class ArpLayer(Layer):
 
 
 ARP = ArpLayer("arp", arp_header, "ARP packet (RFC 826)")
-register_ethertype(0x0806, "arp", ARP)
+register_ethertype(ETHERTYPE_ARP, "arp", ARP)

@@ -26,6 +26,11 @@ _PSEUDO_HEADER = struct.Struct("!4s4sBBH")
 _FOLD_MASKS = {1 << k: (1 << (1 << k)) - 1 for k in range(10, 21)}
 
 
+def with_checksum(data: bytes, offset: int, checksum: int) -> bytes:
+    """``data`` with the 16-bit ``checksum`` written at ``offset`` (the header's checksum field)."""
+    return data[:offset] + checksum.to_bytes(2, "big") + data[offset + 2:]
+
+
 def fold(total: int) -> int:
     """A smaller number congruent to ``total`` mod 0xFFFF (for ``total`` read from > 512 bytes).
 

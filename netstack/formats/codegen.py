@@ -96,6 +96,35 @@ class HeaderLayout:
         return struct.calcsize(self.format)
 
     @property
+    def offsets(self) -> dict[str, int]:
+        """Byte offset of every field from the header's start (a bit field: the first byte holding it)."""
+        offsets = {}
+        position = 0
+        for slot in self.slots:
+            size = struct.calcsize("!" + slot.code)
+            if slot.name is not None:
+                offsets[slot.name] = position
+            for bit in slot.bits:
+                offsets[bit.name] = position + (size * 8 - bit.shift - bit.width) // 8
+            position += size
+        return offsets
+
+    def reader(self, *names: str) -> struct.Struct:
+        """A ``struct.Struct`` unpacking just the whole-byte fields ``names`` (in header order) from the
+        header's start, skipping the bytes between: for a header cut short, e.g. the 8 bytes an ICMP
+        error quotes."""
+        code = "!"
+        position = 0
+        slots = {slot.name: slot for slot in self.slots if slot.name is not None}
+        offsets = self.offsets
+        for name in names:
+            if name not in slots or offsets[name] < position:
+                raise LayoutError(f"{name!r} is not a whole-byte field after the ones before it")
+            code += "x" * (offsets[name] - position) + slots[name].code
+            position = offsets[name] + struct.calcsize("!" + slots[name].code)
+        return struct.Struct(code)
+
+    @property
     def field_names(self) -> list[str]:
         names = []
         for slot in self.slots:

@@ -29,13 +29,15 @@ field set explicitly (``TCP(checksum=0)``) is kept: that is how broken packets a
 
 from __future__ import annotations
 
+from netstack.formats.answers import answers
 from netstack.formats.arp import ARP
-from netstack.formats.crafted import Crafted, wrap
+from netstack.formats.crafted import Crafted, MissingLayer, use_frame_functions, wrap
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
 from netstack.formats.icmp import ICMP
 from netstack.formats.ipv4 import IPv4
 from netstack.formats.tcp import TCP
+from netstack.formats.text import hex_dump, show_text, summary_line
 from netstack.formats.udp import UDP
 
 Ether = Ethernet
@@ -47,4 +49,7 @@ def dissect(data: bytes, layer=Frame) -> Crafted:
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 
-__all__ = ["ARP", "Crafted", "Ether", "Ethernet", "ICMP", "IP", "IPv4", "TCP", "UDP", "dissect"]
+use_frame_functions(summary=summary_line, show=show_text, hexdump=lambda data: "\n".join(hex_dump(data)),
+                    answers=answers, build=Frame.build)
+
+__all__ = ["ARP", "Crafted", "MissingLayer", "Ether", "Ethernet", "ICMP", "IP", "IPv4", "TCP", "UDP", "dissect"]

@@ -3,12 +3,35 @@
 Every ``Layer`` is callable and returns one (``TCP(dst_port=80)``); ``netstack.formats.craft`` has the
 scapy-style names and ``dissect``. This module needs only the registry (which number names which
 upper layer), so the header modules' ``Layer`` can hand out ``Crafted`` without an import cycle.
+
+What scapy users reach for, in our idiom: ``summary()`` (one line like tshark's), ``show()`` (the
+layered tree with each field's meaning from its declaration), ``hexdump()``, ``answers(request)``,
+``TCP in frame`` and ``frame[UDP]`` (``MissingLayer``, a ``KeyError``, when there is none). Those
+functions decode with the generated codec (``fast``), which imports the header modules, which import
+this one: so ``netstack.formats.craft`` hands them over through ``use_frame_functions`` (and
+``netstack.formats`` imports ``craft``, so they are there whenever a layer is).
 """
 
 from __future__ import annotations
 
 from netstack.errors import FormatError
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
+
+#: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool);
+#: "build": a frame's nested dict -> bytes (``Frame.build``)
+_FRAME_FUNCTIONS: dict = {}
+
+
+def use_frame_functions(**functions) -> None:
+    """Give ``Crafted`` the functions behind summary/show/hexdump/answers (called by ``craft``)."""
+    _FRAME_FUNCTIONS.update(functions)
+
+
+class MissingLayer(KeyError):
+    """``frame[UDP]`` on a frame without a UDP layer: "no UDP layer in Ethernet/IPv4/TCP"."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else "no such layer"
 
 #: which field of a lower layer names the upper one, and the table to look the number up in
 _SELECTORS = {"ethernet": ("ethertype", ETHERTYPES), "ipv4": ("protocol", IP_PROTOCOLS)}
@@ -29,6 +52,14 @@ class Crafted:
     def __init__(self, layer, fields: dict):
         object.__setattr__(self, "layer", layer)
         object.__setattr__(self, "fields", dict(fields))
+
+    @classmethod
+    def owning(cls, layer, fields: dict) -> "Crafted":
+        """A Crafted layer over ``fields`` itself (no copy): for a dict nobody else holds."""
+        crafted = cls.__new__(cls)
+        object.__setattr__(crafted, "layer", layer)
+        object.__setattr__(crafted, "fields", fields)
+        return crafted
 
     # --- stacking ----------------------------------------------------------------------------------
 
@@ -81,7 +112,12 @@ class Crafted:
         for layer in self.layers():
             if layer.layer is key or layer.layer.layer == key:
                 return layer
-        raise KeyError(f"no {getattr(key, 'layer', key)} layer in {self!r}")
+        name = getattr(key, "layer", key)
+        raise MissingLayer(f"no {_DISPLAY_NAMES.get(name, name)} layer in {self.stack_name()}")
+
+    def stack_name(self) -> str:
+        """The layers' names joined by "/": "Ethernet/IPv4/TCP"."""
+        return "/".join(_DISPLAY_NAMES.get(layer.layer.layer, layer.layer.layer) for layer in self.layers())
 
     def __contains__(self, key):
         return any(layer.layer is key or layer.layer.layer == key for layer in self.layers())
@@ -99,7 +135,10 @@ class Crafted:
     to_container = container
 
     def build(self, **context) -> bytes:
-        """The bytes; ``context`` passes e.g. ``src``/``dst`` to a TCP/UDP layer built alone."""
+        """The bytes; ``context`` passes e.g. ``src``/``dst`` to a TCP/UDP layer built alone. A whole
+        frame is built by ``Frame`` (on the generated codec)."""
+        if self.layer.layer == "ethernet" and not context:
+            return _FRAME_FUNCTIONS["build"](self.container())
         return self.layer.build(self.container(), **context)
 
     def __bytes__(self) -> bytes:
@@ -107,6 +146,33 @@ class Crafted:
 
     def __len__(self) -> int:
         return len(self.build())
+
+    # --- what scapy users reach for ---------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line like tshark's: "192.0.2.2 → 192.0.2.1 TCP 74 40000 → 80 [SYN] Seq=1000 ..."
+        (a frame; a layer alone gets its name and fields)."""
+        if self.layer.layer != "ethernet":
+            return repr(self)
+        return _FRAME_FUNCTIONS["summary"](self.build())
+
+    def hexdump(self) -> str:
+        """The bytes as ``tshark -x`` shows them: offset, 16 bytes in hex, the printable ones."""
+        return _FRAME_FUNCTIONS["hexdump"](self.build())
+
+    def show(self, file=None) -> str:
+        """Print (to ``file``, default stdout; ``file=False`` prints nothing) and return the layered
+        tree: every field with its value and its meaning from the declaration, computed lengths and
+        checksums included (the frame is built, then decoded)."""
+        text = _FRAME_FUNCTIONS["show"](self.build(), self.layer)
+        if file is not False:
+            print(text, file=file)
+        return text
+
+    def answers(self, request) -> bool:
+        """True when this frame is a reply to ``request`` (a Crafted frame or bytes): SYN-ACK to SYN,
+        echo reply to echo request, an ICMP error to the datagram it quotes, ARP reply to request."""
+        return _FRAME_FUNCTIONS["answers"](self.build(), bytes(request))
 
     def __eq__(self, other):
         return isinstance(other, Crafted) and self.layer is other.layer and self.container() == other.container()
@@ -145,4 +211,4 @@ def wrap(layer, container) -> Crafted:
         upper = selector[1].schema(fields[selector[0]])
         if upper is not None and hasattr(upper, "layer"):
             fields["payload"] = wrap(upper, payload)
-    return Crafted(layer, fields)
+    return Crafted.owning(layer, fields)  # fields is this call's own copy

@@ -30,11 +30,12 @@ from __future__ import annotations
 from construct import BitsInteger, BitStruct, Const, Container, Default, Flag, If, Int16ub, Peek, this
 
 from netstack.errors import FormatError
+from netstack.formats.codegen import header_layout
 from netstack.formats.fields import Flattened, HeaderStruct, MacAddress
 from netstack.formats.layer import Layer
-from netstack.formats.registry import ETHERTYPE, ETHERTYPES, decode_payload, encode_payload
+from netstack.formats.registry import ETHERTYPE, ETHERTYPE_VLAN, ETHERTYPES, decode_payload, encode_payload
 
-TPID_8021Q = 0x8100
+TPID_8021Q = ETHERTYPE_VLAN
 HEADER_LENGTH = 14
 TAGGED_HEADER_LENGTH = 18
 
@@ -59,17 +60,22 @@ ethernet_header = HeaderStruct(
 )
 """Ethernet II header; ``Ethernet`` adds the payload dispatch."""
 
+# Where a tag's TPID (else the EtherType) stands, from the declaration's layout; the TPID as bytes.
+_TYPE_OFFSET = header_layout(ethernet_header).offsets["ethertype"]
+_TPID_BYTES = TPID_8021Q.to_bytes(2, "big")
+
 
 class EthernetLayer(Layer):
     """Ethernet II frame: header, then the payload decoded by EtherType through the registry."""
 
     def decode(self, data: bytes, base: int, context) -> Container:
         if len(data) < HEADER_LENGTH:
-            if len(data) >= 12:
-                raise FormatError("ethernet", "ethertype", base + 12, f"truncated: needs 14 bytes, has {len(data)}")
+            if len(data) >= _TYPE_OFFSET:
+                raise FormatError("ethernet", "ethertype", base + _TYPE_OFFSET,
+                                  f"truncated: needs {HEADER_LENGTH} bytes, has {len(data)}")
             raise self.truncated(len(data), HEADER_LENGTH, base)
         length = HEADER_LENGTH
-        if data[12] == 0x81 and data[13] == 0x00:
+        if data[_TYPE_OFFSET:_TYPE_OFFSET + 2] == _TPID_BYTES:
             length = TAGGED_HEADER_LENGTH
             if len(data) < length:
                 raise self.truncated_tag(len(data), base)

@@ -21,8 +21,6 @@ from netstack.errors import FormatError
 from netstack.formats import tcp_options as options_schema
 from netstack.formats.codegen import _unwrap, header_layout
 
-OPT_NOP = options_schema.TCP_OPTION_KIND.encmapping["nop"]
-
 
 def _option_length_error(kind, length, position, end):
     """The FormatError for a length byte below 2 (would loop forever) or past the option space."""
@@ -81,7 +79,7 @@ def _option_codec(name, declaration):
 
 
 def _generate_options():
-    namespace = {"_NOP": (OPT_NOP, None), "_option_length_error": _option_length_error, "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number,
+    namespace = {"_NOP": (options_schema.OPT_NOP, None), "_option_length_error": _option_length_error, "FormatError": FormatError, "_OPT_HEAD": struct.Struct("!BB"), "_kind_number": options_schema.TCP_OPTION_KIND.number,
                  "_KIND_BY_NAME": {str(name): number for name, number in options_schema.TCP_OPTION_KIND.encmapping.items()}}
     decode_branches = []
     encode_branches = []
@@ -109,7 +107,7 @@ def _generate_options():
         encode_branches += [f"{keyword} kind == {kind}:"] + ["    " + line for line in encode_lines]
     decode_branches += ["else:", "    append((kind, bytes(buf[position + 2 : position + length])))"]
     encode_branches += [
-        "elif kind == 0:",
+        f"elif kind == {options_schema.OPT_EOL}:",
         "    data += b'\\x00' + bytes(value or b'')",
         "elif kind.__class__ is not int:",
         "    data += encode_tcp_options(((_kind_number(kind), value),), False)  # an IntEnum, say",
@@ -136,12 +134,12 @@ def decode_tcp_options_loop(buf, position, end):
     append = options.append
     while position < end:
         kind = buf[position]
-        if kind == 1:
+        if kind == {options_schema.OPT_NOP}:
             append(_NOP)
             position += 1
             continue
-        if kind == 0:
-            append((0, bytes(buf[position + 1 : end])))
+        if kind == {options_schema.OPT_EOL}:
+            append(({options_schema.OPT_EOL}, bytes(buf[position + 1 : end])))
             break
         if position + 1 >= end:
             raise FormatError("tcp_options", "length", position + 1, "option kind %d has no length byte" % kind)
@@ -162,7 +160,7 @@ def encode_tcp_options(options, pad=True):
         for kind, value in options:
             if kind.__class__ is str:  # a name ("mss"): one dict lookup, then the same branches
                 kind = _KIND_BY_NAME.get(kind) if kind in _KIND_BY_NAME else _kind_number(kind)
-            if kind == 1:
+            if kind == {options_schema.OPT_NOP}:
                 data += b"\\x01"
 {_indent(["el" + encode_branches[0]] + encode_branches[1:], 3)}
     if pad and len(data) & 3:

@@ -31,39 +31,63 @@ from __future__ import annotations
 from construct import Bytes, Container, Default, Int8ub, Int16ub, Int24ub, Int32ub, Struct, Switch, this
 
 from netstack.errors import FormatError
-from netstack.formats.checksum import internet_checksum
+from netstack.formats.checksum import internet_checksum, with_checksum
 from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, NamedNumber
+from netstack.formats.ipv4 import IPV4_RULES, MINIMUM_HEADER_LENGTH, ipv4_header
 from netstack.formats.layer import Layer
-from netstack.formats.registry import register_ip_protocol
-from netstack.formats.ipv4 import ipv4_header
+from netstack.formats.registry import IP_PROTOCOL_ICMP, register_ip_protocol
+from netstack.formats.rules import HeaderRules
 
-IP_PROTOCOL_ICMP = 1
 HEADER_LENGTH = 8
+
+# ICMP types as ints (RFC 792; IANA icmp-parameters); the engine imports these.
+ECHO_REPLY = 0
+DESTINATION_UNREACHABLE = 3
+SOURCE_QUENCH = 4
+REDIRECT = 5
+ECHO_REQUEST = 8
+TIME_EXCEEDED = 11
+PARAMETER_PROBLEM = 12
+TIMESTAMP = 13
+TIMESTAMP_REPLY = 14
 
 ICMP_TYPE = NamedNumber(
     Int8ub,
-    echo_reply=0,
-    destination_unreachable=3,
-    source_quench=4,
-    redirect=5,
-    echo_request=8,
-    time_exceeded=11,
-    parameter_problem=12,
-    timestamp=13,
-    timestamp_reply=14,
+    echo_reply=ECHO_REPLY,
+    destination_unreachable=DESTINATION_UNREACHABLE,
+    source_quench=SOURCE_QUENCH,
+    redirect=REDIRECT,
+    echo_request=ECHO_REQUEST,
+    time_exceeded=TIME_EXCEEDED,
+    parameter_problem=PARAMETER_PROBLEM,
+    timestamp=TIMESTAMP,
+    timestamp_reply=TIMESTAMP_REPLY,
 )
 """ICMP type (RFC 792; IANA icmp-parameters)."""
 
-#: codes of destination unreachable (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1)
+# Codes of destination unreachable (RFC 792, RFC 1122 §3.2.2.1, RFC 1812 §5.2.7.1).
+NET_UNREACHABLE = 0
+HOST_UNREACHABLE = 1
+PROTOCOL_UNREACHABLE = 2
+PORT_UNREACHABLE = 3
+FRAGMENTATION_NEEDED = 4  # carries the next-hop MTU (RFC 1191 §4)
+SOURCE_ROUTE_FAILED = 5
+COMMUNICATION_ADMINISTRATIVELY_PROHIBITED = 13
+
+#: codes of destination unreachable, by number
 UNREACHABLE_CODES = {
-    0: "net_unreachable",
-    1: "host_unreachable",
-    2: "protocol_unreachable",
-    3: "port_unreachable",
-    4: "fragmentation_needed",
-    5: "source_route_failed",
-    13: "communication_administratively_prohibited",
+    NET_UNREACHABLE: "net_unreachable",
+    HOST_UNREACHABLE: "host_unreachable",
+    PROTOCOL_UNREACHABLE: "protocol_unreachable",
+    PORT_UNREACHABLE: "port_unreachable",
+    FRAGMENTATION_NEEDED: "fragmentation_needed",
+    SOURCE_ROUTE_FAILED: "source_route_failed",
+    COMMUNICATION_ADMINISTRATIVELY_PROHIBITED: "communication_administratively_prohibited",
 }
+
+# Codes of time exceeded (RFC 792 "Time Exceeded Message").
+TTL_EXCEEDED_IN_TRANSIT = 0
+FRAGMENT_REASSEMBLY_TIME_EXCEEDED = 1
 
 echo_fields = Struct(
     "identifier" / Default(Int16ub, 0) * "matches replies to requests, e.g. per process (RFC 792 Echo)",
@@ -115,7 +139,12 @@ icmp_header = HeaderStruct(
 )
 """ICMP header (8 bytes); ``ICMP`` adds the checksum and payload."""
 
-ERROR_TYPES = frozenset({3, 4, 5, 11, 12})
+ICMP_RULES = HeaderRules("icmp", icmp_header, HEADER_LENGTH, ())
+"""An ICMP header has one integrity rule: its 8 bytes are present (RFC 792)."""
+_CHECKSUM = ICMP_RULES.offset_of("checksum")
+
+#: the error messages, which quote the datagram that caused them (RFC 792, RFC 1812 §4.3.2.3)
+ERROR_TYPES = frozenset({DESTINATION_UNREACHABLE, SOURCE_QUENCH, REDIRECT, TIME_EXCEEDED, PARAMETER_PROBLEM})
 
 
 class IcmpLayer(Layer):
@@ -123,8 +152,7 @@ class IcmpLayer(Layer):
     tail_field = "rest_of_header"
 
     def decode(self, data: bytes, base: int, context) -> Container:
-        if len(data) < HEADER_LENGTH:
-            raise self.truncated(len(data), HEADER_LENGTH, base)
+        ICMP_RULES.check_truncated({"available": len(data)}, base, self)
         container = self.parse_header(data[:HEADER_LENGTH], base)
         container.checksum_ok = internet_checksum(data) == 0
         container.payload = data[HEADER_LENGTH:]
@@ -147,7 +175,7 @@ class IcmpLayer(Layer):
         message = self.build_header(values) + self.raw_bytes(values.get("payload"))
         if explicit_checksum is None:
             checksum = internet_checksum(message)
-            message = message[:2] + checksum.to_bytes(2, "big") + message[4:]
+            message = with_checksum(message, _CHECKSUM, checksum)
         return message
 
 
@@ -164,12 +192,16 @@ def original_datagram(container) -> Container:
     rest as bytes. FormatError when the payload does not hold an IPv4 header.
     """
     quote = bytes(container["payload"])
-    if len(quote) < 20 or quote[0] >> 4 != 4 or (quote[0] & 0x0F) < 5 or (quote[0] & 0x0F) * 4 > len(quote):
-        raise FormatError("icmp", "payload", None, "the payload does not start with an IPv4 header")
-    header_length = (quote[0] & 0x0F) * 4
     try:
-        header = ipv4_header.parse(quote[:header_length])
-    except Exception as error:  # construct error on a length-checked header: report, never leak
-        raise FormatError("icmp", "payload", None, f"quoted header: {error}") from None
+        if len(quote) < MINIMUM_HEADER_LENGTH:
+            raise FormatError("icmp", "payload", None, "shorter than an IPv4 header")
+        header = ipv4_header.parse(quote[:MINIMUM_HEADER_LENGTH])
+        # The IPv4 rules, the quote's total_length excepted: it counts the whole original datagram.
+        values = {"available": 65535, "present": len(quote), "version": header.version, "ihl": header.ihl,
+                  "total_length": header.total_length}
+        header_length = IPV4_RULES.check(values, 0)["header_length"]
+        header.options = quote[MINIMUM_HEADER_LENGTH:header_length]
+    except Exception:  # FormatError or a construct error: report, never leak
+        raise FormatError("icmp", "payload", None, "the payload does not start with an IPv4 header") from None
     header.pop("_io", None)
     return Container(header=header, data=quote[header_length:])

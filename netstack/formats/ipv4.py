@@ -25,7 +25,8 @@ minimum-size fill). ``payload`` is the ICMP/UDP/TCP/registered container, or byt
 is not registered or the packet is a fragment (MF set or offset non-zero: its payload cannot be
 decoded alone).
 
-Decode checks, in order (integrity before values): 20 bytes present, version 4, ihl >= 5, ihl*4
+Decode checks, in order (integrity before values; the rule table ``IPV4_RULES``, which the generated
+decoder runs too): 20 bytes present, version 4, ihl >= 5, ihl*4
 bytes present, ihl*4 <= total_length <= bytes present. The header checksum (RFC 791 §3.1 "Header
 Checksum", RFC 1071) is verified into ``checksum_ok``.
 
@@ -40,14 +41,28 @@ from __future__ import annotations
 from construct import BitsInteger, BitStruct, Container, Default, FlagsEnum, GreedyBytes, Int8ub, Int16ub
 
 from netstack.errors import FormatError
-from netstack.formats.checksum import internet_checksum
-from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address
+from netstack.formats.checksum import internet_checksum, with_checksum
+from netstack.formats.fields import Flattened, HeaderStruct, IPv4Address, ipv4_to_bytes
 from netstack.formats.layer import Layer
-from netstack.formats.registry import IP_PROTOCOL, IP_PROTOCOLS, decode_payload, encode_payload, register_ethertype
+from netstack.formats.registry import (
+    ETHERTYPE_IPV4,
+    IP_PROTOCOL,
+    IP_PROTOCOLS,
+    decode_payload,
+    encode_payload,
+    register_ethertype,
+)
+from netstack.formats.rules import Derive, HeaderRules, Rule
 
+VERSION = 4
 MINIMUM_HEADER_LENGTH = 20
+MINIMUM_IHL = MINIMUM_HEADER_LENGTH // 4
 
-IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=0b010, mf=0b001)
+# The flag bits as ints, within the 3-bit flags field (RFC 791 §3.1); the engine imports these.
+IP_DF = 0b010
+IP_MF = 0b001
+
+IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=IP_DF, mf=IP_MF)
 """The 3 control flag bits (RFC 791 §3.1 "Flags"): reserved, don't fragment, more fragments."""
 IP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit
     "reserved": "reserved, must be zero (RFC 791 §3.1)",
@@ -58,7 +73,7 @@ IP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one lin
 ipv4_header = HeaderStruct(
     Flattened(
         BitStruct(
-            "version" / Default(BitsInteger(4), 4) * "IP version, 4 (RFC 791 §3.1)",
+            "version" / Default(BitsInteger(4), VERSION) * "IP version, 4 (RFC 791 §3.1)",
             "ihl" / BitsInteger(4) * "Internet header length, 32-bit words, >= 5 (RFC 791 §3.1)",
         )
     ),
@@ -90,42 +105,50 @@ ipv4_header = HeaderStruct(
 )
 """IPv4 header; ``IPv4`` adds lengths, checksum and payload dispatch."""
 
+# ``present`` is the bytes of the buffer from the header on; ``available`` those the datagram may span.
+# They differ only for the datagram an ICMP error quotes (RFC 792: its header + 8 bytes), which the
+# fast path reads with ``available`` past the buffer's end; the declarative path has them equal.
+IPV4_RULES = HeaderRules("ipv4", ipv4_header, MINIMUM_HEADER_LENGTH, (
+    Rule("version", f"version != {VERSION}", f"version %d, expected {VERSION}", "version", "RFC 791 §3.1"),
+    Rule("ihl", f"ihl < {MINIMUM_IHL}", f"ihl %d is below the minimum {MINIMUM_IHL} ({MINIMUM_HEADER_LENGTH} bytes)",
+         "ihl", "RFC 791 §3.1"),
+    Derive("header_length", "ihl << 2"),
+    Rule("options", "header_length > available or header_length > present", "ihl %d says %d header bytes, has %d",
+         "ihl, header_length, min(available, present)", "RFC 791 §3.1"),
+    Rule("total_length", "total_length < header_length", "total_length %d is below the header length %d",
+         "total_length, header_length", "RFC 791 §3.1"),
+    Rule("total_length", "total_length > available", "total_length %d exceeds the %d bytes present",
+         "total_length, available", "RFC 791 §3.1"),
+), truncated="available < {minimum} or present < {minimum}", has="min(available, present)")
+"""The integrity rules of an IPv4 header, read by ``Ipv4Layer.decode`` and the generated ``decode_ipv4``."""
+_CHECKSUM = IPV4_RULES.offset_of("checksum")
+
 
 def is_fragment(flags, fragment_offset: int) -> bool:
     """True for every fragment but an unfragmented datagram (RFC 791 §3.2 "Fragmentation")."""
-    return bool(fragment_offset) or bool(flags.get("mf") if isinstance(flags, dict) else int(flags) & 1)
+    return bool(fragment_offset) or bool(flags.get("mf") if isinstance(flags, dict) else int(flags) & IP_MF)
 
 
 class Ipv4Layer(Layer):
     """IPv4 datagram: header checks, checksum, payload by protocol number."""
 
     def decode(self, data: bytes, base: int, context) -> Container:
-        available = len(data)
-        if available < MINIMUM_HEADER_LENGTH:
-            raise self.truncated(available, MINIMUM_HEADER_LENGTH, base)
-        version = data[0] >> 4
-        if version != 4:
-            raise FormatError("ipv4", "version", base, f"version {version}, expected 4")
-        ihl = data[0] & 0x0F
-        if ihl < 5:
-            raise FormatError("ipv4", "ihl", base, f"ihl {ihl} is below the minimum 5 (20 bytes)")
-        header_length = ihl * 4
-        if header_length > available:
-            raise FormatError("ipv4", "options", base + 20, f"ihl {ihl} says {header_length} header bytes, has {available}")
-        total_length = (data[2] << 8) | data[3]
-        if total_length < header_length:
-            raise FormatError("ipv4", "total_length", base + 2, f"total_length {total_length} is below the header length {header_length}")
-        if total_length > available:
-            raise FormatError("ipv4", "total_length", base + 2, f"total_length {total_length} exceeds the {available} bytes present")
+        values = {"available": len(data), "present": len(data)}
+        IPV4_RULES.check_truncated(values, base, self)
+        container = self.parse_header(data[:MINIMUM_HEADER_LENGTH], base)
+        ihl = values["ihl"] = container.ihl
+        total_length = values["total_length"] = container.total_length
+        values["version"] = container.version
+        header_length = IPV4_RULES.check(values, base)["header_length"]
         header = data[:header_length]
-        container = self.parse_header(header, base)
+        container.options = header[MINIMUM_HEADER_LENGTH:]
         checksum_ok = internet_checksum(header) == 0
         container.checksum_ok = checksum_ok
         payload = data[header_length:total_length]
         if is_fragment(container.flags, container.fragment_offset):
             container.payload = payload
         else:
-            inner = Container(src=data[12:16], dst=data[16:20])
+            inner = Container(src=ipv4_to_bytes(container.src), dst=ipv4_to_bytes(container.dst))
             container.payload = decode_payload(IP_PROTOCOLS, container.protocol, payload, base + header_length, inner)
         container.padding = data[total_length:]
         container._derived = {"ihl": ihl, "total_length": total_length}
@@ -138,7 +161,7 @@ class Ipv4Layer(Layer):
         options = bytes(values.get("options") or b"")
         if self.wanted(obj, "ihl") is None:
             options += bytes(-len(options) % 4)
-            values["ihl"] = 5 + len(options) // 4
+            values["ihl"] = MINIMUM_IHL + len(options) // 4
         values["options"] = options
         tos = values.get("tos")
         if isinstance(tos, int):
@@ -168,9 +191,9 @@ class Ipv4Layer(Layer):
         header = self.build_header(values)
         if explicit_checksum is None:
             checksum = internet_checksum(header)
-            header = header[:10] + checksum.to_bytes(2, "big") + header[12:]
+            header = with_checksum(header, _CHECKSUM, checksum)
         return header + payload_bytes + self.raw_bytes(values.get("padding"), "padding")
 
 
 IPv4 = Ipv4Layer("ipv4", ipv4_header, "IPv4 datagram (RFC 791)")
-register_ethertype(0x0800, "ipv4", IPv4)
+register_ethertype(ETHERTYPE_IPV4, "ipv4", IPv4)

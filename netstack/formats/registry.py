@@ -41,10 +41,19 @@ from construct import Construct, ConstructError, Container, Int8ub, Int16ub
 from netstack.errors import FormatError
 from netstack.formats.fields import NamedNumber
 
-ETHERTYPE = NamedNumber(Int16ub, ipv4=0x0800, arp=0x0806, vlan=0x8100, ipv6=0x86DD)
+# The numbers netstack names; every other module imports them from here (one source).
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_ARP = 0x0806
+ETHERTYPE_VLAN = 0x8100  # the 802.1Q tag protocol identifier (IEEE 802.1Q §9.5)
+ETHERTYPE_IPV6 = 0x86DD
+IP_PROTOCOL_ICMP = 1
+IP_PROTOCOL_TCP = 6
+IP_PROTOCOL_UDP = 17
+
+ETHERTYPE = NamedNumber(Int16ub, ipv4=ETHERTYPE_IPV4, arp=ETHERTYPE_ARP, vlan=ETHERTYPE_VLAN, ipv6=ETHERTYPE_IPV6)
 """EtherType (IEEE 802 numbers, IANA ieee-802-numbers registry), 16 bits."""
 
-IP_PROTOCOL = NamedNumber(Int8ub, icmp=1, tcp=6, udp=17)
+IP_PROTOCOL = NamedNumber(Int8ub, icmp=IP_PROTOCOL_ICMP, tcp=IP_PROTOCOL_TCP, udp=IP_PROTOCOL_UDP)
 """IPv4 protocol number (IANA protocol-numbers registry, RFC 791 §3.1), 8 bits."""
 
 

@@ -26,7 +26,8 @@ Container: ``src_port, dst_port, seq, ack, data_offset, reserved, flags`` (``cwr
 rst, syn, fin`` booleans), ``window, checksum, urgent_pointer, options`` (see ``tcp_options``),
 ``checksum_ok`` and ``payload`` (bytes).
 
-Decode checks: 20 bytes present, data_offset >= 5, data_offset * 4 bytes present, then the options
+Decode checks (the rule table ``TCP_RULES``, which the generated decoder runs too): 20 bytes present,
+data_offset >= 5, data_offset * 4 bytes present; then the options
 (``tcp_options``). The checksum covers the pseudo-header (src, dst, zero, protocol 6, TCP length),
 header and data (RFC 9293 §3.1 "Checksum"); the addresses come from the enclosing IPv4 layer or the
 ``src``/``dst`` context (see ``transport``). ``checksum_ok`` is None when they are not known.
@@ -42,18 +43,27 @@ from __future__ import annotations
 from construct import BitsInteger, BitStruct, Container, Default, FlagsEnum, Int16ub, Int32ub
 
 from netstack.errors import FormatError
+from netstack.formats.checksum import with_checksum
 from netstack.formats.fields import Flattened, HeaderStruct
 from netstack.formats.layer import Layer
-from netstack.formats.registry import register_ip_protocol
+from netstack.formats.registry import IP_PROTOCOL_TCP, register_ip_protocol
+from netstack.formats.rules import Derive, HeaderRules, Rule
 from netstack.formats.tcp_options import TcpOptionList, decode_options, encode_options
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
-IP_PROTOCOL_TCP = 6
 MINIMUM_HEADER_LENGTH = 20
 
-TCP_FLAGS = FlagsEnum(
-    BitsInteger(8), fin=0x01, syn=0x02, rst=0x04, psh=0x08, ack=0x10, urg=0x20, ece=0x40, cwr=0x80
-)
+# The control bits as ints (the flags byte, RFC 9293 §3.1); the engine and the codec import these.
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+
+TCP_FLAGS = FlagsEnum(BitsInteger(8), fin=FIN, syn=SYN, rst=RST, psh=PSH, ack=ACK, urg=URG, ece=ECE, cwr=CWR)
 """The control bits (RFC 9293 §3.1 "Control bits"; CWR, ECE from RFC 3168 §6.1)."""
 TCP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit
     "cwr": "congestion window reduced (RFC 3168 §6.1)",
@@ -88,6 +98,19 @@ tcp_header = HeaderStruct(
 )
 """TCP header; ``TCP`` adds data offset, checksum and payload."""
 
+MINIMUM_DATA_OFFSET = MINIMUM_HEADER_LENGTH // 4
+
+TCP_RULES = HeaderRules("tcp", tcp_header, MINIMUM_HEADER_LENGTH, (
+    Rule("data_offset", f"data_offset < {MINIMUM_DATA_OFFSET}",
+         f"data_offset %d is below the minimum {MINIMUM_DATA_OFFSET} ({MINIMUM_HEADER_LENGTH} bytes)", "data_offset",
+         "RFC 9293 §3.1"),
+    Derive("header_length", "data_offset << 2"),
+    Rule("data_offset", "header_length > available", "data_offset %d says %d header bytes, has %d",
+         "data_offset, header_length, available", "RFC 9293 §3.1"),
+))
+"""The integrity rules of a TCP header, read by ``TcpLayer.decode`` and the generated ``decode_tcp``."""
+_CHECKSUM = TCP_RULES.offset_of("checksum")
+
 
 def flags_value(flags):
     """Any accepted spelling of the flags -> what the FlagsEnum builds (int or dict)."""
@@ -107,16 +130,11 @@ class TcpLayer(Layer):
     tail_field = "options"
 
     def decode(self, data: bytes, base: int, context) -> Container:
-        available = len(data)
-        if available < MINIMUM_HEADER_LENGTH:
-            raise self.truncated(available, MINIMUM_HEADER_LENGTH, base)
-        data_offset = data[12] >> 4
-        if data_offset < 5:
-            raise FormatError("tcp", "data_offset", base + 12, f"data_offset {data_offset} is below the minimum 5 (20 bytes)")
-        header_length = data_offset * 4
-        if header_length > available:
-            raise FormatError("tcp", "data_offset", base + 12, f"data_offset {data_offset} says {header_length} header bytes, has {available}")
+        values = {"available": len(data)}
+        TCP_RULES.check_truncated(values, base, self)
         container = self.parse_header(data[:MINIMUM_HEADER_LENGTH], base)
+        data_offset = values["data_offset"] = container.data_offset
+        header_length = TCP_RULES.check(values, base)["header_length"]
         container.options = decode_options(data[MINIMUM_HEADER_LENGTH:header_length], base + MINIMUM_HEADER_LENGTH)
         container.checksum_ok = checksum_verdict(context, "tcp", IP_PROTOCOL_TCP, data)
         container.payload = data[header_length:]
@@ -130,7 +148,7 @@ class TcpLayer(Layer):
         options = encode_options(values.get("options"))
         if self.wanted(obj, "data_offset") is None:
             options += bytes(-len(options) % 4)
-            values["data_offset"] = 5 + len(options) // 4
+            values["data_offset"] = MINIMUM_DATA_OFFSET + len(options) // 4
         values["options"] = options
         values["flags"] = flags_value(values.get("flags"))
         payload = self.raw_bytes(values.get("payload"))
@@ -139,7 +157,7 @@ class TcpLayer(Layer):
         segment = self.build_header(values) + payload
         if explicit_checksum is None:
             checksum = pseudo_header_checksum(context, "tcp", IP_PROTOCOL_TCP, segment)
-            segment = segment[:16] + checksum.to_bytes(2, "big") + segment[18:]
+            segment = with_checksum(segment, _CHECKSUM, checksum)
         return segment
 
 

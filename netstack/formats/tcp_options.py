@@ -54,12 +54,23 @@ from construct import (
 from netstack.errors import FormatError
 from netstack.formats.fields import NamedNumber
 
+# Option kinds as ints (IANA tcp-parameters registry); the engine and the codec import these.
+OPT_EOL = 0
+OPT_NOP = 1
+OPT_MSS = 2
+OPT_WINDOW_SCALE = 3
+OPT_SACK_PERMITTED = 4
+OPT_SACK = 5
+OPT_TIMESTAMPS = 8
+OPT_TFO = 34
+
 TCP_OPTION_KIND = NamedNumber(
-    Int8ub, eol=0, nop=1, mss=2, window_scale=3, sack_permitted=4, sack=5, timestamps=8, tfo=34
+    Int8ub, eol=OPT_EOL, nop=OPT_NOP, mss=OPT_MSS, window_scale=OPT_WINDOW_SCALE,
+    sack_permitted=OPT_SACK_PERMITTED, sack=OPT_SACK, timestamps=OPT_TIMESTAMPS, tfo=OPT_TFO,
 )
 """TCP option kind (IANA tcp-parameters registry)."""
-TCP_OPTION_KIND.alias("wscale", 3)
-TCP_OPTION_KIND.alias("ts", 8)
+TCP_OPTION_KIND.alias("wscale", OPT_WINDOW_SCALE)
+TCP_OPTION_KIND.alias("ts", OPT_TIMESTAMPS)
 
 sack_block = Struct(
     "left" / Int32ub * "left edge: sequence number of the first byte of the block (RFC 2018 §3)",
@@ -85,16 +96,16 @@ tcp_option_values = {
 unknown_option_value = GreedyBytes * "value of an option kind netstack does not know, raw"
 
 #: kinds without a length byte
-SINGLE_BYTE_KINDS = frozenset({0, 1})
+SINGLE_BYTE_KINDS = frozenset({OPT_EOL, OPT_NOP})
 
 #: kind -> allowed total lengths (kind and length bytes included)
 OPTION_LENGTHS: dict[int, frozenset[int]] = {
-    2: frozenset({4}),
-    3: frozenset({3}),
-    4: frozenset({2}),
-    5: frozenset({10, 18, 26, 34}),
-    8: frozenset({10}),
-    34: frozenset(range(2, 19)),
+    OPT_MSS: frozenset({4}),
+    OPT_WINDOW_SCALE: frozenset({3}),
+    OPT_SACK_PERMITTED: frozenset({2}),
+    OPT_SACK: frozenset({10, 18, 26, 34}),
+    OPT_TIMESTAMPS: frozenset({10}),
+    OPT_TFO: frozenset(range(2, 19)),
 }
 
 MAXIMUM_OPTIONS_LENGTH = 40  # data offset 15 words minus the 20-byte header (RFC 9293 §3.1)
@@ -125,10 +136,10 @@ def decode_options(data: bytes, base: int = 0) -> ListContainer:
     while position < end:
         kind = data[position]
         label = TCP_OPTION_KIND.label(kind)
-        if kind == 0:
+        if kind == OPT_EOL:
             options.append(Container(kind=label, length=None, value=data[position + 1 :]))
             break
-        if kind == 1:
+        if kind == OPT_NOP:
             options.append(Container(kind=label, length=None, value=None))
             position += 1
             continue
@@ -157,9 +168,9 @@ def decode_options(data: bytes, base: int = 0) -> ListContainer:
 
 def option_tuple_to_value(kind: int, value):
     """A crafted value (tuples allowed) in the shape the value construct builds from."""
-    if kind == 5 and value is not None:
+    if kind == OPT_SACK and value is not None:
         return [block if isinstance(block, dict) else {"left": block[0], "right": block[1]} for block in value]
-    if kind == 8 and value is not None and not isinstance(value, dict):
+    if kind == OPT_TIMESTAMPS and value is not None and not isinstance(value, dict):
         return {"ts_value": value[0], "ts_echo_reply": value[1]}
     return value
 
@@ -180,9 +191,9 @@ def encode_option(option) -> bytes:
         raise FormatError("tcp_options", "kind", None, f"unknown option name {kind_field!r}") from None
     if not 0 <= kind <= 255:
         raise FormatError("tcp_options", "kind", None, f"kind {kind} is not a byte")
-    if kind == 1:
+    if kind == OPT_NOP:
         return b"\x01"
-    if kind == 0:
+    if kind == OPT_EOL:
         if not isinstance(value, (bytes, bytearray, memoryview, type(None))):
             raise FormatError("tcp_options", "value", None, f"eol padding must be bytes, got {type(value).__name__}")
         return b"\x00" + bytes(value or b"")

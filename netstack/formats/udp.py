@@ -16,7 +16,8 @@ Header layout (RFC 768)::
 Container: ``src_port, dst_port, length, checksum, checksum_ok, payload`` (bytes) and ``padding``
 (bytes after ``length`` inside the IP payload, kept so ``build(parse(b)) == b``).
 
-Decode checks: 8 bytes present, 8 <= length <= bytes present. The checksum covers the pseudo-header
+Decode checks (the rule table ``UDP_RULES``, which the generated decoder runs too): 8 bytes present,
+8 <= length <= bytes present. The checksum covers the pseudo-header
 (src, dst, zero, protocol 17, UDP length), header and data. A checksum of 0 means the sender computed
 none (RFC 768): ``checksum_ok`` is then None, as it is when the addresses are unknown (see
 ``transport``).
@@ -29,13 +30,13 @@ from __future__ import annotations
 
 from construct import Container, Default, Int16ub
 
-from netstack.errors import FormatError
+from netstack.formats.checksum import with_checksum
 from netstack.formats.fields import HeaderStruct
 from netstack.formats.layer import Layer
-from netstack.formats.registry import register_ip_protocol
+from netstack.formats.registry import IP_PROTOCOL_UDP, register_ip_protocol
+from netstack.formats.rules import HeaderRules, Rule
 from netstack.formats.transport import checksum_verdict, pseudo_header_checksum
 
-IP_PROTOCOL_UDP = 17
 HEADER_LENGTH = 8
 
 udp_header = HeaderStruct(
@@ -46,22 +47,30 @@ udp_header = HeaderStruct(
 )
 """UDP header; ``UDP`` adds length, checksum and payload."""
 
+UDP_RULES = HeaderRules("udp", udp_header, HEADER_LENGTH, (
+    Rule("length", f"length < {HEADER_LENGTH}", f"length %d is below the {HEADER_LENGTH}-byte header", "length",
+         "RFC 768"),
+    Rule("length", "length > available", "length %d exceeds the %d bytes present", "length, available", "RFC 768"),
+))
+"""The integrity rules of a UDP header, read by ``UdpLayer.decode`` and the generated ``decode_udp``."""
+
+# The checksum policy of RFC 768, for both codec paths: a zero checksum field means the sender computed
+# none, so a computed checksum of zero is sent as all ones (its other ones' complement spelling).
+NO_CHECKSUM = 0
+COMPUTED_ZERO_SENT_AS = 0xFFFF
+_CHECKSUM = UDP_RULES.offset_of("checksum")
+
 
 class UdpLayer(Layer):
     """UDP datagram: length check, optional pseudo-header checksum, payload bytes."""
 
     def decode(self, data: bytes, base: int, context) -> Container:
-        available = len(data)
-        if available < HEADER_LENGTH:
-            raise self.truncated(available, HEADER_LENGTH, base)
-        length = (data[4] << 8) | data[5]
-        if length < HEADER_LENGTH:
-            raise FormatError("udp", "length", base + 4, f"length {length} is below the 8-byte header")
-        if length > available:
-            raise FormatError("udp", "length", base + 4, f"length {length} exceeds the {available} bytes present")
+        values = {"available": len(data)}
+        UDP_RULES.check_truncated(values, base, self)
         container = self.parse_header(data[:HEADER_LENGTH], base)
-        # RFC 768: a zero checksum means the sender computed none.
-        container.checksum_ok = (None if container.checksum == 0
+        length = values["length"] = container.length
+        UDP_RULES.check(values, base)
+        container.checksum_ok = (None if container.checksum == NO_CHECKSUM
                                  else checksum_verdict(context, "udp", IP_PROTOCOL_UDP, data[:length]))
         container.payload = data[HEADER_LENGTH:length]
         container.padding = data[length:]
@@ -79,9 +88,10 @@ class UdpLayer(Layer):
         values["checksum"] = 0 if explicit_checksum is None else explicit_checksum
         datagram = self.build_header(values) + payload
         if explicit_checksum is None:
-            # RFC 768: a computed zero is sent as all ones (zero means "no checksum").
-            checksum = pseudo_header_checksum(context, "udp", IP_PROTOCOL_UDP, datagram) or 0xFFFF
-            datagram = datagram[:6] + checksum.to_bytes(2, "big") + datagram[8:]
+            checksum = pseudo_header_checksum(context, "udp", IP_PROTOCOL_UDP, datagram)
+            if checksum == NO_CHECKSUM:
+                checksum = COMPUTED_ZERO_SENT_AS
+            datagram = with_checksum(datagram, _CHECKSUM, checksum)
         return datagram + self.raw_bytes(values.get("padding"), "padding")
 
 

@@ -20,7 +20,7 @@ from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 from netstack.formats.icmp import ERROR_TYPES, original_datagram
-from netstack.formats import fast
+from netstack.formats import fast, text
 from netstack.formats.ipv4 import IPv4
 
 INDENT = "    "
@@ -32,16 +32,8 @@ _HEX_ENUMS = {"ethertype", "ptype"}
 
 
 def hex_dump(data: bytes, indent: str = INDENT, limit: int | None = PAYLOAD_SHOWN) -> list[str]:
-    """``0000  45 00 00 3c ...  E..<`` lines, like tshark -x."""
-    shown = data if limit is None else data[:limit]
-    lines = []
-    for start in range(0, len(shown), 16):
-        chunk = shown[start:start + 16]
-        text = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in chunk)
-        lines.append(f"{indent}{start:04x}  {chunk.hex(' '):<47}  {text}")
-    if limit is not None and len(data) > limit:
-        lines.append(f"{indent}... {len(data) - limit} more bytes")
-    return lines
+    """``0000  45 00 00 3c ...  E..<`` lines, like tshark -x (``netstack.formats.text.hex_dump``)."""
+    return text.hex_dump(data, indent, limit)
 
 
 def _schema_fields(schema) -> list[str]:

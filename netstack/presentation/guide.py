@@ -51,6 +51,31 @@ again = bytes(frame)
 assert again != data and dissect(again)[TCP].window == 512
 ```
 
+What scapy users reach for first (docs/from_scapy.md maps the rest): a one-line summary like
+tshark's, the layered tree with each field's meaning from its declaration, a hex dump, layer tests,
+and whether one frame answers another (SYN-ACK to SYN, echo reply to request, an ICMP error to the
+datagram it quotes, ARP reply to request):
+
+```python
+assert syn.summary() == ("192.0.2.2 → 192.0.2.1 TCP 74 40000 → 80 [SYN] Seq=1000 Win=65535 Len=0 "
+                         "MSS=1460 WS=128 SACK_PERM TSval=1 TSecr=0")
+tree = syn.show(file=False)            # show() prints it; file=False only returns it
+assert "ttl             = 64" in tree and "time to live" in tree
+assert syn.hexdump().startswith("0000  02 00 5e 00 53 01")
+assert TCP in frame and UDP not in frame
+try:
+    frame[UDP]
+except KeyError as missing:            # MissingLayer, a KeyError with a short message
+    assert str(missing) == "no UDP layer in Ethernet/IPv4/TCP"
+syn_ack = Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / TCP(src_port=80, dst_port=40000, ack=1001, flags="SA")
+assert syn_ack.answers(syn) and not syn.answers(syn_ack)
+```
+
+`netstack.strategies.fuzz(template)` is scapy's `fuzz()`: a hypothesis strategy of frames shaped like
+the template, every field it leaves unset drawn (`fuzz(Ether() / IP(dst="192.0.2.1") / TCP(dst_port=80))`;
+`.example()` gives one at the prompt). Sending and receiving on a real interface is `netstack.link`
+(`open`, `tap`, `send`, `sniff`, `sr`, `sr1`), described in docs/from_scapy.md.
+
 ## The Frame API
 
 `Frame.parse(data)` decodes a whole Ethernet frame down the layers: the Ethernet container's
@@ -58,6 +83,10 @@ assert again != data and dissect(again)[TCP].window == 512
 is bytes. `Frame.build` is its inverse and takes containers or plain dicts with only the interesting
 fields. Checksums are verified on parse into `checksum_ok`; a bad checksum does not stop decoding.
 Bad input raises `FormatError` (a `ValueError`) naming the layer, the field and the offset.
+`Frame.parse`, `Frame.build`, `dissect` and `bytes(...)` of a crafted frame run on the codec generated
+from the declarations (`netstack.formats.frame_codec`; same containers, same bytes, same errors as the
+construct interpreter, which still serves registered protocols); `netstack.formats.fast` is the
+lower-level codec the engine uses, with positional records (see its docstring).
 
 ```python
 from netstack.formats import Frame, FormatError
@@ -79,9 +108,39 @@ except FormatError as error:
     assert (error.layer, error.field) == ("ipv4", "total_length")
 ```
 
-On the command line, `netstack decode FILE.pcap` (or `--hex`) prints frames field by field like
-`tshark -V`, with checksum verdicts, and `netstack explain tcp` prints the field tables below. The
-SYN crafted above, as `netstack decode --hex` shows it:
+## Capture files: pcap and pcapng
+
+`netstack.formats.pcap.read` iterates a capture as `(timestamp, frame)` pairs, whether it is a libpcap
+file (either byte order, microsecond or nanosecond timestamps) or the pcapng that tshark and dumpcap
+write by default (section headers, interface descriptions with `if_tsresol`/`if_tsoffset`, enhanced,
+simple and obsolete packet blocks; other blocks skipped). `pcap.records` adds each frame's link type;
+`nanoseconds=True` gives int nanoseconds. `pcap.write` writes either format:
+
+```python
+import io
+from netstack.formats import pcap
+
+for format in ("pcap", "pcapng"):
+    capture = io.BytesIO()
+    pcap.write(capture, [(1_700_000_000.25, data), (1_700_000_000.5, plain)], format=format)
+    frames = list(pcap.read(capture.getvalue()))     # a path, bytes or a binary file object
+    assert [frame for _, frame in frames] == [data, plain] and frames[0][0] == 1_700_000_000.25
+```
+
+`PcapWriter`/`PcapReader` (and `pcapng.PcapngWriter`, with `add_interface`) stream record by record.
+Reading is about 0.3 µs a record; with the generated codec decoding each frame, a capture reads at
+well over 100,000 frames a second (docs/performance.md).
+
+## On the command line
+
+`netstack decode FILE` (pcap or pcapng; `-` or a pipe reads stdin; `--hex HEX` one frame) prints one
+line a frame, tshark's columns; `-V` prints every layer field by field like `tshark -V`, with
+checksum verdicts; `-Y 'tcp.dst_port == 80 and not ipv4.src == 192.0.2.9'` keeps the frames a display
+filter matches (fields named as the declarations name them, `tcp.flags.syn`, `frame.len`; `and or
+not == != < > <= >= contains`; an unknown field is an error listing the layer's fields); `-c N` stops
+after N frames. `netstack sniff -i IFACE [--netns NS] [-c N] [--timeout S] [-Y F] [-w FILE]` does the
+same for live frames. `netstack explain tcp` prints the field tables below. The SYN crafted above,
+as `netstack decode -V --hex` shows it:
 
 <!-- decode sample -->
 
@@ -137,12 +196,26 @@ test_my_parser_agrees_with_netstack()
 unregister_ip_protocol(253)
 ```
 
-The other strategies: `tcp_segments()`, `udp_datagrams()`, `icmp_messages(types=...)`,
-`arp_packets()`, `ipv4_packets(payload=..., fragments=...)`, `ethernet_frames(payload=..., vlan=...)`,
-`frame_bytes()`, `tcp_options()`, `ipv4_options()`, `fragmented_datagrams()` (a datagram and its
-fragments, for reassembly tests), `pcap_files()` (whole capture files of drawn frames),
-`pcap_file_headers()`, `for_schema(any_construct_struct, field=strategy_or_value)`, and
-`values_for(name)` by `netstack explain` name. Keyword arguments fix fields:
+What each strategy draws (dicts shaped like the containers `Frame.parse` returns, minus the fields
+the builder computes: lengths, checksums, `ihl`, `data_offset`, `checksum_ok`):
+
+| strategy | draws | `payload` holds |
+|---|---|---|
+| `frames()` / `ethernet_frames(payload=, vlan=)` | an Ethernet frame, 802.1Q-tagged one time in five | an ARP dict, an IPv4 dict, a registered protocol's value, or **bytes** under an experimental EtherType |
+| `ipv4_packets(payload=, fragments=)` | an IPv4 datagram with well-formed options; one in six is a fragment (`fragments=False`: none) | an ICMP/UDP/TCP dict, a registered protocol's value, or **bytes** under protocol 253/254; a fragment's payload is always **bytes** (first, middle or last piece: Frame does not decode a fragment alone) |
+| `tcp_segments(options=)` | a TCP segment, any flags, a well-formed option list that fits | bytes |
+| `udp_datagrams()` | a UDP datagram | bytes |
+| `icmp_messages(types=)` | a named or unassigned ICMP type with its fields | bytes: for an error (3, 4, 5, 11, 12) an IPv4 header and 8 bytes it quotes; 12 bytes for timestamps |
+| `arp_packets()` | Ethernet/IPv4 ARP, any operation | (none: `padding` only) |
+| `fragmented_datagrams()` | `(datagram, fragments)`: a datagram and the fragment dicts it cuts into | the datagram's is a dict; each fragment's is **bytes** |
+| `frame_bytes()` | `Frame.build` of `frames()` | |
+| `pcap_files()` / `pcap_file_headers()` | whole libpcap files of drawn frames / their headers | |
+| `fuzz(template)` | `Crafted` frames shaped like the template, unset fields drawn | as in the template |
+
+So a property test walking `frame["payload"]["payload"]` must expect bytes where the IPv4 dict is a
+fragment (`flags["mf"]` or `fragment_offset`), where the protocol is unregistered, and for ARP.
+Also `tcp_options()`, `ipv4_options()`, `for_schema(any_construct_struct, field=strategy_or_value)`,
+and `values_for(name)` by `netstack explain` name. Keyword arguments fix fields:
 `tcp_segments(dst_port=80, flags=st.just({"syn": True}))`.
 
 ## Field tables
@@ -158,5 +231,5 @@ message types named.
 def assemble(tables: str, sample_hex: str, sample_text: str) -> str:
     """The whole of docs/formats.md: the generated ``tables``, and ``netstack decode``'s text of the
     crafted SYN (``sample_hex``) in place."""
-    sample = f"```console\n$ netstack decode --hex {sample_hex}\n{sample_text.rstrip()}\n```\n"
+    sample = f"```console\n$ netstack decode -V --hex {sample_hex}\n{sample_text.rstrip()}\n```\n"
     return HEAD.replace("<!-- decode sample -->\n", sample) + tables.rstrip() + "\n"

@@ -26,7 +26,8 @@ import select
 import time
 import weakref
 
-from netstack.engine.tcp.layer import PROTOCOL_TCP, TcpLayer
+from netstack.engine.tcp.layer import TcpLayer
+from netstack.formats.fast import IP_PROTOCOL_TCP
 
 EPHEMERAL_LOW = 49152  # RFC 6335 §6, as the TCP layer's own active opens
 EPHEMERAL_HIGH = 65535
@@ -70,7 +71,7 @@ class SocketHost:
         return host
 
     def _tcp_layer(self) -> TcpLayer:
-        layer = self.stack.transport(PROTOCOL_TCP)
+        layer = self.stack.transport(IP_PROTOCOL_TCP)
         if layer is None:
             layer = TcpLayer.attach(self.stack, clock=self.clock)
         return layer

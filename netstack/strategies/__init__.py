@@ -38,7 +38,17 @@ Requires hypothesis (``pip install 'netstack[test]'``); the rest of netstack nev
 
 from __future__ import annotations
 
+# One clear message when hypothesis is missing; the submodules import it plainly (this runs first).
+try:
+    import hypothesis  # noqa: F401
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
+    raise ModuleNotFoundError(
+        "netstack.strategies needs hypothesis: pip install hypothesis (or 'netstack[test]')",
+        name=error.name,
+    ) from error
+
 from netstack.strategies.declarations import LEAVE_OUT, for_schema, mismatches
+from netstack.strategies.fuzz import fuzz
 from netstack.strategies.protocols import (
     EXPERIMENTAL_ETHERTYPES,
     EXPERIMENTAL_IP_PROTOCOLS,
@@ -75,6 +85,7 @@ __all__ = [
     "for_schema",
     "fragmented_datagrams",
     "frame_bytes",
+    "fuzz",
     "frames",
     "icmp_messages",
     "ipv4_addresses",

@@ -10,13 +10,7 @@ their keys on the fields drawn before them; fields the builder supplies (``Const
 
 from __future__ import annotations
 
-try:
-    from hypothesis import strategies as st
-except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "netstack.strategies needs hypothesis: pip install hypothesis (or 'netstack[test]')",
-        name=error.name,
-    ) from error
+from hypothesis import strategies as st
 
 import construct as cs
 from construct import Container

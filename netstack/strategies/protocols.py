@@ -8,13 +8,7 @@ drawn from its declaration by ``declarations.for_schema``.
 
 from __future__ import annotations
 
-try:
-    from hypothesis import strategies as st
-except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
-    raise ModuleNotFoundError(
-        "netstack.strategies needs hypothesis: pip install hypothesis (or 'netstack[test]')",
-        name=error.name,
-    ) from error
+from hypothesis import strategies as st
 
 import construct as cs
 from construct import Container
@@ -33,7 +27,7 @@ from netstack.formats.pcap import (
     pcap_record_header,
 )
 from netstack.formats.tcp import TCP
-from netstack.formats.tcp_options import OPTION_LENGTHS, SINGLE_BYTE_KINDS, TCP_OPTION_KIND, tcp_option_values
+from netstack.formats.tcp_options import OPT_NOP, OPTION_LENGTHS, SINGLE_BYTE_KINDS, TCP_OPTION_KIND, tcp_option_values
 from netstack.formats.udp import UDP
 from netstack.strategies.declarations import _LEAVE_OUT, LEAVE_OUT, PAYLOAD_MAX, _walk, for_schema
 from netstack.formats.tcp_options import encode_option
@@ -120,7 +114,7 @@ def tcp_options(draw, kinds=None, unknown_kinds=UNASSIGNED_OPTION_KINDS, max_len
         kind = draw(st.sampled_from(choices))
         if kind == -1:
             kind = draw(st.sampled_from(unknown_kinds))
-        value = None if kind == 1 else _option_value(draw, kind)
+        value = None if kind == OPT_NOP else _option_value(draw, kind)
         size = _option_size(kind, value)
         if used + size > max_length:
             break
@@ -189,7 +183,7 @@ def _quoted_datagram(draw) -> bytes:
         tcp_segments(options=st.just([])).map(lambda tcp: ("tcp", tcp)),
     )))
     data = IPv4.build(original)
-    header_length = (data[0] & 0x0F) * 4
+    header_length = IPv4.parse(data).ihl * 4
     return data[: header_length + 8]
 
 
@@ -292,7 +286,7 @@ def ethernet_frames(draw, payload=None, vlan: bool = True, **fields):
     if payload is None:
         ipv4 = ("ipv4", ipv4_packets())
         builtins = [ipv4, ipv4, ipv4, ("arp", arp_packets())]  # IPv4 weighted: it has the most to cover
-        ethertype, body = _draw_next_layer(draw, builtins, registry.ETHERTYPES, {0x0800, 0x0806},
+        ethertype, body = _draw_next_layer(draw, builtins, registry.ETHERTYPES, {registry.ETHERTYPE_IPV4, registry.ETHERTYPE_ARP},
                                            EXPERIMENTAL_ETHERTYPES)
     else:
         ethertype, body = draw(payload)
@@ -328,7 +322,7 @@ def fragmented_datagrams(draw, fragment_size: int | None = None):
         icmp_messages(types=["echo_request"], payload=data_bytes).map(lambda icmp: ("icmp", icmp)),
     )))
     data = IPv4.build(datagram)
-    header_length = (data[0] & 0x0F) * 4
+    header_length = IPv4.parse(data).ihl * 4
     body = data[header_length:]
     if fragment_size is None:
         fragment_size = draw(st.integers(1, (len(body) - 1) // 8)) * 8

@@ -19,7 +19,7 @@ DST = bytes([192, 0, 2, 1])
 SRC_MAC = bytes.fromhex("020000000002")
 DST_MAC = bytes.fromhex("020000000001")
 TIMESTAMPS = [(1, None), (1, None), (8, (1000, 2000))]
-ACK, PSH, FIN = 0x10, 0x08, 0x01
+ACK, PSH, FIN = fast.ACK, fast.PSH, fast.FIN
 
 
 def segment(seq, payload, *, flags=ACK, ident=1, ack=5000, window=500, options=TIMESTAMPS, dst_port=6001):

@@ -36,12 +36,15 @@ def test_tap_is_removed_when_the_body_raises():
 
 
 def test_bad_options_fail_before_anything_is_created():
-    with pytest.raises(ConfigError, match="mtu"):
-        with netstack.run_tap(tap="nstx1", mtu=10):
-            pass
-    with pytest.raises(ConfigError, match="host_ip"):
-        with netstack.run_tap(tap="nstx1", ip="192.0.2.2/24", host_ip="192.0.2.2/24"):
-            pass
+    # Inside a namespace of its own, so that a regression (a TAP made before the check) stays there.
+    with NetworkNamespace() as ns:
+        with pytest.raises(ConfigError, match="mtu"):
+            with netstack.run_tap(tap="nstx1", netns=ns.name, mtu=10):
+                pass
+        with pytest.raises(ConfigError, match="host_ip"):
+            with netstack.run_tap(tap="nstx1", netns=ns.name, ip="192.0.2.2/24", host_ip="192.0.2.2/24"):
+                pass
+        assert not _link_exists(ns, "nstx1")
     assert subprocess.run(["ip", "link", "show", "nstx1"], capture_output=True).returncode != 0
 
 

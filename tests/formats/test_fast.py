@@ -18,7 +18,7 @@ from netstack.formats import TCP, UDP, Frame, FormatError, IPv4
 from netstack.formats import fast, fast_tcp_options
 from netstack.formats.codegen import header_layout
 from netstack.formats.fast import decode_ipv4, decode_tcp, decode_udp
-from netstack.formats.tcp import tcp_header
+from netstack.formats.tcp import TCP_FLAGS, tcp_header
 
 from tests.support.format_inputs import frames
 
@@ -59,7 +59,7 @@ def declarative_view(frame):
     if protocol == fast.IP_PROTOCOL_TCP:
         view["tcp"] = (
             inner.src_port, inner.dst_port, inner.seq, inner.ack, inner.data_offset, inner.reserved,
-            _flags_int(inner.flags, dict(fast._TCP_FLAG_BITS)), inner.window, inner.checksum, inner.urgent_pointer,
+            _flags_int(inner.flags, dict(TCP_FLAGS.flags)), inner.window, inner.checksum, inner.urgent_pointer,
             tuple(_option_plain(option) for option in inner.options), inner.checksum_ok, inner.payload,
         )
     elif protocol == fast.IP_PROTOCOL_UDP:

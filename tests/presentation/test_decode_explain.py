@@ -88,7 +88,7 @@ def test_split_reference():
 
 
 def test_decode_hex_shows_every_layer_and_checksums(capsys):
-    status, out, _ = run_cli(capsys, "decode", "--hex", bytes(SYN).hex(" "))
+    status, out, _ = run_cli(capsys, "decode", "-V", "--hex", bytes(SYN).hex(" "))
     assert status == 0
     assert "src_port: 40000" in out and "dst_port: 80" in out and "seq: 1000" in out
     assert "......1. = syn: set" in out
@@ -100,7 +100,7 @@ def test_decode_hex_shows_every_layer_and_checksums(capsys):
 def test_decode_reports_a_bad_checksum(capsys):
     data = bytearray(bytes(SYN))
     data[-1] ^= 0xFF  # last byte of the timestamps option, covered by the TCP checksum
-    status, out, _ = run_cli(capsys, "decode", "--hex", data.hex())
+    status, out, _ = run_cli(capsys, "decode", "-V", "--hex", data.hex())
     assert status == 0  # a bad checksum does not stop decoding
     assert "[INCORRECT]" in out and "[correct]" in out
 
@@ -110,7 +110,7 @@ def test_decode_pcap_with_a_malformed_frame(capsys, tmp_path):
     udp = Ether() / IP(src="192.0.2.2", dst="192.0.2.1") / UDP(src_port=5, dst_port=9) / b"data"
     path = tmp_path / "mixed.pcap"
     write_pcap(path, [(1.0, bytes(ping)), (2.0, bytes(SYN)[:30]), (3.0, bytes(udp))])
-    status, out, err = run_cli(capsys, "decode", str(path))
+    status, out, err = run_cli(capsys, "decode", "-V", str(path))
     assert status == 1 and "1 of 3 frames did not decode" in err
     assert "Frame 1" in out and "identifier: 7" in out
     assert "[Malformed: ipv4" in out and "offset" in out
@@ -131,7 +131,7 @@ def test_decode_not_a_pcap_and_missing_file(capsys, tmp_path):
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"this is not a capture file at all")
     status, _, err = run_cli(capsys, "decode", str(junk))
-    assert status == 1 and "not a pcap file" in err
+    assert status == 1 and "not a pcap or pcapng file" in err
     status, _, err = run_cli(capsys, "decode", str(tmp_path / "absent.pcap"))
     assert status == 1 and "No such file" in err
 
@@ -151,7 +151,7 @@ def test_decode_shows_a_registered_protocol(capsys):
     register_ethertype(0x88B5, "toy_decoded", toy)
     try:
         data = Frame.build({"ethertype": "toy_decoded", "payload": {"channel": 4242, "payload": b"z"}})
-        status, out, _ = run_cli(capsys, "decode", "--hex", data.hex())
+        status, out, _ = run_cli(capsys, "decode", "-V", "--hex", data.hex())
         assert status == 0 and "toy_decoded" in out and "channel: 4242" in out
     finally:
         unregister_ethertype(0x88B5)
@@ -181,7 +181,7 @@ def test_decode_summarises_an_icmp_errors_quoted_datagram(capsys):
     quote = bytes(IP(src="192.0.2.2", dst="192.0.2.1") / UDP(src_port=1, dst_port=2) / b"12345678")[:28]
     data = Frame.build({"payload": {"src": "192.0.2.1", "dst": "192.0.2.2", "protocol": "icmp", "payload": {
         "type": "destination_unreachable", "code": 4, "next_hop_mtu": 1400, "payload": quote}}})
-    status, out, _ = run_cli(capsys, "decode", "--hex", data.hex())
+    status, out, _ = run_cli(capsys, "decode", "-V", "--hex", data.hex())
     assert status == 0 and "next_hop_mtu: 1400" in out
     assert "quoted datagram: 192.0.2.2 → 192.0.2.1, protocol udp" in out
 
@@ -202,7 +202,7 @@ def test_decode_text_shows_any_frame_or_names_the_error(data, position, value):
 def test_a_malformed_frame_shows_the_layers_before_the_damage(capsys):
     damaged = bytearray(bytes(SYN))
     damaged[14 + 20 + 12] = 0x30  # TCP data offset 3 words: below the minimum 5
-    status, out, _ = run_cli(capsys, "decode", "--hex", damaged.hex())
+    status, out, _ = run_cli(capsys, "decode", "-V", "--hex", damaged.hex())
     assert status == 1
     assert "ethertype: ipv4 (0x0800)" in out and "protocol: tcp (6)" in out and "checksum: 0xf6b8 [correct]" in out
     assert "[Malformed: tcp.data_offset at offset 46" in out
@@ -220,7 +220,7 @@ def test_decode_shows_every_frame_of_a_pcap_of_drawn_frames(tmp_path_factory, fr
     write_pcap(path, [(1.5 + index, frame) for index, frame in enumerate(frames)])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = main(["decode", str(path)])
+        status = main(["decode", "-V", str(path)])
     assert status == 0 and decode.HELP
     text = out.getvalue()
     assert [line.split(":")[0] for line in text.splitlines() if line.startswith("Frame ")] == [
@@ -245,8 +245,11 @@ def test_decode_of_a_pcap_written_by_up_style_writer_round_trips(tmp_path, capsy
                                     "payload": {"src_port": 7, "dst_port": 40000, "payload": b"hi"}}})
     path = tmp_path / "two.pcap"
     write_pcap(str(path), [(1.0, good), (2.0, good[:20]), (3.0, good)])
-    assert main(["decode", str(path)]) == 1
+    assert main(["decode", "-V", str(path)]) == 1
     out = capsys.readouterr().out
     assert out.count("Frame ") == 3 and "Malformed" in out and out.count("src_port: 7") == 2
+    assert main(["decode", str(path)]) == 1  # one line a frame
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "Malformed" in lines[1] and all(" UDP 44 7 → 40000 Len=2" in lines[i] for i in (0, 2))
     with pytest.raises(FormatError):
         Frame.parse(good[:20])

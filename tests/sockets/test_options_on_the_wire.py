@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from netstack.formats.tcp import FIN, RST, SYN
 from tests.support.external_tools import require_tool
 from tests.support.kernel_peers import HOST_IP, STACK_IP, stack_in_namespace
 
@@ -158,9 +159,6 @@ def _segments(capture, port, extra_filter=""):
         when, flags, window, length, seq = line.split("\t")
         rows.append((float(when), int(flags, 16), int(window), int(length), int(seq)))
     return rows
-
-
-SYN, RST, FIN = 0x02, 0x04, 0x01
 
 
 def test_so_rcvbuf_sets_the_advertised_window(wire):

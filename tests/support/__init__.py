@@ -10,6 +10,7 @@ pyproject.toml's ``pythonpath = ["."]`` puts the repository root on the path, so
 - ``tcp_pair``: two TcpConnections wired back to back in memory, with a tiny event loop.
 - ``sim_hosts``: two hosts on a simulated link, with TCP layers or for socket calls.
 - ``kernel_peers``: a private network namespace with netstack on a TAP and the kernel as the peer.
+- ``veth_peers``: a veth pair in a private namespace, one end for ``netstack.link``, the kernel on the other.
 - ``errno_script``: one script of socket calls, run with the kernel's sockets and with netstack's.
 - ``external_tools``: ``require_tool``, which skips a test whose program (tshark, ping ...) is missing.
 """

@@ -46,8 +46,10 @@ from netstack.engine.tcp.options import ts_before
 from netstack.engine.tcp.segment import ACK, RST, SYN, flags_text
 from netstack.engine.tcp.seqnum import SEQ_MASK
 from netstack.engine.tcp.wire import decode_segment, encode_segment
+from netstack.formats.fast import IP_PROTOCOL_TCP, TCP_LAYOUT
 
-PROTOCOL_TCP = 6
+# Ports and sequence number: the first 8 bytes of the segment, which an ICMP error quotes (RFC 792).
+_QUOTED = TCP_LAYOUT.reader("src_port", "dst_port", "seq")
 #: Ephemeral ports for active opens (IANA dynamic range, RFC 6335 §6).
 EPHEMERAL_PORTS = range(49152, 65536)
 _HARD_OPEN_ERRORS = (errnos.ECONNREFUSED, errnos.ENOPROTOOPT, errnos.EHOSTUNREACH, errnos.ENETUNREACH)
@@ -62,6 +64,9 @@ class TcpLayer:
         self.counters = stack.counters
         self.trace_sink = stack.trace
         self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
+        # The same keyed hash of the 4-tuple, under keys of their own (engine/secrets.py).
+        self.port_offsets = IsnGenerator(stack.secrets.key("tcp.ports"))
+        self.timestamp_offsets = IsnGenerator(stack.secrets.key("tcp.timestamps"))
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
@@ -74,7 +79,7 @@ class TcpLayer:
     @classmethod
     def attach(cls, stack, config: TcpConfig | None = None, **kwargs) -> "TcpLayer":
         layer = cls(stack, config, **kwargs)
-        stack.register_transport(PROTOCOL_TCP, layer)
+        stack.register_transport(IP_PROTOCOL_TCP, layer)
         return layer
 
     def _trace_event(self, name: str, **fields) -> None:
@@ -98,7 +103,7 @@ class TcpLayer:
         if not checksum_ok:
             counters.incr("tcp.drop.bad_checksum")
             return
-        counters["tcp.segments_in"] = counters.get("tcp.segments_in", 0) + 1
+        counters.incr("tcp.segments_in")
         if seg.payload.__class__ is not bytes:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
@@ -161,9 +166,7 @@ class TcpLayer:
     def icmp_error(self, errno: int, src: bytes, dst: bytes, quoted, now: float) -> None:
         if len(quoted) < 8:
             return
-        sport = int.from_bytes(quoted[0:2], "big")
-        dport = int.from_bytes(quoted[2:4], "big")
-        seq = int.from_bytes(quoted[4:8], "big")
+        sport, dport, seq = _QUOTED.unpack_from(quoted)
         conn = self.connections.get((src, sport, dst, dport))
         if conn is None or conn.dead:
             return
@@ -197,7 +200,7 @@ class TcpLayer:
             local_ip, local_port, remote_ip, remote_port,
             iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now),
             config=config, path_mtu=mtu,
-            ts_offset=self.isn.offset(remote_ip, remote_port, local_ip, local_port),
+            ts_offset=self.timestamp_offsets.offset(remote_ip, remote_port, local_ip, local_port),
             counters=self.counters, trace=self._trace,
         )
         conn.listener = None
@@ -221,7 +224,7 @@ class TcpLayer:
     def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int) -> int:
         # RFC 6056 §3.3.3-like: start from a keyed hash of the destination, step through the range
         span = len(EPHEMERAL_PORTS)
-        start = self.isn.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
+        start = self.port_offsets.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
         for i in range(span):
             port = EPHEMERAL_PORTS[(start + i) % span]
             key = (local_ip, port, remote_ip, remote_port)
@@ -294,7 +297,7 @@ class TcpLayer:
                 self._trace_segment("tcp.segment_out", conn.name, seg)
             data = encode_segment(seg, local_ip, remote_ip)
             try:
-                send_ip(remote_ip, PROTOCOL_TCP, data, now)
+                send_ip(remote_ip, IP_PROTOCOL_TCP, data, now)
             except OSError as error:
                 if error.errno == errnos.EMSGSIZE:
                     conn.path_mtu_changed(self.stack.path_mtu(remote_ip), now)
@@ -303,18 +306,18 @@ class TcpLayer:
             sent += 1
             if seg.flags & RST:
                 counters.incr("tcp.resets_sent_segments")
-        counters["tcp.segments_out"] = counters.get("tcp.segments_out", 0) + sent
+        counters.incr("tcp.segments_out", sent)
 
     def send_reset_for(self, seg, local_ip: bytes, remote_ip: bytes, now: float, reason: str = "no_connection") -> None:
         """RFC 9293 §3.10.7.1: answer a segment that no connection accepts with an acceptable RST."""
         reply = reset_for(seg)
         try:
-            self.stack.send_ip(remote_ip, PROTOCOL_TCP, encode_segment(reply, local_ip, remote_ip), now)
+            self.stack.send_ip(remote_ip, IP_PROTOCOL_TCP, encode_segment(reply, local_ip, remote_ip), now)
         except OSError:
             self.counters.incr("tcp.drop.reset_unsendable")
             return
         self.counters.incr("tcp.resets_sent")
-        self.counters["tcp.segments_out"] = self.counters.get("tcp.segments_out", 0) + 1
+        self.counters.incr("tcp.segments_out")
         if self._trace is not None:
             self._trace("tcp.reset_sent", to=".".join(map(str, remote_ip)), port=seg.dst_port, reason=reason)
 

@@ -6,19 +6,13 @@ generated codec (``netstack.formats``) into a ``TcpSegment`` and encodes the con
 unknown options and the urgent pointer are carried but not acted on (the urgent pointer is parsed and
 ignored, RFC 9293 §3.8.5 / RFC 6093: urgent data is delivered in line like any other byte).
 
-Flag bits are those of the header's flags byte (RFC 9293 §3.1, RFC 3168 for ECE/CWR).
+Flag bits are those of the header's flags byte (RFC 9293 §3.1, RFC 3168 for ECE/CWR), declared in
+``netstack.formats.tcp`` and re-exported here.
 """
 
 from __future__ import annotations
 
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
-ECE = 0x40
-CWR = 0x80
+from netstack.formats.tcp import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG
 
 _FLAG_LETTERS = ((SYN, "S"), (FIN, "F"), (RST, "R"), (PSH, "P"), (ACK, "A"), (URG, "U"), (ECE, "E"), (CWR, "C"))
 
