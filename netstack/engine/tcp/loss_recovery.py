@@ -5,7 +5,9 @@ congestion control (``netstack.machines.congestion``) meet here.
 Read first: RFC 6675 §5 (SACK-based loss recovery: enter on IsLost, cwnd = ssthresh, send while
 cwnd - pipe >= 1 SMSS, NextSeg picks what) and §5.1 (after an RTO the scoreboard stays: holes only);
 RFC 8985 §6-§7 (RACK marks by time, TLP probes a tail); RFC 3042 (limited transmit: the first two
-duplicate ACKs each let one new segment out); RFC 6582 (NewReno for a peer without SACK: the
+duplicate ACKs each let one new segment out); RFC 6937 (proportional rate reduction: during recovery
+what may be sent follows what the ACKs say was delivered, so the ACK clock never stops, and RACK can
+still see a retransmission lost); RFC 6582 (NewReno for a peer without SACK: the
 engine resends the first unacknowledged segment when told); RFC 2883 §5 and RFC 3522 (a reduction
 whose every retransmission came back D-SACKed was spurious: undo it).
 
@@ -49,7 +51,8 @@ class LossRecovery:
     """Loss detection and recovery state of one sender."""
 
     __slots__ = ("scoreboard", "rack", "cc", "sack", "mss", "duplicate_acks", "undo_retransmits", "stats",
-                 "delivered", "delivery_rate", "_rate_start", "_rate_delivered", "_fast_retransmit")
+                 "delivered", "delivery_rate", "_rate_start", "_rate_delivered", "_fast_retransmit", "prr_delivered",
+                 "prr_out", "recover_fs", "quota")
 
     def __init__(self, snd_una: int, mss: int, cc, sack: bool, dupthresh: int = 3):
         self.scoreboard = SackScoreboard(snd_una, mss, dupthresh)
@@ -67,6 +70,11 @@ class LossRecovery:
         self._rate_start: float | None = None
         self._rate_delivered = 0
         self._fast_retransmit = False
+        # RFC 6937 PRR state of the current SACK-based recovery.
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.recover_fs = 0
+        self.quota = 0
 
     def set_mss(self, mss: int) -> None:
         """The send MSS fell (path MTU discovery)."""
@@ -106,9 +114,11 @@ class LossRecovery:
 
     # -- events -----------------------------------------------------------------------------------
 
-    def sent(self, seq: int, length: int, now: float, retransmission: bool = False, rescue: bool = False) -> None:
-        """A segment [seq, seq + length) went out (length counts a FIN); ``rescue`` for NextSeg's rule 4,
-        which must not move HighRxt (RFC 6675 §4)."""
+    def sent(self, seq: int, length: int, now: float, retransmission: bool = False, rescue: bool = False,
+             probe: bool = False) -> None:
+        """A segment [seq, seq + length) went out (length counts a FIN); ``rescue`` for NextSeg's rule 4
+        and ``probe`` for a tail loss probe, neither of which moves HighRxt (RFC 6675 §4: HighRxt is
+        the recovery's; a probe outside one must not count twice in pipe)."""
         if length <= 0:
             return
         sb = self.scoreboard
@@ -116,9 +126,12 @@ class LossRecovery:
         start_offset = sb.offset(seq)
         sb.sent(end)
         self.rack.on_transmit(start_offset, start_offset + length, now, retransmission)
+        if self._prr_active():
+            self.prr_out += length
+            self.quota -= length
         if rescue:
             sb.rescue_retransmitted()
-        elif retransmission:
+        elif retransmission and not probe:
             sb.retransmitted(seq, length)
         if retransmission or rescue:
             self.stats["retransmitted_segments"] += 1
@@ -193,7 +206,31 @@ class LossRecovery:
                     started = True
                     if tlp_repaired and not lost_found:
                         self._end_recovery()  # RFC 8985 §7.4.2: the probe already repaired it
+        if self._prr_active():
+            self._prr_on_ack(acked + update.newly_sacked)
         return AckOutcome(acked, update.newly_sacked, retransmit_first, started, undone, reorder_timeout)
+
+    def _prr_active(self) -> bool:
+        return self.sack and self.scoreboard.in_recovery and self.cc.phase is CongestionPhase.FAST_RECOVERY
+
+    def _prr_on_ack(self, delivered: int) -> None:
+        """RFC 6937 §3: how much may be sent on this ACK (PRR while pipe > ssthresh, then the slow-start
+        reduction bound), kept in ``quota``."""
+        self.prr_delivered += delivered
+        pipe = self.scoreboard.pipe()
+        ssthresh = self.cc.ssthresh
+        if pipe > ssthresh:
+            sndcnt = -(-self.prr_delivered * ssthresh // max(self.recover_fs, 1)) - self.prr_out
+        else:
+            limit = max(self.prr_delivered - self.prr_out, delivered) + self.mss  # PRR-SSRB
+            sndcnt = min(ssthresh - pipe, limit)
+        self.quota = max(sndcnt, 0)
+
+    def send_budget(self) -> int:
+        """Bytes that may go now: PRR's quota during SACK-based recovery, else cwnd - pipe."""
+        if self._prr_active():
+            return self.quota
+        return self.cc.cwnd - self.scoreboard.pipe()
 
     def on_reorder_timeout(self, now: float, srtt: float | None = None) -> float | None:
         """RACK's reordering timer fired: mark what is now overdue; returns the next timeout, if any."""
@@ -205,6 +242,7 @@ class LossRecovery:
             if self.cc.phase in _OPEN and self.cc.on_loss_detected(sb.pipe(), sb.snd_una, sb.snd_nxt):
                 self.undo_retransmits = 0
                 self._start_recovery()
+                self._prr_on_ack(0)
         return timeout
 
     def on_retransmit_timeout(self, snd_nxt: int) -> None:
@@ -229,6 +267,9 @@ class LossRecovery:
                 sb.mark_retransmission_lost(start, end)
 
     def _start_recovery(self) -> None:
+        sb = self.scoreboard
+        self.recover_fs = max(0, seq_diff(sb.snd_nxt, sb.snd_una))
+        self.prr_delivered = self.prr_out = self.quota = 0
         self.scoreboard.enter_recovery()
         self._fast_retransmit = self.sack
         self.stats["recoveries"] += 1
@@ -250,7 +291,10 @@ class LossRecovery:
             segment = sb.next_seg(False)
             if segment is not None and segment.rule in (1, 3):
                 return segment
-        if self.cc.cwnd - sb.pipe() < self.mss:
+        if self._prr_active():
+            if self.quota <= 0:
+                return None
+        elif self.cc.cwnd - sb.pipe() < self.mss:
             return None
         return sb.next_seg(new_data_allowed)
 

@@ -285,10 +285,11 @@ class ReceivePath:
             # all of it below RCV.NXT: received before; the ACK below reports it as a D-SACK (RFC 2883 §4)
             start = self.rcv.buffer.next_offset + off - SEQ_MODULUS
             self.rcv.note_segment(start, start + len(seg.payload))
-        if rcv_wnd == 0 and off <= 1 and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
+        if rcv_wnd == 0 and off < HALF_SPACE and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
             # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
-            # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
+            # advance SND.NXT for it), or more (bytes a window rounded up by its scale let in, that
+            # the full buffer then refused), so its later ACKs arrive beyond RCV.NXT; ignoring them
             # deadlocks two connections whose both windows are full (echo of a bulk stream).
             self.counters.incr("tcp.zero_window_acks_taken")
             if self._process_ack(seg, now) and not self.dead:

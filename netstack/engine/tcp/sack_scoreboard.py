@@ -202,6 +202,7 @@ class SackScoreboard:
         """RFC 6675 §5.1 after a retransmission timeout: the scoreboard stays, every unSACKed byte
         sent so far is taken as lost and HighRxt restarts at HighACK, so only holes go again."""
         self._lost_below = self._nxt
+        self.in_recovery = True
         self.high_rxt = self._una
         self.recovery_point = self._nxt
         self.rescue_rxt = None

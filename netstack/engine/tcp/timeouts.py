@@ -107,7 +107,7 @@ class TimeoutPath:
             self.trace("tcp.tail_loss_probe", conn=self.name, seq=start, len=n)
         sent = self._retransmit_range(start, n, now, "tail loss probe")
         if sent:
-            rec.sent(start, sent, now, retransmission=True)
+            rec.sent(start, sent, now, retransmission=True, probe=True)
             rec.rack.probe_sent(rec.scoreboard.offset(snd.max), retransmission=True)
         self.retransmit_deadline = now + snd.rtt.rto
 

@@ -141,9 +141,9 @@ class TransmitPath:
         mss = snd.mss
         buf_seq = snd.buf_seq
         end_offset = len(sb)
-        # With SACK information, what is in the network is RFC 6675's pipe, not SND.NXT - SND.UNA:
+        # With SACK information the budget is cwnd - pipe (RFC 6675), or PRR's quota in recovery (RFC 6937):
         # holes being repaired go first (NextSeg), new data fills what cwnd - pipe leaves.
-        network_base = None
+        budget = None
         allowance = 0
         if rec is not None:
             if rec.sack:
@@ -151,7 +151,7 @@ class TransmitPath:
                 if sboard.in_recovery or sboard:
                     if rec.retransmission_due():
                         self._send_recovery(now)
-                    network_base = rec.pipe()
+                    budget = rec.send_budget()
             else:
                 allowance = rec.window_allowance()  # RFC 3042 limited transmit
         cwnd = snd.cc.cwnd + allowance
@@ -172,11 +172,11 @@ class TransmitPath:
                 offset = 0
             avail = end_offset - offset
             flight = (snd_nxt - snd.una) & SEQ_MASK
-            if network_base is None:
+            if budget is None:
                 wnd = snd.wnd if snd.wnd < cwnd else cwnd
                 usable = wnd - flight
             else:
-                usable = cwnd - network_base - ((snd_nxt - base_nxt) & SEQ_MASK)
+                usable = budget - ((snd_nxt - base_nxt) & SEQ_MASK)  # the budget left
                 if snd.wnd - flight < usable:
                     usable = snd.wnd - flight
             if avail > 0:
@@ -260,12 +260,14 @@ class TransmitPath:
         rule 2 (new data) is left to the segmentation loop of ``_output``."""
         snd = self.snd
         rec = snd.recovery
+        previous = None
         while True:
             offset = (snd.nxt - snd.buf_seq) & SEQ_MASK
             new_data = offset < len(snd.buffer) and ((snd.nxt - snd.una) & SEQ_MASK) < snd.wnd
             segment = rec.next_segment(new_data)
-            if segment is None or segment.rule == 2:
-                return
+            if segment is None or segment.rule == 2 or segment == previous:
+                return  # (the same segment twice: nothing moved, never loop)
+            previous = segment
             n = self._retransmit_range(segment.seq, segment.length, now,
                                        "rescue" if segment.rule == 4 else f"NextSeg rule {segment.rule}")
             if n <= 0:

@@ -76,14 +76,20 @@ def test_rack_marks_a_segment_lost_by_time_with_one_sack_above_it_rfc8985():
     timeout = rec.on_reorder_timeout(now=0.1 + outcome.reorder_timeout)
     assert timeout is None
     assert rec.in_recovery
-    assert drain(rec) == [0, 1]
+    assert rec.scoreboard.is_lost(seq(0)) and rec.scoreboard.is_lost(seq(1))
+    # PRR (RFC 6937) with nothing delivered yet: the slow-start reduction bound allows one segment
+    assert drain(rec) == [0]
+    ack_with(rec, 1, [(2, 3)], now=0.2, nxt_k=3, duplicate=False)
+    assert drain(rec) == [1]
 
 
 def test_dsack_of_every_retransmission_undoes_the_reduction_rfc2883_5():
     rec = sender()
     ack_with(rec, 0, [(1, 4)], now=0.05)
     assert rec.in_recovery and rec.cc.cwnd == 5 * MSS
-    assert drain(rec) == [0]
+    first = rec.next_segment(False)  # the fast retransmission (RFC 6675 §5 (4.3)), and nothing else sent
+    assert first.seq == seq(0)
+    rec.sent(first.seq, first.length, now=0.06, retransmission=True)
     # the original arrived after all: the ACK covers everything, the D-SACK reports segment 0 twice
     outcome = rec.on_ack(seq(10), [(seq(0), seq(1))], 0.1, seq(10))
     assert outcome.undone

@@ -42,7 +42,7 @@ def test_echo_of_a_bulk_stream_survives_both_windows_closing(monkeypatch):
     # Seed 2 reproduced the stall before byte counting (RFC 3465) and SACK changed the dynamics; which
     # seeds close both windows moves with every such change, so take the first of a few that does.
     taken = 0
-    for seed in (9, 19, 3, 11):
+    for seed in (6, 26, 36, 10):
         (title, status, result, _), taken = _echo_round_trip(seed, monkeypatch)
         assert status == "ok", result
         assert "8 MiB there and back, sha256 equal" in result
@@ -52,7 +52,7 @@ def test_echo_of_a_bulk_stream_survives_both_windows_closing(monkeypatch):
     assert taken > 0
 
 
-@pytest.mark.parametrize("seed", [4, 5])
+@pytest.mark.parametrize("seed", [4, 5, 6])
 def test_echo_of_a_bulk_stream_completes_for_other_seeds(seed, monkeypatch):
     (title, status, result, _), taken = _echo_round_trip(seed, monkeypatch)
     assert status == "ok", result
