@@ -44,7 +44,7 @@ class TcpReceiver:
         """Data [start, end) (stream offsets) arrived out of order or again: what the next ACK's SACK
         blocks report first (RFC 2018 §4, RFC 2883 §4)."""
         rb = self.buffer
-        self.sack.on_segment(start, end, rb.next_offset, rb.queue.ranges())
+        self.sack.on_segment(start, end, rb.next_offset, rb.queue.blocks())
 
     def sack_option(self, timestamps: bool) -> tuple:
         """The SACK blocks of the ACK about to go, as sequence numbers: while out-of-order data is held,
@@ -57,7 +57,7 @@ class TcpReceiver:
         nxt = self.nxt
         limit = 3 if timestamps else 4
         return tuple(((nxt + s - base) & SEQ_MASK, (nxt + e - base) & SEQ_MASK)
-                     for s, e in reporter.blocks(queue.ranges(), base, limit))
+                     for s, e in reporter.blocks(queue.blocks(), base, limit))
 
     @property
     def wnd(self) -> int:

@@ -93,3 +93,15 @@ def test_blocks_are_held_ranges_the_first_holds_the_latest_segment(segments, lim
         assert len(sack) == min(len(held), limit - (duplicate is not None))
         if start > before and held:
             assert sack and sack[0][0] <= start < sack[0][1], "the triggering segment's block first"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 5)), max_size=40), st.integers(0, 30))
+def test_the_queues_blocks_are_its_ranges_coalesced(arrivals, advance_to):
+    queue = ReassemblyQueue(limit=100_000)
+    base = 0
+    for first, count in arrivals:
+        queue.insert(first * 10, bytes(count * 10), base)
+        assert queue.blocks() == coalesce(queue.ranges())
+    _, base = queue.pop_ready(advance_to * 10)
+    assert queue.blocks() == coalesce(queue.ranges())
