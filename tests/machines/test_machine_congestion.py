@@ -238,7 +238,8 @@ class NewRenoRandomTraffic(RuleBasedStateMachine):
         before = self.cc.phase
         retransmit = self.cc.on_duplicate_ack(self.flight(), snd_una=self.snd_una, snd_nxt=self.snd_nxt)
         if retransmit:
-            assert before in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
+            assert before in (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START,
+                              CongestionPhase.CONGESTION_AVOIDANCE)
             assert self.cc.phase is CongestionPhase.FAST_RECOVERY
             self.lost = True
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, precondition, rule
 
 from netstack.machines.congestion import CongestionPhase, congestion_control
 from netstack.machines.cubic import BETA_CUBIC, CUBIC_C, Cubic
 from netstack.machines.hystart import CSS_ROUNDS, N_RTT_SAMPLE, HystartPlusPlus
 from netstack.machines.reno import NewReno
+from tests.machines import test_machine_congestion
 
 P = CongestionPhase
 MSS = 1000
@@ -183,37 +184,25 @@ def test_newreno_leaves_slow_start_only_by_loss_or_ssthresh():
     assert cc.phase is P.SLOW_START
 
 
-class AnyAlgorithmRandomTraffic(RuleBasedStateMachine):
-    """Every registered algorithm; ACKs with time and RTT, duplicate ACKs, SACK losses, timeouts, undo."""
+class AnyAlgorithmRandomTraffic(test_machine_congestion.NewRenoRandomTraffic):
+    """NewReno's random traffic (send, ACKs, duplicate ACKs, timeouts, its invariants) on every registered
+    algorithm, with time and RTT samples on the ACKs, losses found by SACK/RACK, and undo."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 0.0
 
     @initialize(name=st.sampled_from(["newreno", "cubic"]))
-    def start(self, name):
+    def choose(self, name):
         self.cc = congestion_control(name)(MSS)
-        self.snd_una = 0xFFFF_F000
-        self.snd_nxt = self.snd_una
-        self.now = 0.0
-        self.lost = False
-
-    def flight(self):
-        return (self.snd_nxt - self.snd_una) & 0xFFFFFFFF
-
-    @rule(segments=st.integers(1, 30))
-    def send(self, segments):
-        self.snd_nxt = (self.snd_nxt + segments * MSS) & 0xFFFFFFFF
 
     @precondition(lambda self: self.flight() > 0)
     @rule(data=st.data(), rtt=st.floats(0.001, 0.5), gap=st.floats(0, 0.2))
-    def new_ack(self, data, rtt, gap):
+    def timed_ack(self, data, rtt, gap):
         acked = data.draw(st.integers(1, self.flight()))
         self.now += gap
         self.snd_una = (self.snd_una + acked) & 0xFFFFFFFF
         self.cc.on_ack(acked, self.flight(), snd_una=self.snd_una, now=self.now, rtt=rtt, snd_nxt=self.snd_nxt)
-
-    @precondition(lambda self: self.flight() > 0)
-    @rule()
-    def duplicate_ack(self):
-        if self.cc.on_duplicate_ack(self.flight(), snd_una=self.snd_una, snd_nxt=self.snd_nxt):
-            self.lost = True
 
     @precondition(lambda self: self.flight() > 0)
     @rule()
@@ -224,23 +213,8 @@ class AnyAlgorithmRandomTraffic(RuleBasedStateMachine):
             self.lost = True
 
     @rule()
-    def retransmit_timeout(self):
-        self.cc.on_retransmit_timeout(self.flight(), snd_nxt=self.snd_nxt)
-        assert self.cc.phase is CongestionPhase.LOSS and self.cc.cwnd == MSS
-        self.lost = True
-
-    @rule()
     def spurious(self):
         self.cc.on_spurious_loss()
-
-    @invariant()
-    def cwnd_never_below_one_mss(self):
-        assert self.cc.cwnd >= MSS
-
-    @invariant()
-    def ssthresh_at_least_two_mss_after_loss(self):
-        if self.lost:
-            assert self.cc.ssthresh >= 2 * MSS
 
 
 TestAnyAlgorithmRandomTraffic = AnyAlgorithmRandomTraffic.TestCase

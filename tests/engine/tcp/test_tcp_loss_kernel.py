@@ -6,12 +6,9 @@ blocks leave, not what they cover; ``ss -ti`` in the namespace shows the kernel'
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -19,7 +16,7 @@ import pytest
 from netstack.apps.tcp_services import tcp_layer_of
 
 from tests.support.external_tools import require_tool
-from tests.support.kernel_peers import STACK_IP, stack_in_namespace
+from tests.support.kernel_peers import STACK_IP, stack_in_namespace, through_echo
 
 pytestmark = pytest.mark.netns
 
@@ -41,40 +38,25 @@ def test_20_mb_each_way_at_2_percent_loss_sack_and_cubic_against_the_kernel(tmp_
     capture = tmp_path / "loss.pcap"
     with stack_in_namespace("nstloss0", services=["echo"], capture=capture,
                             impair="loss=2%,seed=7") as (ns, running, tshark):
-        block = os.urandom(1 << 20)
-        sent_hash, got_hash = hashlib.sha256(), hashlib.sha256()
-        received = {"n": 0}
         sock = ns.socket()
         sock.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"cubic")
         assert sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16).rstrip(b"\0") == b"cubic"
         sock.settimeout(60)
         sock.connect((STACK_IP, 7))
+        seen = {}
 
-        def reader():
-            while True:
-                data = sock.recv(1 << 20)
-                if not data:
-                    return
-                got_hash.update(data)
-                received["n"] += len(data)
+        def look():
+            # the kernel's own view of the connection while it is alive (its retransmissions), and ours
+            seen["ss"] = ns.run(["ss", "-tin", "dst", STACK_IP], capture_output=True, text=True, timeout=30).stdout
+            layer = running.call(tcp_layer_of, running.stack)
+            seen["rows"] = running.call(layer.connection_table)
 
-        thread = threading.Thread(target=reader)
-        thread.start()
-        started = time.monotonic()
-        for _ in range(MB20 // len(block)):
-            sock.sendall(block)
-            sent_hash.update(block)
-        # the kernel's own view of the connection while it is alive: its retransmissions
-        ss = ns.run(["ss", "-tin", "dst", STACK_IP], capture_output=True, text=True, timeout=30).stdout
-        layer = running.call(tcp_layer_of, running.stack)
-        rows = running.call(layer.connection_table)
-        sock.shutdown(socket.SHUT_WR)
-        thread.join(180)
-        elapsed = time.monotonic() - started
+        received, equal, elapsed = through_echo(sock, MB20, look)
         sock.close()
         print(f"\n20 MB each way through echo at 2 % loss: {MB20 / elapsed / 1e6:.2f} MB/s each way")
-        assert received["n"] == MB20
-        assert got_hash.digest() == sent_hash.digest()
+        assert received == MB20
+        assert equal
+        ss, rows = seen["ss"], seen["rows"]
         retrans = re.search(r"retrans:\d+/(\d+)", ss)
         assert retrans and int(retrans.group(1)) > 0, ss
         assert "cubic" in ss
