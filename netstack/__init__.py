@@ -13,7 +13,9 @@ Layers (see docs/architecture.md):
 - ``netstack.commands`` / ``netstack.cli``  the ``netstack`` command
 
 ``netstack.sim``, ``netstack.aio`` and ``netstack.link`` are the public names of ``netstack.drivers.sim``,
-``netstack.sockets.aio`` and ``netstack.drivers.link`` (send, sniff, sr1 on a real interface).
+``netstack.sockets.aio`` and ``netstack.drivers.link`` (send, sniff, sr1 on a real interface);
+``netstack.enable_trace(stream, format="text"|"json")`` prints the trace of every stack of the process
+(``netstack.presentation.trace_view``).
 
 The engine names are imported lazily so that ``import netstack.formats`` stays cheap for people who
 only craft and decode packets.
@@ -29,6 +31,8 @@ _LAZY = {
     "run_tap": ("netstack.drivers.tap", "run_tap"),
     "sim": ("netstack.drivers.sim", None),
     "link": ("netstack.drivers.link", None),
+    "enable_trace": ("netstack.presentation.trace_view", "enable_trace"),
+    "disable_trace": ("netstack.presentation.trace_view", "disable_trace"),
 }
 
 

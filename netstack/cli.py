@@ -13,7 +13,7 @@ import importlib
 import sys
 
 # Order is the order of `netstack --help`.
-COMMANDS = ("demo", "up", "ping", "get", "decode", "sniff", "explain", "diagram", "stats")
+COMMANDS = ("demo", "up", "ping", "get", "decode", "sniff", "explain", "diagram", "stats", "ss", "plot")
 
 
 def _load(name: str):

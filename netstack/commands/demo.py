@@ -48,6 +48,7 @@ from netstack.commands.demo_steps import (
     print_table,
     run_steps,
 )
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
 
 HELP = "a tour of the stack against the Linux kernel in a private namespace (--sim: simulated network)"
 
@@ -63,6 +64,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pcap", metavar="FILE",
                         help="record the session (frames in and out; with --formats: the tour's pcap)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the simulated network (--sim)")
+    add_trace_arguments(parser)
 
 
 # ----------------------------------------------------------------------------- TAP steps
@@ -309,6 +311,7 @@ TAP_STEPS = [
 def run(args) -> int:
     if args.formats:
         return _run_formats_tour(args.pcap)
+    start_trace(args)
     if args.sim:
         return run_sim(args)
     if os.geteuid() != 0:

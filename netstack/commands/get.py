@@ -19,6 +19,7 @@ import ipaddress
 import sys
 import time
 
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
 from netstack.engine.config import ConfigError
 
 _DOCUMENTATION_NETWORKS = tuple(
@@ -38,7 +39,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tap", metavar="NAME", default=None, help="TAP name (default nstget0)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--trace", action="store_true", help="print the stack's trace events on stderr")
+    add_trace_arguments(parser)
 
 
 def _addresses(args, host: str) -> tuple[str, str]:
@@ -88,10 +89,7 @@ def run(args) -> int:
     except ValueError as error:
         raise ConfigError("URL", str(error)) from None
     ip, host_ip = _addresses(args, host)
-    if args.trace:
-        from netstack.engine.observability import enable_trace
-
-        enable_trace(sys.stderr)
+    start_trace(args)
     namespace = None
     netns = args.netns
     if netns is None and args.tap is None:

@@ -21,6 +21,7 @@ import math
 import os
 import time
 
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
 from netstack.engine.config import ConfigError
 
 # What ping(8) prints for the ICMP errors behind these errnos.
@@ -49,7 +50,7 @@ def add_arguments(parser) -> None:
     where.add_argument("--tap", metavar="NAME", help="create TAP NAME in the current namespace instead")
     where.add_argument("--sim", action="store_true", help="ping a simulated netstack host instead")
     parser.add_argument("--loss", type=float, default=0.0, help="with --sim: loss probability per frame")
-    parser.add_argument("--trace", action="store_true", help="print the stack's trace events on stderr")
+    add_trace_arguments(parser)
 
 
 def _validate(args) -> None:
@@ -105,12 +106,7 @@ class PingReport:
 
 def run(args) -> int:
     _validate(args)
-    if args.trace:
-        import sys
-
-        from netstack.engine.observability import enable_trace
-
-        enable_trace(sys.stderr)
+    start_trace(args)
     if args.sim:
         return _run_sim(args)
     import subprocess

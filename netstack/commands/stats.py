@@ -34,9 +34,9 @@ def _table(counters: dict, drops_only: bool) -> str:
     return "\n".join(f"  {name:<{width}}  {value}" for name, value in items)
 
 
-def run(args) -> int:
-    if args.sim:
-        return _run_sim(args)
+def read_snapshot(args, command: str = "stats") -> dict | None:
+    """The snapshot a running `netstack up` publishes (``--tap``/``--file``/the first of this
+    namespace), or None after printing why there is none."""
     from netstack.commands.up import STATS_DIRECTORY, namespace_suffix, stats_path
 
     if args.file:
@@ -50,21 +50,30 @@ def run(args) -> int:
         found = sorted(path for path in glob.glob(os.path.join(STATS_DIRECTORY, f"*{suffix}.json"))
                        if ("@" in os.path.basename(path)) == bool(suffix))
         if not found:
-            print(f"netstack stats: no running stack publishes stats in {STATS_DIRECTORY} "
+            print(f"netstack {command}: no running stack publishes stats in {STATS_DIRECTORY} "
                   "(start one with `netstack up`, or try `netstack stats --sim`)", file=sys.stderr)
-            return 1
+            return None
         path = found[0]
     try:
         with open(path) as file:
             snapshot = json.load(file)
     except FileNotFoundError:
-        print(f"netstack stats: {path} does not exist: is `netstack up` running with that TAP?", file=sys.stderr)
-        return 1
+        print(f"netstack {command}: {path} does not exist: is `netstack up` running with that TAP?", file=sys.stderr)
+        return None
     except (OSError, ValueError) as error:
-        print(f"netstack stats: cannot read {path}: {error}", file=sys.stderr)
-        return 1
+        print(f"netstack {command}: cannot read {path}: {error}", file=sys.stderr)
+        return None
     if not isinstance(snapshot, dict) or not isinstance(snapshot.get("counters", {}), dict):
-        print(f"netstack stats: {path} is not a stats file written by `netstack up`", file=sys.stderr)
+        print(f"netstack {command}: {path} is not a stats file written by `netstack up`", file=sys.stderr)
+        return None
+    return snapshot
+
+
+def run(args) -> int:
+    if args.sim:
+        return _run_sim(args)
+    snapshot = read_snapshot(args)
+    if snapshot is None:
         return 1
     if args.json:
         print(json.dumps(snapshot, indent=1, sort_keys=True))

@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 
+from netstack.commands.trace_flags import add_trace_arguments, start_trace
+from netstack.presentation.connection_table import connection_rows
+
 STATS_DIRECTORY = "/run/netstack"
 NAMED_NAMESPACES = "/var/run/netns"  # where `ip netns add` binds the namespaces it names
 
@@ -28,9 +31,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--impair", default=None, metavar="SPEC",
                         help="impair both directions, like netem: loss=2%%,delay=10ms,jitter=1ms,dup=0.5%%,"
                              "reorder=1%%,corrupt=0.1%%,rate=50mbit,queue=1000,seed=7 (counters impair.*)")
-    parser.add_argument("--trace", action="store_true", help="print trace events decoded on stderr")
+    add_trace_arguments(parser)
     parser.add_argument("--stats-file", default=None, metavar="FILE",
-                        help=f"where the counters are published every second for `netstack stats` "
+                        help=f"where the counters and connections are published every second for "
+                             f"`netstack stats` and `netstack ss` "
                              f"(default {STATS_DIRECTORY}/NAME.json; NAME@NS.json "
                              f"inside the network namespace NS)")
 
@@ -75,13 +79,11 @@ def run(args) -> int:
 def _run(args) -> int:
     import netstack
     from netstack.engine.config import ip_to_text, mac_to_text
-    from netstack.engine.observability import enable_trace
     from netstack.apps.services import parse_services, start_services
 
     names = parse_services(args.services)
     stats_file = args.stats_file or stats_path(args.tap)
-    if args.trace:
-        enable_trace(sys.stderr)
+    start_trace(args)
     stop = threading.Event()
 
     def request_stop(signum, frame):
@@ -97,18 +99,38 @@ def _run(args) -> int:
             running.call(lambda: None)
             stack = running.stack
             print(f"ready {args.tap} {ip_to_text(stack.address)} {mac_to_text(stack.mac)}", flush=True)
+            conflicts_seen = 0
             try:
                 while not stop.wait(1.0):
                     if not running.alive:
                         print("netstack up: the stack loop stopped", file=sys.stderr)
                         return 1
                     publish_stats(stats_file, running, args)
+                    conflicts_seen = warn_conflicts(running, conflicts_seen)
             finally:
                 _remove(stats_file)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def warn_conflicts(running, seen: int) -> int:
+    """One warning line on stderr per address conflict (RFC 5227) since the last call; returns the
+    number seen so far."""
+    from netstack.engine.config import ip_to_text
+
+    def read():
+        conflicts = running.stack.arp.conflicts
+        return conflicts.count, list(conflicts.events), conflicts.standing
+
+    count, events, standing = running.call(read)
+    new = min(count - seen, len(events))
+    address = ip_to_text(running.stack.address)
+    for when, mac, action in events[len(events) - new:] if new > 0 else ():
+        print(f"netstack up: warning: address conflict: {address} is also claimed by {mac} "
+              f"({action}; the address is now {standing})", file=sys.stderr, flush=True)
+    return count
 
 
 def namespace_suffix() -> str:
@@ -137,12 +159,14 @@ def stats_path(tap: str) -> str:
 
 
 def publish_stats(path: str | None, running, args) -> None:
-    """Write the counters atomically (temp file + rename) for `netstack stats` to read."""
+    """Write the counters and the connection table atomically (temp file + rename) for `netstack stats`
+    and `netstack ss` to read."""
     if path is None:
         return
     snapshot = {
         "tap": args.tap, "ip": args.ip, "pid": os.getpid(), "time": time.time(),
         "counters": running.call(running.stack.counters.snapshot),
+        "connections": running.call(connection_rows, running.stack),  # for `netstack ss`
     }
     try:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -205,6 +205,7 @@ class Network:
         elif config.seed is None:
             config = dataclasses.replace(config, seed=self.host_seed(len(self.hosts)))
         host = SimHost(self, Stack(config), name or f"host{len(self.hosts)}")
+        host.stack.trace.clock = host.clock  # events from application calls carry the virtual time too
         self.hosts.append(host)
         return host
 

@@ -130,6 +130,7 @@ class RunningStack:
         self._thread = threading.Thread(target=self._loop, name=f"netstack-{tap}", daemon=True)
         self._started = threading.Event()
         self._error: BaseException | None = None
+        stack.trace.clock = time.monotonic  # events from application calls carry the loop's time too
 
     def __getattr__(self, name):
         # Only for names RunningStack does not define: read-only conveniences (counters, config, mac...).

@@ -18,7 +18,8 @@ address (accept updates, e.g. a gratuitous ARP after a NIC change); if we are th
 sender when absent ("merge"), and answer a request with a reply. Packets that are not Ethernet/IPv4
 (htype 1, ptype 0x0800, hlen 6, plen 4) or whose sender is broadcast/multicast/zero are dropped and
 counted. A gratuitous ARP (RFC 5227 §2.3, sender == target == our address) is sent when the interface
-comes up.
+comes up; probing before use and conflicts over our address (RFC 5227 §2.1, §2.4) are handled by
+``address_conflict.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import collections
 import errno
 
+from netstack.engine.address_conflict import AddressConflicts
 from netstack.engine.config import ip_to_text, mac_to_text
 from netstack.errors import FormatError
 from netstack.formats.arp import (
@@ -191,6 +193,7 @@ class ArpLayer:
         self._header_cache: dict[bytes, bytes] = {}  # ip -> Ethernet header while the MAC is usable
         # From the stack's secrets: seeded (the simulator), simulated runs repeat exactly.
         self.random = stack.secrets.random("arp.reachable_time")
+        self.conflicts = AddressConflicts(stack, self)  # RFC 5227 probe, announce, defend
 
     # ----------------------------------------------------------------- the machine
     def fire(self, neighbour: ArpNeighbour, event: str, argument=None) -> None:
@@ -210,7 +213,7 @@ class ArpLayer:
         else:
             self._header_cache.pop(neighbour.ip, None)
         stack.counters.incr(f"arp.state.{new.value.lower()}")
-        stack.trace.event("arp.state", ip=ip_to_text(neighbour.ip), old=old.value, new=new.value)
+        stack.trace.event("arp.state", ip=ip_to_text(neighbour.ip), old=old.value, new=new.value, event=str(event))
         if new is NeighbourState.REACHABLE or (old is NeighbourState.INCOMPLETE and new is NeighbourState.STALE):
             stack.counters.incr("arp.resolved")
             stack.trace.event("arp.resolved", ip=ip_to_text(neighbour.ip), mac=mac_to_text(neighbour.mac))
@@ -300,11 +303,9 @@ class ArpLayer:
             return
         counters.incr("arp.received")
         our_address = stack.address
-        if spa == our_address:
-            # Someone else claims our address (RFC 5227 §2.4 conflict); we keep it and count it.
-            counters.incr("arp.address_conflict")
-            stack.trace.event("arp.conflict", ip=ip_to_text(spa), mac=mac_to_text(sha))
-            return
+        conflicts = self.conflicts
+        if (spa == our_address or conflicts.standing != "usable") and conflicts.check(op, sha, spa, tpa, now):
+            return  # someone else claims our address (RFC 5227 §2.4): address_conflict.py decided
         usable_sender = spa != ANY_ADDRESS and self._on_link(spa)
         neighbour = self.table.get(spa) if usable_sender else None
         if neighbour is not None:
@@ -321,7 +322,7 @@ class ArpLayer:
             neighbour = self._new_entry(spa, now)
             if neighbour is not None:
                 self.fire(neighbour, UNSOLICITED_UPDATE, sha)
-        if op == ARP_REQUEST:
+        if op == ARP_REQUEST and conflicts.standing == "usable":  # a tentative or lost address is not ours
             self._send(ARP_REPLY, sha, sha, spa)
             counters.incr("arp.reply_sent")
             stack.trace.event("arp.reply_sent", to=ip_to_text(spa), mac=mac_to_text(sha))
@@ -421,11 +422,18 @@ class ArpLayer:
         self.stack.counters.incr("arp.request_sent")
         self.stack.trace.event("arp.request_sent", target=ip_to_text(neighbour.ip), attempt=attempt)
 
-    def _send(self, op: int, ethernet_destination: bytes, target_mac: bytes, target_ip: bytes) -> None:
+    def _send(self, op: int, ethernet_destination: bytes, target_mac: bytes, target_ip: bytes,
+              sender_ip: bytes | None = None) -> None:
         stack = self.stack
+        sender_ip = stack.address if sender_ip is None else sender_ip
         frame = encode_ethernet(ethernet_destination, stack.mac, ETHERTYPE_ARP,
-                                encode_arp(op, stack.mac, stack.address, target_ip, target_mac))
+                                encode_arp(op, stack.mac, sender_ip, target_ip, target_mac))
         stack.emit(frame + bytes(60 - len(frame)))  # pad to the Ethernet minimum (RFC 894)
+
+    def send_probe(self) -> None:
+        """ARP probe (RFC 5227 §2.1.1): sender address 0.0.0.0, target the address we want."""
+        self._send(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, self.stack.address, ANY_ADDRESS)
+        self.stack.counters.incr("arp.probe_sent")
 
     def announce(self) -> None:
         """Gratuitous ARP request: sender and target are our address (RFC 5227 §2.3)."""

@@ -84,6 +84,8 @@ class StackConfig:
     arp_queue_limit: int = 101  # packets held per unresolved neighbour (Linux unres_qlen default)
     arp_table_limit: int = 1024  # neighbour entries; beyond it the oldest unused one is evicted
     gratuitous_arp: bool = True  # announce our address when the interface comes up (RFC 5227 §2.3)
+    arp_probe: bool = False  # RFC 5227 §2.1: probe the address (about 4-7 s) before using it
+    arp_conflict_policy: str = "defend"  # RFC 5227 §2.4: "defend" (once per 10 s), "retreat" or "keep"
 
     # IPv4 reassembly (RFC 791, RFC 815, RFC 1122 §3.3.2).
     reassembly_timeout: float = 30.0  # seconds, RFC 1122 §3.3.2 recommends 60-120; Linux uses 30
@@ -147,6 +149,10 @@ class StackConfig:
         _integer(self, "udp_queue_limit", 1, 10_000_000)
         if not isinstance(self.gratuitous_arp, bool):
             raise ConfigError("gratuitous_arp", f"must be True or False, got {self.gratuitous_arp!r}")
+        if not isinstance(self.arp_probe, bool):
+            raise ConfigError("arp_probe", f"must be True or False, got {self.arp_probe!r}")
+        if self.arp_conflict_policy not in ("defend", "retreat", "keep"):
+            raise ConfigError("arp_conflict_policy", f"must be 'defend', 'retreat' or 'keep', got {self.arp_conflict_policy!r}")
         if not isinstance(self.udp_checksum, bool):
             raise ConfigError("udp_checksum", f"must be True or False, got {self.udp_checksum!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):

@@ -55,6 +55,7 @@ class Ipv4Layer:
         self._identification = 0
         self.reassembly = ReassemblyQueue(stack)
         self.current_header = b""  # IP header of the datagram being delivered
+        self.address_usable = True  # False while RFC 5227 probing, or after retreating from a conflict
 
     def on_link(self, ip: bytes) -> bool:
         return (int.from_bytes(ip, "big") & self.netmask_int) == self.network_int
@@ -140,6 +141,8 @@ class Ipv4Layer:
 
     def send(self, dst: bytes, protocol: int, payload: bytes, *, df: bool = True,
              ttl: int | None = None, src: bytes | None = None) -> None:
+        if not self.address_usable:  # RFC 5227: tentative, or given up to another host
+            raise OSError(errno.EADDRNOTAVAIL, f"{ip_to_text(self.address)} is not usable (address conflict, RFC 5227)")
         stack = self.stack
         now = stack.now
         # next_hop, with the on-link test inlined (this runs for every segment sent)

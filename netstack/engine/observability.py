@@ -9,14 +9,15 @@ the drop reasons. Counting is one dict update: cheap enough for the hot path.
 **Trace events.** ``Trace.event(name, **fields)`` emits a ``logging`` record on the logger
 ``netstack.trace`` at DEBUG level with ``record.event`` (the stable name, e.g. ``arp.resolved``) and
 ``record.fields`` (a dict of plain values: addresses as text, numbers, states as their names), and
-``record.host`` (the stack's address) and ``record.stack_time`` (the engine's ``now``).
+``record.host`` (the stack's address) and ``record.stack_time`` (the engine's ``now``, or the driver's
+clock when one is attached: ``trace.clock``).
 Nothing is formatted unless a handler wants it: the check is one attribute read while tracing is off.
 ``TraceFormatter`` renders ``12.000123 192.0.2.2 arp.resolved ip=192.0.2.1 mac=02:00:...`` for
 ``--trace``.
 
 Stable event names (fields in parentheses):
   ``stack.up`` (ip, mac, mtu)
-  ``arp.request_sent`` (target, attempt), ``arp.resolved`` (ip, mac), ``arp.state`` (ip, old, new),
+  ``arp.request_sent`` (target, attempt), ``arp.resolved`` (ip, mac), ``arp.state`` (ip, old, new, event),
   ``arp.failed`` (ip, dropped), ``arp.reply_sent`` (to, mac)
   ``ipv4.drop`` (reason, src, dst), ``ipv4.fragmented`` (dst, fragments, mtu)
   ``reassembly.done`` (src, dst, id, size), ``reassembly.timeout`` (src, dst, id, held),
@@ -62,6 +63,10 @@ class Trace:
         self.logger = logger or logging.getLogger(TRACE_LOGGER)
         self.host = host  # which stack speaks (its IPv4 address): several share one logger in a sim
         self.now = 0.0  # the engine's current time, set by Stack.receive/tick (never read from a clock)
+        # The driver's clock (virtual in the sim, monotonic on a TAP), injected by the driver. Without it an
+        # event emitted by an application call (connect, send, close between two frames) carries the time
+        # of the host's last frame or tick: a 0.003 line printed after 0.004 and 0.005 in a sim.
+        self.clock = None
 
     @property
     def enabled(self) -> bool:
@@ -73,7 +78,8 @@ class Trace:
             return
         logger.debug(
             "%s %s", name, _format_fields(fields),
-            extra={"event": name, "fields": fields, "stack_time": self.now, "host": self.host},
+            extra={"event": name, "fields": fields, "host": self.host,
+                   "stack_time": self.now if self.clock is None else self.clock()},
         )
 
 

@@ -144,8 +144,7 @@ class Stack:
             self.started = True
             self.trace.event("stack.up", ip=ip_to_text(self.address), mac=mac_to_text(self.mac),
                              mtu=self.config.mtu)
-            if self.config.gratuitous_arp:
-                self.arp.announce()
+            self.arp.conflicts.start(now)  # RFC 5227: probe first (arp_probe) or announce
         return self.poll_output()
 
     def receive(self, frame: bytes, now: float) -> list[bytes]:

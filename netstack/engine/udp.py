@@ -16,6 +16,7 @@ The endpoint API (the socket layer wraps it)::
     endpoint.sendto(b"data", ("192.0.2.1", 5000), now)    # fragmented if larger than the MTU
     data, (host, port) = endpoint.recvfrom()              # None when the queue is empty
     endpoint.on_datagram = callback                       # or called for each (data, (host, port), now)
+    endpoint.broadcast = True                             # SO_BROADCAST: else a broadcast raises EACCES
     endpoint.error                                        # pending errno (ECONNREFUSED, ...), SO_ERROR-like
     endpoint.close()
 
@@ -41,6 +42,7 @@ _PORTS = UDP_LAYOUT.reader("src_port", "dst_port")
 EPHEMERAL_LOW = 49152  # RFC 6335 §6 dynamic ports
 EPHEMERAL_HIGH = 65535
 ANY = b"\x00\x00\x00\x00"
+LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 
 
 class UdpEndpoint:
@@ -56,13 +58,23 @@ class UdpEndpoint:
         self.error: int | None = None
         self.remote: tuple[bytes, int] | None = None
         self.closed = False
+        self.broadcast = False  # SO_BROADCAST: may send to a broadcast address (Linux: EACCES otherwise)
 
     @property
     def local(self) -> tuple[str, int]:
         return ip_to_text(self.address), self.port
 
     def connect(self, remote: tuple[str | bytes, int]) -> None:
-        self.remote = (ip_to_bytes(remote[0], "remote"), _port(remote[1]))
+        host = ip_to_bytes(remote[0], "remote")
+        self._check_broadcast(host)
+        self.remote = (host, _port(remote[1]))
+
+    def _check_broadcast(self, host: bytes) -> None:
+        """A broadcast destination needs SO_BROADCAST, so a program cannot flood a link by mistake
+        (RFC 1122 §3.3.6 leaves the rule to the host; Linux answers EACCES, as we do)."""
+        if not self.broadcast and self.layer.is_broadcast(host):
+            self.layer.stack.counters.incr("udp.drop.broadcast_not_allowed")
+            raise OSError(errno.EACCES, f"sending to the broadcast address {ip_to_text(host)} needs SO_BROADCAST")
 
     def sendto(self, data: bytes, remote: tuple[str | bytes, int] | None, now: float) -> int:
         if self.closed:
@@ -75,6 +87,8 @@ class UdpEndpoint:
             host, port = ip_to_bytes(remote[0], "remote"), _port(remote[1])
         if port == 0:
             raise OSError(errno.EINVAL, "cannot send to port 0")
+        if remote is not None:
+            self._check_broadcast(host)
         self.layer.send(self.port, host, port, bytes(data), now)
         return len(data)
 
@@ -129,6 +143,10 @@ class UdpLayer:
         endpoint = UdpEndpoint(self, local, port)
         self.endpoints[port] = endpoint
         return endpoint
+
+    def is_broadcast(self, address: bytes) -> bool:
+        """The limited broadcast 255.255.255.255 or our subnet's directed broadcast."""
+        return address == LIMITED_BROADCAST or address == self.stack.ipv4.broadcast
 
     def _ephemeral(self) -> int:
         span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1

@@ -372,8 +372,11 @@ def explained_schemas() -> dict[str, Explained]:
             module = sys.modules.get(getattr(entry.schema, "__module__", ""), None)
             title = getattr(entry.schema, "title", None) or _first_paragraph(getattr(entry.schema, "docs", "")) or entry.name
             number = f"0x{entry.number:04x}" if what == "EtherType" else str(entry.number)
+            # A Layer's module documents it; a plain Struct's class module (construct, netstack.formats.fields)
+            # does not, so only the schema's own docs are shown for it.
+            about = getattr(entry.schema, "docs", "") or (getattr(module, "__doc__", "") if schema is not entry.schema else "")
             catalogue[entry.name] = Explained(entry.name, f"{title} ({what} {number}, registered)",
-                                              _first_paragraph(getattr(module, "__doc__", "")), (("", schema),))
+                                              _first_paragraph(about), (("", schema),))
     return catalogue
 
 

@@ -6,7 +6,8 @@ Datagrams are queued by the socket (``UdpEndpoint.on_datagram``), bounded by ``S
 ``connect``. ICMP errors (port unreachable -> ECONNREFUSED, ...) are reported, once, only on a
 *connected* socket, by its next ``send``/``recv`` or ``SO_ERROR`` — as Linux does (``inet->recverr``
 off). A datagram larger than 65507 bytes raises EMSGSIZE; a ``recv`` smaller than the datagram
-returns its beginning and drops the rest.
+returns its beginning and drops the rest. Sending to (or connecting to) a broadcast address needs
+``SO_BROADCAST``, else ``EACCES`` (as Linux).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class DatagramSocket(NetstackSocket):
         self._queued_bytes = 0
         self._receive_buffer = DEFAULT_RECEIVE_BUFFER
         self._reuse_address = False
+        self._broadcast = False  # SO_BROADCAST
         self._error: int | None = None
 
     # ------------------------------------------------------------------ stack thread
@@ -53,6 +55,7 @@ class DatagramSocket(NetstackSocket):
         endpoint = stack.udp_bind(port, None if ip == ANY else ip)
         endpoint.on_datagram = self._datagram_arrived
         endpoint.on_error = self._error_arrived
+        endpoint.broadcast = self._broadcast
         self._endpoint = endpoint
 
     def _datagram_arrived(self, data: bytes, remote, now: float) -> None:
@@ -190,6 +193,10 @@ class DatagramSocket(NetstackSocket):
             self._receive_buffer = opt.buffer_size(number)
         elif level == opt.SOL_SOCKET and name == opt.SO_REUSEADDR:
             self._reuse_address = bool(number)
+        elif level == opt.SOL_SOCKET and name == opt.SO_BROADCAST:
+            self._broadcast = bool(number)
+            if self._endpoint is not None:
+                self._endpoint.broadcast = self._broadcast
         else:
             raise opt.unsupported(level, name)
 
@@ -202,6 +209,8 @@ class DatagramSocket(NetstackSocket):
                 return opt.encode_reply(self._receive_buffer, buflen)
             if name == opt.SO_REUSEADDR:
                 return opt.encode_reply(int(self._reuse_address), buflen)
+            if name == opt.SO_BROADCAST:
+                return opt.encode_reply(int(self._broadcast), buflen)
             if name == opt.SO_TYPE:
                 return opt.encode_reply(int(self.type), buflen)
         raise opt.unsupported(level, name)

@@ -29,9 +29,6 @@ import weakref
 from netstack.engine.tcp.layer import TcpLayer
 from netstack.formats.fast import IP_PROTOCOL_TCP
 
-EPHEMERAL_LOW = 49152  # RFC 6335 §6, as the TCP layer's own active opens
-EPHEMERAL_HIGH = 65535
-
 _HOSTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -155,9 +152,12 @@ class SocketHost:
         return any(conn.local_port == port and not conn.dead for conn in layer.connections.values())
 
     def ephemeral_port(self, reuse: bool) -> int:
-        span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1
+        """bind() to port 0: the next free port of the TCP layer's range (``TcpConfig.ephemeral_ports``;
+        connect() without bind() lets the layer choose per RFC 6056 instead)."""
+        first, last = self.tcp.config.ephemeral_ports
+        span = last - first + 1
         for i in range(span):
-            port = EPHEMERAL_LOW + (self._next_port + i) % span
+            port = first + (self._next_port + i) % span
             if not self.port_in_use(port, None, False):
                 self._next_port = (self._next_port + i + 1) % span
                 return port

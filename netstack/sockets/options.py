@@ -10,12 +10,15 @@ SO_RCVBUF                 TCP UDP  TCP: the receive buffer, so the advertised wi
                                    UDP: bytes of datagrams queued before new ones are dropped.
 SO_SNDBUF                 TCP      the send buffer (bytes written and not yet acknowledged)
 SO_REUSEADDR              TCP UDP  TCP: bind a port that connections (TIME-WAIT) still use
+SO_BROADCAST              UDP      allow sending to a broadcast address (else EACCES, as Linux)
 SO_KEEPALIVE              TCP      RFC 1122 §4.2.3.6 keepalive probes
 SO_LINGER                 TCP      (1, 0): ``close`` aborts with RST; (1, t): ``close`` waits up to t s
 SO_ERROR                  TCP UDP  the pending error, read once (then 0)
 SO_TYPE, SO_ACCEPTCONN    TCP UDP  read-only
 TCP_NODELAY               TCP      switch Nagle's algorithm (RFC 896) off
 TCP_MAXSEG                TCP      the MSS to announce (before connect); reads the sending MSS
+TCP_FASTOPEN              TCP      on a listener: RFC 7413 Fast Open, the queue length (0 = off)
+TCP_FASTOPEN_CONNECT      TCP      client: connect() returns at once, the first send goes in the SYN
 TCP_KEEPIDLE/INTVL/CNT    TCP      keepalive timing (seconds, seconds, probes)
 TCP_CONGESTION            TCP      b"cubic" (default) or b"reno": the congestion control, before
                                    ``connect`` or on a live connection (cwnd and ssthresh kept);
@@ -40,6 +43,7 @@ IPPROTO_TCP = stdlib_socket.IPPROTO_TCP
 SO_RCVBUF = stdlib_socket.SO_RCVBUF
 SO_SNDBUF = stdlib_socket.SO_SNDBUF
 SO_REUSEADDR = stdlib_socket.SO_REUSEADDR
+SO_BROADCAST = stdlib_socket.SO_BROADCAST
 SO_KEEPALIVE = stdlib_socket.SO_KEEPALIVE
 SO_LINGER = stdlib_socket.SO_LINGER
 SO_ERROR = stdlib_socket.SO_ERROR
@@ -47,6 +51,8 @@ SO_TYPE = stdlib_socket.SO_TYPE
 SO_ACCEPTCONN = getattr(stdlib_socket, "SO_ACCEPTCONN", 30)
 TCP_NODELAY = stdlib_socket.TCP_NODELAY
 TCP_MAXSEG = stdlib_socket.TCP_MAXSEG
+TCP_FASTOPEN = getattr(stdlib_socket, "TCP_FASTOPEN", 23)  # Linux's number
+TCP_FASTOPEN_CONNECT = getattr(stdlib_socket, "TCP_FASTOPEN_CONNECT", 30)
 TCP_KEEPIDLE = getattr(stdlib_socket, "TCP_KEEPIDLE", 4)
 TCP_KEEPINTVL = getattr(stdlib_socket, "TCP_KEEPINTVL", 5)
 TCP_KEEPCNT = getattr(stdlib_socket, "TCP_KEEPCNT", 6)

@@ -32,6 +32,7 @@ ANY = b"\x00\x00\x00\x00"
 DEFAULT_BACKLOG = min(stdlib_socket.SOMAXCONN, 128)
 MSG_DONTWAIT = getattr(stdlib_socket, "MSG_DONTWAIT", 0x40)
 MSG_WAITALL = getattr(stdlib_socket, "MSG_WAITALL", 0x100)
+MSG_FASTOPEN = getattr(stdlib_socket, "MSG_FASTOPEN", 0x20000000)
 
 
 def parse_address(address, what: str = "connect") -> tuple[bytes, int]:
@@ -73,6 +74,8 @@ class StreamSocket(StreamOptions, NetstackSocket):
         self._shut_rd = False
         self._shut_wr = False
         self._seen_state = None  # the connection's last state before it ended (for tcp_reset's errno)
+        self._fastopen_connect = False  # TCP_FASTOPEN_CONNECT: connect() waits for the first send
+        self._deferred_peer: tuple[bytes, int] | None = None
         if _parent is not None:
             self._config_changes = dict(_parent._config_changes)
             self._reuse_address = _parent._reuse_address
@@ -202,10 +205,15 @@ class StreamSocket(StreamOptions, NetstackSocket):
     def connect(self, address) -> None:
         self._check_open()
         ip, port = parse_address(address)
+        if self._fastopen_connect and self._stream is None and not self._listening:
+            # Linux TCP_FASTOPEN_CONNECT: connect() returns at once; the SYN leaves with the first
+            # send, carrying its data when a cookie for the server is known (RFC 7413)
+            self._deferred_peer = (ip, port)
+            return
         self._connect(ip, port)
 
-    def _connect(self, ip: bytes, port: int) -> None:
-        started = self._call(self._start_connect, ip, port)
+    def _connect(self, ip: bytes, port: int, fastopen_data=None) -> None:
+        started = self._call(self._start_connect, ip, port, fastopen_data)
         if started == "done":
             return
         if self._timeout == 0.0:
@@ -218,7 +226,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         # (no timeout) leaves the socket free to connect again.
         self._call(self._finish_connect, self._timeout is None)
 
-    def _start_connect(self, ip: bytes, port: int) -> str:
+    def _start_connect(self, ip: bytes, port: int, fastopen_data=None) -> str:
         if self._listening:
             raise os_error(errnos.EISCONN)
         stream = self._stream
@@ -235,7 +243,8 @@ class StreamSocket(StreamOptions, NetstackSocket):
             raise os_error(errnos.ECONNREFUSED)  # nothing listens on port 0
         host.stack.ipv4.next_hop(ip)  # ENETUNREACH before any SYN, as the kernel's route lookup
         local_port = self._local[1] if self._local is not None else 0
-        stream = TcpStream.connect(host.tcp, ip, port, self._now(), local_port=local_port, config=self._config())
+        stream = TcpStream.connect(host.tcp, ip, port, self._now(), local_port=local_port, config=self._config(),
+                                   fastopen_data=fastopen_data)
         if self._local is None:
             local_port = stream.local_address[1]
             self._local = (ANY, local_port)
@@ -272,7 +281,19 @@ class StreamSocket(StreamOptions, NetstackSocket):
         self._error_taken = False
 
     # ------------------------------------------------------------------ data
+    def _fastopen_send(self, data, peer: tuple[bytes, int]) -> int:
+        """Connect with ``data`` in the SYN (RFC 7413, MSG_FASTOPEN / TCP_FASTOPEN_CONNECT); as Linux,
+        a blocking socket returns once connected."""
+        data = bytes(memoryview(data).cast("B"))
+        if len(data) > self._config().send_buffer:
+            raise os_error(errnos.EMSGSIZE)
+        self._connect(peer[0], peer[1], data)
+        return len(data)
+
     def send(self, data, flags: int = 0) -> int:
+        if self._deferred_peer is not None and self._stream is None:
+            peer, self._deferred_peer = self._deferred_peer, None
+            return self._fastopen_send(data, peer)
         nonblocking = self._dontwait(flags)
         if self._timeout is None and not nonblocking:
             # A blocking kernel socket's send returns once *all* the bytes are queued (tcp_sendmsg
@@ -283,6 +304,9 @@ class StreamSocket(StreamOptions, NetstackSocket):
 
     def sendall(self, data, flags: int = 0) -> None:
         """Send everything; a timeout covers the whole call (as CPython's sendall since 3.5)."""
+        if self._deferred_peer is not None and self._stream is None:
+            self.send(data, flags)
+            return
         view = memoryview(data).cast("B")
         nonblocking = self._dontwait(flags)
         deadline = None if self._timeout is None else self._host.clock() + self._timeout
@@ -295,6 +319,11 @@ class StreamSocket(StreamOptions, NetstackSocket):
 
     def sendto(self, data, flags_or_address, address=None) -> int:
         flags = 0 if address is None else flags_or_address
+        if address is not None and flags & MSG_FASTOPEN:
+            self._check_open()
+            if self._stream is not None or self._listening:
+                raise os_error(errnos.EISCONN)
+            return self._fastopen_send(data, parse_address(address))
         return self.send(data, flags)
 
     def _send(self, data) -> int:

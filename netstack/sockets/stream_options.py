@@ -76,6 +76,13 @@ class StreamOptions:
                     raise os_error(errnos.EINVAL)
                 self._config_changes["mss"] = number
                 self._update_listener()
+            elif name == opt.TCP_FASTOPEN_CONNECT:
+                self._fastopen_connect = bool(number)  # RFC 7413 client, Linux semantics
+            elif name == opt.TCP_FASTOPEN:
+                if number < 0:
+                    raise os_error(errnos.EINVAL)
+                self._config_changes["fastopen_backlog"] = number  # RFC 7413 server (listeners)
+                self._update_listener()
             elif name in opt.KEEPALIVE_LIMITS:
                 if not 1 <= number <= opt.KEEPALIVE_LIMITS[name]:
                     raise os_error(errnos.EINVAL)
@@ -125,6 +132,10 @@ class StreamOptions:
                 if stream is not None and stream.connected:
                     return stream.send_mss
                 return config.mss or 536
+            if name == opt.TCP_FASTOPEN:
+                return config.fastopen_backlog
+            if name == opt.TCP_FASTOPEN_CONNECT:
+                return int(self._fastopen_connect)
             if name == opt.TCP_KEEPIDLE:
                 return int(config.keepalive_idle)
             if name == opt.TCP_KEEPINTVL:

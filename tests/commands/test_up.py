@@ -130,8 +130,8 @@ def test_up_options_mtu_pcap_services_trace_gateway_and_stats(tmp_path):
                 process.kill()
                 process.wait(timeout=5)
         assert status == 0, stderr
-        # --trace: decoded events on stderr, with stable names and fields.
-        assert re.search(r"stack\.up ip=192\.0\.2\.2 mac=02:00:c0:00:02:02 mtu=1400", stderr), stderr
+        # --trace: decoded events on stderr, with stable names, their fields and the rule behind them.
+        assert re.search(r"stack\.up interface up 192\.0\.2\.2 02:00:c0:00:02:02 mtu 1400 \[RFC 5227", stderr), stderr
         assert "reassembly.done" in stderr and "ipv4.fragmented" in stderr
         # The stats file goes with the stack.
         assert _stats(ns, "--tap", "aud0").returncode == 1

@@ -13,4 +13,7 @@ pyproject.toml's ``pythonpath = ["."]`` puts the repository root on the path, so
 - ``veth_peers``: a veth pair in a private namespace, one end for ``netstack.link``, the kernel on the other.
 - ``errno_script``: one script of socket calls, run with the kernel's sockets and with netstack's.
 - ``external_tools``: ``require_tool``, which skips a test whose program (tshark, ping ...) is missing.
+- ``trace_scenarios``: scripted simulator runs recorded through the trace view (golden trace lines).
+- ``pcap_oracle``: a pcap's time-sequence numbers read with scapy, to compare with what is plotted.
+- ``tutorial_blocks``: the fenced blocks of a tutorial chapter and the markers saying how to run them.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from netstack.engine.tcp.syn_cookies import SYN_COOKIE_MODES
 from netstack.engine.tcp.rto import DEFAULT_MAX_RTO, DEFAULT_MIN_RTO, INITIAL_RTO
 from netstack.machines.congestion import available_congestion_controls
 
@@ -46,7 +47,30 @@ class TcpConfig:
     max_retransmits: int = 12
     """RTO expiries in a row on data before giving up with ETIMEDOUT (Linux tcp_retries2 is 15)."""
     max_syn_retransmits: int = 6
-    """SYN / SYN-ACK retransmissions before giving up (Linux tcp_syn_retries is 6)."""
+    """SYN retransmissions of an active open before giving up (Linux tcp_syn_retries is 6)."""
+    synack_retries: int = 5
+    """SYN-ACK retransmissions of a half-open connection before it is dropped (Linux
+    tcp_synack_retries is 5: about 63 s with a 1 s initial RTO). Separate from the SYN's, so a spoofed
+    SYN does not hold a backlog slot as long as a real client waits for its own SYN."""
+    syn_retransmit_jitter: float = 0.25
+    """SYN and SYN-ACK retransmissions wait RTO x (1 + up to this fraction, random): a burst of
+    clients refused together does not come back in the same instant (see docs/bounds.md)."""
+    syn_cookies: str = "when_full"
+    """RFC 4987 §3.6 SYN cookies: "off", "when_full" (when the SYN backlog is full; Linux
+    tcp_syncookies=1) or "always" (Linux 2)."""
+    invalid_ratelimit: float = 0.5
+    """Per connection, at most one challenge ACK (RFC 5961) or reply to an out-of-window pure ACK per
+    this many seconds (Linux tcp_invalid_ratelimit, 500 ms). Per connection, never global: a global
+    limit is the CVE-2016-5696 side channel."""
+    ephemeral_ports: tuple = (32768, 60999)
+    """First and last local port of active opens (Linux ip_local_port_range), chosen per RFC 6056
+    §3.3.4 (double-hash)."""
+    fastopen_backlog: int = 0
+    """RFC 7413 server: half-open children that may hold data from a SYN with a valid Fast Open cookie
+    (Linux's TCP_FASTOPEN queue length on a listener); 0 turns Fast Open off. See fastopen.py."""
+    time_wait_reuse: bool = True
+    """Reuse a 4-tuple of ours in TIME-WAIT for a new active open when timestamps protect it (RFC 6191;
+    Linux tcp_tw_reuse): its last timestamp is at least a second old."""
     msl: float = 30.0
     """Maximum segment lifetime; TIME-WAIT lasts 2 x msl (RFC 9293 §3.4.2; Linux uses 60 s total)."""
     delayed_ack: float = 0.04
@@ -83,6 +107,20 @@ class TcpConfig:
     def __post_init__(self):
         positive_ints = ("send_buffer", "receive_buffer", "receive_buffer_max", "send_buffer_max", "max_retransmits", "max_syn_retransmits",
                          "keepalive_count", "syn_backlog", "accept_backlog", "time_wait_limit")
+        if not isinstance(self.synack_retries, int) or isinstance(self.synack_retries, bool) or self.synack_retries < 0:
+            raise ValueError(f"TcpConfig.synack_retries must be an integer >= 0, got {self.synack_retries!r}")
+        if not isinstance(self.fastopen_backlog, int) or isinstance(self.fastopen_backlog, bool) or self.fastopen_backlog < 0:
+            raise ValueError(f"TcpConfig.fastopen_backlog must be an integer >= 0, got {self.fastopen_backlog!r}")
+        if self.syn_cookies not in SYN_COOKIE_MODES:
+            raise ValueError(f"TcpConfig.syn_cookies must be one of {SYN_COOKIE_MODES}, got {self.syn_cookies!r}")
+        if not isinstance(self.syn_retransmit_jitter, (int, float)) or not 0 <= self.syn_retransmit_jitter <= 1:
+            raise ValueError(f"TcpConfig.syn_retransmit_jitter must be within 0..1, got {self.syn_retransmit_jitter!r}")
+        if not isinstance(self.invalid_ratelimit, (int, float)) or self.invalid_ratelimit < 0:
+            raise ValueError(f"TcpConfig.invalid_ratelimit must be a number >= 0, got {self.invalid_ratelimit!r}")
+        ports = self.ephemeral_ports
+        if (not isinstance(ports, tuple) or len(ports) != 2 or not all(isinstance(p, int) for p in ports)
+                or not 1 <= ports[0] <= ports[1] <= 65535):
+            raise ValueError(f"TcpConfig.ephemeral_ports must be (first, last) within 1..65535, got {ports!r}")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -32,6 +32,7 @@ from netstack.engine.tcp.receive import ReceivePath
 from netstack.engine.tcp.receive_autotuning import ReceiveAutotuning
 from netstack.engine.tcp.receiver import TcpReceiver
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
+from netstack.engine.tcp.segment_validation import ChallengeAckLimiter
 from netstack.engine.tcp.sender import TcpSender
 from netstack.engine.tcp.seqnum import seq_add, seq_in_window, seq_offset
 from netstack.engine.tcp.timeouts import TimeoutPath
@@ -102,7 +103,12 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
         self.deadline = None
         self.keepalive_probes = 0
         self.last_received = 0.0
-        self.last_oow_ack = -1.0  # when we last answered an unacceptable pure ACK (rate limit)
+        # SECURITY (RFC 5961 §7): per-connection limit on challenge ACKs and out-of-window replies
+        self.challenge_acks = ChallengeAckLimiter(config.invalid_ratelimit)
+        self.handshake_jitter = None  # random.Random spreading SYN retransmissions (set by the layer)
+        self.fastopen_reply_cookie = None  # RFC 7413: a cookie our SYN-ACK carries (fastopen.py)
+        self.fastopen = False  # this passive child took data from the SYN
+        self.fastopen_cache = None  # a Fast Open client: the layer's server -> cookie dict
         # Closing bookkeeping.
         self.app_closed = False  # close() (not just shutdown): new data is answered with RST
         self.read_shut = False
@@ -183,8 +189,17 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
 
     def send_challenge_ack(self, now: float) -> None:
         """RFC 5961 §4: answer a SYN (or an in-window RST) with an ACK, never with a reset."""
-        self.counters.incr("tcp.challenge_acks")
+        if not self.challenge_ack_allowed(now):  # SECURITY: RFC 5961 §7 rate limit
+            return
         self.send_ack(now)
+
+    def challenge_ack_allowed(self, now: float) -> bool:
+        """RFC 5961 §7: count a challenge ACK, or withhold it within ``invalid_ratelimit``."""
+        if not self.challenge_acks.allow(now):
+            self.counters.incr("tcp.challenge_acks_limited")
+            return False
+        self.counters.incr("tcp.challenge_acks")
+        return True
 
     def send_fin(self, now: float) -> None:
         """Queue our FIN behind the data; it leaves when the data before it has (RFC 9293 §3.10.4)."""
@@ -236,12 +251,15 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
         self._fire("active_open", now)
         self._update_deadline()
 
-    def accept_syn(self, syn: TcpSegment, now: float) -> None:
-        """Passive OPEN on a listener's behalf: take the peer's SYN, answer SYN-ACK (§3.10.7.2)."""
+    def accept_syn(self, syn: TcpSegment, now: float, syn_data=b"") -> None:
+        """Passive OPEN on a listener's behalf: take the peer's SYN, answer SYN-ACK (§3.10.7.2).
+        ``syn_data``: the SYN's payload when a valid Fast Open cookie came with it (RFC 7413 §4.2.2)."""
         self.passive = True
         self._fire("passive_open", now)
         self.last_received = now
         self.rcv.start(syn.seq)
+        if syn_data:  # RFC 7413: delivered now and acknowledged by the SYN-ACK (fastopen.py)
+            self.rcv.nxt = seq_add(self.rcv.nxt, self.rcv.buffer.receive(0, bytes(syn_data)))
         self.snd.wnd = syn.window  # RFC 7323 §2.2: the window of a SYN is never scaled
         self.snd.max_wnd = syn.window
         self.snd.wl1 = syn.seq

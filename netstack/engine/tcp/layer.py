@@ -6,6 +6,8 @@
 
 - **Demultiplexing** (RFC 9293 §3.10.7): by the full 4-tuple first, then a listener on the port; a
   segment for neither gets a reset (§3.10.7.1 "CLOSED"), except an RST, which is never answered.
+- **Ephemeral ports** (RFC 6056 §3.3.4, ``ports.py``) in ``TcpConfig.ephemeral_ports``; a 4-tuple of
+  ours in TIME-WAIT is reused for a new connect when timestamps protect it (``time_wait_reuse``).
 - **TIME-WAIT reuse** (RFC 6191): a SYN for a 4-tuple in TIME-WAIT starts a new connection when its
   timestamp is newer than TS.Recent (or, without timestamps, its sequence number is above RCV.NXT, RFC
   1122 §4.2.2.13); otherwise the old TCB answers it (a challenge ACK).
@@ -17,8 +19,10 @@
   ``tcp.retransmissions``, ``tcp.rto_firings``, ``tcp.dup_acks``, ``tcp.fast_retransmits``,
   ``tcp.out_of_order_bytes_queued``, ``tcp.zero_window_probes``, ``tcp.resets_sent``,
   ``tcp.resets_received``, ``tcp.active_opens``, ``tcp.passive_opens``, ``tcp.connections_established``,
-  ``tcp.state.<state>`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed, no_listener (reset
-  sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ...). Per connection:
+  ``tcp.state.<state>``, ``tcp.syncookies.*`` and ``tcp.fastopen.*`` (listener.py, fastopen.py),
+  ``tcp.challenge_acks`` / ``tcp.challenge_acks_limited`` (segment_validation.py),
+  ``tcp.time_wait_reused_outgoing`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed,
+  no_listener (reset sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ack_too_old, ...). Per connection:
   ``connection.info()`` (state, SRTT, RTTVAR, RTO, cwnd, ssthresh, per-connection counts);
   ``layer.connection_table()`` lists them all.
 - **Trace events** (``stack.trace``, emitted only while its logger is at DEBUG, so the hot path pays
@@ -27,6 +31,9 @@
   ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
   ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
   ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
+  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
+  segments left, when one of the first five changed; what ``netstack plot`` draws over time; checked
+  under the same level check as the segment events, so it costs nothing more while tracing is off),
   ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
 """
 
@@ -40,8 +47,11 @@ from netstack.errors import FormatError
 from netstack.machines.tcp_connection import TcpState
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.connection import TcpConnection
+from netstack.engine.tcp.fastopen import FastOpenCookies
 from netstack.engine.tcp.isn import IsnGenerator
 from netstack.engine.tcp.listener import TcpListener, reset_for
+from netstack.engine.tcp.ports import EphemeralPorts
+from netstack.engine.tcp.syn_cookies import SynCookies
 from netstack.engine.tcp.options import ts_before
 from netstack.engine.tcp.segment import ACK, RST, SYN, flags_text
 from netstack.engine.tcp.seqnum import SEQ_MASK
@@ -50,8 +60,6 @@ from netstack.formats.fast import IP_PROTOCOL_TCP, TCP_LAYOUT
 
 # Ports and sequence number: the first 8 bytes of the segment, which an ICMP error quotes (RFC 792).
 _QUOTED = TCP_LAYOUT.reader("src_port", "dst_port", "seq")
-#: Ephemeral ports for active opens (IANA dynamic range, RFC 6335 §6).
-EPHEMERAL_PORTS = range(49152, 65536)
 _HARD_OPEN_ERRORS = (errnos.ECONNREFUSED, errnos.ENOPROTOOPT, errnos.EHOSTUNREACH, errnos.ENETUNREACH)
 
 
@@ -64,8 +72,13 @@ class TcpLayer:
         self.counters = stack.counters
         self.trace_sink = stack.trace
         self.isn = IsnGenerator(isn_secret if isn_secret is not None else stack.secrets.key("tcp.isn"))
-        # The same keyed hash of the 4-tuple, under keys of their own (engine/secrets.py).
-        self.port_offsets = IsnGenerator(stack.secrets.key("tcp.ports"))
+        self.syn_cookies = SynCookies(stack.secrets.key("tcp.syn_cookie"))
+        self.fastopen = FastOpenCookies(stack.secrets.key("tcp.fastopen"))
+        self.fastopen_client_cache: dict[bytes, bytes] = {}  # server address -> its cookie (RFC 7413)
+        self.ports = EphemeralPorts(stack.secrets.key("tcp.ports"), self.config.ephemeral_ports)
+        # spreads SYN / SYN-ACK retransmissions (a non-secret choice, reproducible under a seed)
+        self.handshake_jitter = stack.secrets.random("tcp.handshake_jitter")
+        # The same keyed hash of the 4-tuple, under a key of its own (engine/secrets.py).
         self.timestamp_offsets = IsnGenerator(stack.secrets.key("tcp.timestamps"))
         self.clock = clock or (lambda: stack.now)
         self.connections: dict[tuple, TcpConnection] = {}
@@ -73,8 +86,8 @@ class TcpLayer:
         self._time_wait: dict[tuple, TcpConnection] = {}  # in the order they entered TIME-WAIT
         self._heap: list = []
         self._order = itertools.count()
-        self._next_port = 0
         self._trace = self._trace_event if stack.trace is not None else None
+        self._congestion_traced: dict[str, tuple] = {}  # conn name -> figures last traced (tracing only)
 
     @classmethod
     def attach(cls, stack, config: TcpConfig | None = None, **kwargs) -> "TcpLayer":
@@ -87,6 +100,19 @@ class TcpLayer:
 
     def _tracing_segments(self) -> bool:
         return self._trace is not None and self.trace_sink.enabled
+
+    def _trace_congestion(self, conn: TcpConnection) -> None:
+        snd = conn.snd
+        cc, rtt = snd.cc, snd.rtt
+        if cc is None:
+            return
+        figures = (cc.cwnd, cc.ssthresh, rtt.srtt, rtt.rttvar, rtt.rto)
+        if conn.dead:
+            self._congestion_traced.pop(conn.name, None)
+        elif self._congestion_traced.get(conn.name) != figures:
+            self._congestion_traced[conn.name] = figures
+            self.trace_sink.event("tcp.congestion", conn=conn.name, cwnd=cc.cwnd, ssthresh=cc.ssthresh,
+                                  srtt=rtt.srtt, rttvar=rtt.rttvar, rto=rtt.rto, flight=snd.in_flight)
 
     def _trace_segment(self, name: str, conn_name: str, seg) -> None:
         self.trace_sink.event(name, conn=conn_name, seq=seg.seq, ack=seg.ack, flags=flags_text(seg.flags),
@@ -108,15 +134,14 @@ class TcpLayer:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
-        if self._tracing_segments():
+        tracing = self._tracing_segments()
+        if tracing:
             self._trace_segment("tcp.segment_in", conn.name if conn is not None else _endpoint_name(key), seg)
         if conn is not None:
             if conn.state is TcpState.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reuse(conn, seg):
                 # RFC 6191: the new incarnation is unambiguous, end TIME-WAIT early
                 counters.incr("tcp.time_wait_reused")
-                conn.dead = True
-                del self.connections[key]
-                self._time_wait.pop(key, None)
+                self._end_time_wait(conn)
                 conn = None
             else:
                 snd_una = conn.snd.una
@@ -125,6 +150,8 @@ class TcpLayer:
                     # RFC 4861 §7.3.1: new data acknowledged proves the neighbour on the path works
                     self._confirm_neighbour(src)
                 self.connection_changed(conn, now)
+                if tracing:
+                    self._trace_congestion(conn)
                 return
         listener = self.listeners.get((dst, seg.dst_port)) or self.listeners.get((None, seg.dst_port))
         if listener is not None:
@@ -189,7 +216,8 @@ class TcpLayer:
 
     # ------------------------------------------------------------------ connections
     def new_connection(self, local_ip: bytes, local_port: int, remote_ip: bytes, remote_port: int, now: float,
-                       *, config: TcpConfig | None = None) -> TcpConnection:
+                       *, config: TcpConfig | None = None, iss: int | None = None) -> TcpConnection:
+        """A TCB for the 4-tuple; ``iss`` None picks the RFC 6528 ISN (a SYN cookie passes its own)."""
         key = (local_ip, local_port, remote_ip, remote_port)
         old = self.connections.get(key)
         if old is not None and not old.dead:
@@ -198,7 +226,7 @@ class TcpLayer:
         mtu = self.stack.path_mtu(remote_ip)
         conn = TcpConnection(
             local_ip, local_port, remote_ip, remote_port,
-            iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now),
+            iss=self.isn.isn(local_ip, local_port, remote_ip, remote_port, now) if iss is None else iss,
             config=config, path_mtu=mtu,
             ts_offset=self.timestamp_offsets.offset(remote_ip, remote_port, local_ip, local_port),
             counters=self.counters, trace=self._trace,
@@ -206,32 +234,60 @@ class TcpLayer:
         conn.listener = None
         conn.soft_error = None
         conn._heap_deadline = None
+        conn.handshake_jitter = self.handshake_jitter
         self.connections[key] = conn
         return conn
 
     def connect(self, remote_ip: bytes, remote_port: int, now: float, *, local_port: int = 0,
-                config: TcpConfig | None = None) -> TcpConnection:
-        """Active OPEN from our address to ``remote_ip:remote_port``; returns the TCB in SYN-SENT."""
+                config: TcpConfig | None = None, fastopen_data=None) -> TcpConnection:
+        """Active OPEN from our address to ``remote_ip:remote_port``; returns the TCB in SYN-SENT.
+        ``fastopen_data`` (bytes): RFC 7413 client, queued first and sent in the SYN when a cookie for
+        the server is known (else a cookie is requested and the data follows the handshake)."""
         local_ip = self.stack.address
         if not local_port:
-            local_port = self._ephemeral_port(local_ip, remote_ip, remote_port)
+            local_port = self._ephemeral_port(local_ip, remote_ip, remote_port, now)
         conn = self.new_connection(local_ip, local_port, remote_ip, remote_port, now, config=config)
+        if fastopen_data is not None:
+            conn.fastopen_cache = self.fastopen_client_cache
+            conn.snd.buffer.write(fastopen_data)
         conn.connect(now)
         self.counters.incr("tcp.active_opens")
         self.connection_changed(conn, now)
         return conn
 
-    def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int) -> int:
-        # RFC 6056 §3.3.3-like: start from a keyed hash of the destination, step through the range
-        span = len(EPHEMERAL_PORTS)
-        start = self.port_offsets.offset(local_ip, 0, remote_ip, remote_port) + self._next_port
-        for i in range(span):
-            port = EPHEMERAL_PORTS[(start + i) % span]
-            key = (local_ip, port, remote_ip, remote_port)
-            if key not in self.connections and (None, port) not in self.listeners and (local_ip, port) not in self.listeners:
-                self._next_port += i + 1
-                return port
-        raise OSError(errnos.EADDRNOTAVAIL, "no free ephemeral port")
+    def _ephemeral_port(self, local_ip: bytes, remote_ip: bytes, remote_port: int, now: float) -> int:
+        """RFC 6056 §3.3.4 (double-hash): the port a keyed hash of the destination picks; a 4-tuple in
+        TIME-WAIT is taken over when timestamps make it safe (``time_wait_reuse``, RFC 6191)."""
+        connections, listeners = self.connections, self.listeners
+
+        def free(port: int) -> bool:
+            if (None, port) in listeners or (local_ip, port) in listeners:
+                return False
+            old = connections.get((local_ip, port, remote_ip, remote_port))
+            return old is None or self._may_reuse_time_wait(old, now)
+
+        port = self.ports.choose(local_ip, remote_ip, remote_port, free)
+        if port is None:
+            raise OSError(errnos.EADDRNOTAVAIL, "no free ephemeral port")
+        old = connections.get((local_ip, port, remote_ip, remote_port))
+        if old is not None:
+            self._end_time_wait(old)
+            self.counters.incr("tcp.time_wait_reused_outgoing")
+        return port
+
+    def _may_reuse_time_wait(self, conn: TcpConnection, now: float) -> bool:
+        """Linux tcp_twsk_unique with tcp_tw_reuse: our TIME-WAIT TCB used timestamps and its last one
+        arrived at least a second ago, so the new connection's SYN (a newer TSval, RFC 6191 §2) and
+        every later segment are told apart from the old incarnation's by PAWS."""
+        return (self.config.time_wait_reuse and conn.state is TcpState.TIME_WAIT and conn.use_timestamps
+                and now - conn.timestamp_state.ts_recent_time >= 1.0)
+
+    def _end_time_wait(self, conn: TcpConnection) -> None:
+        conn.dead = True
+        key = conn.four_tuple
+        if self.connections.get(key) is conn:
+            del self.connections[key]
+        self._time_wait.pop(key, None)
 
     def listen(self, port: int, *, address: bytes | None = None, backlog: int | None = None,
                config: TcpConfig | None = None) -> TcpListener:
@@ -307,17 +363,26 @@ class TcpLayer:
             if seg.flags & RST:
                 counters.incr("tcp.resets_sent_segments")
         counters.incr("tcp.segments_out", sent)
+        if tracing:
+            self._trace_congestion(conn)
+
+    def send_stateless(self, seg, local_ip: bytes, remote_ip: bytes, now: float) -> bool:
+        """Send a segment that belongs to no connection (a reset, a SYN cookie's SYN-ACK)."""
+        if self._tracing_segments():
+            self._trace_segment("tcp.segment_out", _endpoint_name((local_ip, seg.src_port, remote_ip, seg.dst_port)), seg)
+        try:
+            self.stack.send_ip(remote_ip, IP_PROTOCOL_TCP, encode_segment(seg, local_ip, remote_ip), now)
+        except OSError:
+            self.counters.incr("tcp.drop.stateless_unsendable")
+            return False
+        self.counters.incr("tcp.segments_out")
+        return True
 
     def send_reset_for(self, seg, local_ip: bytes, remote_ip: bytes, now: float, reason: str = "no_connection") -> None:
         """RFC 9293 §3.10.7.1: answer a segment that no connection accepts with an acceptable RST."""
-        reply = reset_for(seg)
-        try:
-            self.stack.send_ip(remote_ip, IP_PROTOCOL_TCP, encode_segment(reply, local_ip, remote_ip), now)
-        except OSError:
-            self.counters.incr("tcp.drop.reset_unsendable")
+        if not self.send_stateless(reset_for(seg), local_ip, remote_ip, now):
             return
         self.counters.incr("tcp.resets_sent")
-        self.counters.incr("tcp.segments_out")
         if self._trace is not None:
             self._trace("tcp.reset_sent", to=".".join(map(str, remote_ip)), port=seg.dst_port, reason=reason)
 

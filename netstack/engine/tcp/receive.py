@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import errno as errnos
 
+from netstack.engine.tcp.fastopen import client_syn_acked
 from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
+from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.engine.tcp.seqnum import (
     HALF_SPACE, SEQ_MASK, SEQ_MODULUS, seq_add, seq_in_window,
 )
@@ -28,8 +30,6 @@ from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT,
 )
 
-#: At most one ACK per this interval answers pure ACKs that are out of window (Linux: 500 ms).
-OUT_OF_WINDOW_ACK_INTERVAL = 0.5
 _DATA_STATES = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
 _OUTPUT_STATES = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 # states where an ACK cannot acknowledge our FIN (none sent), so taking one alone needs no transition
@@ -190,6 +190,8 @@ class ReceivePath:
         if flags & ACK:
             self.snd.una = seg.ack
             self.snd.wl2 = seg.ack
+            if self.fastopen_cache is not None:
+                client_syn_acked(self, seg)  # RFC 7413 client (fastopen.py)
             self._take_rtt_sample_for_syn(now)
             self.rcv.adv = self.rcv.nxt  # the window is offered in the ACK that follows
             self._fire("rcv_syn_ack", now)  # ESTABLISHED; send_ack, report_connection_established
@@ -285,12 +287,17 @@ class ReceivePath:
             # all of it below RCV.NXT: received before; the ACK below reports it as a D-SACK (RFC 2883 §4)
             start = self.rcv.buffer.next_offset + off - SEQ_MODULUS
             self.rcv.note_segment(start, start + len(seg.payload))
-        if rcv_wnd == 0 and off < HALF_SPACE and flags & ACK and not flags & SYN and self.state in _ACK_ONLY_STATES:
+        if (rcv_wnd == 0 and (off <= 1 or not seg_len and off <= self.rcv.buffer.capacity) and flags & ACK
+                and not flags & SYN and self.state in _ACK_ONLY_STATES):
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
             # valid ACKs". The peer's probe byte may already sit one past RCV.NXT (BSD and we
-            # advance SND.NXT for it), or more (bytes a window rounded up by its scale let in, that
-            # the full buffer then refused), so its later ACKs arrive beyond RCV.NXT; ignoring them
-            # deadlocks two connections whose both windows are full (echo of a bulk stream).
+            # advance SND.NXT for it), so its later ACKs arrive at RCV.NXT + 1; ignoring them
+            # deadlocks two connections whose both windows are full (echo of a bulk stream). A pure
+            # ACK carries the peer's SND.MAX, which lies beyond RCV.NXT by what it sent before our
+            # window closed (at most the buffer we ever offered): its ACK is valid too, else the
+            # peer's progress reaches us only with its zero-window probes, one a minute (the echo of
+            # test_tcp_zero_window_allowance stalled so with another ephemeral port). RFC 5961 §5
+            # still checks the ACK field itself.
             self.counters.incr("tcp.zero_window_acks_taken")
             if self._process_ack(seg, now) and not self.dead:
                 self._output(now)
@@ -306,8 +313,8 @@ class ReceivePath:
         """Second, check the RST bit (RFC 9293 §3.10.7.4, RFC 5961 §3): only SEG.SEQ == RCV.NXT
         resets; an in-window RST gets a challenge ACK."""
         if off != 0:
-            self.counters.incr("tcp.challenge_acks")
-            self._fire("rcv_unacceptable", now)
+            if self.challenge_ack_allowed(now):  # SECURITY: RFC 5961 §7 (segment_validation.py)
+                self._fire("rcv_unacceptable", now)
             return
         self.counters.incr("tcp.resets_received")
         if self.trace is not None:
@@ -409,10 +416,9 @@ class ReceivePath:
     def _out_of_window_ack_allowed(self, now: float) -> bool:
         """Rate limit for ACKs answering pure ACKs we cannot accept: two stacks that disagree would
         otherwise exchange ACKs forever (an "ACK loop"; RFC 5961 §7, Linux tcp_invalid_ratelimit)."""
-        if now - self.last_oow_ack < OUT_OF_WINDOW_ACK_INTERVAL:
+        if not self.challenge_acks.allow(now):  # SECURITY: per connection (segment_validation.py)
             self.counters.incr("tcp.out_of_window_acks_limited")
             return False
-        self.last_oow_ack = now
         return True
 
     def _receive_text(self, seg, payload, start: int, off: int, now: float) -> None:
@@ -476,7 +482,14 @@ class ReceivePath:
         in_flight = (snd.max - una) & SEQ_MASK
         if acked > in_flight:
             if acked >= HALF_SPACE:
-                return True  # an old duplicate ACK (SEG.ACK < SND.UNA): ignore it, keep the text
+                # SECURITY: RFC 5961 §5.2 (segment_validation.py): older than SND.UNA - MAX.SND.WND
+                # is dropped with a challenge ACK; otherwise an old duplicate, ignored, text kept
+                if not ack_acceptable(una, snd.max, snd.max_wnd, ack):
+                    self.counters.incr("tcp.drop.ack_too_old")
+                    if self.challenge_ack_allowed(now):
+                        self.rcv.ack_now = True
+                    return False
+                return True
             # SEG.ACK > SND.NXT: acknowledges something not yet sent; ACK and drop
             self.counters.incr("tcp.drop.ack_of_unsent")
             if seg.payload or self._out_of_window_ack_allowed(now):

@@ -40,6 +40,7 @@ class TcpSegment:
         "tsval",
         "tsecr",
         "sack_blocks",
+        "fastopen_cookie",
     )
 
     def __init__(
@@ -59,6 +60,7 @@ class TcpSegment:
         tsval: int | None = None,
         tsecr: int | None = None,
         sack_blocks: tuple = (),
+        fastopen_cookie: bytes | None = None,
     ):
         self.src_port = src_port
         self.dst_port = dst_port
@@ -74,6 +76,7 @@ class TcpSegment:
         self.tsval = tsval
         self.tsecr = tsecr
         self.sack_blocks = sack_blocks
+        self.fastopen_cookie = fastopen_cookie  # RFC 7413: None absent, b"" a request, else the cookie
 
     @property
     def seg_len(self) -> int:

@@ -47,7 +47,10 @@ class TimeoutPath:
         self.stats["rto_firings"] += 1
         self.counters.incr("tcp.rto_firings")
         snd.retransmits += 1
-        limit = self.config.max_syn_retransmits if handshake else self.config.max_retransmits
+        if handshake:  # Linux tcp_synack_retries apart from tcp_syn_retries
+            limit = self.config.synack_retries if self.state is SYN_RECEIVED else self.config.max_syn_retransmits
+        else:
+            limit = self.config.max_retransmits
         if snd.retransmits > limit:
             self._give_up(now, "retransmit_give_up")
             return
@@ -56,7 +59,7 @@ class TimeoutPath:
             self.trace("tcp.rto", conn=self.name, rto=snd.rtt.rto, attempt=snd.retransmits)
         if handshake:
             self._send_syn(now, with_ack=self.state is SYN_RECEIVED)
-            self.retransmit_deadline = now + snd.rtt.rto
+            self.retransmit_deadline = now + self._handshake_rto()
             return
         snd.rtt_seq = None  # Karn's algorithm
         snd.ts_retransmit_floor = self.timestamp_state.tsval(now)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from netstack.engine.tcp.fastopen import client_syn
 from netstack.engine.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_diff
 
@@ -98,19 +99,33 @@ class TransmitPath:
             seg.wscale = self.our_wscale
         if cfg.sack_permitted and (not with_ack or peer_ok.sack_permitted):
             seg.sack_permitted = True
+        payload = b""
+        if not with_ack and self.fastopen_cache is not None and self.snd.max == self.snd.iss:
+            seg.fastopen_cookie, payload = client_syn(self)  # RFC 7413 client (fastopen.py)
+            seg.payload = payload
+        if with_ack and self.fastopen_reply_cookie is not None:
+            seg.fastopen_cookie = self.fastopen_reply_cookie  # RFC 7413 §4.1.2
         if cfg.timestamps and (not with_ack or peer_ok.timestamps):
             seg.tsval = self.timestamp_state.tsval(now)
             seg.tsecr = self.timestamp_state.ts_recent or 0 if with_ack else 0
         self.outbox.append(seg)
         self.stats["segments_out"] += 1
         if self.snd.max == self.snd.iss:
-            self.snd.nxt = self.snd.max = seq_add(self.snd.iss, 1)
+            self.snd.nxt = self.snd.max = seq_add(self.snd.iss, 1 + len(payload))
             self.snd.rtt_time = now
         else:
             self.stats["retransmissions"] += 1
             self.counters.incr("tcp.retransmissions")
         if self.retransmit_deadline is None:
-            self.retransmit_deadline = now + self.snd.rtt.rto
+            self.retransmit_deadline = now + self._handshake_rto()
+
+    def _handshake_rto(self) -> float:
+        """The RTO for a SYN or SYN-ACK, stretched by up to ``syn_retransmit_jitter`` at random: clients
+        refused in one burst (a full backlog) then retry spread out, not all in the same instant."""
+        rng = self.handshake_jitter
+        if rng is None:
+            return self.snd.rtt.rto
+        return self.snd.rtt.rto * (1.0 + self.config.syn_retransmit_jitter * rng.random())
 
     def _send_ack(self, now: float) -> None:
         # <SEQ=SND.NXT> in the RFC, whose SND.NXT never moves back; ours does during go-back-N

@@ -24,6 +24,7 @@ from netstack.formats.tcp_options import (
     OPT_NOP,
     OPT_SACK,
     OPT_SACK_PERMITTED,
+    OPT_TFO,
     OPT_TIMESTAMPS,
     OPT_WINDOW_SCALE,
 )
@@ -53,6 +54,9 @@ def _options_of(segment: TcpSegment) -> list:
             options += [_NOP, _NOP, (OPT_TIMESTAMPS, (tsval, segment.tsecr or 0))]
     if segment.wscale is not None:
         options += [_NOP, (OPT_WINDOW_SCALE, segment.wscale)]
+    cookie = segment.fastopen_cookie
+    if cookie is not None:  # RFC 7413 §4.1.1, NOPs first so the option block stays 4-byte aligned
+        options += [_NOP] * ((-(2 + len(cookie))) % 4) + [(OPT_TFO, bytes(cookie))]
     return options
 
 
@@ -71,6 +75,8 @@ def _apply_options(segment: TcpSegment, options) -> None:
             segment.sack_permitted = True
         elif kind == OPT_SACK:
             segment.sack_blocks = tuple(value)
+        elif kind == OPT_TFO:
+            segment.fastopen_cookie = bytes(value or b"")
         # EOL, unknown kinds: ignored (RFC 9293 §3.1)
 
 

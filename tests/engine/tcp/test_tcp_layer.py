@@ -35,7 +35,8 @@ def test_protocol_unreachable_in_syn_sent_is_a_hard_error():
 
 
 def test_accept_queue_is_bounded_and_extra_syns_are_dropped():
-    net, a, b, ta, tb = two_tcp_hosts(config_b=TcpConfig(accept_backlog=2))
+    # SYN cookies off: with them the extra SYNs get cookie SYN-ACKs (tests/engine/tcp/test_syn_cookies.py)
+    net, a, b, ta, tb = two_tcp_hosts(config_b=TcpConfig(accept_backlog=2, syn_cookies="off"))
     server = TcpServer(tb, 80)
     streams = [a.call(TcpStream.connect, ta, B, 80) for _ in range(4)]
     net.run(0.5)
@@ -49,7 +50,7 @@ def test_accept_queue_is_bounded_and_extra_syns_are_dropped():
 
 
 def test_syn_backlog_is_bounded():
-    net, a, b, ta, tb = two_tcp_hosts(config_b=TcpConfig(syn_backlog=1))
+    net, a, b, ta, tb = two_tcp_hosts(config_b=TcpConfig(syn_backlog=1, syn_cookies="off"))
     TcpServer(tb, 80)
     # the server's SYN-ACKs are lost, so its children stay in SYN-RECEIVED
     b._transmit = lambda frames: None

@@ -1,0 +1,155 @@
+"""SYN flood benchmark: what SYN cookies (RFC 4987) and jittered handshakes buy, in one run.
+
+    sudo python benchmarks/syn_flood.py [--seconds 10]
+
+1. in-process cost of answering a SYN (``Stack.receive`` of prebuilt SYNs from one spoofed source to the
+   HTTP listener, no I/O), with the backlog full: a cookie SYN-ACK ("when_full"), and with cookies
+   "off" (the SYN is dropped); µs per SYN and SYNs/s;
+2. simulator: 1,000 simultaneous connects to a listener with the default backlog (128): how many
+   complete and when (virtual time), cookies "when_full", cookies "off" with the handshake jitter, and
+   neither (the issue's lockstep waves);
+3. kernel: a kernel client's sequential HTTP GETs (connect, request, close; 3 s timeout each) for
+   ``--seconds`` against netstack's http service over a TAP, without a flood, and during a spoofed SYN
+   flood (``hping3 -S --flood -a 192.0.2.150``, one fixed documentation address, never
+   ``--rand-source``) with cookies "when_full" and "off": connections/s and failures.
+
+Every kernel peer runs in a private namespace created here and deleted at the end. Needs root and
+hping3 for part 3. Prints one table; copy it into docs/performance.md (SYN flood section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import netstack  # noqa: E402
+import netstack.sim as sim  # noqa: E402
+from netstack.apps.services import start_services  # noqa: E402
+from netstack.drivers.netns import NetworkNamespace, terminate  # noqa: E402
+from netstack.engine.config import StackConfig  # noqa: E402
+from netstack.engine.stack import Stack  # noqa: E402
+from netstack.engine.tcp.config import TcpConfig  # noqa: E402
+from netstack.engine.tcp.endpoint import TcpServer, TcpStream  # noqa: E402
+from netstack.engine.tcp.layer import TcpLayer  # noqa: E402
+from netstack.engine.tcp.segment import SYN, TcpSegment  # noqa: E402
+from netstack.engine.tcp.wire import encode_segment  # noqa: E402
+from netstack.formats.fast import ETHERTYPE_IPV4, encode_ethernet, encode_ipv4  # noqa: E402
+
+STACK_IP = "192.0.2.2"
+SPOOFED = "192.0.2.150"
+
+
+def syn_cost(mode: str, count: int = 20000) -> float:
+    """µs per spoofed SYN once the backlog is full."""
+    stack = Stack(StackConfig(ip=f"{STACK_IP}/24", seed=1))
+    TcpLayer.attach(stack, TcpConfig(syn_cookies=mode))
+    stack.start(0.0)
+    start_services(stack, ["http"])
+    src, dst = bytes([192, 0, 2, 150]), bytes([192, 0, 2, 2])
+    frames = []
+    for i in range(count + 200):
+        seg = TcpSegment(1024 + i % 60000, 80, i * 7919, 0, SYN, 512, mss=1460)
+        datagram = encode_ipv4(src, dst, 6, encode_segment(seg, src, dst), 64, i & 0xFFFF, 0)
+        frames.append(encode_ethernet(stack.mac, b"\x02\x00\x00\x00\x00\x01", ETHERTYPE_IPV4, datagram))
+    now = 1.0
+    for frame in frames[:200]:  # fill the backlog
+        stack.receive(frame, now)
+    started = time.perf_counter()
+    for frame in frames[200:]:
+        now += 1e-5
+        stack.receive(frame, now)
+    return (time.perf_counter() - started) / count * 1e6
+
+
+def burst(cookies: str, jitter: float, count: int = 1000):
+    net = sim.Network(seed=5)
+    a, b = net.host("192.0.2.1/24"), net.host("192.0.2.2/24")
+    net.link(a, b, delay=0.001)
+    ta = TcpLayer.attach(a.stack, TcpConfig(syn_retransmit_jitter=jitter))
+    tb = TcpLayer.attach(b.stack, TcpConfig(syn_cookies=cookies, syn_retransmit_jitter=jitter))
+    server = TcpServer(tb, 80)
+    server.on_accept = lambda srv, now: [None for _ in iter(srv.accept, None)]
+    warm = a.call(TcpStream.connect, ta, bytes([192, 0, 2, 2]), 80)
+    net.run_until(lambda: warm.connected, 5)
+    start = net.clock
+    wall = time.perf_counter()
+    streams = [a.call(TcpStream.connect, ta, bytes([192, 0, 2, 2]), 80) for _ in range(count)]
+    net.run_until(lambda: all(s.connected or s.closed for s in streams), 300)
+    done = sum(s.connected for s in streams)
+    return done, net.clock - start, time.perf_counter() - wall
+
+
+def http_rate(ns, seconds: float):
+    ok = failed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with ns.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(3)
+                sock.connect((STACK_IP, 80))
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: n\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+            ok += data.startswith(b"HTTP/1.1 200")
+        except OSError:
+            failed += 1
+    return ok / seconds, failed
+
+
+def kernel_rates(seconds: float):
+    rows = []
+    for label, mode, flood in (("no flood", "when_full", False), ("flood, cookies when_full", "when_full", True),
+                               ("flood, cookies off", "off", True)):
+        with NetworkNamespace() as ns:
+            ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+            with netstack.run_tap(tap=f"hyb{os.getpid() % 10000}", ip=f"{STACK_IP}/24", host_ip="192.0.2.1/24",
+                                  netns=ns.name) as running:
+                running.call(TcpLayer.attach, running.stack, TcpConfig(syn_cookies=mode))
+                running.call(start_services, running.stack, ["http"])
+                hping = None
+                if flood:
+                    hping = ns.popen(["hping3", "-S", "--flood", "-q", "-p", "80", "-a", SPOOFED, STACK_IP],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    time.sleep(0.5)
+                try:
+                    rate, failed = http_rate(ns, seconds)
+                finally:
+                    if hping is not None:
+                        terminate(hping)
+                syns = running.call(lambda: running.stack.counters.get("tcp.segments_in", 0))
+        rows.append((label, rate, failed, syns / (seconds + 0.5) if flood else 0))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    print("| measurement | result |")
+    print("|---|---|")
+    for mode in ("when_full", "off"):
+        cost = syn_cost(mode)
+        print(f"| spoofed SYN, backlog full, cookies {mode} | {cost:.1f} µs/SYN ({1e6 / cost:,.0f} SYN/s) |")
+    for label, cookies, jitter in (("cookies when_full", "when_full", 0.25), ("cookies off, jitter 25 %", "off", 0.25),
+                                   ("cookies off, no jitter", "off", 0.0)):
+        done, virtual, wall = burst(cookies, jitter)
+        print(f"| 1,000 simultaneous connects, {label} | {done}/1000 complete, last at {virtual:.3f} s virtual "
+              f"({wall:.2f} s real) |")
+    if os.geteuid() != 0 or shutil.which("hping3") is None:
+        print("| kernel part | skipped: needs root and hping3 |")
+        return
+    for label, rate, failed, syn_rate in kernel_rates(args.seconds):
+        extra = f", stack took {syn_rate:,.0f} segments/s" if syn_rate else ""
+        print(f"| kernel HTTP GETs, {label} | {rate:.1f} connections/s, {failed} failed{extra} |")
+
+
+if __name__ == "__main__":
+    main()
