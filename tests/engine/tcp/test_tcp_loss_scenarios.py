@@ -54,16 +54,23 @@ def trace_into(conn, events: list) -> None:
     conn.trace = lambda name, **fields: events.append((name, fields, (conn.snd.max - conn.snd.una) & SEQ_MASK))
 
 
+def one_loss(config_a: TcpConfig, config_b: TcpConfig | None = None):
+    """A warmed-up pair sends 40 kB whose third data segment is lost once; (pair, trace events, the lost
+    segment's sequence number in a list)."""
+    pair = warmed_up(config_a, config_b)
+    events = []
+    trace_into(pair.a, events)
+    dropped = drop_data_segments(pair, 2)
+    pair.a.send(bytes(40_000), pair.now)
+    assert pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
+    assert len(dropped) == 1
+    return pair, events, dropped
+
+
 def test_one_loss_three_duplicate_acks_fast_retransmit_no_rto_newreno_rfc5681_3_2():
     cfg = TcpConfig(congestion_control="reno", sack_permitted=False, **NO_TS)
-    pair = warmed_up(cfg, TcpConfig(sack_permitted=False, **NO_TS))
+    pair, events, dropped = one_loss(cfg, TcpConfig(sack_permitted=False, **NO_TS))
     a = pair.a
-    events = []
-    trace_into(a, events)
-    dropped = drop_data_segments(pair, 2)
-    a.send(bytes(40_000), pair.now)
-    assert pair.run(lambda: a.snd.una == a.snd.max)
-    assert len(dropped) == 1
     assert a.stats["rto_firings"] == 0
     fast = [(fields, flight) for name, fields, flight in events if name == "tcp.fast_retransmit"]
     assert len(fast) == 1
@@ -80,13 +87,8 @@ def test_one_loss_three_duplicate_acks_fast_retransmit_no_rto_newreno_rfc5681_3_
 
 
 def test_one_loss_with_sack_enters_recovery_cwnd_is_beta_times_the_window_rfc6675_rfc9438():
-    pair = warmed_up(TcpConfig(**NO_TS))
+    pair, events, dropped = one_loss(TcpConfig(**NO_TS))
     a = pair.a
-    events = []
-    trace_into(a, events)
-    dropped = drop_data_segments(pair, 2)
-    a.send(bytes(40_000), pair.now)
-    assert pair.run(lambda: a.snd.una == a.snd.max)
     assert a.stats["rto_firings"] == 0 and a.stats["fast_retransmits"] == 1
     fields = [f for name, f, _ in events if name == "tcp.fast_retransmit"][0]
     assert fields["sack"]
