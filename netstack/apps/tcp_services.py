@@ -248,18 +248,23 @@ class HttpStatus(_Service):
             f"<tr><td>{html.escape(name)}</td><td>{value}</td></tr>" for name, value in stats["counters"].items()
         )
         conns = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c.get(k)))}</td>" for k in ("connection", "state", "srtt", "rto", "cwnd"))
+            "<tr>" + "".join(f"<td>{html.escape(str(c.get(k)))}</td>" for k in _CONNECTION_COLUMNS)
             + "</tr>"
             for c in stats["tcp_connections"]
         )
         return (
             "<!doctype html><html><head><title>netstack status</title></head><body>"
             "<h1>netstack status</h1><h2>Counters</h2><table><tr><th>counter</th><th>value</th></tr>"
-            f"{rows}</table><h2>TCP connections</h2><table><tr><th>connection</th><th>state</th><th>srtt</th>"
-            f"<th>rto</th><th>cwnd</th></tr>{conns}</table>"
+            f"{rows}</table><h2>TCP connections</h2><table><tr>"
+            + "".join(f"<th>{name}</th>" for name in _CONNECTION_COLUMNS)
+            + f"</tr>{conns}</table>"
             '<p><a href="/stats.json">stats.json</a></p></body></html>\n'
         )
 
+
+#: The per-connection figures the HTML page shows (``/stats.json`` has every field of ``info()``).
+_CONNECTION_COLUMNS = ("connection", "state", "srtt", "rto", "congestion_control", "cwnd", "ssthresh", "pipe",
+                       "sacked", "lost", "retransmissions", "delivery_rate")
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
             431: "Request Header Fields Too Large"}

@@ -84,6 +84,9 @@ def _tcp_rto(f: dict) -> Explanation:
 
 
 def _tcp_fast_retransmit(f: dict) -> Explanation:
+    if f.get("sack"):
+        return Explanation("RFC 6675 §5", f"loss recovery (SACK scoreboard or RACK): seq {f.get('seq')}, "
+                                          f"ssthresh {f.get('ssthresh')}, cwnd {f.get('cwnd')}")
     return Explanation("RFC 5681 §3.2", f"fast retransmit after 3 duplicate ACKs: seq {f.get('seq')}, "
                                         f"ssthresh {f.get('ssthresh')}, cwnd {f.get('cwnd')}")
 
@@ -121,6 +124,11 @@ RULES: dict[str, Callable[[dict], Explanation]] = {
     "tcp.out_of_order": lambda f: Explanation(
         "RFC 9293 §3.10.7.4", f"out-of-order segment seq {f.get('seq')} queued ({f.get('bytes')} bytes, "
                               f"{f.get('held')} held); duplicate ACK sent (RFC 5681 §4.2)"),
+    "tcp.tail_loss_probe": lambda f: Explanation(
+        "RFC 8985 §7.3", f"tail loss probe: the last segment again, seq {f.get('seq')} ({f.get('len')} bytes)"),
+    "tcp.undo": lambda f: Explanation(
+        "RFC 2883 §5", f"every retransmission was a duplicate: reduction undone, cwnd {f.get('cwnd')} "
+                       f"ssthresh {f.get('ssthresh')}"),
     "tcp.zero_window_probe": lambda f: Explanation(
         "RFC 9293 §3.8.6.1", f"peer window is zero: probe with one byte at seq {f.get('seq')}"),
     "tcp.reset_received": lambda f: Explanation("RFC 9293 §3.10.7.4", f"reset accepted in {f.get('state')} "

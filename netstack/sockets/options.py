@@ -20,7 +20,11 @@ TCP_MAXSEG                TCP      the MSS to announce (before connect); reads t
 TCP_FASTOPEN              TCP      on a listener: RFC 7413 Fast Open, the queue length (0 = off)
 TCP_FASTOPEN_CONNECT      TCP      client: connect() returns at once, the first send goes in the SYN
 TCP_KEEPIDLE/INTVL/CNT    TCP      keepalive timing (seconds, seconds, probes)
-TCP_INFO                  TCP      read-only: Linux ``struct tcp_info`` layout (first 104 bytes)
+TCP_CONGESTION            TCP      b"cubic" (default) or b"reno": the congestion control, before
+                                   ``connect`` or on a live connection (cwnd and ssthresh kept);
+                                   an unknown name raises ENOENT, as Linux
+TCP_INFO                  TCP      read-only: Linux ``struct tcp_info`` layout (up to
+                                   ``tcpi_delivery_rate``, 120 bytes); ``tcp_info()`` the same as a dict
 ========================  =======  ====================================================================
 
 Anything else raises ``OSError(ENOPROTOOPT)``; a value out of range raises ``OSError(EINVAL)``.
@@ -53,10 +57,22 @@ TCP_KEEPIDLE = getattr(stdlib_socket, "TCP_KEEPIDLE", 4)
 TCP_KEEPINTVL = getattr(stdlib_socket, "TCP_KEEPINTVL", 5)
 TCP_KEEPCNT = getattr(stdlib_socket, "TCP_KEEPCNT", 6)
 TCP_INFO = getattr(stdlib_socket, "TCP_INFO", 11)
+TCP_CONGESTION = getattr(stdlib_socket, "TCP_CONGESTION", 13)
+#: Linux TCP_CA_NAME_MAX: getsockopt(TCP_CONGESTION) answers the name NUL-padded to this length.
+CONGESTION_NAME_MAX = 16
+#: Our registry's names as Linux spells them in TCP_CONGESTION.
+LINUX_CONGESTION_NAME = {"newreno": "reno"}
 
 LINGER = struct.Struct("ii")  # struct linger {int l_onoff; int l_linger;}
-#: Linux ``struct tcp_info`` up to ``tcpi_total_retrans``: 8 u8 then 24 u32 (include/uapi/linux/tcp.h).
-TCP_INFO_LAYOUT = struct.Struct("=8B24I")
+#: Linux ``struct tcp_info`` up to ``tcpi_delivery_rate`` (include/uapi/linux/tcp.h): 8 u8, 24 u32 (to
+#: ``tcpi_total_retrans``), pacing_rate, max_pacing_rate, bytes_acked, bytes_received (u64), segs_out,
+#: segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out (u32), delivery_rate (u64): 168 bytes.
+TCP_INFO_LAYOUT = struct.Struct("=8B24I4Q6IQ")
+#: Linux ``enum tcp_ca_state``: Open, Disorder, CWR, Recovery, Loss.
+LINUX_CA_STATE = {"slow start": 0, "conservative slow start": 0, "congestion avoidance": 0, "fast recovery": 3,
+                  "loss": 4}
+#: ``tcpi_options`` bits (include/uapi/linux/tcp.h TCPI_OPT_*).
+TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE = 1, 2, 4
 #: Linux ``enum tcp_state`` numbers (include/net/tcp_states.h), so ``tcpi_state`` reads as the kernel's.
 LINUX_TCP_STATE = {
     "ESTABLISHED": 1, "SYN-SENT": 2, "SYN-RECEIVED": 3, "FIN-WAIT-1": 4, "FIN-WAIT-2": 5,
@@ -94,6 +110,23 @@ def buffer_size(number: int) -> int:
     return max(MIN_BUFFER, min(number & 0xFFFFFFFF, MAX_BUFFER))
 
 
+def congestion_name(value) -> str:
+    """TCP_CONGESTION's value: bytes (or str), up to the first NUL, as a registry name."""
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError("a bytes-like object is required")
+    name = bytes(value).split(b"\0", 1)[0]
+    if not name or len(name) >= CONGESTION_NAME_MAX:
+        raise os_error(errnos.EINVAL)
+    return name.decode("ascii", "replace").lower()
+
+
+def congestion_reply(name: str) -> bytes:
+    name = LINUX_CONGESTION_NAME.get(name, name)
+    return name.encode().ljust(CONGESTION_NAME_MAX, b"\0")
+
+
 def encode_reply(value: int | bytes, buflen: int | None):
     """getsockopt's result: an int without ``buflen`` (or with 0), else at most ``buflen`` bytes (as the
     stdlib, whose ``getsockopt(level, name, 0)`` also returns the int)."""
@@ -108,22 +141,35 @@ def encode_reply(value: int | bytes, buflen: int | None):
 
 
 def tcp_info_bytes(info: dict) -> bytes:
-    """Pack ``StreamSocket.tcp_info()`` into Linux's ``struct tcp_info`` layout (times in µs)."""
+    """Pack ``StreamSocket.tcp_info()`` into Linux's ``struct tcp_info`` layout: times in µs, windows
+    and counts of bytes in segments of the send MSS, as the kernel reports them."""
     mss = info.get("send_mss") or 536
 
     def micros(seconds):
         return 0 if seconds is None else min(int(seconds * 1e6), 0xFFFFFFFF)
 
     def segments(count):
-        return 0 if count is None else min(int(count // mss), 0xFFFFFFFF)
+        return 0 if count is None else min(-(-int(count) // mss), 0xFFFFFFFF)
 
-    u32 = [
-        micros(info.get("rto")), 0, mss, mss, 0, 0, 0, 0, 0,  # rto ato snd_mss rcv_mss unacked sacked lost retrans fackets
-        0, 0, 0, 0, info.get("pmtu", 0) or 0, 0,  # last_data_sent .. last_ack_recv, pmtu, rcv_ssthresh
+    def u32(value):
+        return min(int(value or 0), 0xFFFFFFFF)
+
+    u32s = [
+        micros(info.get("rto")), 0, mss, u32(info.get("rcv_mss") or mss),  # rto ato snd_mss rcv_mss
+        segments(info.get("in_flight")), segments(info.get("sacked")), segments(info.get("lost")),  # unacked ..
+        0, 0,  # retrans (outstanding), fackets
+        0, 0, 0, 0, u32(info.get("pmtu")), 0,  # last_data_sent .. last_ack_recv, pmtu, rcv_ssthresh
         micros(info.get("srtt")), micros(info.get("rttvar")),
-        segments(info.get("ssthresh")), segments(info.get("cwnd")), mss, 3, 0,
-        info.get("rcv_wnd") or 0, info.get("retransmissions", 0) or 0,
+        segments(info.get("ssthresh")), segments(info.get("cwnd")), mss, 3, 0,  # .. advmss reordering rcv_rtt
+        u32(info.get("rcv_space")), u32(info.get("retransmissions")),
     ]
-    u8 = [LINUX_TCP_STATE.get(info.get("state"), 7), 0, min(info.get("retransmits_in_a_row", 0), 255), 0, 0,
-          0, 0, 0]
-    return TCP_INFO_LAYOUT.pack(*u8, *u32)
+    rate = int(info.get("delivery_rate") or 0)
+    u64_after = [0, 0, int(info.get("delivered") or 0), int(info.get("bytes_received") or 0)]
+    u32_after = [u32(info.get("segments_out")), u32(info.get("segments_in")), 0, micros(info.get("min_rtt")), 0, 0]
+    options = ((TCPI_OPT_TIMESTAMPS if info.get("timestamps") else 0) | (TCPI_OPT_SACK if info.get("sack") else 0)
+               | (TCPI_OPT_WSCALE if info.get("snd_wscale") or info.get("rcv_wscale") else 0))
+    wscales = ((info.get("snd_wscale") or 0) & 0xF) | (((info.get("rcv_wscale") or 0) & 0xF) << 4)
+    u8 = [LINUX_TCP_STATE.get(info.get("state"), 7), LINUX_CA_STATE.get(info.get("ca_phase"), 0),
+          min(info.get("retransmits_in_a_row", 0), 255), min(info.get("zero_window_probes", 0), 255), 0,
+          options, wscales, 0]
+    return TCP_INFO_LAYOUT.pack(*u8, *u32s, *u64_after, *u32_after, rate)

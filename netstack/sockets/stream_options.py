@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno as errnos
 
+from netstack.machines.congestion import available_congestion_controls
 from netstack.sockets import options as opt
 from netstack.sockets.netsocket import os_error
 
@@ -40,6 +41,7 @@ class StreamOptions:
                 size = opt.buffer_size(number)
                 field = "receive_buffer" if name == opt.SO_RCVBUF else "send_buffer"
                 self._config_changes[field] = size
+                self._config_changes[f"{field}_max"] = size  # a chosen size is not autotuned (Linux *_LOCK)
                 if field == "receive_buffer":
                     self._config_changes["reassembly_limit"] = min(size, self._host.tcp.config.reassembly_limit)
                 if live:
@@ -54,6 +56,15 @@ class StreamOptions:
             else:
                 raise opt.unsupported(level, name)
         elif level == opt.IPPROTO_TCP:
+            if name == opt.TCP_CONGESTION:
+                algorithm = opt.congestion_name(value)
+                if algorithm not in available_congestion_controls():
+                    raise os_error(errnos.ENOENT)  # Linux: no such congestion control module
+                self._config_changes["congestion_control"] = algorithm
+                if live:
+                    self._stream.set_congestion_control(algorithm)
+                self._update_listener()
+                return
             number = opt.option_int(value)
             if name == opt.TCP_NODELAY:
                 self._config_changes["nodelay"] = bool(number)
@@ -131,6 +142,8 @@ class StreamOptions:
                 return int(config.keepalive_interval)
             if name == opt.TCP_KEEPCNT:
                 return config.keepalive_count
+            if name == opt.TCP_CONGESTION:
+                return opt.congestion_reply(config.congestion_control)
             if name == opt.TCP_INFO:
                 return opt.tcp_info_bytes(self._tcp_info())
         raise opt.unsupported(level, name)

@@ -33,7 +33,7 @@ def in_fast_recovery(cc: NewReno, flight=10 * MSS, snd_una=1000, snd_nxt=11000) 
 
 def test_rows_cite_rfcs_and_use_published_names():
     for row in TRANSITIONS:
-        assert row["rfc"].split()[0] in {"5681", "6582", "6298"}
+        assert row["rfc"].split()[0] in {"5681", "6582", "6298", "6675", "9406", "3522"}
         for name in (*row.get("conditions", ()), *row.get("unless", ())):
             assert name in CONGESTION_GUARDS
         for name in row.get("after", ()):
@@ -55,13 +55,21 @@ def test_explicit_initial_window_below_one_mss_is_rejected():
         NewReno(0)
 
 
-def test_slow_start_grows_by_min_acked_and_smss_rfc5681_3_1_equation_2():
-    cc = NewReno(MSS)
+def test_slow_start_counts_bytes_up_to_l_smss_rfc3465_2_1():
+    cc = NewReno(MSS, byte_count_limit=2)
     cc.on_ack(400, 0)
     assert cc.cwnd == 4 * MSS + 400
     cc.on_ack(5000, 0)
-    assert cc.cwnd == 4 * MSS + 400 + MSS
+    assert cc.cwnd == 4 * MSS + 400 + 2 * MSS, "L = 2 SMSS"
     assert cc.phase is P.SLOW_START
+
+
+def test_slow_start_counts_every_byte_by_default_but_stops_at_ssthresh():
+    cc = NewReno(MSS, initial_ssthresh=20 * MSS)
+    cc.on_ack(10 * MSS, 0)
+    assert cc.cwnd == 14 * MSS, "one stretch ACK for a burst of ten"
+    cc.on_ack(10 * MSS, 0)
+    assert cc.cwnd == 20 * MSS, "never past ssthresh in one step"
 
 
 def test_congestion_avoidance_once_cwnd_reaches_ssthresh_rfc5681_3_1_equation_3():
@@ -230,7 +238,8 @@ class NewRenoRandomTraffic(RuleBasedStateMachine):
         before = self.cc.phase
         retransmit = self.cc.on_duplicate_ack(self.flight(), snd_una=self.snd_una, snd_nxt=self.snd_nxt)
         if retransmit:
-            assert before in (CongestionPhase.SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
+            assert before in (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START,
+                              CongestionPhase.CONGESTION_AVOIDANCE)
             assert self.cc.phase is CongestionPhase.FAST_RECOVERY
             self.lost = True
 

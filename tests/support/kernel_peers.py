@@ -8,8 +8,13 @@ collide with another test run's.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
 import shutil
+import socket
+import threading
+import time
 from contextlib import contextmanager
 
 import netstack
@@ -48,3 +53,32 @@ def stack_in_namespace(tap: str | None = None, *, services=(), capture=None, **o
             finally:
                 if tshark is not None and tshark.poll() is None:
                     ns.stop_capture(tshark, settle=0.5)
+
+
+def through_echo(sock, size: int, before_shutdown=None) -> tuple[int, bool, float]:
+    """Send ``size`` random bytes (1 MiB blocks) through an echo service on the connected ``sock`` while a
+    thread reads the echo back; ``before_shutdown()`` runs once everything is written. Returns (bytes
+    received, sha256 equal, seconds)."""
+    block = os.urandom(1 << 20)
+    sent_hash, got_hash = hashlib.sha256(), hashlib.sha256()
+    received = {"n": 0}
+
+    def reader():
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                return
+            got_hash.update(data)
+            received["n"] += len(data)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    started = time.monotonic()
+    for _ in range(size // len(block)):
+        sock.sendall(block)
+        sent_hash.update(block)
+    if before_shutdown is not None:
+        before_shutdown()
+    sock.shutdown(socket.SHUT_WR)
+    thread.join(180)
+    return received["n"], got_hash.digest() == sent_hash.digest(), time.monotonic() - started

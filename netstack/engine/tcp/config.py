@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from netstack.engine.tcp.syn_cookies import SYN_COOKIE_MODES
 from netstack.engine.tcp.rto import DEFAULT_MAX_RTO, DEFAULT_MIN_RTO, INITIAL_RTO
+from netstack.machines.congestion import available_congestion_controls
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,23 @@ class TcpConfig:
     receive_buffer: int = 256 * 1024
     """SO_RCVBUF analogue: bounds the advertised window."""
     reassembly_limit: int = 256 * 1024
-    """Out-of-order bytes held per connection (beyond that, segments are dropped)."""
+    """Out-of-order bytes held per connection (beyond that, segments are dropped); it grows with an
+    autotuned receive buffer."""
+    buffer_autotuning: bool = True
+    """Grow the receive buffer with the bandwidth-delay product the application drains (Linux
+    tcp_rcv_space_adjust) and the send buffer with cwnd (tcp_sndbuf_expand), up to the maxima below.
+    SO_RCVBUF / SO_SNDBUF fix that buffer's size (as Linux's SOCK_RCVBUF_LOCK / SOCK_SNDBUF_LOCK)."""
+    receive_buffer_max: int = 6 * 1024 * 1024
+    """Largest autotuned receive buffer (Linux tcp_rmem[2]); the window scale is chosen to reach it."""
+    send_buffer_max: int = 4 * 1024 * 1024
+    """Largest autotuned send buffer (Linux tcp_wmem[2])."""
     mss: int | None = None
     """MSS to announce; None derives it from the path MTU (MTU - 40)."""
     window_scaling: bool = True
     timestamps: bool = True
     sack_permitted: bool = True
-    """Announce SACK-permitted (RFC 2018); SACK blocks are not used yet."""
+    """Announce SACK-permitted (RFC 2018): when the peer agrees, our ACKs carry SACK blocks and D-SACKs
+    (RFC 2883) and our sender keeps an RFC 6675 scoreboard with RACK-TLP (RFC 8985)."""
     min_rto: float = DEFAULT_MIN_RTO
     max_rto: float = DEFAULT_MAX_RTO
     initial_rto: float = INITIAL_RTO
@@ -79,7 +90,9 @@ class TcpConfig:
     """How long an orphaned FIN-WAIT-2 connection waits for the peer's FIN (Linux tcp_fin_timeout)."""
     user_timeout: float | None = None
     """RFC 9293 §3.10.8 USER TIMEOUT: abort when data stays unacknowledged this long (None: off)."""
-    congestion_control: str = "newreno"
+    congestion_control: str = "cubic"
+    """The congestion control algorithm (``netstack.machines.congestion``): "cubic" (RFC 9438 with
+    HyStart++, Linux's default) or "reno" / "newreno" (RFC 5681 + RFC 6582); per socket TCP_CONGESTION."""
     syn_backlog: int = 128
     """Half-open connections per listener (SYN-RECEIVED)."""
     accept_backlog: int = 128
@@ -92,7 +105,7 @@ class TcpConfig:
     ``Connection: close``) grows memory for 2 x MSL after each one."""
 
     def __post_init__(self):
-        positive_ints = ("send_buffer", "receive_buffer", "max_retransmits", "max_syn_retransmits",
+        positive_ints = ("send_buffer", "receive_buffer", "receive_buffer_max", "send_buffer_max", "max_retransmits", "max_syn_retransmits",
                          "keepalive_count", "syn_backlog", "accept_backlog", "time_wait_limit")
         if not isinstance(self.synack_retries, int) or isinstance(self.synack_retries, bool) or self.synack_retries < 0:
             raise ValueError(f"TcpConfig.synack_retries must be an integer >= 0, got {self.synack_retries!r}")
@@ -125,8 +138,19 @@ class TcpConfig:
             raise ValueError(f"TcpConfig.min_rto ({self.min_rto}) must not exceed max_rto ({self.max_rto})")
         if not 0 <= self.delayed_ack <= 0.2:
             raise ValueError(f"TcpConfig.delayed_ack must be within 0..0.2 s (RFC 1122), got {self.delayed_ack!r}")
+        if not isinstance(self.congestion_control, str) or \
+                self.congestion_control.lower() not in available_congestion_controls():
+            raise ValueError(f"TcpConfig.congestion_control must be one of {', '.join(available_congestion_controls())},"
+                             f" got {self.congestion_control!r}")
         if self.user_timeout is not None and self.user_timeout <= 0:
             raise ValueError(f"TcpConfig.user_timeout must be None or > 0, got {self.user_timeout!r}")
+
+    @property
+    def window_buffer(self) -> int:
+        """The receive buffer the window scale must cover: the autotuning maximum when it may grow."""
+        if self.buffer_autotuning:
+            return max(self.receive_buffer, self.receive_buffer_max)
+        return self.receive_buffer
 
     def replace(self, **changes) -> "TcpConfig":
         """A copy with some options changed (validated)."""

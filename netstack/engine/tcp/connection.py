@@ -29,11 +29,13 @@ from netstack.machines.tcp_connection import TCP_TABLE
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.engine.tcp.receive import ReceivePath
+from netstack.engine.tcp.receive_autotuning import ReceiveAutotuning
 from netstack.engine.tcp.receiver import TcpReceiver
 from netstack.engine.tcp.segment import ACK, RST, SYN, TcpSegment
 from netstack.engine.tcp.segment_validation import ChallengeAckLimiter
 from netstack.engine.tcp.sender import TcpSender
 from netstack.engine.tcp.seqnum import seq_add, seq_in_window, seq_offset
+from netstack.engine.tcp.timeouts import TimeoutPath
 from netstack.engine.tcp.transmit import TransmitPath
 
 from netstack.engine.tcp.states import (
@@ -51,7 +53,7 @@ SYNCHRONIZED_STATES = frozenset(
 )
 
 
-class TcpConnection(ReceivePath, TransmitPath):
+class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
     """One connection's TCB. Create it, then call ``connect(now)`` or ``accept_syn(syn, now)``."""
     def __init__(
         self,
@@ -81,7 +83,7 @@ class TcpConnection(ReceivePath, TransmitPath):
         self.snd = TcpSender(iss, config, mss=min(536, our_mss))
         self.rcv = TcpReceiver(config, mss=our_mss)
         self.path_mtu = path_mtu
-        self.our_wscale = window_scale_for(config.receive_buffer) if config.window_scaling else None
+        self.our_wscale = window_scale_for(config.window_buffer) if config.window_scaling else None
         self.timestamp_state = TimestampState(ts_offset)
         self.options = None  # NegotiatedOptions once the SYNs are exchanged
         self.use_timestamps = False
@@ -90,6 +92,8 @@ class TcpConnection(ReceivePath, TransmitPath):
         # Timers: absolute deadlines or None (RFC 9293 §3.8 / RFC 6298; one tagged set like smoltcp).
         self.retransmit_deadline = None
         self.persist_deadline = None
+        self.probe_deadline = None  # RFC 8985 §7 tail loss probe
+        self.reorder_deadline = None  # RFC 8985 §6.3 RACK reordering timer
         self.delayed_ack_deadline = None
         self.notify_deadline = None  # batched wake-up of the application (see receive._predicted)
         self.keepalive_deadline = None
@@ -127,6 +131,7 @@ class TcpConnection(ReceivePath, TransmitPath):
             "dup_acks": 0,
             "fast_retransmits": 0,
             "zero_window_probes": 0,
+            "tail_loss_probes": 0,
             "out_of_order_bytes": 0,
         }
 
@@ -280,12 +285,27 @@ class TcpConnection(ReceivePath, TransmitPath):
     def recv(self, max_bytes: int, now: float) -> bytes:
         """RECEIVE (§3.10.3): up to ``max_bytes`` bytes; b"" means none ready (see ``at_eof``)."""
         data = self.rcv.buffer.read(max_bytes)
+        if data and self.rcv.autotuning is not None:
+            self._autotune(now)
         if data and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()  # the window update ACK cleared the delayed-ACK timer
         return data
 
+    def _autotune(self, now: float) -> None:
+        """Receive-buffer autotuning after a read (``receive_autotuning``): a larger buffer, and room
+        for as much out-of-order data, when the application drained more per RTT than before."""
+        rb = self.rcv.buffer
+        grown = self.rcv.autotuning.on_read(rb.next_offset - len(rb), now, self.snd.rtt.srtt)
+        if grown is not None:
+            rb.capacity = grown
+            rb.queue.limit = max(rb.queue.limit, grown)
+            rb.queue.max_ranges = max(rb.queue.max_ranges, grown // 64)
+            self.counters.incr("tcp.receive_buffer_grown")
+
     def recv_into(self, buffer, now: float) -> int:
         n = self.rcv.buffer.read_into(buffer)
+        if n and self.rcv.autotuning is not None:
+            self._autotune(now)
         if n and self.state in RECEIVING_STATES and self._maybe_window_update(now):
             self._update_deadline()
         return n
@@ -330,6 +350,8 @@ class TcpConnection(ReceivePath, TransmitPath):
             self.snd.mss = limit
             if self.snd.cc is not None:
                 self.snd.cc.mss = limit
+            if self.snd.recovery is not None:
+                self.snd.recovery.set_mss(limit)
             if self.snd.una != self.snd.max and self.state in SENDING_STATES:
                 self._retransmit_first(now)
                 self._update_deadline()
@@ -358,18 +380,44 @@ class TcpConnection(ReceivePath, TransmitPath):
         return self.state in SYNCHRONIZED_STATES
 
     def info(self) -> dict:
-        """A TCP_INFO-like snapshot (state, RTT estimate, RTO, cwnd, ssthresh, retransmissions)."""
-        cc = self.snd.cc
+        """A TCP_INFO-like snapshot: state, RTT estimate (s), RTO (s), congestion control and its
+        phase, cwnd / ssthresh / pipe / sacked / lost (bytes), retransmissions, RACK's reordering
+        window (s), the delivery rate (bytes/s), the windows, and the per-connection counts."""
+        snd = self.snd
+        cc = snd.cc
+        rec = snd.recovery
+        figures = rec.figures() if rec is not None else {}
         return {
             "state": self.state.value,
-            "srtt": self.snd.rtt.srtt,
-            "rttvar": self.snd.rtt.rttvar,
-            "rto": self.snd.rtt.rto,
+            "srtt": snd.rtt.srtt,
+            "rttvar": snd.rtt.rttvar,
+            "rto": snd.rtt.rto,
+            "congestion_control": self.config.congestion_control,
+            "ca_phase": str(cc.phase) if cc is not None else None,
             "cwnd": cc.cwnd if cc is not None else None,
             "ssthresh": cc.ssthresh if cc is not None else None,
-            "send_mss": self.snd.mss,
-            "snd_wnd": self.snd.wnd,
+            "in_flight": snd.in_flight,
+            "pipe": figures.get("pipe", snd.in_flight),
+            "sacked": figures.get("sacked", 0),
+            "lost": figures.get("lost", 0),
+            "retransmitted_bytes": figures.get("retransmitted_bytes", 0),
+            "reordering_window": figures.get("reordering_window", 0.0),
+            "min_rtt": rec.rack.min_rtt if rec is not None else None,
+            "delivery_rate": figures.get("delivery_rate", 0.0),
+            "delivered": rec.delivered if rec is not None else 0,
+            "recoveries": figures.get("recoveries", 0),
+            "dsacks_received": figures.get("dsacks_received", 0),
+            "spurious_undone": figures.get("spurious_undone", 0),
+            "sack": bool(rec is not None and rec.sack),
+            "timestamps": self.use_timestamps,
+            "snd_wscale": snd.wscale,
+            "rcv_wscale": self.rcv.wscale,
+            "send_mss": snd.mss,
+            "rcv_mss": self.rcv.mss,
+            "snd_wnd": snd.wnd,
             "rcv_wnd": seq_offset(self.rcv.adv, self.rcv.nxt),
+            "rcv_space": self.rcv.buffer.capacity,
+            "bytes_received": self.rcv.buffer.next_offset,
             **self.stats,
         }
 
@@ -396,11 +444,21 @@ class TcpConnection(ReceivePath, TransmitPath):
             self.timestamp_state.update(syn.tsval, True, now)
         if self.snd.cc is None:
             self.snd.cc = congestion_control(cfg.congestion_control)(mss=self.snd.mss)
+        if opts.sack_permitted and self.rcv.sack is None:
+            self.rcv.enable_sack()
+        if self.snd.recovery is None:
+            self.snd.start_recovery(opts.sack_permitted)
+        if cfg.buffer_autotuning:
+            if cfg.receive_buffer_max > self.rcv.buffer.capacity and self.rcv.autotuning is None:
+                self.rcv.autotuning = ReceiveAutotuning(self.rcv.buffer.capacity, cfg.receive_buffer_max, self.rcv.mss)
+            self.snd.buffer_max = cfg.send_buffer_max
 
     # ------------------------------------------------------------------------------------ timers
     def _stop_data_timers(self) -> None:
         self.retransmit_deadline = None
         self.persist_deadline = None
+        self.probe_deadline = None
+        self.reorder_deadline = None
         self.delayed_ack_deadline = None
         self.keepalive_deadline = None
         self.fin_wait_2_deadline = None
@@ -411,6 +469,8 @@ class TcpConnection(ReceivePath, TransmitPath):
         for d in (
             self.retransmit_deadline,
             self.persist_deadline,
+            self.probe_deadline,
+            self.reorder_deadline,
             self.delayed_ack_deadline,
             self.notify_deadline,
             self.keepalive_deadline,
@@ -442,6 +502,10 @@ class TcpConnection(ReceivePath, TransmitPath):
                 return
         if self.persist_deadline is not None and now >= self.persist_deadline:
             self._persist_timeout(now)
+        if self.reorder_deadline is not None and now >= self.reorder_deadline:
+            self._reorder_timeout(now)
+        if self.probe_deadline is not None and now >= self.probe_deadline:
+            self._probe_timeout(now)
         if self.notify_deadline is not None and now >= self.notify_deadline:
             # the application first: what it reads reopens the window the ACK below announces
             self.notify_deadline = None

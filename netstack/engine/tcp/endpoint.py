@@ -27,6 +27,7 @@ import logging
 import os
 
 from netstack.errors import TransitionError
+from netstack.machines.congestion import congestion_control
 from netstack.machines.tcp_connection import TcpState
 
 _log = logging.getLogger("netstack.engine.tcp")
@@ -153,12 +154,27 @@ class TcpStream:
     def set_buffer_sizes(self, *, receive: int | None = None, send: int | None = None) -> None:
         """SO_RCVBUF / SO_SNDBUF on a live connection: the buffers take the new capacity at once."""
         conn = self.conn
+        # the application chose the size: autotuning leaves that buffer alone (Linux's *_LOCK flags)
         if receive is not None:
             conn.rcv.buffer.capacity = receive
-            conn.config = conn.config.replace(receive_buffer=receive)
+            conn.rcv.autotuning = None
+            conn.config = conn.config.replace(receive_buffer=receive, receive_buffer_max=receive)
         if send is not None:
             conn.snd.buffer.capacity = send
-            conn.config = conn.config.replace(send_buffer=send)
+            conn.snd.buffer_max = 0
+            conn.config = conn.config.replace(send_buffer=send, send_buffer_max=send)
+
+    @property
+    def congestion_control(self) -> str:
+        """The algorithm's registered name ("cubic", "newreno", ...)."""
+        return self.conn.config.congestion_control
+
+    def set_congestion_control(self, name: str) -> None:
+        """TCP_CONGESTION on a live connection: the new algorithm takes over cwnd and ssthresh."""
+        algorithm = congestion_control(name)  # ValueError for an unknown name
+        conn = self.conn
+        conn.config = conn.config.replace(congestion_control=name.lower())
+        conn.snd.set_congestion_control(algorithm)
 
     def set_keepalive_timing(self, now: float | None = None, **fields) -> None:
         """TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT (``TcpConfig`` field names); re-arms a running

@@ -187,7 +187,7 @@ class TcpListener:
         if config.timestamps and syn.tsval is not None:
             wscale = syn.wscale if config.window_scaling else None
             if wscale is not None:
-                reply.wscale = window_scale_for(config.receive_buffer)
+                reply.wscale = window_scale_for(config.window_buffer)
             sack = bool(config.sack_permitted and syn.sack_permitted)
             reply.sack_permitted = sack
             # the same per-connection offset the connection will use (RFC 7323 §7.1)

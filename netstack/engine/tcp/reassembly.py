@@ -14,11 +14,14 @@ wrap-around reasoning is needed here. The queue keeps disjoint byte ranges in or
   one-byte segments beside holes would otherwise make every insertion and delivery walk hundreds of
   thousands of ranges (Linux charges each out-of-order skb its truesize for the same reason).
   Delivery removes the ready ranges in one slice, so it is linear in what it delivers.
+
+Beside the ranges (one per arrival) the queue keeps their union as merged blocks (``blocks()``), which
+is what SACK reports (RFC 2018): one ACK per arriving segment must not walk every held range.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 #: Default bound on out-of-order bytes held per connection.
 DEFAULT_REASSEMBLY_LIMIT = 256 * 1024
@@ -31,7 +34,7 @@ class ReassemblyQueue:
     """Disjoint out-of-order ranges ``[start, end)`` with their bytes, bounded by ``limit`` bytes."""
 
     __slots__ = ("_starts", "_ends", "_chunks", "held", "limit", "max_ranges", "dropped_duplicate",
-                 "dropped_over_limit")
+                 "dropped_over_limit", "_block_starts", "_block_ends")
 
     def __init__(self, limit: int = DEFAULT_REASSEMBLY_LIMIT, max_ranges: int | None = None):
         if limit < 0:
@@ -44,6 +47,8 @@ class ReassemblyQueue:
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._chunks: list[bytes] = []
+        self._block_starts: list[int] = []  # the union of the ranges, adjacent ones merged
+        self._block_ends: list[int] = []
         self.held = 0
         self.limit = limit
         self.dropped_duplicate = 0
@@ -56,8 +61,22 @@ class ReassemblyQueue:
         return bool(self._starts)
 
     def ranges(self) -> list[tuple[int, int]]:
-        """The held ranges, in order (for SACK blocks and for tests)."""
+        """The held ranges, in order, one per stored piece (for tests)."""
         return list(zip(self._starts, self._ends))
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """The held bytes as maximal contiguous blocks, in order (what SACK blocks describe)."""
+        return list(zip(self._block_starts, self._block_ends))
+
+    def _merge_block(self, start: int, end: int) -> None:
+        starts, ends = self._block_starts, self._block_ends
+        i = bisect_left(ends, start)  # first block ending at or after start: touching blocks merge
+        j = bisect_right(starts, end)
+        if i < j:
+            start = min(start, starts[i])
+            end = max(end, ends[j - 1])
+        starts[i:j] = [start]
+        ends[i:j] = [end]
 
     def insert(self, start: int, data: bytes, base: int) -> int:
         """Hold the parts of ``data`` (at stream offset ``start``) that are new; returns bytes stored.
@@ -92,6 +111,7 @@ class ReassemblyQueue:
                 starts.insert(i, cursor)
                 ends.insert(i, cursor + take)
                 chunks.insert(i, bytes(view[cursor - start : cursor - start + take]))
+                self._merge_block(cursor, cursor + take)
                 self.held += take
                 stored += take
                 i += 1
@@ -117,10 +137,15 @@ class ReassemblyQueue:
                 base = e
             count += 1
         del starts[:count], ends[:count], chunks[:count]  # one slice each: linear, not pop(0) per range
+        block_ends = self._block_ends
+        gone = bisect_right(block_ends, base)  # contiguous from its start, a reached block went whole
+        del self._block_starts[:gone], block_ends[:gone]
         return b"".join(pieces), base
 
     def clear(self) -> None:
         self._starts.clear()
         self._ends.clear()
         self._chunks.clear()
+        self._block_starts.clear()
+        self._block_ends.clear()
         self.held = 0

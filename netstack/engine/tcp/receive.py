@@ -283,6 +283,10 @@ class ReceivePath:
         if flags & RST:
             return None  # an RST outside the window is dropped silently (RFC 5961 §3.2)
         self.counters.incr("tcp.drop.unacceptable")
+        if seg.payload and off >= HALF_SPACE and self.rcv.sack is not None:
+            # all of it below RCV.NXT: received before; the ACK below reports it as a D-SACK (RFC 2883 §4)
+            start = self.rcv.buffer.next_offset + off - SEQ_MODULUS
+            self.rcv.note_segment(start, start + len(seg.payload))
         if (rcv_wnd == 0 and (off <= 1 or not seg_len and off <= self.rcv.buffer.capacity) and flags & ACK
                 and not flags & SYN and self.state in _ACK_ONLY_STATES):
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
@@ -438,6 +442,8 @@ class ReceivePath:
             payload = payload[: max(0, limit - start)]
             n = len(payload)
         before = rb.queue.held
+        if self.rcv.sack is not None and (before or start != rb.next_offset):
+            self.rcv.note_segment(start, start + n)  # for the SACK blocks of the ACK this triggers
         advanced = rb.receive(start, payload)
         if advanced:
             self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)
@@ -490,12 +496,17 @@ class ReceivePath:
                 self.rcv.ack_now = True
             return False
         window = seg.window << snd.wscale
+        if self.persist_deadline is not None:
+            snd.persist.answered()  # RFC 1122 §4.2.2.17: the peer answers our probes, it is alive
         if acked:
             self._ack_advanced(seg, ack, acked, now)
         elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == snd.wnd:
-            self._duplicate_ack(now)
+            self._duplicate_ack(seg, now)
+        elif in_flight and seg.sack_blocks and snd.recovery is not None:
+            self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, srtt=snd.rtt.srtt), now)
         if snd.update_window(seg.seq, ack, window):
-            self.persist_deadline = None  # the window opened: no more probes
+            # the window opened: no more probes, and the full path's _output sends at once
+            self.persist_deadline = None
         return True
 
     def _ack_advanced(self, seg, ack: int, acked: int, now: float) -> None:
@@ -503,10 +514,12 @@ class ReceivePath:
         snd = self.snd
         snd.acknowledge(ack)
         tsecr = seg.tsecr if self.use_timestamps else 0
-        snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
+        rtt = snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
         flight = snd.in_flight
-        if snd.cc.on_ack(acked, flight, ack):
-            self._retransmit_first(now)  # RFC 6582 §3.2 (5): partial ACK in fast recovery
+        self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, rtt=rtt, srtt=snd.rtt.srtt),
+                               now)
+        if snd.buffer_max:
+            snd.expand_buffer()
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
         if flight == 0:
             self.retransmit_deadline = None
@@ -515,21 +528,38 @@ class ReceivePath:
             self.retransmit_deadline = now + snd.rtt.rto
             if self.config.user_timeout is not None:
                 self.user_timeout_deadline = now + self.config.user_timeout
+        self._arm_probe(now)
 
-    def _duplicate_ack(self, now: float) -> None:
-        """RFC 5681 §3.2: the congestion control counts duplicates; the third triggers a retransmit."""
+    def _duplicate_ack(self, seg, now: float) -> None:
+        """RFC 5681 §3.2: a duplicate ACK; loss recovery counts it (without SACK the third triggers a
+        fast retransmit) and reads its SACK blocks."""
+        snd = self.snd
         self.stats["dup_acks"] += 1
         self.counters.incr("tcp.dup_acks")
         if self.trace is not None:
-            self.trace("tcp.dup_ack", conn=self.name, ack=self.snd.una, count=self.snd.cc.duplicate_acks + 1)
-        flight = self.snd.in_flight
-        if self.snd.cc.on_duplicate_ack(flight, self.snd.una, self.snd.max):
+            self.trace("tcp.dup_ack", conn=self.name, ack=snd.una, count=snd.recovery.duplicate_acks + 1)
+        self._recovery_outcome(snd.recovery.on_ack(snd.una, seg.sack_blocks, now, snd.max, duplicate=True,
+                                                   srtt=snd.rtt.srtt), now)
+
+    def _recovery_outcome(self, outcome, now: float) -> None:
+        """Act on what loss recovery made of an ACK: NewReno's retransmission of the first unacknowledged
+        segment, the start of a recovery (its retransmissions go out in ``_output``), RACK's timer."""
+        if outcome.recovery_started:
+            cc = self.snd.cc
             self.stats["fast_retransmits"] += 1
             self.counters.incr("tcp.fast_retransmits")
             if self.trace is not None:
-                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd.una, cwnd=self.snd.cc.cwnd,
-                           ssthresh=self.snd.cc.ssthresh)
-            self._retransmit_first(now)
+                self.trace("tcp.fast_retransmit", conn=self.name, seq=self.snd.una, cwnd=cc.cwnd,
+                           ssthresh=cc.ssthresh, sack=self.snd.recovery.sack)
+            self.probe_deadline = None
+        if outcome.undone:
+            self.counters.incr("tcp.spurious_reductions_undone")
+            if self.trace is not None:
+                self.trace("tcp.undo", conn=self.name, cwnd=self.snd.cc.cwnd, ssthresh=self.snd.cc.ssthresh)
+        if outcome.retransmit_first:
+            self._retransmit_first(now)  # RFC 5681 §3.2 fast retransmit / RFC 6582 §3.2 partial ACK
+        if outcome.reorder_timeout is not None:
+            self.reorder_deadline = now + outcome.reorder_timeout
 
     def _take_rtt_sample_for_syn(self, now: float) -> None:
         if self.snd.retransmits == 0:

@@ -5,13 +5,15 @@ What we have and what to acknowledge: IRS, RCV.NXT, the right edge we advertised
 queue, the delayed-ACK bookkeeping (RFC 1122 §4.2.3.2, RFC 5681 §4.2) and the peer's FIN.
 
 The connection (``TcpConnection``) owns the state machine, the timers and the wire; SEGMENT ARRIVES
-(``receive.py``) and the window field of what we send (``transmit.py``) move these variables. SACK
-blocks (RFC 2018) describing the reassembly queue belong here.
+(``receive.py``) and the window field of what we send (``transmit.py``) move these variables. The SACK
+blocks (RFC 2018 §4, D-SACK RFC 2883) describing the reassembly queue come from ``sack``, a
+``SackReporter``, once the peer agreed to SACK.
 """
 
 from __future__ import annotations
 
 from netstack.engine.tcp.receive_buffer import ReceiveBuffer
+from netstack.engine.tcp.sack_blocks import SackReporter
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add
 
 
@@ -32,6 +34,30 @@ class TcpReceiver:
         self.unacked_bytes = 0
         self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
         self.fin_received = False
+        self.sack: SackReporter | None = None  # SACK blocks to report, once SACK is agreed (RFC 2018)
+        self.autotuning = None  # a ReceiveAutotuning while the buffer may grow (not after SO_RCVBUF)
+
+    def enable_sack(self) -> None:
+        self.sack = SackReporter()
+
+    def note_segment(self, start: int, end: int) -> None:
+        """Data [start, end) (stream offsets) arrived out of order or again: what the next ACK's SACK
+        blocks report first (RFC 2018 §4, RFC 2883 §4)."""
+        rb = self.buffer
+        self.sack.on_segment(start, end, rb.next_offset, rb.queue.blocks())
+
+    def sack_option(self, timestamps: bool) -> tuple:
+        """The SACK blocks of the ACK about to go, as sequence numbers: while out-of-order data is held,
+        and once after a duplicate (D-SACK). 3 blocks fit beside timestamps, 4 without (RFC 2018 §3)."""
+        reporter = self.sack
+        queue = self.buffer.queue
+        if not queue and not reporter.dsack_pending:
+            return ()
+        base = self.buffer.next_offset
+        nxt = self.nxt
+        limit = 3 if timestamps else 4
+        return tuple(((nxt + s - base) & SEQ_MASK, (nxt + e - base) & SEQ_MASK)
+                     for s, e in reporter.blocks(queue.blocks(), base, limit))
 
     @property
     def wnd(self) -> int:

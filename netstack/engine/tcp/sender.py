@@ -2,17 +2,20 @@
 
 What is in flight, what to send next and what to retransmit: SND.UNA, SND.NXT (and SND.MAX, the
 highest SND.NXT reached: after a retransmission timeout SND.NXT goes back to SND.UNA, go-back-N, and
-ACKs up to SND.MAX stay acceptable), SND.WND with SND.WL1/WL2 (RFC 9293 §3.10.7.4), the send buffer,
+ACKs up to SND.MAX stay acceptable; with SACK it never goes back, the scoreboard picks the holes), SND.WND with SND.WL1/WL2 (RFC 9293 §3.10.7.4), the send buffer,
 the RTT estimator and Karn's bookkeeping (RFC 6298, RFC 7323 §4), the congestion control (RFC 5681,
-RFC 6582), the effective send MSS, the peer's window scale and the state of our FIN.
+RFC 6582), the effective send MSS, the peer's window scale and the state of our FIN; loss recovery
+(``recovery``: SACK scoreboard, RACK-TLP, RFC 6675 recovery, ``loss_recovery.LossRecovery``) and the
+persist timer (``persist``: zero-window probing apart from retransmission, ``persist.PersistTimer``).
 
 The connection (``TcpConnection``) owns the state machine, the timers and the wire; its send path
 (``transmit.py``) and the fifth step of SEGMENT ARRIVES (``receive.py``) move these variables. Loss
-recovery (a SACK scoreboard, RACK-TLP) and other congestion controls belong here.
 """
 
 from __future__ import annotations
 
+from netstack.engine.tcp.loss_recovery import LossRecovery
+from netstack.engine.tcp.persist import PersistTimer
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.send_buffer import SendBuffer
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_offset
@@ -41,9 +44,11 @@ class TcpSender:
         self.rtt_seq = None
         self.rtt_time = 0.0
         self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
-        # Zero-window probing (RFC 1122 §4.2.2.17): backoff exponent, and whether the peer answers.
-        self.persist_backoff = 0
+        # Zero-window probing (RFC 1122 §4.2.2.17) on its own timer, and whether the peer answers.
+        self.persist = PersistTimer(config.max_window_probe_interval)
         self.zero_window_answered = False
+        self.recovery: LossRecovery | None = None  # once the SYNs fixed MSS and SACK (start_recovery)
+        self.buffer_max = 0  # the send buffer may grow to this with cwnd (0: fixed, e.g. after SO_SNDBUF)
         # Our FIN: queued once the user shut down writing, its sequence number once sent.
         self.fin_queued = False
         self.fin_seq = None
@@ -86,7 +91,7 @@ class TcpSender:
         if window > self.max_wnd:
             self.max_wnd = window
         if opened:
-            self.persist_backoff = 0
+            self.persist.stop()
         self.zero_window_answered = window == 0
         return bool(opened)
 
@@ -108,10 +113,32 @@ class TcpSender:
         self.retransmits = 0
         self.rtt.reset_backoff()
 
-    def sample_rtt(self, ack: int, tsecr: int, tsval_now: int, now: float) -> None:
+    def set_congestion_control(self, algorithm) -> None:
+        """Switch to another algorithm class mid-connection (TCP_CONGESTION), keeping cwnd and
+        ssthresh as Linux's tcp_reinit_congestion_control does."""
+        old = self.cc
+        if old is None:
+            return
+        self.cc = algorithm(self.mss, initial_window=max(old.cwnd, self.mss), initial_ssthresh=old.ssthresh)
+        if self.recovery is not None:
+            self.recovery.cc = self.cc
+
+    def expand_buffer(self) -> None:
+        """Linux tcp_sndbuf_expand: room for two congestion windows, so the application can refill
+        the buffer while one window is in flight; never beyond ``buffer_max``."""
+        buffer = self.buffer
+        wanted = 2 * self.cc.cwnd
+        if wanted > buffer.capacity and self.buffer_max > buffer.capacity:
+            buffer.capacity = min(wanted, self.buffer_max)
+
+    def start_recovery(self, sack: bool) -> None:
+        """Loss recovery over the congestion control, from the first data byte (ISS + 1)."""
+        self.recovery = LossRecovery(seq_add(self.iss, 1), self.mss, self.cc, sack)
+
+    def sample_rtt(self, ack: int, tsecr: int, tsval_now: int, now: float) -> float | None:
         """An RTT sample from an ACK of new data: timestamps give one on every such ACK (RFC 7323
         §4.1, ``tsecr`` nonzero); otherwise the one timed segment, unless it was retransmitted
-        (Karn's algorithm, RFC 6298 §3)."""
+        (Karn's algorithm, RFC 6298 §3). Returns the sample (seconds) or None."""
         if tsecr:
             # Karn for timestamps: an echo older than our last retransmission may time a segment
             # that waited in the peer's reassembly queue, not one round trip (RFC 7323 §4.2)
@@ -120,6 +147,10 @@ class TcpSender:
                 rtt = seq_offset(tsval_now, tsecr) / 1000.0
                 if rtt < 60:
                     self.rtt.sample(rtt)
+                    return rtt
         elif self.rtt_seq is not None and seq_gt(ack, self.rtt_seq):
-            self.rtt.sample(now - self.rtt_time)
+            rtt = now - self.rtt_time
+            self.rtt.sample(rtt)
             self.rtt_seq = None
+            return rtt
+        return None

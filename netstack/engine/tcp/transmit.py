@@ -7,11 +7,10 @@
   queued data and is at least half the largest window the peer offered, or when the FIN follows.
 - Receiver-side SWS avoidance (RFC 1122 §4.2.3.3): the right edge moves only by at least
   min(buffer/2, MSS); it never moves left (RFC 9293 §3.8.6.2.2 "shrinking the window").
-- The retransmission timer (RFC 6298 §5): go-back-N from SND.UNA on expiry, with exponential backoff
-  and give-up after ``max_retransmits`` → ETIMEDOUT; fast retransmit on three duplicate ACKs (RFC 5681
-  §3.2) with NewReno partial-ACK retransmission (RFC 6582).
-- Zero-window probing (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): when the peer offers no window and
-  nothing is in flight, a one-byte probe goes out on a backed-off persist timer.
+- Loss recovery's sending: with SACK, what is in the network is RFC 6675's pipe and the holes NextSeg()
+  picks go before new data (``_send_recovery``); without it, limited transmit (RFC 3042) and the
+  fast retransmit / NewReno partial-ACK retransmission of the first unacknowledged segment (RFC 5681
+  §3.2, RFC 6582). The timers that retransmit live in ``timeouts.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +44,12 @@ class TransmitPath:
             ack = 0
             window = self._window_field() if not flags & RST else 0
         seg = TcpSegment(self.local_port, self.remote_port, seq, ack, flags, window, payload)
+        if flags & ACK and self.rcv.sack is not None:
+            # SACK blocks (4 + 8 bytes each with their NOPs) must fit beside the payload: the send MSS
+            # leaves no room for them in a full segment (Linux shrinks the MSS instead; we send fewer)
+            room = 40 if not payload else self.snd.mss - len(payload)
+            if room >= 12:
+                seg.sack_blocks = self.rcv.sack_option(self.use_timestamps)[: (room - 4) // 8]
         if self.use_timestamps:
             seg.tsval = self.timestamp_state.tsval(now)
             seg.tsecr = self.timestamp_state.ts_recent or 0
@@ -146,11 +151,27 @@ class TransmitPath:
         if self.state not in _CAN_SEND_DATA:
             return
         snd = self.snd
+        rec = snd.recovery
         sb = snd.buffer
         mss = snd.mss
-        cwnd = snd.cc.cwnd
         buf_seq = snd.buf_seq
         end_offset = len(sb)
+        # With SACK information the budget is cwnd - pipe (RFC 6675), or PRR's quota in recovery (RFC 6937):
+        # holes being repaired go first (NextSeg), new data fills what cwnd - pipe leaves.
+        budget = None
+        allowance = 0
+        if rec is not None:
+            if rec.sack:
+                sboard = rec.scoreboard
+                if sboard.in_recovery or sboard:
+                    if rec.retransmission_due():
+                        self._send_recovery(now)
+                    budget = rec.send_budget()
+            else:
+                allowance = rec.window_allowance()  # RFC 3042 limited transmit
+        cwnd = snd.cc.cwnd + allowance
+        base_nxt = snd.nxt
+        max_before = snd.max
         sent_any = False
         template = None  # the burst's first segment
         local_port, remote_port = self.local_port, self.remote_port
@@ -166,8 +187,13 @@ class TransmitPath:
                 offset = 0
             avail = end_offset - offset
             flight = (snd_nxt - snd.una) & SEQ_MASK
-            wnd = snd.wnd if snd.wnd < cwnd else cwnd
-            usable = wnd - flight
+            if budget is None:
+                wnd = snd.wnd if snd.wnd < cwnd else cwnd
+                usable = wnd - flight
+            else:
+                usable = budget - ((snd_nxt - base_nxt) & SEQ_MASK)  # the budget left
+                if snd.wnd - flight < usable:
+                    usable = snd.wnd - flight
             if avail > 0:
                 n = mss if mss < avail else avail
                 if usable < n:
@@ -233,113 +259,67 @@ class TransmitPath:
                 snd.advance_nxt(seq_add(snd_nxt, 1))
                 sent_any = True
             break
-        if sent_any and self.retransmit_deadline is None:
-            self.retransmit_deadline = now + snd.rtt.rto
-            if self.config.user_timeout is not None and self.user_timeout_deadline is None:
-                self.user_timeout_deadline = now + self.config.user_timeout
+        if sent_any:
+            if rec is not None and snd.max != max_before:
+                # one record per burst: its segments share the transmit time RACK compares
+                rec.sent(max_before, (snd.max - max_before) & SEQ_MASK, now)
+            if self.retransmit_deadline is None:
+                self.retransmit_deadline = now + snd.rtt.rto
+                if self.config.user_timeout is not None and self.user_timeout_deadline is None:
+                    self.user_timeout_deadline = now + self.config.user_timeout
+            if rec is not None and rec.sack:
+                self._arm_probe(now)
+
+    def _send_recovery(self, now: float) -> None:
+        """RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, retransmit what NextSeg() picks (rules 1, 3, 4);
+        rule 2 (new data) is left to the segmentation loop of ``_output``."""
+        snd = self.snd
+        rec = snd.recovery
+        previous = None
+        while True:
+            offset = (snd.nxt - snd.buf_seq) & SEQ_MASK
+            new_data = offset < len(snd.buffer) and ((snd.nxt - snd.una) & SEQ_MASK) < snd.wnd
+            segment = rec.next_segment(new_data)
+            if segment is None or segment.rule == 2 or segment == previous:
+                return  # (the same segment twice: nothing moved, never loop)
+            previous = segment
+            n = self._retransmit_range(segment.seq, segment.length, now,
+                                       "rescue" if segment.rule == 4 else f"NextSeg rule {segment.rule}")
+            if n <= 0:
+                return
+            rec.sent(segment.seq, n, now, retransmission=True, rescue=segment.rule == 4)
 
     def _retransmit_first(self, now: float) -> None:
         """Resend the first unacknowledged segment without moving SND.NXT (fast retransmit)."""
-        sb = self.snd.buffer
-        offset = max(seq_diff(self.snd.una, self.snd.buf_seq), 0)
+        self._retransmit_range(self.snd.una, self.snd.mss, now, "first unacknowledged")
+        self.retransmit_deadline = now + self.snd.rtt.rto
+
+    def _retransmit_range(self, seq: int, length: int, now: float, reason: str) -> int:
+        """Resend up to ``length`` bytes from ``seq`` (below SND.MAX; the FIN too when they reach it)
+        without moving SND.NXT; returns the sequence space sent (0: nothing to send)."""
+        snd = self.snd
+        sb = snd.buffer
+        offset = max(seq_diff(seq, snd.buf_seq), 0)
         # never beyond SND.MAX: this is a retransmission, new data goes out through _output
-        in_flight = self.snd.in_flight
-        n = min(self.snd.mss, len(sb) - offset, in_flight)
+        n = min(length, len(sb) - offset, seq_diff(snd.max, seq))
         flags = ACK
-        seq = self.snd.una
         if n <= 0:
-            if self.snd.fin_seq is None or self.snd.una != self.snd.fin_seq:
-                return
+            if snd.fin_seq is None or seq != snd.fin_seq:
+                return 0
             n = 0
             flags |= FIN
-        elif self.snd.fin_seq is not None and seq_add(seq, n) == self.snd.fin_seq:
+        elif snd.fin_seq is not None and seq_add(seq, n) == snd.fin_seq:
             flags |= FIN
         self.stats["retransmissions"] += 1
         self.counters.incr("tcp.retransmissions")
         if self.trace is not None:
-            self.trace("tcp.retransmit", conn=self.name, seq=seq, len=n, reason="first unacknowledged")
-        self.snd.rtt_seq = None  # Karn: this range is ambiguous now
-        self.snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
+            self.trace("tcp.retransmit", conn=self.name, seq=seq, len=n, reason=reason)
+        snd.rtt_seq = None  # Karn: this range is ambiguous now
+        snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
         self._emit(seq, flags, sb.peek(offset, n), now)
-        self.retransmit_deadline = now + self.snd.rtt.rto
-
-    # ----------------------------------------------------------------------------- timers
-    def _retransmit_timeout(self, now: float) -> None:
-        """RFC 6298 (5.4)-(5.6): retransmit the earliest segment, back off, restart the timer."""
-        self.retransmit_deadline = None
-        if self.snd.una == self.snd.max and self.state not in (SYN_SENT, SYN_RECEIVED):
-            return
-        self.stats["rto_firings"] += 1
-        self.counters.incr("tcp.rto_firings")
-        self.snd.retransmits += 1
-        handshake = self.state in (SYN_SENT, SYN_RECEIVED)
-        if handshake:  # Linux tcp_synack_retries apart from tcp_syn_retries
-            limit = self.config.synack_retries if self.state is SYN_RECEIVED else self.config.max_syn_retransmits
-        else:
-            limit = self.config.max_retransmits
-        # a zero-window probe the peer keeps answering is not a failure (RFC 1122 §4.2.2.17)
-        probing = not handshake and self.snd.wnd == 0 and self.snd.zero_window_answered
-        if self.snd.retransmits > limit and not probing:
-            self._give_up(now, "retransmit_give_up")
-            return
-        self.snd.rtt.back_off()
-        if self.trace is not None:
-            self.trace("tcp.rto", conn=self.name, rto=self.snd.rtt.rto, attempt=self.snd.retransmits)
-        if self.state in (SYN_SENT, SYN_RECEIVED):
-            self._send_syn(now, with_ack=self.state is SYN_RECEIVED)
-            self.retransmit_deadline = now + self._handshake_rto()
-            return
-        self.snd.rtt_seq = None  # Karn's algorithm
-        self.snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
-        # RFC 5681 §3.1 (4) / RFC 6582 §4: loss window; recover = SND.NXT (no fast retransmit of old data)
-        self.snd.cc.on_retransmit_timeout(self.snd.in_flight, self.snd.max)
-        self.snd.nxt = self.snd.una  # go back N
-        if self.snd.fin_seq is not None and self.snd.una == seq_add(self.snd.fin_seq, 1):
-            return
-        sent_before = self.stats["segments_out"]
-        if self.snd.wnd == 0:
-            self._probe(now)
-        else:
-            self._output(now)
-        if self.stats["segments_out"] == sent_before:
-            self._retransmit_first(now)
-        self.retransmit_deadline = now + self.snd.rtt.rto
-
-    def _arm_persist(self, now: float) -> None:
-        interval = min(self.snd.rtt.rto * (1 << self.snd.persist_backoff), self.config.max_window_probe_interval)
-        self.persist_deadline = now + interval
-
-    def _persist_timeout(self, now: float) -> None:
-        """The peer's window stayed zero: probe it with one byte (RFC 1122 §4.2.2.17)."""
-        self.persist_deadline = None
-        if self.state not in _CAN_SEND_DATA:
-            return
-        if self.snd.wnd != 0:
-            self._output(now, force=True)  # RFC 1122 §4.2.3.4 override timeout
-            return
-        if self.snd.nxt == self.snd.max and self._probe(now):
-            self.snd.persist_backoff += 1
-            if self.retransmit_deadline is None:
-                self.retransmit_deadline = now + self.snd.rtt.rto
-        else:
-            self._arm_persist(now)
-
-    def _probe(self, now: float) -> bool:
-        """Send one byte at SND.NXT beyond the zero window; True when there was a byte to send."""
-        sb = self.snd.buffer
-        offset = seq_diff(self.snd.nxt, self.snd.buf_seq)
-        if not 0 <= offset < len(sb):
-            return False
-        seq = self.snd.nxt
-        self.stats["zero_window_probes"] += 1
-        self.counters.incr("tcp.zero_window_probes")
-        if self.trace is not None:
-            self.trace("tcp.zero_window_probe", conn=self.name, seq=seq)
-        if seq != self.snd.max:
-            self.stats["retransmissions"] += 1
-        self._emit(seq, ACK, sb.peek(offset, 1), now)
-        self.snd.advance_nxt(seq_add(seq, 1))
-        return True
+        if self.retransmit_deadline is None:
+            self.retransmit_deadline = now + snd.rtt.rto
+        return n + (1 if flags & FIN else 0)
 
     def _maybe_window_update(self, now: float) -> bool:
         """After the application read: announce the opened window when the one the peer knows fell

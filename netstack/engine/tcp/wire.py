@@ -3,12 +3,13 @@
 ``decode_segment(data, src, dst)`` verifies the checksum (RFC 9293 §3.1, pseudo-header from the IPv4
 addresses) and returns ``(segment, checksum_ok)``; it raises ``FormatError`` for bytes that are not a
 TCP segment. ``encode_segment(segment, src, dst)`` builds the header with the options the segment
-carries (MSS, window scale, SACK-permitted, timestamps, in Linux's order and NOP alignment) and the
-checksum.
+carries (MSS, window scale, SACK-permitted, timestamps, SACK blocks, in Linux's order and NOP
+alignment) and the checksum.
 
 Both go through the codec generated from the construct declarations (``netstack.formats.fast``:
 ``decode_tcp`` / ``encode_tcp``); options arrive and leave as ``(kind number, value)`` pairs, kinds named
-by ``netstack.formats.tcp_options``' ``OPT_*``. SACK blocks and unknown kinds are carried, not acted on.
+by ``netstack.formats.tcp_options``' ``OPT_*``. SACK blocks are carried to the sender's scoreboard,
+unknown kinds are ignored.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ def _options_of(segment: TcpSegment) -> list:
     """The options to send, as (kind number, value) pairs in Linux's order and NOP alignment."""
     tsval = segment.tsval
     if segment.mss is None and segment.wscale is None and not segment.sack_permitted:
-        # every segment after the handshake: NOP, NOP, timestamps (RFC 7323 Appendix A layout)
-        return [_NOP, _NOP, (OPT_TIMESTAMPS, (tsval, segment.tsecr or 0))] if tsval is not None else []
+        # every segment after the handshake: NOP, NOP, timestamps (RFC 7323 Appendix A layout), then
+        # NOP, NOP, SACK blocks when there are any (RFC 2018 §3; Linux's order)
+        options = [_NOP, _NOP, (OPT_TIMESTAMPS, (tsval, segment.tsecr or 0))] if tsval is not None else []
+        if segment.sack_blocks:
+            options += [_NOP, _NOP, (OPT_SACK, list(segment.sack_blocks))]
+        return options
     options = []
     if segment.mss is not None:
         options.append((OPT_MSS, segment.mss))
@@ -106,7 +111,7 @@ def _timestamp_options(tsval: int, tsecr: int) -> bytes:
 
 def encode_segment(segment: TcpSegment, src: bytes, dst: bytes) -> bytes:
     """The segment as bytes, header and checksum computed."""
-    if segment.mss is None and segment.wscale is None and not segment.sack_permitted:
+    if segment.mss is None and segment.wscale is None and not segment.sack_permitted and not segment.sack_blocks:
         # every segment after the handshake (``_options_of``'s first case), options pre-encoded
         tsval = segment.tsval
         return encode_tcp(

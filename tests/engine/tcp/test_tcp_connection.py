@@ -28,12 +28,12 @@ def test_rfc9293_3_5_three_way_handshake_and_options():
     pair = Pair()
     pair.a.connect(0.0)
     syn = pair.a.outbox[0]
-    assert syn.flags == SYN and syn.seq == 1000 and syn.mss == 1460 and syn.wscale == 3
+    assert syn.flags == SYN and syn.seq == 1000 and syn.mss == 1460 and syn.wscale == 7  # covers the autotuned receive buffer (6 MiB), as Linux
     assert syn.sack_permitted and syn.tsval is not None
     pair.run(pair.established)
     assert pair.a.state is TcpState.ESTABLISHED and pair.b.state is TcpState.ESTABLISHED
     assert pair.a.options.timestamps and pair.a.options.sack_permitted
-    assert pair.a.snd.mss == 1460 - 12 and pair.b.snd.wscale == 3
+    assert pair.a.snd.mss == 1460 - 12 and pair.b.snd.wscale == 7
     synack = next(seg for name, seg in pair.log if name == "b")
     assert synack.flags == SYN | ACK and synack.ack == 1001 and synack.seq == 5000
 
@@ -147,7 +147,9 @@ def test_ack_at_batch_end_one_ack_per_burst():
     pair.a.connect(0.0)
     pair.run(pair.established)
     pair.log.clear()
-    pair.a.send(bytes(1448 * 10), pair.now)  # the initial window (3 segments for this MSS) leaves at once
+    # the initial window (3 segments for this MSS) leaves at once, then 6 (slow start counts bytes):
+    # two bursts, each of at least two segments
+    pair.a.send(bytes(1448 * 9), pair.now)
     started = pair.now
     pair.run(lambda: pair.a.snd.una == pair.a.snd.max)
     acks = [seg for name, seg in pair.log if name == "b"]
@@ -416,7 +418,7 @@ def test_sender_sws_avoidance_waits_for_a_useful_window():
 def test_slow_start_grows_cwnd_and_an_rto_collapses_it_through_the_machine():
     """RFC 5681 §3.1: cwnd grows per ACK in slow start; after an RTO, cwnd = 1 MSS (loss window),
     ssthresh = max(FlightSize/2, 2 MSS), and the machine's phase says LOSS until the next new ACK."""
-    pair = established(Pair())
+    pair = established(Pair(config_a=TcpConfig(congestion_control="reno")))
     a = pair.a
     initial = a.snd.cc.cwnd
     assert a.snd.cc.phase is CongestionPhase.SLOW_START

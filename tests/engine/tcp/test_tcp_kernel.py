@@ -23,7 +23,7 @@ from netstack.drivers.netns import NetworkNamespace
 from netstack.engine.tcp.endpoint import TcpServer, TcpStream
 
 from tests.support.external_tools import require_tool
-from tests.support.kernel_peers import HOST, HOST_IP, STACK_IP, stack_in_namespace
+from tests.support.kernel_peers import HOST, HOST_IP, STACK_IP, stack_in_namespace, through_echo
 
 pytestmark = pytest.mark.netns
 
@@ -303,31 +303,11 @@ def test_kernel_sends_100_mb_to_discard(bulk):
 
 
 def test_kernel_sends_100_mb_through_echo_sha256_equal(bulk):
-    block = os.urandom(1 << 20)
-    sent_hash = hashlib.sha256()
-    got_hash = hashlib.sha256()
-    received = {"n": 0}
     with _connect(bulk["ns"], 7, timeout=30) as sock:
-        def reader():
-            while True:
-                data = sock.recv(1 << 20)
-                if not data:
-                    return
-                got_hash.update(data)
-                received["n"] += len(data)
-
-        thread = threading.Thread(target=reader)
-        thread.start()
-        started = time.monotonic()
-        for _ in range(MB100 // len(block)):
-            sock.sendall(block)
-            sent_hash.update(block)
-        sock.shutdown(socket.SHUT_WR)
-        thread.join(120)
-        elapsed = time.monotonic() - started
+        received, equal, elapsed = through_echo(sock, MB100)
     print(f"\nkernel -> netstack echo -> kernel: {MB100 / elapsed / 1e6:.1f} MB/s each way")
-    assert received["n"] == MB100
-    assert got_hash.digest() == sent_hash.digest()
+    assert received == MB100
+    assert equal
 
 
 def test_netstack_get_downloads_50_mb_from_kernel_http_server(tmp_path):

@@ -97,5 +97,10 @@ def test_data_rto_doubles_and_respects_the_configured_minimum():
     pair.run(lambda: pair.a.dead)
     times = [t for t, name, seg in sent if name == "a" and seg.payload]
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert gaps == pytest.approx([0.5 * 2**k for k in range(5)])  # 0.5, 1, 2, 4, 8 s
+    # first a tail loss probe (RFC 8985 §7.2: 2 SRTT + 200 ms with one segment in flight), which
+    # restarts the retransmission timer; then the RTO: 0.5, 1, 2, 4, 8 s
+    srtt = pair.a.snd.rtt.srtt
+    assert gaps[0] == pytest.approx(2 * srtt + 0.2, abs=0.002)
+    assert gaps[1:] == pytest.approx([0.5 * 2**k for k in range(5)])
+    assert pair.a.stats["tail_loss_probes"] == 1
     assert pair.a.error == errno.ETIMEDOUT
