@@ -111,62 +111,49 @@ def _ip_drop(f: dict) -> Explanation:
     return Explanation(_DROP_RULES.get(reason, "RFC 1122 §3.2.1"), f"discarded ({reason}) {f.get('src')} -> {f.get('dst')}")
 
 
-RULES: dict[str, Callable[[dict], Explanation]] = {
+# An entry is (rule, template) — the template names the event's fields, a missing one reads "None" — or,
+# where the words depend on the numbers, a function of the fields.
+RULES: dict[str, "Callable[[dict], Explanation] | tuple[str, str]"] = {
     "tcp.state": _state_change(_TCP_ARROWS, "TCP"),
     "arp.state": _state_change(_ARP_ARROWS, "ARP neighbour"),
-    "tcp.segment_in": lambda f: Explanation("RFC 9293 §3.10.7", "segment arrives"),
-    "tcp.segment_out": lambda f: Explanation("RFC 9293 §3.10.2", "segment sent"),
+    "tcp.segment_in": ("RFC 9293 §3.10.7", "segment arrives"),
+    "tcp.segment_out": ("RFC 9293 §3.10.2", "segment sent"),
     "tcp.rto": _tcp_rto,
     "tcp.retransmit": _tcp_retransmit,
-    "tcp.dup_ack": lambda f: Explanation("RFC 5681 §2", f"duplicate ACK #{f.get('count')} for {f.get('ack')}"),
+    "tcp.dup_ack": ("RFC 5681 §2", "duplicate ACK #{count} for {ack}"),
     "tcp.fast_retransmit": _tcp_fast_retransmit,
     "tcp.congestion": _tcp_congestion,
-    "tcp.out_of_order": lambda f: Explanation(
-        "RFC 9293 §3.10.7.4", f"out-of-order segment seq {f.get('seq')} queued ({f.get('bytes')} bytes, "
-                              f"{f.get('held')} held); duplicate ACK sent (RFC 5681 §4.2)"),
-    "tcp.tail_loss_probe": lambda f: Explanation(
-        "RFC 8985 §7.3", f"tail loss probe: the last segment again, seq {f.get('seq')} ({f.get('len')} bytes)"),
-    "tcp.undo": lambda f: Explanation(
-        "RFC 2883 §5", f"every retransmission was a duplicate: reduction undone, cwnd {f.get('cwnd')} "
-                       f"ssthresh {f.get('ssthresh')}"),
-    "tcp.zero_window_probe": lambda f: Explanation(
-        "RFC 9293 §3.8.6.1", f"peer window is zero: probe with one byte at seq {f.get('seq')}"),
-    "tcp.reset_received": lambda f: Explanation("RFC 9293 §3.10.7.4", f"reset accepted in {f.get('state')} "
-                                                                      f"(SEG.SEQ = RCV.NXT, RFC 5961 §3.2)"),
-    "tcp.reset_sent": lambda f: Explanation("RFC 9293 §3.10.7.1", f"reset to {f.get('to')} port {f.get('port')}: "
-                                                                  f"{f.get('reason')}"),
-    "tcp.icmp_error": lambda f: Explanation("RFC 1122 §4.2.3.9", f"ICMP error reported: {f.get('errno')}"),
-    "stack.up": lambda f: Explanation("RFC 5227 §2.3", f"interface up {f.get('ip')} {f.get('mac')} mtu {f.get('mtu')}"),
-    "arp.request_sent": lambda f: Explanation("RFC 826", f"who-has {f.get('target')} (attempt {f.get('attempt')})"),
-    "arp.resolved": lambda f: Explanation("RFC 826", f"{f.get('ip')} is-at {f.get('mac')}"),
-    "arp.reply_sent": lambda f: Explanation("RFC 826", f"reply to {f.get('to')}: we are {f.get('mac')}"),
-    "arp.failed": lambda f: Explanation("RFC 4861 §7.3.3", f"{f.get('ip')} unreachable, "
-                                                           f"{f.get('dropped')} queued packets dropped"),
-    "arp.conflict": lambda f: Explanation("RFC 5227 §2.4", f"address conflict: {f.get('ip')} used by {f.get('mac')}"),
-    "arp.address_claimed": lambda f: Explanation("RFC 5227 §2.1.1", f"{f.get('ip')} is ours: no answer to "
-                                                                    f"{f.get('probes')} probes"),
-    "tcp.syncookie_sent": lambda f: Explanation("RFC 4987 §3.6", f"SYN backlog full: SYN-ACK with a cookie to "
-                                                                 f"{f.get('to')} port {f.get('port')} (mss {f.get('mss')})"),
+    "tcp.out_of_order": ("RFC 9293 §3.10.7.4", "out-of-order segment seq {seq} queued ({bytes} bytes, {held} "
+                                              "held); duplicate ACK sent (RFC 5681 §4.2)"),
+    "tcp.tail_loss_probe": ("RFC 8985 §7.3", "tail loss probe: the last segment again, seq {seq} ({len} bytes)"),
+    "tcp.undo": ("RFC 2883 §5", "every retransmission was a duplicate: reduction undone, cwnd {cwnd} ssthresh "
+                               "{ssthresh}"),
+    "tcp.zero_window_probe": ("RFC 9293 §3.8.6.1", "peer window is zero: probe with one byte at seq {seq}"),
+    "tcp.reset_received": ("RFC 9293 §3.10.7.4", "reset accepted in {state} (SEG.SEQ = RCV.NXT, RFC 5961 §3.2)"),
+    "tcp.reset_sent": ("RFC 9293 §3.10.7.1", "reset to {to} port {port}: {reason}"),
+    "tcp.icmp_error": ("RFC 1122 §4.2.3.9", "ICMP error reported: {errno}"),
+    "stack.up": ("RFC 5227 §2.3", "interface up {ip} {mac} mtu {mtu}"),
+    "arp.request_sent": ("RFC 826", "who-has {target} (attempt {attempt})"),
+    "arp.resolved": ("RFC 826", "{ip} is-at {mac}"),
+    "arp.reply_sent": ("RFC 826", "reply to {to}: we are {mac}"),
+    "arp.failed": ("RFC 4861 §7.3.3", "{ip} unreachable, {dropped} queued packets dropped"),
+    "arp.conflict": ("RFC 5227 §2.4", "address conflict: {ip} used by {mac}"),
+    "arp.address_claimed": ("RFC 5227 §2.1.1", "{ip} is ours: no answer to {probes} probes"),
+    "tcp.syncookie_sent": ("RFC 4987 §3.6", "SYN backlog full: SYN-ACK with a cookie to {to} port {port} (mss "
+                                           "{mss})"),
     "tcp.syncookie_checked": lambda f: Explanation("RFC 4987 §3.6", f"cookie in the ACK from {f.get('from')} port "
                                                                     f"{f.get('port')}: "
                                                                     f"{_cookie_verdict(f)}"),
     "ipv4.drop": _ip_drop,
-    "ipv4.fragmented": lambda f: Explanation("RFC 791 §3.2", f"fragmented for {f.get('dst')} into "
-                                                             f"{f.get('fragments')} (mtu {f.get('mtu')})"),
-    "reassembly.done": lambda f: Explanation("RFC 815", f"datagram {f.get('id')} from {f.get('src')} "
-                                                        f"reassembled ({f.get('size')} bytes)"),
-    "reassembly.timeout": lambda f: Explanation("RFC 1122 §3.3.2", f"reassembly of {f.get('id')} from "
-                                                                   f"{f.get('src')} timed out ({f.get('held')} held)"),
-    "reassembly.drop": lambda f: Explanation("RFC 1122 §3.3.2", f"fragment of {f.get('id')} dropped: {f.get('reason')}"),
-    "icmp.error_received": lambda f: Explanation("RFC 1122 §3.2.2", f"ICMP type {f.get('type')} code "
-                                                                    f"{f.get('code')} -> {f.get('errno')}"),
-    "icmp.error_sent": lambda f: Explanation("RFC 1122 §3.2.2", f"ICMP type {f.get('type')} code "
-                                                                f"{f.get('code')} to {f.get('to')}"),
-    "icmp.rate_limited": lambda f: Explanation("RFC 1812 §4.3.2.8", f"ICMP type {f.get('type')} to "
-                                                                    f"{f.get('to')} suppressed (rate limit)"),
-    "icmp.pmtu": lambda f: Explanation("RFC 1191 §3", f"path MTU to {f.get('dst')} lowered to {f.get('mtu')}"),
-    "udp.drop": lambda f: Explanation("RFC 1122 §4.1.3.1", f"{f.get('reason')}: port {f.get('port')} "
-                                                           f"(ICMP port unreachable)"),
+    "ipv4.fragmented": ("RFC 791 §3.2", "fragmented for {dst} into {fragments} (mtu {mtu})"),
+    "reassembly.done": ("RFC 815", "datagram {id} from {src} reassembled ({size} bytes)"),
+    "reassembly.timeout": ("RFC 1122 §3.3.2", "reassembly of {id} from {src} timed out ({held} held)"),
+    "reassembly.drop": ("RFC 1122 §3.3.2", "fragment of {id} dropped: {reason}"),
+    "icmp.error_received": ("RFC 1122 §3.2.2", "ICMP type {type} code {code} -> {errno}"),
+    "icmp.error_sent": ("RFC 1122 §3.2.2", "ICMP type {type} code {code} to {to}"),
+    "icmp.rate_limited": ("RFC 1812 §4.3.2.8", "ICMP type {type} to {to} suppressed (rate limit)"),
+    "icmp.pmtu": ("RFC 1191 §3", "path MTU to {dst} lowered to {mtu}"),
+    "udp.drop": ("RFC 1122 §4.1.3.1", "{reason}: port {port} (ICMP port unreachable)"),
 }
 
 
@@ -176,4 +163,16 @@ def explain(event: str, fields: dict) -> Explanation | None:
     if own is not None:
         return Explanation(str(own), str(fields.get("text", event)))
     describe = RULES.get(event)
-    return describe(fields) if describe is not None else None
+    if describe is None:
+        return None
+    if isinstance(describe, tuple):
+        rule, template = describe
+        return Explanation(rule, template.format_map(_FieldsOrNone(fields)))
+    return describe(fields)
+
+
+class _FieldsOrNone(dict):
+    """The event's fields for a template; an absent field reads as None, as ``dict.get`` did."""
+
+    def __missing__(self, key):
+        return None
