@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import threading
 import time
 
@@ -18,22 +17,17 @@ import pytest
 from netstack.apps.tcp_services import tcp_layer_of
 
 from tests.support.external_tools import require_tool
-from tests.support.kernel_peers import HOST_IP, STACK_IP, stack_in_namespace, through_echo
+from tests.support.kernel_peers import (
+    HOST_IP, STACK_IP, echo_connection_views, stack_in_namespace, through_echo, tshark_fields,
+)
 
 pytestmark = pytest.mark.netns
 
 MB4 = 4 * 1024 * 1024
 
 
-def _fields(capture, display_filter: str, fields: list[str]) -> list[list[str]]:
-    result = subprocess.run(["tshark", "-r", str(capture), "-Y", display_filter, "-T", "fields", "-E", "separator=;",
-                             *sum((["-e", f] for f in fields), [])], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return [line.split(";") for line in result.stdout.splitlines() if line.strip()]
-
-
 def _count(capture, display_filter: str) -> int:
-    return len(_fields(capture, display_filter, ["frame.number"]))
+    return len(tshark_fields(capture, display_filter, ["frame.number"]))
 
 
 def _syn_handshake(capture, client: str, server: str) -> None:
@@ -49,7 +43,7 @@ _NEW_DATA = ("tcp.len > 0 && !tcp.analysis.retransmission && !tcp.analysis.spuri
 
 
 def _ecn_of_new_data(capture, sender: str) -> set[str]:
-    return {row[0] for row in _fields(capture, f"ip.src == {sender} && {_NEW_DATA}", ["ip.dsfield.ecn"])}
+    return {row[0] for row in tshark_fields(capture, f"ip.src == {sender} && {_NEW_DATA}", ["ip.dsfield.ecn"])}
 
 
 def test_kernel_with_tcp_ecn_1_connects_and_netstack_accepts_ecn_marks_echoed_both_ways(tmp_path):
@@ -63,13 +57,7 @@ def test_kernel_with_tcp_ecn_1_connects_and_netstack_accepts_ecn_marks_echoed_bo
         sock.settimeout(60)
         sock.connect((STACK_IP, 7))
         seen = {}
-
-        def look():
-            seen["ss"] = ns.run(["ss", "-tin", "dst", STACK_IP], capture_output=True, text=True, timeout=30).stdout
-            layer = running.call(tcp_layer_of, running.stack)
-            seen["rows"] = running.call(layer.connection_table)
-
-        received, equal, _ = through_echo(sock, MB4, look)
+        received, equal, _ = through_echo(sock, MB4, echo_connection_views(ns, running, seen))
         sock.close()
         counters = running.stack.counters
         assert received == MB4 and equal
