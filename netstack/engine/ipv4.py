@@ -16,7 +16,7 @@ whole datagrams to ICMP, UDP or a registered transport, else ICMP protocol unrea
 ECN (RFC 3168 §5): the codepoint of the datagram being delivered is ``ecn_codepoint`` while its
 transport runs (TCP reads congestion experienced there, §6.1.3); a transport sends with a codepoint
 through ``send(..., ecn=)`` (TCP's ECT(0) on data segments, §6.1.2). Fragments copy it (§5.3); a
-reassembled datagram carries its first fragment's.
+reassembled datagram is CE when any of its fragments was (netstack.engine.reassembly).
 
 Send: routing is the connected subnet plus an optional default gateway (RFC 1122 §3.3.1.1); the
 datagram is fragmented to ``path_mtu(dst)`` when DF is clear (RFC 791 "Fragmentation"), offsets in
