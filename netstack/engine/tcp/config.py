@@ -100,7 +100,7 @@ class TcpConfig:
     """The congestion control algorithm (``netstack.machines.congestion``): "cubic" (RFC 9438 with
     HyStart++, Linux's default) or "reno" / "newreno" (RFC 5681 + RFC 6582); per socket TCP_CONGESTION."""
     syn_backlog: int = 128
-    """Half-open connections per listener (SYN-RECEIVED)."""
+    """Half-open connections per listener (SYN-RECEIVED); a deeper listen backlog raises it to that."""
     accept_backlog: int = 128
     """Established connections waiting for accept() per listener."""
     max_window_probe_interval: float = 60.0

@@ -8,7 +8,10 @@ gets its own ``TcpConnection`` child.
 Bounds (ARCHITECTURE.md: memory bounded everywhere something queues):
 
 - ``syn_backlog``: children still in SYN-RECEIVED (and, with the established ones waiting for
-  ``accept()``, at most ``accept_backlog``). When full, a new SYN is answered with a SYN cookie
+  ``accept()``, at most ``accept_backlog``). A backlog passed to ``listen()`` deeper than
+  ``TcpConfig.syn_backlog`` raises it to that (``raise_backlog``), as Linux's SYN queue follows the
+  listen backlog: an application that sized its backlog for a burst must not meet cookies (and the
+  options a cookie loses without timestamps) inside it. When full, a new SYN is answered with a SYN cookie
   (``TcpConfig.syn_cookies`` "when_full", the default; "always" answers every SYN so; see
   ``syn_cookies.py``): the connection is created only when the client's ACK returns a valid cookie.
   With cookies "off", the oldest child whose SYN-ACK went unanswered at least once (likely a spoofed
@@ -61,6 +64,12 @@ class TcpListener:
         TCP_TABLE.fire(self, "passive_open", 0.0)
 
     # -- the machine's guards/actions that LISTEN uses ----------------------------------------------
+    def raise_backlog(self, backlog: int) -> None:
+        """``listen(backlog)``, first or again: the accept queue takes ``backlog``, and the SYN queue
+        grows to it when deeper than configured (it never shrinks below ``TcpConfig.syn_backlog``)."""
+        self.accept_backlog = backlog
+        self.syn_backlog = max(self.config.syn_backlog, backlog)
+
     def send_rst(self, now: float) -> None:
         seg, src = self._segment, self._src
         if seg is None:
