@@ -8,6 +8,7 @@ from __future__ import annotations
 import netstack.sim
 from netstack.engine.tcp.config import TcpConfig
 from netstack.machines.congestion import CongestionPhase
+from netstack.presentation.sim_transfer import stream
 from tests.engine.tcp.test_tcp_loss_scenarios import ONE_WAY, drop_data_segments, warmed_up
 from tests.support.tcp_pair import NO_TS, Pair, established, record_times
 
@@ -134,32 +135,16 @@ def _sim_transfer(loss: float, seed: int, size: int, timeout: float = 60.0) -> t
     """``size`` bytes over 10 ms one way, 50 Mbit/s, ``loss`` both ways; (virtual seconds, bytes read,
     RTO firings at the sender)."""
     with netstack.sim.Network(seed=seed) as net:
-        sender = net.host("192.0.2.2/24")
-        receiver = net.host("192.0.2.3/24")
+        sender, receiver = net.host("192.0.2.2/24"), net.host("192.0.2.3/24")
         net.link(sender, receiver, loss=loss, delay=0.010, bandwidth=50e6)
-        server = receiver.socket()
-        server.bind(("192.0.2.3", 5001))
-        server.listen(1)
+        listener = receiver.socket()
+        listener.bind(("192.0.2.3", 5001))
+        listener.listen(1)
         client = sender.socket()
         client.connect(("192.0.2.3", 5001))
-        peer, _ = server.accept()
-        client.setblocking(False)
-        peer.setblocking(False)
-        payload = memoryview(bytes(size))
-        sent = received = 0
+        accepted, _ = listener.accept()
         started = net.clock
-        while received < size and net.clock - started < timeout:
-            while sent < size:
-                try:
-                    sent += client.send(payload[sent:sent + 65536])
-                except BlockingIOError:
-                    break
-            net.run(0.01)
-            try:
-                while chunk := peer.recv(1 << 20):
-                    received += len(chunk)
-            except BlockingIOError:
-                pass
+        received = stream(net, client, accepted, bytes(size), timeout=timeout)
         return net.clock - started, received, sender.counters.get("tcp.rto_firings", 0)
 
 
