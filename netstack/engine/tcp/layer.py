@@ -21,6 +21,7 @@
   ``tcp.resets_received``, ``tcp.active_opens``, ``tcp.passive_opens``, ``tcp.connections_established``,
   ``tcp.state.<state>``, ``tcp.syncookies.*`` and ``tcp.fastopen.*`` (listener.py, fastopen.py),
   ``tcp.challenge_acks`` / ``tcp.challenge_acks_limited`` (segment_validation.py),
+  ``tcp.ecn.*`` (ecn.py), ``tcp.spurious_reductions_undone`` and ``tcp.eifel_detections`` (RFC 3522),
   ``tcp.time_wait_reused_outgoing`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed,
   no_listener (reset sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ack_too_old, ...). Per connection:
   ``connection.info()`` (state, SRTT, RTTVAR, RTO, cwnd, ssthresh, per-connection counts);
@@ -31,7 +32,8 @@
   ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
   ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
   ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
-  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
+  ``tcp.ecn`` / ``tcp.ecn_echo`` / ``tcp.ecn_reduction`` (ecn.py), ``tcp.undo`` (conn, cwnd, ssthresh,
+  detection: "dsack" or "eifel"), ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
   segments left, when one of the first five changed; what ``netstack plot`` draws over time; checked
   under the same level check as the segment events, so it costs nothing more while tracing is off),
   ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
@@ -132,6 +134,7 @@ class TcpLayer:
         counters.incr("tcp.segments_in")
         if seg.payload.__class__ is not bytes:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
+        seg.ecn = self.stack.ipv4.ecn_codepoint  # RFC 3168 §5: a CE mark is TCP's to echo (ecn.py)
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
         tracing = self._tracing_segments()
@@ -353,7 +356,10 @@ class TcpLayer:
                 self._trace_segment("tcp.segment_out", conn.name, seg)
             data = encode_segment(seg, local_ip, remote_ip)
             try:
-                send_ip(remote_ip, IP_PROTOCOL_TCP, data, now)
+                if seg.ecn:
+                    send_ip(remote_ip, IP_PROTOCOL_TCP, data, now, ecn=seg.ecn)  # ECT(0): RFC 3168 §6.1.2
+                else:
+                    send_ip(remote_ip, IP_PROTOCOL_TCP, data, now)
             except OSError as error:
                 if error.errno == errnos.EMSGSIZE:
                     conn.path_mtu_changed(self.stack.path_mtu(remote_ip), now)

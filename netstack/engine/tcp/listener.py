@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import deque
 
 from netstack.machines.tcp_connection import TCP_TABLE, TcpState
+from netstack.engine.tcp.ecn import ECN_OFF, is_ecn_setup_syn
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 from netstack.engine.tcp.seqnum import SEQ_MASK
@@ -192,7 +193,9 @@ class TcpListener:
             reply.sack_permitted = sack
             # the same per-connection offset the connection will use (RFC 7323 §7.1)
             clock = TimestampState(layer.timestamp_offsets.offset(src, syn.src_port, dst, syn.dst_port))
-            ecn = syn.flags & (ECE | CWR) == ECE | CWR  # RFC 3168 §6.1.1: an ECN-setup SYN
+            ecn = config.ecn != ECN_OFF and is_ecn_setup_syn(syn.flags)  # RFC 3168 §6.1.1
+            if ecn:
+                reply.flags |= ECE  # an ECN-setup SYN-ACK; the cookie's ECN bit restores the agreement
             reply.tsval = encode_timestamp_options(clock.tsval(now), wscale, sack, ecn)
             reply.tsecr = syn.tsval
         self.last_cookie_sent = now
@@ -224,10 +227,12 @@ class TcpListener:
         if len(self.accept_queue) >= self.accept_backlog:
             layer.counters.incr("tcp.drop.accept_queue_full")  # the client's retransmission may get in
             return True
-        wscale, sack, _ecn = None, False, False
+        wscale, sack, ecn = None, False, False
         if seg.tsecr is not None and self.config.timestamps:
-            wscale, sack, _ecn = decode_timestamp_options(seg.tsecr)  # ECN is recorded, not used yet
-        syn = TcpSegment(seg.src_port, seg.dst_port, client_isn, 0, SYN, seg.window, mss=MSS_TABLE[mss_index],
+            wscale, sack, ecn = decode_timestamp_options(seg.tsecr)
+        # the client's SYN as the cookie remembers it: ECE and CWR when it asked for ECN and we agreed
+        flags = SYN | ECE | CWR if ecn and self.config.ecn != ECN_OFF else SYN
+        syn = TcpSegment(seg.src_port, seg.dst_port, client_isn, 0, flags, seg.window, mss=MSS_TABLE[mss_index],
                          wscale=wscale, sack_permitted=sack, tsval=seg.tsval)
         conn = layer.new_connection(dst, seg.dst_port, src, seg.src_port, now, config=self.config, iss=iss)
         conn.listener = self

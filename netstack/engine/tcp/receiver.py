@@ -40,6 +40,7 @@ class TcpReceiver:
         self.fin_received = False
         self.sack: SackReporter | None = None  # SACK blocks to report, once SACK is agreed (RFC 2018)
         self.autotuning = None  # a ReceiveAutotuning while the buffer may grow (not after SO_RCVBUF)
+        self.ecn_echo = False  # RFC 3168 §6.1.3: a CE mark arrived, no CWR since: ECE on every ACK
 
     def quickack(self) -> None:
         """A sign of loss (data out of order, a gap filled, a duplicate): acknowledge the next in-order
