@@ -190,7 +190,11 @@ class LossRecovery:
         reorder_timeout = None
         if self.sack:
             lost_found = False
-            if sb:
+            # RACK on every ACK while something is SACKed, and on every ACK of a recovery even with
+            # nothing SACKed: a cumulative ACK for a retransmission is a delivery too (RFC 8985 §6.2),
+            # and a segment sent before it and still missing is lost. (A partial ACK that leaves no
+            # SACKed range used to skip this, and the segment waited for the RTO.)
+            if sb or sb.in_recovery:
                 reo_wnd = rack.reordering_window(self.in_recovery, sb.sacked_bytes // self.mss, srtt)
                 lost, reorder_timeout = rack.detect_loss(now, reo_wnd)
                 if lost:

@@ -292,6 +292,7 @@ class ReceivePath:
             # all of it below RCV.NXT: received before; the ACK below reports it as a D-SACK (RFC 2883 §4)
             start = self.rcv.buffer.next_offset + off - SEQ_MODULUS
             self.rcv.note_segment(start, start + len(seg.payload))
+            self.rcv.quickack()  # our ACK of it was lost: the sender is probably timing out
         if (rcv_wnd == 0 and (off <= 1 or not seg_len and off <= self.rcv.buffer.capacity) and flags & ACK
                 and not flags & SYN and self.state in _ACK_ONLY_STATES):
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
@@ -401,12 +402,17 @@ class ReceivePath:
         - from the second full-sized segment on the ACK is due now; with ``ack_at_batch_end`` it is
           sent when the driver has handled the frames that arrived together (a deadline of "now" runs
           after the batch), so one ACK covers a burst, as Linux's GRO does;
-        - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it.
+        - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it;
+        - but after a sign of loss the next segments are each acknowledged at once (``quickack``).
         """
-        unacked = self.rcv.unacked_bytes
+        rcv = self.rcv
+        unacked = rcv.unacked_bytes
         config = self.config
-        if config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
-            self.rcv.ack_now = True
+        if rcv.quick_acks:
+            rcv.quick_acks -= 1  # quickack after a sign of loss (TcpReceiver.quickack)
+            rcv.ack_now = True
+        elif config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
+            rcv.ack_now = True
         elif unacked >= 2 * self.snd.mss:
             if config.ack_at_batch_end:
                 self.rcv.ack_pending = True
@@ -454,6 +460,7 @@ class ReceivePath:
             self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)
             if rb.queue.held < before or off != 0:
                 self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
+                self.rcv.quickack()
             else:
                 self.rcv.unacked_bytes += advanced
                 self._schedule_data_ack(seg.flags, now)
@@ -466,6 +473,7 @@ class ReceivePath:
                 if self.trace is not None:
                     self.trace("tcp.out_of_order", conn=self.name, seq=seg.seq, bytes=queued, held=rb.queue.held)
             self.rcv.ack_now = True
+            self.rcv.quickack()
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""
