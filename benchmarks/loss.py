@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import math
 import os
 import random
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -77,22 +79,41 @@ def run_relay(interfaces: str, loss: float, seed: int) -> int:
         sock.setblocking(False)
         sockets.append(sock)
     other = {sockets[0]: sockets[1], sockets[1]: sockets[0]}
+    # What the relay did, per direction (index of the receiving socket): frames read, dropped on
+    # purpose, and lost because the outgoing send failed (the peer's queue full): the last ones are
+    # drops nobody asked for, printed on SIGTERM so a run can tell them from the intended ones.
+    counts = {sock: [0, 0, 0] for sock in sockets}
+
+    def report(signum, frame):
+        # One line per request: SIGUSR1 asks for the counts so far (then zeroes them), SIGTERM ends.
+        print(json.dumps({name: dict(zip(("read", "dropped", "send_failed"), c))
+                          for name, c in zip(interfaces.split(","), counts.values())}), flush=True)
+        for c in counts.values():
+            c[:] = [0, 0, 0]
+        if signum == signal.SIGTERM:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, report)
+    signal.signal(signal.SIGUSR1, report)
     print("ready", flush=True)
     while True:
         readable, _, _ = select.select(sockets, [], [], 1.0)
         for sock in readable:
             out = other[sock]
+            count = counts[sock]
             for _ in range(256):
                 try:
                     frame = sock.recv(65536)
                 except BlockingIOError:
                     break
+                count[0] += 1
                 if loss and rng.random() < loss:
+                    count[1] += 1
                     continue
                 try:
                     out.send(frame)
                 except OSError:
-                    pass  # the peer's queue is full: the frame is lost, as on a real switch
+                    count[2] += 1  # the peer's queue is full: the frame is lost, as on a real switch
 
 
 # ----------------------------------------------------------------------------- topology
@@ -155,6 +176,25 @@ class RelayTopology:
         line = self.relay.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"the relay did not start: {line} {self.relay.stderr.read()}")
+
+    def relay_counts(self) -> dict:
+        """What the relay did since the last call, per receiving interface (read, dropped on purpose,
+        send_failed: lost because the outgoing veth's queue was full)."""
+        self.relay.send_signal(signal.SIGUSR1)  # by its PID (Popen)
+        return json.loads(self.relay.stdout.readline())
+
+    def hop_counters(self) -> dict:
+        """``ip -s link`` of every interface on the path: {"A/nslva": {"rx": ..., "tx": ...}, ...}."""
+        hops = {}
+        for label, ns in (("A", self.a), ("R", self.r), ("B", self.b)):
+            links = json.loads(ns.run(["ip", "-s", "-j", "link"], capture_output=True, text=True, check=True).stdout)
+            for link in links:
+                if link["ifname"] != "lo":
+                    stats = link["stats64"]
+                    hops[f"{label}/{link['ifname']}"] = {
+                        "rx_packets": stats["rx"]["packets"], "rx_dropped": stats["rx"]["dropped"],
+                        "tx_packets": stats["tx"]["packets"], "tx_dropped": stats["tx"]["dropped"]}
+        return hops
 
     def stop_relay(self) -> None:
         if self.relay is not None and self.relay.poll() is None:
