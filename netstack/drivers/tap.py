@@ -62,6 +62,7 @@ from contextlib import contextmanager
 
 from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_text
 from netstack.drivers.impairment import Impairment, parse_impairment
+from netstack.drivers.intake import FrameIntake
 from netstack.drivers.netns import call_in_namespace
 from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
@@ -83,6 +84,13 @@ log = logging.getLogger("netstack.drivers.tap")
 _INCOMING, _OUTGOING = 0, 1
 #: Frames an impairment may hold back at once, both directions (about 15 MB of full-size frames).
 MAX_HELD_FRAMES = 10_000
+#: Frames read from the TAP per turn of the loop before the stack gets its next ``batch``: several times
+#: ``batch``, so reading outpaces a flood the stack cannot answer (about 3 µs a frame against 15-30 µs).
+DRAIN = 1024
+#: The kernel's queue towards the TAP (txqueuelen, the length of tun's ring), in frames. Linux's default
+#: (1000) is 3-4 ms of a SYN flood: a scheduling delay of the loop's thread longer than that drops
+#: frames, the legitimate ones too. 8192 frames bound the kernel's memory near 20 MB (skb truesize).
+QUEUE_LENGTH = 8192
 
 
 def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | None, Impairment | None]:
@@ -106,9 +114,13 @@ def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | Non
 class RunningStack:
     """A stack driven by a TAP loop on its own thread (see the module docstring)."""
     def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
-                 vnet_header: bool = False, impairments: tuple = (None, None)):
+                 vnet_header: bool = False, impairments: tuple = (None, None), drain: int = DRAIN,
+                 intake: FrameIntake | None = None):
         self.stack = stack
         self.fd = fd
+        # Frames read ahead of the stack (netstack.drivers.intake): up to ``drain`` per turn of the loop.
+        self.drain = drain
+        self._intake = intake if intake is not None else FrameIntake(stack.counters)
         # With IFF_VNET_HDR on the fd, runs of TCP segments are written as one offloaded frame.
         self.vnet_header = vnet_header
         self.gso = vnet_header
@@ -268,6 +280,43 @@ class RunningStack:
         if outgoing:
             self._write(outgoing)
 
+    def _drain(self, limit: int) -> bool:
+        """Read up to ``limit`` frames from the TAP into the intake; True if it stopped with frames left
+        (the limit, or the intake full), False once the kernel's queue is empty."""
+        fd = self.fd
+        read = os.read
+        skip = VNET_HEADER_LENGTH if self.vnet_header else 0
+        add = self._intake.add
+        pcap = self._pcap
+        impair_in = self._impair_in
+        count = 0
+        try:
+            while count < limit:
+                frame = read(fd, 65536 + skip)
+                count += 1
+                if skip:
+                    frame = frame[skip:]
+                if pcap is not None:
+                    pcap.write(frame, time.time())
+                if impair_in is None:
+                    add(frame)
+                else:
+                    now = time.monotonic()
+                    for deliver_at, data in impair_in.transmit(frame, now):
+                        if deliver_at <= now:
+                            add(data)
+                        else:
+                            self._hold(deliver_at, _INCOMING, data)
+                if self._intake.full:
+                    break
+            else:
+                return True
+        except BlockingIOError:
+            return False
+        finally:
+            self.frames_in += count
+        return True
+
     def _deliver(self, frame: bytes, now: float) -> None:
         """Hand one received frame to the stack and send what it answers."""
         stack = self.stack
@@ -308,15 +357,14 @@ class RunningStack:
     def _loop(self) -> None:
         stack = self.stack
         fd = self.fd
-        read = os.read
         monotonic = time.monotonic
         deliver = self._deliver
         send = self._send
         batch = self.batch
-        pcap = self._pcap
-        skip = VNET_HEADER_LENGTH if self.vnet_header else 0
-        impair_in = self._impair_in
         held = self._held
+        intake = self._intake
+        drain = self.drain
+        reading = False  # the last drain stopped before the kernel's queue was empty
         selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ, "tap")
         selector.register(self._wake_read, selectors.EVENT_READ, "wake")
@@ -333,35 +381,25 @@ class RunningStack:
                     timeout = deadline - monotonic()
                     if timeout < 0:
                         timeout = 0
+                if intake or reading:
+                    timeout = 0  # frames are waiting in the intake or in the kernel's queue
                 events = selector.select(timeout)
                 for key, _ in events:
                     if key.data == "wake":
                         try:
-                            while read(self._wake_read, 4096):
+                            while os.read(self._wake_read, 4096):
                                 pass
                         except BlockingIOError:
                             pass
                         self._run_calls()
                         continue
-                    for _ in range(batch):
-                        try:
-                            frame = read(fd, 65536 + skip)
-                        except BlockingIOError:
-                            break
-                        if skip:
-                            frame = frame[skip:]
-                        now = monotonic()
-                        self.frames_in += 1
-                        if pcap is not None:
-                            pcap.write(frame, time.time())
-                        if impair_in is None:
-                            deliver(frame, now)
-                            continue
-                        for deliver_at, data in impair_in.transmit(frame, now):
-                            if deliver_at <= now:
-                                deliver(data, now)
-                            else:
-                                self._hold(deliver_at, _INCOMING, data)
+                    reading = True
+                if reading or intake:
+                    # Drain the kernel's queue first (its tail drops whatever comes when it is full), then
+                    # give the stack one batch: non-SYN frames first, SYNs fairly per source (intake.py).
+                    reading = self._drain(drain)
+                    for frame in intake.take(batch):
+                        deliver(frame, monotonic())
                 if self._calls:
                     self._run_calls()
                 if held and held[0][0] <= monotonic():
@@ -401,11 +439,14 @@ def _open_tap(name: str, vnet_header: bool = False) -> int:
     return fd
 
 
-def create_tap(name: str, host_ip: str | None, mtu: int, vnet_header: bool = False) -> int:
+def create_tap(name: str, host_ip: str | None, mtu: int, vnet_header: bool = False,
+               queue_length: int | None = QUEUE_LENGTH) -> int:
     """Create TAP ``name`` in the calling thread's namespace, configure its host side; returns our fd.
 
     ``vnet_header``: every frame on the fd carries a ``virtio_net_hdr`` (IFF_VNET_HDR), which lets
-    ``RunningStack`` hand runs of TCP segments to the kernel as one offloaded frame."""
+    ``RunningStack`` hand runs of TCP segments to the kernel as one offloaded frame. ``queue_length``:
+    the device's txqueuelen, i.e. how many frames the kernel holds for us before dropping (None: the
+    kernel's default, 1000)."""
     from pyroute2 import IPRoute
 
     with IPRoute() as ipr:
@@ -418,18 +459,21 @@ def create_tap(name: str, host_ip: str | None, mtu: int, vnet_header: bool = Fal
             ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
             raise
         try:
-            _configure_host_side(ipr, name, host_ip, mtu)
+            _configure_host_side(ipr, name, host_ip, mtu, queue_length)
         except Exception:
             os.close(fd)  # not persistent: closing removes it
             raise
     return fd
 
 
-def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int) -> None:
+def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int, queue_length: int | None) -> None:
     index = ipr.link_lookup(ifname=name)[0]
     if host_ip:
         address, _, prefix = host_ip.partition("/")
         ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
+    if queue_length is not None:
+        # tun resizes its ring when txqueuelen changes, after our fd is attached too.
+        ipr.link("set", index=index, txqlen=queue_length)
     ipr.link("set", index=index, mtu=mtu, state="up")
 
 
@@ -444,7 +488,8 @@ def _check_privileges() -> None:
 @contextmanager
 def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
             netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
-            gso: bool = True, impair: "str | dict | None" = None, **options):
+            gso: bool = True, impair: "str | dict | None" = None, queue_length: int | None = QUEUE_LENGTH,
+            drain: int = DRAIN, **options):
     """Create TAP ``tap``, run a stack at ``ip`` on it, yield the ``RunningStack``; remove it on exit.
 
     ``host_ip`` (with prefix) goes on the host side; ``netns`` moves the host side into that existing
@@ -454,7 +499,13 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     ``impair`` impairs both directions (a ``netstack up --impair`` spec such as
     ``"loss=2%,delay=10ms,rate=50mbit,seed=7"``, or ``Impairment`` keyword arguments; see
     ``netstack.drivers.impairment``); the stack's counters ``impair.in.*`` / ``impair.out.*`` say what it did.
+    ``queue_length`` is the TAP's txqueuelen (the kernel's queue towards us, default ``QUEUE_LENGTH``;
+    None keeps the kernel's 1000); ``drain`` how many frames the loop reads ahead of the stack per turn.
     """
+    if queue_length is not None and not 1 <= queue_length <= 1 << 20:
+        raise ConfigError("queue_length", f"{queue_length!r} is not a queue length (1..1048576 frames)")
+    if drain < 1:
+        raise ConfigError("drain", f"{drain!r}: the loop must read at least one frame per turn")
     if config is None:
         config = StackConfig.from_options(ip=ip, **options)
     if not tap or len(tap) > 15 or "/" in tap or " " in tap:
@@ -484,13 +535,13 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     running = None
     try:
         if netns is None:
-            fd = create_tap(tap, host_ip, config.mtu, gso)
+            fd = create_tap(tap, host_ip, config.mtu, gso, queue_length)
         else:
             # Created inside the namespace (by a thread that entered it), so the device never exists
             # in ours: no clash with an interface of the same name here or in another test run.
-            fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso)
+            fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso, queue_length)
         running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch, vnet_header=gso,
-                               impairments=models)
+                               impairments=models, drain=drain)
         running.start()
         log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
         yield running
