@@ -1,0 +1,111 @@
+"""The TAP's intake (``netstack.drivers.intake``): which frames are bare SYNs, non-SYN frames first, SYNs
+round robin per source address, the bounds and their counter."""
+
+from __future__ import annotations
+
+import pytest
+
+from netstack.drivers.intake import FrameIntake, bare_syn_source
+from netstack.engine.observability import Counters
+from netstack.formats import fast
+from netstack.formats.tcp import ACK, CWR, ECE, PSH, RST, SYN
+
+STACK = bytes([192, 0, 2, 2])
+CLIENT = bytes([192, 0, 2, 1])
+SPOOFED = [bytes([192, 0, 2, 100 + index]) for index in range(151)]  # 192.0.2.100-250
+STACK_MAC = bytes.fromhex("020000000002")
+HOST_MAC = bytes.fromhex("020000000001")
+
+
+def tcp_frame(src, flags, *, seq=1, payload=b"", options=(), ihl_options=b""):
+    tcp = fast.encode_tcp(src, STACK, 40000, 80, seq=seq, ack=0 if flags == SYN else 7, flags=flags,
+                          window=512, options=list(options), payload=payload)
+    ip = fast.encode_ipv4(src, STACK, 6, tcp, ttl=64, identification=seq & 0xFFFF, flags=2, options=ihl_options)
+    return fast.encode_ethernet(STACK_MAC, HOST_MAC, 0x0800, ip)
+
+
+def syn(src, seq=1):
+    return tcp_frame(src, SYN, seq=seq, options=[(2, 1460)])
+
+
+def test_a_bare_syn_is_told_by_its_source_and_nothing_else_is():
+    assert bare_syn_source(syn(CLIENT)) == CLIENT
+    assert bare_syn_source(tcp_frame(CLIENT, SYN | ECE | CWR)) == CLIENT  # ECN setup SYN
+    assert bare_syn_source(tcp_frame(CLIENT, SYN | ACK)) is None  # a SYN-ACK answers us
+    assert bare_syn_source(tcp_frame(CLIENT, ACK)) is None  # completes a (cookie) handshake
+    assert bare_syn_source(tcp_frame(CLIENT, ACK | PSH, payload=b"GET /")) is None
+    assert bare_syn_source(tcp_frame(CLIENT, RST)) is None
+    frame = syn(CLIENT)
+    assert bare_syn_source(frame[:40]) is None  # too short to hold the flags: the stack judges it
+    arp = fast.encode_ethernet(STACK_MAC, HOST_MAC, 0x0806, bytes(28)) + bytes(32)
+    assert bare_syn_source(arp) is None
+    udp = bytearray(frame)
+    udp[23] = 17  # the same bytes as UDP: not a SYN
+    assert bare_syn_source(bytes(udp)) is None
+
+
+def test_the_flags_are_found_after_ip_options():
+    # IHL 6: the TCP header starts 4 bytes later; reading a fixed offset would see the window instead.
+    frame = tcp_frame(CLIENT, SYN, ihl_options=b"\x01\x01\x01\x00")
+    assert frame[14] & 0x0F == 6
+    assert bare_syn_source(frame) == CLIENT
+    assert bare_syn_source(tcp_frame(CLIENT, ACK, ihl_options=b"\x01\x01\x01\x00")) is None
+
+
+def test_other_frames_go_first_in_arrival_order_then_syns():
+    intake = FrameIntake(Counters())
+    first_syn, ack, data, later_syn = syn(SPOOFED[0]), tcp_frame(CLIENT, ACK), \
+        tcp_frame(CLIENT, ACK | PSH, seq=2, payload=b"x"), syn(SPOOFED[0], seq=9)
+    for frame in (first_syn, ack, data, later_syn):
+        intake.add(frame)
+    assert len(intake) == 4
+    assert intake.take(2) == [ack, data]
+    assert intake.take(5) == [first_syn, later_syn]
+    assert len(intake) == 0 and not intake.take(5)
+
+
+def test_a_clients_syn_gets_the_next_turn_whatever_one_flooding_source_queued():
+    counters = Counters()
+    intake = FrameIntake(counters, syn_per_source=16)
+    flood = [syn(SPOOFED[0], seq) for seq in range(100)]
+    for frame in flood:
+        intake.add(frame)
+    client = syn(CLIENT)
+    intake.add(client)
+    assert counters["tap.drop.syn_queue_full"] == 100 - 16  # shed unparsed, counted
+    taken = intake.take(2)
+    assert taken == [flood[0], client]
+    assert intake.take(100) == flood[1:16]
+
+
+def test_151_spoofed_sources_and_a_client_are_served_round_robin():
+    intake = FrameIntake(Counters(), syn_per_source=4, syn_limit=10_000)
+    for seq in range(4):
+        for source in SPOOFED:
+            intake.add(syn(source, seq))
+    client = syn(CLIENT)
+    intake.add(client)
+    first_turn = intake.take(len(SPOOFED) + 1)
+    assert [bare_syn_source(frame) for frame in first_turn] == SPOOFED + [CLIENT]
+    assert first_turn[-1] == client
+
+
+def test_bounds_hold_and_say_when_to_stop_reading():
+    counters = Counters()
+    intake = FrameIntake(counters, frame_limit=3, syn_limit=5, syn_per_source=2)
+    for index in range(3):
+        assert not intake.full
+        intake.add(tcp_frame(CLIENT, ACK, seq=index))
+    assert intake.full  # the driver leaves the rest in the kernel's queue
+    for source in SPOOFED[:4]:
+        intake.add(syn(source))
+        intake.add(syn(source, 2))
+    assert len(intake) == 3 + 5  # 5 SYNs in all, whatever the sources
+    assert counters["tap.drop.syn_queue_full"] == 3
+    intake.take(3)
+    assert not intake.full
+
+
+def test_limits_must_be_positive():
+    with pytest.raises(ValueError):
+        FrameIntake(Counters(), syn_per_source=0)
