@@ -17,9 +17,12 @@ context is open, if no other handler was installed) — the loop stops and the d
 
 The loop (``RunningStack``) runs on one thread and is the only code touching the ``Stack``: it waits
 with ``selectors`` (epoll) on the TAP fd and a wake-up pipe, with a timeout of exactly
-``stack.next_deadline() - now``; reads up to ``batch`` frames per wake-up (non-blocking fd, until
-EAGAIN), hands each to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the
-deadline has passed. Other threads talk to the stack with ``running.call(fn, *args)``: the call is
+``stack.next_deadline() - now`` (zero while frames wait); each turn it drains up to ``drain`` frames
+from the non-blocking fd (until EAGAIN) into a ``FrameIntake`` (``netstack.drivers.intake``: other
+frames first, bare SYNs round robin per source, excess SYNs shed unparsed), hands the next ``batch`` of
+them to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the deadline has passed.
+Reading outpaces processing on purpose: the kernel's queue towards the TAP (``txqueuelen``,
+``queue_length`` here, 8192 by default) drops at its tail, whatever the frame, when we fall behind. Other threads talk to the stack with ``running.call(fn, *args)``: the call is
 queued, the loop is woken, runs it between frames, sends the frames it produced
 (``stack.poll_output()``) and returns its result (or raises its exception) to the caller. The clock is
 ``time.monotonic()``; ``running.clock()`` reads it. An exception raised inside the stack while handling
