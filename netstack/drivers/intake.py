@@ -123,11 +123,13 @@ class FrameIntake:
         queue.append(frame)
         self._syn_count += 1
 
-    def take(self, limit: int) -> list[bytes]:
-        """Up to ``limit`` frames for the stack: the others in arrival order, then SYNs round robin."""
+    def take(self, limit: int, syns: int | None = None) -> list[bytes]:
+        """Up to ``limit`` frames for the stack: the others in arrival order, then at most ``syns`` SYNs
+        (default: up to ``limit``) round robin."""
         frames = self._frames
         taken = [frames.popleft() for _ in range(min(limit, len(frames)))]
         turns = self._turns
+        limit = min(limit, len(taken) + (limit if syns is None else syns))
         while turns and len(taken) < limit:
             source = turns.popleft()
             queue = self._syns[source]

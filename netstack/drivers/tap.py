@@ -118,11 +118,14 @@ class RunningStack:
     """A stack driven by a TAP loop on its own thread (see the module docstring)."""
     def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
                  vnet_header: bool = False, impairments: tuple = (None, None), drain: int = DRAIN,
-                 intake: FrameIntake | None = None):
+                 syn_batch: int | None = None, intake: FrameIntake | None = None):
         self.stack = stack
         self.fd = fd
         # Frames read ahead of the stack (netstack.drivers.intake): up to ``drain`` per turn of the loop.
         self.drain = drain
+        # SYNs per turn: a few, so the turn (and a real client's wait for its next step) stays short
+        # while reading keeps most of the thread during a flood.
+        self.syn_batch = syn_batch if syn_batch is not None else max(1, batch // 4)
         self._intake = intake if intake is not None else FrameIntake(stack.counters)
         # With IFF_VNET_HDR on the fd, runs of TCP segments are written as one offloaded frame.
         self.vnet_header = vnet_header
@@ -387,6 +390,7 @@ class RunningStack:
         held = self._held
         intake = self._intake
         drain = self.drain
+        syn_batch = self.syn_batch
         reading = False  # the last drain stopped before the kernel's queue was empty
         selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ, "tap")
@@ -421,7 +425,7 @@ class RunningStack:
                     # Drain the kernel's queue first (its tail drops whatever comes when it is full), then
                     # give the stack one batch: non-SYN frames first, SYNs fairly per source (intake.py).
                     reading = self._drain(drain)
-                    frames = intake.take(batch)
+                    frames = intake.take(batch, syn_batch)
                     if frames:
                         deliver_batch(frames)
                 if self._calls:

@@ -109,3 +109,14 @@ def test_bounds_hold_and_say_when_to_stop_reading():
 def test_limits_must_be_positive():
     with pytest.raises(ValueError):
         FrameIntake(Counters(), syn_per_source=0)
+
+
+def test_a_turn_takes_at_most_the_syns_asked_for_but_every_other_frame_first():
+    intake = FrameIntake(Counters())
+    syns = [syn(source) for source in SPOOFED[:10]]
+    others = [tcp_frame(CLIENT, ACK, seq=index) for index in range(3)]
+    for frame in syns[:5] + others + syns[5:]:
+        intake.add(frame)
+    assert intake.take(64, syns=2) == others + syns[:2]
+    assert intake.take(64, syns=0) == []
+    assert intake.take(3) == syns[2:5]
