@@ -404,11 +404,13 @@ def _rate(result: dict) -> str:
     return f"timed out ({result['got'] / 1e6:.1f} MB in {result['seconds']:.0f} s)"
 
 
-def _kernel_retransmissions(ns: NetworkNamespace) -> int:
-    """Tcp RetransSegs of the namespace (/proc/net/snmp is per network namespace)."""
-    lines = [line.split() for line in ns.run(["cat", "/proc/net/snmp"], capture_output=True, text=True,
-                                             check=True).stdout.splitlines() if line.startswith("Tcp:")]
-    return int(lines[1][lines[0].index("RetransSegs")])
+def _kernel_retransmissions(ns: NetworkNamespace) -> tuple[int, int]:
+    """(Tcp RetransSegs, TcpExt TCPTimeouts) of the namespace (/proc/net is per network namespace)."""
+    text = ns.run(["cat", "/proc/net/snmp", "/proc/net/netstat"], capture_output=True, text=True,
+                  check=True).stdout.splitlines()
+    tcp = [line.split() for line in text if line.startswith("Tcp:")]
+    ext = [line.split() for line in text if line.startswith("TcpExt:")]
+    return int(tcp[1][tcp[0].index("RetransSegs")]), int(ext[1][ext[0].index("TCPTimeouts")])
 
 
 class PathWatch:
@@ -439,8 +441,10 @@ class PathWatch:
                  if ".drop." in name and value != counters0.get(name, 0)}
         print(f"      {label}: relay dropped {sum(c['dropped'] for c in relay.values())} on purpose, "
               f"{sum(c['send_failed'] + c['receive_overflow'] for c in relay.values())} on full queues; other hops {lost or 'none'}; "
-              f"retransmitted: kernel A {retrans_a - retrans_a0}, kernel B {retrans_b - retrans_b0}, netstack "
-              f"{counters.get('tcp.retransmissions', 0) - counters0.get('tcp.retransmissions', 0)}; "
+              f"retransmitted (timeouts): kernel A {retrans_a[0] - retrans_a0[0]} ({retrans_a[1] - retrans_a0[1]}), "
+              f"kernel B {retrans_b[0] - retrans_b0[0]} ({retrans_b[1] - retrans_b0[1]}), netstack "
+              f"{counters.get('tcp.retransmissions', 0) - counters0.get('tcp.retransmissions', 0)} "
+              f"({counters.get('tcp.rto_firings', 0) - counters0.get('tcp.rto_firings', 0)}); "
               f"netstack drops {drops or 'none'}; stack thread busy {(cpu - cpu0) / result['seconds']:.0%}",
               flush=True)
 
