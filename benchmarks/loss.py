@@ -425,7 +425,8 @@ class PathWatch:
     def _sample(self) -> tuple:
         counters = self.running.call(lambda: dict(self.running.stack.counters))
         return (self.topology.hop_counters(), counters, self.running.call(time.thread_time),
-                _kernel_retransmissions(self.topology.a), _kernel_retransmissions(self.topology.b))
+                _kernel_retransmissions(self.topology.a), _kernel_retransmissions(self.topology.b),
+                self.running.frames_in, self.running.frames_out)
 
     def start(self) -> None:
         self.topology.relay_counts()  # zeroes them
@@ -433,8 +434,10 @@ class PathWatch:
 
     def report(self, label: str, result: dict) -> None:
         relay = self.topology.relay_counts()
-        hops, counters, cpu, retrans_a, retrans_b = self._sample()
-        hops0, counters0, cpu0, retrans_a0, retrans_b0 = self.before
+        hops, counters, cpu, retrans_a, retrans_b, frames_in, frames_out = self._sample()
+        hops0, counters0, cpu0, retrans_a0, retrans_b0, frames_in0, frames_out0 = self.before
+        frames = frames_in - frames_in0
+        per_frame = f", {(cpu - cpu0) / frames * 1e6:.0f} µs per frame in" if frames > 100 else ""
         lost = {f"{hop} {field}": value - hops0[hop][field] for hop, fields in hops.items()
                 for field, value in fields.items() if field.endswith("dropped") and value != hops0[hop][field]}
         drops = {name: value - counters0.get(name, 0) for name, value in counters.items()
@@ -445,7 +448,8 @@ class PathWatch:
               f"kernel B {retrans_b[0] - retrans_b0[0]} ({retrans_b[1] - retrans_b0[1]}), netstack "
               f"{counters.get('tcp.retransmissions', 0) - counters0.get('tcp.retransmissions', 0)} "
               f"({counters.get('tcp.rto_firings', 0) - counters0.get('tcp.rto_firings', 0)}); "
-              f"netstack drops {drops or 'none'}; stack thread busy {(cpu - cpu0) / result['seconds']:.0%}",
+              f"netstack drops {drops or 'none'}; netstack frames in / out {frames} / "
+              f"{frames_out - frames_out0}; stack thread busy {(cpu - cpu0) / result['seconds']:.0%}{per_frame}",
               flush=True)
 
 
