@@ -22,10 +22,13 @@ from the non-blocking fd (until EAGAIN) into a ``FrameIntake`` (``netstack.drive
 frames first, bare SYNs round robin per source, excess SYNs shed unparsed), hands the next ``batch`` of
 them to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the deadline has passed.
 Reading outpaces processing on purpose: the kernel's queue towards the TAP (``txqueuelen``,
-``queue_length`` here, 8192 by default) drops at its tail, whatever the frame, when we fall behind. Other threads talk to the stack with ``running.call(fn, *args)``: the call is
-queued, the loop is woken, runs it between frames, sends the frames it produced
-(``stack.poll_output()``) and returns its result (or raises its exception) to the caller. The clock is
-``time.monotonic()``; ``running.clock()`` reads it. An exception raised inside the stack while handling
+``queue_length`` here, 8192 by default) drops at its tail, whatever the frame, when we fall behind.
+A batch's answers are written together, so segments released by many ACKs share offloaded writes.
+
+Other threads talk to the stack with ``running.call(fn, *args)``: the call is queued, the loop is
+woken, runs it between frames, sends the frames it produced (``stack.poll_output()``) and returns its
+result (or raises its exception) to the caller. The clock is ``time.monotonic()``; ``running.clock()``
+reads it. An exception raised inside the stack while handling
 a frame is counted (``stack.drop.internal_error``) and logged; the stack never dies from the wire.
 
 TCP segmentation offload towards the kernel (``run_tap(gso=True)``, the default): the fd is opened with
@@ -282,7 +285,7 @@ class RunningStack:
                 if outgoing:  # keep the order between the two directions
                     self._write(outgoing)
                     outgoing = []
-                self._deliver(data, now)
+                self._deliver_batch([data])
         if outgoing:
             self._write(outgoing)
 
@@ -292,12 +295,13 @@ class RunningStack:
         fd = self.fd
         read = os.read
         skip = VNET_HEADER_LENGTH if self.vnet_header else 0
-        add = self._intake.add
+        intake = self._intake
+        add = intake.add
         pcap = self._pcap
         impair_in = self._impair_in
         count = 0
         try:
-            while count < limit:
+            while count < limit and not intake.full:
                 frame = read(fd, 65536 + skip)
                 count += 1
                 if skip:
@@ -313,10 +317,6 @@ class RunningStack:
                             add(data)
                         else:
                             self._hold(deliver_at, _INCOMING, data)
-                if self._intake.full:
-                    break
-            else:
-                return True
         except BlockingIOError:
             return False
         finally:
@@ -340,18 +340,6 @@ class RunningStack:
                 answer = stack.poll_output()
             if answer:
                 out.extend(answer)
-        if out:
-            self._send(out)
-
-    def _deliver(self, frame: bytes, now: float) -> None:
-        """Hand one received frame to the stack and send what it answers."""
-        stack = self.stack
-        try:
-            out = stack.receive(frame, now)
-        except Exception:  # the stack never dies from what arrives on the wire
-            stack.counters.incr("stack.drop.internal_error")
-            log.exception("stack raised on a received frame; frame dropped")
-            out = stack.poll_output()
         if out:
             self._send(out)
 
