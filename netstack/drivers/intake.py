@@ -1,5 +1,5 @@
-"""The TAP's intake: frames read from the kernel wait here, and reach the stack non-SYN first and SYNs
-fairly per source address.
+"""The TAP's intake: frames read from the kernel wait here; under pressure, SYNs wait apart, served
+fairly per source address, a few per turn, and the excess is shed before parsing.
 
 Why it exists. The kernel queues what it sends to a TAP in a ring of ``txqueuelen`` frames (tun's
 ``ptr_ring``) and drops at the tail when the reader falls behind, whatever the frame: during a spoofed
@@ -8,22 +8,30 @@ client's SYNs, ACKs and requests dropped there, before it could tell them from t
 loop reads far faster than the stack processes — the driver drains the ring into this queue, a few
 microseconds a frame — and chooses here, in user space, what waits and what is dropped:
 
-* every frame that is not a bare SYN (handshake-completing ACKs, cookie ACKs, data, ARP) goes first,
-  in arrival order, so connections already made keep working whatever the SYN rate;
-* bare SYNs (SYN set, ACK clear: a new connection request) wait in one queue per IPv4 source address
-  and are taken round robin, one per source per turn, so one flooding address (or 151 spoofed ones)
-  cannot crowd out a client's SYN: the client waits at most one turn of the sources queued;
-* past ``syn_per_source`` SYNs queued from one source, or ``syn_limit`` in all, a SYN is dropped
-  unparsed (``tap.drop.syn_queue_full``): the cheapest place to shed a flood is before the stack spends
-  a SYN cookie (RFC 4987 §3.6) on it;
+* while fewer than ``divert_after`` frames wait (a batch: the stack keeps up), every frame keeps its
+  arrival order, SYNs included: nothing changes for ordinary traffic;
+* past that, bare SYNs (SYN set, ACK clear: new connection requests) wait in one queue per IPv4 source
+  address. Each turn the stack gets a few of them (``take(limit, syns)``), one per source in round
+  robin, then the other frames (handshake-completing and cookie ACKs, data, ARP) in arrival order: a
+  flood can take at most those few places of a turn, established connections keep the rest, and one
+  flooding address (or 151 spoofed ones) cannot crowd out a client's SYN, which waits at most one
+  round of the sources queued;
+* with ``syn_limit`` SYNs waiting, the source with the most waiting loses its newest one to make
+  room, unless the arriving SYN's source has about as many (then that SYN is dropped): a flooding
+  address pays for its own flood, a client's SYN always gets a place, and a host opening 200
+  connections at once is not mistaken for a flood. Either way the SYN is dropped unparsed
+  (``tap.drop.syn_queue_full``): the cheapest place to shed a flood is before the stack spends a SYN
+  cookie (RFC 4987 §3.6) on it. ("The most" is kept as SYNs arrive, so it may be a little stale
+  after turns were taken; it is recomputed only when its source has none left);
 * when ``frame_limit`` other frames wait, the driver stops reading and leaves the rest in the kernel's
   ring, so memory stays bounded (``docs/bounds.md``).
 
-Reordering only moves a SYN behind other frames that arrived with it, as if it had arrived a little
-later: nothing a SYN answers can be among them. A bare SYN is found from a few bytes at offsets read
-from the generated header layouts (``netstack.formats.fast_layers``), not parsed; anything else —
-short, not IPv4, not TCP, a SYN-ACK — is "other" and reaches the stack, which parses and checks every
-frame in full as before. This is driver policy on bytes, no protocol state: the engine stays sans-I/O.
+Under pressure a SYN may thus be answered before or after frames of other connections that arrived
+around it, as on any network; ordering inside the arrival-order queue is never changed. A bare SYN is
+found from a few bytes at offsets read from the generated header layouts
+(``netstack.formats.fast_layers``), not parsed; anything else — short, not IPv4, not TCP, a SYN-ACK —
+is "other" and reaches the stack, which parses and checks every frame in full as before. This is
+driver policy on bytes, no protocol state: the engine stays sans-I/O.
 """
 
 from __future__ import annotations
@@ -39,7 +47,8 @@ from netstack.formats.tcp import ACK, SYN
 #: Defaults: about 6 MB of full-size frames waiting, and 1,024 SYNs (64 bytes each on the wire).
 FRAME_LIMIT = 4096
 SYN_LIMIT = 1024
-SYN_PER_SOURCE = 16
+#: SYNs wait apart only while at least this many frames wait (a batch: the stack is behind).
+DIVERT_AFTER = 64
 
 
 def _bits_in_byte(layout, name: str) -> tuple[int, int, int]:
@@ -85,17 +94,18 @@ class FrameIntake:
     """Frames read from the TAP, waiting for the stack (see the module docstring)."""
 
     def __init__(self, counters, *, frame_limit: int = FRAME_LIMIT, syn_limit: int = SYN_LIMIT,
-                 syn_per_source: int = SYN_PER_SOURCE):
-        if frame_limit < 1 or syn_limit < 1 or syn_per_source < 1:
-            raise ValueError("intake limits must be at least 1")
+                 divert_after: int = DIVERT_AFTER):
+        if frame_limit < 1 or syn_limit < 1 or divert_after < 0:
+            raise ValueError("intake limits must be at least 1 (divert_after at least 0)")
         self.counters = counters
         self.frame_limit = frame_limit
         self.syn_limit = syn_limit
-        self.syn_per_source = syn_per_source
+        self.divert_after = divert_after
         self._frames: collections.deque = collections.deque()
         self._syns: dict[bytes, collections.deque] = {}  # source address -> its SYN frames, oldest first
         self._turns: collections.deque = collections.deque()  # sources with SYNs waiting, next turn first
         self._syn_count = 0
+        self._longest: bytes | None = None  # the source with the most SYNs waiting (kept on each append)
 
     def __len__(self) -> int:
         return len(self._frames) + self._syn_count
@@ -106,31 +116,50 @@ class FrameIntake:
         return len(self._frames) >= self.frame_limit
 
     def add(self, frame: bytes) -> None:
+        if not self._syn_count and len(self._frames) < self.divert_after:
+            self._frames.append(frame)  # the stack keeps up: arrival order, SYNs included
+            return
         source = bare_syn_source(frame)
         if source is None:
             self._frames.append(frame)
             return
-        queue = self._syns.get(source)
-        if queue is None:
-            if self._syn_count >= self.syn_limit:
-                self.counters.incr("tap.drop.syn_queue_full")
-                return
-            queue = self._syns[source] = collections.deque()
-            self._turns.append(source)
-        elif len(queue) >= self.syn_per_source or self._syn_count >= self.syn_limit:
+        syns = self._syns
+        queue = syns.get(source)
+        if self._syn_count >= self.syn_limit and not self._make_room(len(queue) if queue else 0):
             self.counters.incr("tap.drop.syn_queue_full")
             return
+        if queue is None:
+            queue = syns[source] = collections.deque()
+            self._turns.append(source)
         queue.append(frame)
         self._syn_count += 1
+        longest = self._longest
+        if longest is None or longest not in syns or len(queue) > len(syns[longest]):
+            self._longest = source
+
+    def _make_room(self, waiting: int) -> bool:
+        """All SYN slots taken: the longest queue gives up its newest SYN if it is longer than the
+        arriving SYN's source's (``waiting``); a flooding source thus pays for its own SYNs, and a
+        client's first SYN always gets a place. False: drop the arriving SYN instead."""
+        syns = self._syns
+        longest = self._longest
+        if longest is None or longest not in syns:
+            longest = self._longest = max(syns, key=lambda source: len(syns[source]))
+        queue = syns[longest]
+        if len(queue) <= waiting + 1:
+            return False
+        queue.pop()
+        self._syn_count -= 1
+        self.counters.incr("tap.drop.syn_queue_full")
+        return True
 
     def take(self, limit: int, syns: int | None = None) -> list[bytes]:
-        """Up to ``limit`` frames for the stack: the others in arrival order, then at most ``syns`` SYNs
-        (default: up to ``limit``) round robin."""
-        frames = self._frames
-        taken = [frames.popleft() for _ in range(min(limit, len(frames)))]
+        """Up to ``limit`` frames for the stack: first at most ``syns`` (default a quarter of ``limit``)
+        of the SYNs waiting apart, round robin per source, then the others in arrival order."""
+        taken = []
         turns = self._turns
-        limit = min(limit, len(taken) + (limit if syns is None else syns))
-        while turns and len(taken) < limit:
+        syns = min(limit, max(1, limit // 4) if syns is None else syns)
+        while turns and len(taken) < syns:
             source = turns.popleft()
             queue = self._syns[source]
             taken.append(queue.popleft())
@@ -139,4 +168,6 @@ class FrameIntake:
                 turns.append(source)
             else:
                 del self._syns[source]
+        frames = self._frames
+        taken.extend(frames.popleft() for _ in range(min(limit - len(taken), len(frames))))
         return taken

@@ -379,7 +379,7 @@ class RunningStack:
         intake = self._intake
         drain = self.drain
         syn_batch = self.syn_batch
-        reading = False  # the last drain stopped before the kernel's queue was empty
+        behind = False  # the last read stopped before the kernel's queue was empty
         selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ, "tap")
         selector.register(self._wake_read, selectors.EVENT_READ, "wake")
@@ -396,9 +396,10 @@ class RunningStack:
                     timeout = deadline - monotonic()
                     if timeout < 0:
                         timeout = 0
-                if intake or reading:
+                if intake or behind:
                     timeout = 0  # frames are waiting in the intake or in the kernel's queue
                 events = selector.select(timeout)
+                readable = behind
                 for key, _ in events:
                     if key.data == "wake":
                         try:
@@ -408,11 +409,13 @@ class RunningStack:
                             pass
                         self._run_calls()
                         continue
-                    reading = True
-                if reading or intake:
+                    readable = True
+                if readable or intake:
                     # Drain the kernel's queue first (its tail drops whatever comes when it is full), then
                     # give the stack one batch: non-SYN frames first, SYNs fairly per source (intake.py).
-                    reading = self._drain(drain)
+                    # Read a batch's worth while we keep up; far ahead (``drain``) once the last read
+                    # left frames behind: the kernel then queues faster than the stack answers.
+                    behind = self._drain(drain if behind else batch)
                     frames = intake.take(batch, syn_batch)
                     if frames:
                         deliver_batch(frames)

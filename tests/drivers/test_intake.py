@@ -52,47 +52,67 @@ def test_the_flags_are_found_after_ip_options():
     assert bare_syn_source(tcp_frame(CLIENT, ACK, ihl_options=b"\x01\x01\x01\x00")) is None
 
 
-def test_other_frames_go_first_in_arrival_order_then_syns():
-    intake = FrameIntake(Counters())
+def test_while_the_stack_keeps_up_every_frame_keeps_its_arrival_order():
+    intake = FrameIntake(Counters())  # SYNs wait apart only once a batch (64) of frames waits
+    frames = [syn(SPOOFED[0]), tcp_frame(CLIENT, ACK), syn(CLIENT, 5), tcp_frame(CLIENT, ACK | PSH, payload=b"x")]
+    for frame in frames:
+        intake.add(frame)
+    assert intake.take(64) == frames
+
+
+def test_under_pressure_a_turn_gives_a_few_syns_then_the_others_in_arrival_order():
+    intake = FrameIntake(Counters(), divert_after=0)
     first_syn, ack, data, later_syn = syn(SPOOFED[0]), tcp_frame(CLIENT, ACK), \
         tcp_frame(CLIENT, ACK | PSH, seq=2, payload=b"x"), syn(SPOOFED[0], seq=9)
     for frame in (first_syn, ack, data, later_syn):
         intake.add(frame)
     assert len(intake) == 4
-    assert intake.take(2) == [ack, data]
-    assert intake.take(5) == [first_syn, later_syn]
+    assert intake.take(4) == [first_syn, ack, data]  # a quarter of the turn for SYNs by default
+    assert intake.take(4) == [later_syn]
     assert len(intake) == 0 and not intake.take(5)
 
 
 def test_a_clients_syn_gets_the_next_turn_whatever_one_flooding_source_queued():
     counters = Counters()
-    intake = FrameIntake(counters, syn_per_source=16)
+    intake = FrameIntake(counters, syn_limit=16, divert_after=0)
     flood = [syn(SPOOFED[0], seq) for seq in range(100)]
     for frame in flood:
         intake.add(frame)
-    client = syn(CLIENT)
-    intake.add(client)
     assert counters["tap.drop.syn_queue_full"] == 100 - 16  # shed unparsed, counted
-    taken = intake.take(2)
-    assert taken == [flood[0], client]
-    assert intake.take(100) == flood[1:16]
+    client = syn(CLIENT)
+    intake.add(client)  # all slots taken: the flooding source gives one up
+    assert counters["tap.drop.syn_queue_full"] == 100 - 16 + 1
+    assert len(intake) == 16
+    assert intake.take(2, syns=2) == [flood[0], client]
+    assert intake.take(100, syns=100) == flood[1:15]
 
 
 def test_151_spoofed_sources_and_a_client_are_served_round_robin():
-    intake = FrameIntake(Counters(), syn_per_source=4, syn_limit=10_000)
-    for seq in range(4):
+    counters = Counters()
+    intake = FrameIntake(counters, syn_limit=151 * 4, divert_after=0)
+    for seq in range(6):
         for source in SPOOFED:
             intake.add(syn(source, seq))
     client = syn(CLIENT)
     intake.add(client)
-    first_turn = intake.take(len(SPOOFED) + 1)
+    assert counters["tap.drop.syn_queue_full"] == 151 * 2 + 1  # the flood's surplus, and one for the client
+    first_turn = intake.take(len(SPOOFED) + 1, syns=len(SPOOFED) + 1)
     assert [bare_syn_source(frame) for frame in first_turn] == SPOOFED + [CLIENT]
-    assert first_turn[-1] == client
+
+
+def test_one_host_opening_many_connections_at_once_is_not_taken_for_a_flood():
+    counters = Counters()
+    intake = FrameIntake(counters)
+    burst = [syn(CLIENT, seq) for seq in range(200)]
+    for frame in burst:
+        intake.add(frame)
+    assert counters["tap.drop.syn_queue_full"] == 0
+    assert sorted(intake.take(1000, syns=1000)) == sorted(burst)
 
 
 def test_bounds_hold_and_say_when_to_stop_reading():
     counters = Counters()
-    intake = FrameIntake(counters, frame_limit=3, syn_limit=5, syn_per_source=2)
+    intake = FrameIntake(counters, frame_limit=3, syn_limit=5, divert_after=0)
     for index in range(3):
         assert not intake.full
         intake.add(tcp_frame(CLIENT, ACK, seq=index))
@@ -102,21 +122,21 @@ def test_bounds_hold_and_say_when_to_stop_reading():
         intake.add(syn(source, 2))
     assert len(intake) == 3 + 5  # 5 SYNs in all, whatever the sources
     assert counters["tap.drop.syn_queue_full"] == 3
-    intake.take(3)
+    intake.take(8, syns=5)
     assert not intake.full
 
 
 def test_limits_must_be_positive():
     with pytest.raises(ValueError):
-        FrameIntake(Counters(), syn_per_source=0)
+        FrameIntake(Counters(), syn_limit=0)
 
 
-def test_a_turn_takes_at_most_the_syns_asked_for_but_every_other_frame_first():
-    intake = FrameIntake(Counters())
+def test_a_turn_takes_at_most_the_syns_asked_for_and_fills_up_with_the_others():
+    intake = FrameIntake(Counters(), divert_after=0)
     syns = [syn(source) for source in SPOOFED[:10]]
     others = [tcp_frame(CLIENT, ACK, seq=index) for index in range(3)]
     for frame in syns[:5] + others + syns[5:]:
         intake.add(frame)
-    assert intake.take(64, syns=2) == others + syns[:2]
+    assert intake.take(64, syns=2) == syns[:2] + others
     assert intake.take(64, syns=0) == []
-    assert intake.take(3) == syns[2:5]
+    assert intake.take(3, syns=3) == syns[2:5]
