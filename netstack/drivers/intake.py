@@ -8,9 +8,10 @@ client's SYNs, ACKs and requests dropped there, before it could tell them from t
 loop reads far faster than the stack processes — the driver drains the ring into this queue, a few
 microseconds a frame — and chooses here, in user space, what waits and what is dropped:
 
-* while fewer than ``divert_after`` frames wait (a batch: the stack keeps up), every frame keeps its
-  arrival order, SYNs included: nothing changes for ordinary traffic;
-* past that, bare SYNs (SYN set, ACK clear: new connection requests) wait in one queue per IPv4 source
+* while the stack keeps up (fewer than ``divert_after`` frames wait, and the reader's last read
+  emptied the kernel's queue: ``pressure`` false), every frame keeps its arrival order, SYNs
+  included: nothing changes for ordinary traffic;
+* otherwise bare SYNs (SYN set, ACK clear: new connection requests) wait in one queue per IPv4 source
   address. Each turn the stack gets a few of them (``take(limit, syns)``), one per source in round
   robin, then the other frames (handshake-completing and cookie ACKs, data, ARP) in arrival order: a
   flood can take at most those few places of a turn, established connections keep the rest, and one
@@ -106,9 +107,15 @@ class FrameIntake:
         self._turns: collections.deque = collections.deque()  # sources with SYNs waiting, next turn first
         self._syn_count = 0
         self._longest: bytes | None = None  # the source with the most SYNs waiting (kept on each append)
+        self.pressure = False  # set by the reader: its last read left frames in the kernel's queue
 
     def __len__(self) -> int:
         return len(self._frames) + self._syn_count
+
+    @property
+    def syns_waiting(self) -> int:
+        """SYNs waiting apart from the other frames."""
+        return self._syn_count
 
     @property
     def full(self) -> bool:
@@ -116,7 +123,7 @@ class FrameIntake:
         return len(self._frames) >= self.frame_limit
 
     def add(self, frame: bytes) -> None:
-        if not self._syn_count and len(self._frames) < self.divert_after:
+        if not self._syn_count and not self.pressure and len(self._frames) < self.divert_after:
             self._frames.append(frame)  # the stack keeps up: arrival order, SYNs included
             return
         source = bare_syn_source(frame)
