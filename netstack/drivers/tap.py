@@ -67,7 +67,7 @@ from contextlib import contextmanager
 
 from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_text
 from netstack.drivers.impairment import Impairment, parse_impairment
-from netstack.drivers.intake import FrameIntake
+from netstack.drivers.intake import FrameIntake, bare_syn_source
 from netstack.drivers.netns import call_in_namespace
 from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
@@ -284,23 +284,23 @@ class RunningStack:
                 if outgoing:  # keep the order between the two directions
                     self._write(outgoing)
                     outgoing = []
-                self._deliver_batch([data])
+                self._answer(data)
         if outgoing:
             self._write(outgoing)
 
-    def _drain(self, limit: int) -> bool:
-        """Read up to ``limit`` frames from the TAP into the intake; True if it stopped with frames left
-        (the limit, or the intake full), False once the kernel's queue is empty."""
+    def _read(self, limit: int, sink, bounded: bool = False) -> bool:
+        """Read up to ``limit`` frames from the TAP, each handed to ``sink`` after the pcap and the
+        incoming impairment (``bounded``: stop while the intake is full). True if it stopped with frames
+        left in the kernel's queue, False once it was empty."""
         fd = self.fd
         read = os.read
         skip = VNET_HEADER_LENGTH if self.vnet_header else 0
         intake = self._intake
-        add = intake.add
         pcap = self._pcap
         impair_in = self._impair_in
         count = 0
         try:
-            while count < limit and not intake.full:
+            while count < limit and not (bounded and intake.full):
                 frame = read(fd, 65536 + skip)
                 count += 1
                 if skip:
@@ -308,12 +308,12 @@ class RunningStack:
                 if pcap is not None:
                     pcap.write(frame, time.time())
                 if impair_in is None:
-                    add(frame)
+                    sink(frame)
                 else:
                     now = time.monotonic()
                     for deliver_at, data in impair_in.transmit(frame, now):
                         if deliver_at <= now:
-                            add(data)
+                            sink(data)
                         else:
                             self._hold(deliver_at, _INCOMING, data)
         except BlockingIOError:
@@ -323,41 +323,47 @@ class RunningStack:
         return True
 
     def _step(self, batch: int, syn_batch: int) -> bool:
-        """Up to ``batch`` times: read a frame into the intake and hand the stack the next one (at most
-        ``syn_batch`` SYNs waiting apart). True if the kernel's queue still had frames."""
+        """Up to ``batch`` times: read a frame, hand the stack one (through the intake once the last
+        turn left frames behind: at most ``syn_batch`` SYNs waiting apart). True if the kernel's queue
+        still had frames."""
         intake = self._intake
+        if not intake:
+            if not intake.pressure:
+                return self._read(batch, self._answer)  # keeping up: no queue of ours at all
+            return self._read(batch, self._answer_or_set_aside)  # behind: bare SYNs wait apart
         more = True
         for _ in range(batch):
-            more = self._drain(1)
+            more = self._read(1, intake.add, bounded=True)
             waiting = intake.syns_waiting
             frames = intake.take(1, 1 if syn_batch > 0 else 0)
             if frames:
                 syn_batch -= waiting - intake.syns_waiting
-                self._deliver_batch(frames)
+                self._answer(frames[0])
             elif not more:
                 break
         return more
 
-    def _deliver_batch(self, frames: list[bytes]) -> None:
-        """Hand received frames to the stack one by one, each answer written at once. (Writing a whole
-        batch's answers together let more segments share an offloaded write, +20 % netstack -> kernel on
-        the relay, but held every answer back by up to the batch's processing time: with a sub-
-        millisecond SRTT the stack's tail loss probes (PTO = 2·SRTT, RFC 8985 §7.2) then fired before
-        the ACKs of segments still waiting to be written — 30-60 spurious probes per 200 connections
-        instead of 1.)"""
+    def _answer_or_set_aside(self, frame: bytes) -> None:
+        if bare_syn_source(frame) is None:
+            self._answer(frame)
+        else:
+            self._intake.add(frame)
+
+    def _answer(self, frame: bytes) -> None:
+        """Hand one received frame to the stack and write its answer at once. (Answers held back to
+        share offloaded writes — a batch's worth — gave +20 % netstack -> kernel on the relay, but with a
+        sub-millisecond SRTT the stack's tail loss probes (PTO = 2·SRTT, RFC 8985 §7.2) then fired
+        before the ACKs of segments still waiting to be written: 30-60 spurious probes per 200
+        connections instead of 1.)"""
         stack = self.stack
-        receive = stack.receive
-        monotonic = time.monotonic
-        send = self._send
-        for frame in frames:
-            try:
-                answer = receive(frame, monotonic())
-            except Exception:  # the stack never dies from what arrives on the wire
-                stack.counters.incr("stack.drop.internal_error")
-                log.exception("stack raised on a received frame; frame dropped")
-                answer = stack.poll_output()
-            if answer:
-                send(answer)
+        try:
+            answer = stack.receive(frame, time.monotonic())
+        except Exception:  # the stack never dies from what arrives on the wire
+            stack.counters.incr("stack.drop.internal_error")
+            log.exception("stack raised on a received frame; frame dropped")
+            answer = stack.poll_output()
+        if answer:
+            self._send(answer)
 
     def _gso_refused(self, data: bytes) -> None:
         """The kernel refused a coalesced write: send its segments one by one, and stop coalescing."""
@@ -388,7 +394,7 @@ class RunningStack:
         stack = self.stack
         fd = self.fd
         monotonic = time.monotonic
-        deliver_batch = self._deliver_batch
+        answer = self._answer
         send = self._send
         batch = self.batch
         held = self._held
@@ -432,8 +438,9 @@ class RunningStack:
                         # A flood: more SYNs wait than a few turns serve. Drain the kernel's queue far
                         # ahead (its tail drops whatever comes when it is full, the client's frames
                         # too), shedding excess SYNs, then give the stack one batch (intake.py).
-                        behind = self._drain(drain)
-                        deliver_batch(intake.take(batch, syn_batch))
+                        behind = self._read(drain, intake.add, bounded=True)
+                        for frame in intake.take(batch, syn_batch):
+                            answer(frame)
                     else:
                         # Keeping up: read one frame, answer one, as many times as a batch. Reading a
                         # batch ahead held each ACK back by up to a batch's processing time, and with
