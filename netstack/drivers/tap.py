@@ -17,12 +17,15 @@ context is open, if no other handler was installed) — the loop stops and the d
 
 The loop (``RunningStack``) runs on one thread and is the only code touching the ``Stack``: it waits
 with ``selectors`` (epoll) on the TAP fd and a wake-up pipe, with a timeout of exactly
-``stack.next_deadline() - now`` (zero while frames wait); each turn it drains up to ``drain`` frames
-from the non-blocking fd (until EAGAIN) into a ``FrameIntake`` (``netstack.drivers.intake``: other
-frames first, bare SYNs round robin per source, excess SYNs shed unparsed), hands the next ``batch`` of
-them to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the deadline has passed.
-Reading outpaces processing on purpose: the kernel's queue towards the TAP (``txqueuelen``,
-``queue_length`` here, 8192 by default) drops at its tail, whatever the frame, when we fall behind.
+``stack.next_deadline() - now`` (zero while frames wait); each turn it reads up to ``batch`` frames
+from the non-blocking fd (until EAGAIN), hands each to ``stack.receive`` as it is read and writes what
+comes back; runs ``stack.tick`` when the deadline has passed. When a turn leaves frames in the kernel's
+queue, bare SYNs are set aside in a ``FrameIntake`` (``netstack.drivers.intake``) and served at most
+``batch // 4`` a turn, round robin per source; once more SYNs wait than a batch (a flood), each turn
+first reads up to ``drain`` frames ahead, shedding excess SYNs unparsed, so the kernel's queue towards
+the TAP (``txqueuelen``: ``queue_length``, 8192 by default), which drops at its tail whatever the frame,
+does not overflow with the client's frames in it. Reading ahead only then: it holds every ACK back,
+and the stack's sub-millisecond tail loss probes fire early.
 
 Other threads talk to the stack with ``running.call(fn, *args)``: the call is queued, the loop is
 woken, runs it between frames, sends the frames it produced (``stack.poll_output()``) and returns its
@@ -123,7 +126,7 @@ class RunningStack:
                  syn_batch: int | None = None, intake: FrameIntake | None = None):
         self.stack = stack
         self.fd = fd
-        # Frames read ahead of the stack (netstack.drivers.intake): up to ``drain`` per turn of the loop.
+        # During a SYN flood, frames read ahead of the stack (netstack.drivers.intake) per turn.
         self.drain = drain
         # SYNs per turn: a few, so the turn (and a real client's wait for its next step) stays short
         # while reading keeps most of the thread during a flood.
@@ -546,7 +549,7 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     ``"loss=2%,delay=10ms,rate=50mbit,seed=7"``, or ``Impairment`` keyword arguments; see
     ``netstack.drivers.impairment``); the stack's counters ``impair.in.*`` / ``impair.out.*`` say what it did.
     ``queue_length`` is the TAP's txqueuelen (the kernel's queue towards us, default ``QUEUE_LENGTH``;
-    None keeps the kernel's 1000); ``drain`` how many frames the loop reads ahead of the stack per turn.
+    None keeps the kernel's 1000); ``drain`` how many frames the loop reads ahead per turn in a SYN flood.
     """
     if queue_length is not None and not 1 <= queue_length <= 1 << 20:
         raise ConfigError("queue_length", f"{queue_length!r} is not a queue length (1..1048576 frames)")
