@@ -140,3 +140,18 @@ def test_a_turn_takes_at_most_the_syns_asked_for_and_fills_up_with_the_others():
     assert intake.take(64, syns=2) == syns[:2] + others
     assert intake.take(64, syns=0) == []
     assert intake.take(3, syns=3) == syns[2:5]
+
+
+def test_syns_are_set_aside_as_soon_as_the_reader_says_it_is_behind():
+    intake = FrameIntake(Counters())
+    intake.pressure = True  # the last read left frames in the kernel's queue
+    ack, first = tcp_frame(CLIENT, ACK), syn(CLIENT)
+    intake.add(first)
+    intake.add(ack)
+    assert intake.syns_waiting == 1
+    assert intake.take(4, syns=0) == [ack]
+    intake.pressure = False
+    later = syn(SPOOFED[0])
+    intake.add(later)  # SYNs already wait apart: this one joins them, whatever the pressure
+    assert intake.syns_waiting == 2
+    assert intake.take(4, syns=4) == [first, later]
