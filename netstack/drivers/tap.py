@@ -6,10 +6,10 @@
         endpoint = running.call(running.stack.udp_bind, 7)      # run on the stack's thread
         ...
 
-``run_tap`` creates the TAP device with pyroute2 (``kind="tuntap"``), attaches to it through
-``/dev/net/tun`` (TUNSETIFF) and clears its persistence, so the kernel removes the device as soon as our
-file descriptor closes — even after SIGKILL. With pyroute2 it gives the host side ``host_ip``, the MTU
-and link up. With ``netns=NAME`` all of this happens inside that (existing) namespace, from a thread
+``run_tap`` creates the TAP device (``netstack.drivers.tap_device``) with pyroute2
+(``kind="tuntap"``), attaches to it through ``/dev/net/tun`` (TUNSETIFF) and clears its persistence,
+so the kernel removes the device as soon as our file descriptor closes — even after SIGKILL. With
+pyroute2 it gives the host side ``host_ip``, the MTU, the queue length and link up. With ``netns=NAME`` all of this happens inside that (existing) namespace, from a thread
 that entered it (``setns(2)``), so the device never exists in ours; our fd stays usable from any
 thread. That is how tests, the demo and benchmarks keep the host side and every kernel peer in a
 private namespace. On exit — normal, exception, Ctrl-C, or SIGTERM (turned into ``SystemExit`` while the
@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import fcntl
 import heapq
 import itertools
 import logging
@@ -62,7 +61,6 @@ import os
 import random
 import selectors
 import signal
-import struct
 import threading
 import time
 from concurrent.futures import Future
@@ -72,6 +70,7 @@ from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_
 from netstack.drivers.impairment import Impairment, parse_impairment
 from netstack.drivers.intake import FrameIntake, bare_syn_source
 from netstack.drivers.netns import call_in_namespace
+from netstack.drivers.tap_device import QUEUE_LENGTH, check_privileges, create_tap, delete_tap
 from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
     VIRTIO_NET_HDR_GSO_TCPV4,
@@ -83,11 +82,6 @@ from netstack.engine.stack import Stack
 from netstack.formats.pcap import PcapWriter
 from netstack.sockets import socket_for
 
-TUNSETIFF = 0x400454CA
-TUNSETPERSIST = 0x400454CB
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-IFF_VNET_HDR = 0x4000
 log = logging.getLogger("netstack.drivers.tap")
 _INCOMING, _OUTGOING = 0, 1
 #: Frames an impairment may hold back at once, both directions (about 15 MB of full-size frames).
@@ -95,10 +89,6 @@ MAX_HELD_FRAMES = 10_000
 #: Frames read from the TAP per turn of the loop before the stack gets its next ``batch``: several times
 #: ``batch``, so reading outpaces a flood the stack cannot answer (about 3 µs a frame against 15-30 µs).
 DRAIN = 1024
-#: The kernel's queue towards the TAP (txqueuelen, the length of tun's ring), in frames. Linux's default
-#: (1000) is 3-4 ms of a SYN flood: a scheduling delay of the loop's thread longer than that drops
-#: frames, the legitimate ones too. 8192 frames bound the kernel's memory near 20 MB (skb truesize).
-QUEUE_LENGTH = 8192
 
 
 def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | None, Impairment | None]:
@@ -474,66 +464,6 @@ class RunningStack:
                 calls.popleft()[3].set_exception(RuntimeError("the stack loop stopped"))
 
 
-# --------------------------------------------------------------------- device setup
-def _open_tap(name: str, vnet_header: bool = False) -> int:
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if vnet_header else 0)
-    try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
-        # Not persistent: the kernel deletes the device when this fd closes, whatever kills us.
-        fcntl.ioctl(fd, TUNSETPERSIST, 0)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def create_tap(name: str, host_ip: str | None, mtu: int, vnet_header: bool = False,
-               queue_length: int | None = QUEUE_LENGTH) -> int:
-    """Create TAP ``name`` in the calling thread's namespace, configure its host side; returns our fd.
-
-    ``vnet_header``: every frame on the fd carries a ``virtio_net_hdr`` (IFF_VNET_HDR), which lets
-    ``RunningStack`` hand runs of TCP segments to the kernel as one offloaded frame. ``queue_length``:
-    the device's txqueuelen, i.e. how many frames the kernel holds for us before dropping (None: the
-    kernel's default, 1000)."""
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=name):
-            raise FileExistsError(f"an interface named {name} already exists in this namespace")
-        ipr.link("add", ifname=name, kind="tuntap", mode="tap")
-        try:
-            fd = _open_tap(name, vnet_header)
-        except OSError:
-            ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
-            raise
-        try:
-            _configure_host_side(ipr, name, host_ip, mtu, queue_length)
-        except Exception:
-            os.close(fd)  # not persistent: closing removes it
-            raise
-    return fd
-
-
-def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int, queue_length: int | None) -> None:
-    index = ipr.link_lookup(ifname=name)[0]
-    if host_ip:
-        address, _, prefix = host_ip.partition("/")
-        ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
-    if queue_length is not None:
-        # tun resizes its ring when txqueuelen changes, after our fd is attached too.
-        ipr.link("set", index=index, txqlen=queue_length)
-    ipr.link("set", index=index, mtu=mtu, state="up")
-
-
-def _check_privileges() -> None:
-    if os.geteuid() != 0:
-        raise PermissionError("creating a TAP device needs root (CAP_NET_ADMIN); run as root, "
-                              "or try the simulated network: netstack demo --sim")
-    if not os.path.exists("/dev/net/tun"):
-        raise FileNotFoundError("/dev/net/tun is missing (load the tun module: modprobe tun)")
-
-
 @contextmanager
 def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
             netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
@@ -568,7 +498,7 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             raise ConfigError("host_ip", f"{host_ip!r} is not an IPv4 address with prefix") from None
         if host.ip.packed == config.address:
             raise ConfigError("host_ip", f"{host.ip} is the stack's own address")
-    _check_privileges()
+    check_privileges()
     stack = Stack(config)
     models = impairments(impair, stack.counters)  # a bad spec fails here, before any device exists
     writer = None
@@ -598,31 +528,12 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
         if running is not None:
             running.stop()
         if fd >= 0:
-            _delete_tap(tap, netns)
+            delete_tap(tap, netns)
             os.close(fd)  # non-persistent: closing removes the device if deletion above failed
         if writer is not None and writer is not pcap:
             writer.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
-
-
-def _delete_tap(tap: str, netns: str | None) -> None:
-    try:
-        if netns is None:
-            _delete_link(tap)
-        elif os.path.exists(f"/var/run/netns/{netns}"):
-            call_in_namespace(netns, _delete_link, tap)
-    except Exception:  # closing our fd removes the device anyway
-        log.debug("deleting %s failed; closing the fd removes it", tap, exc_info=True)
-
-
-def _delete_link(name: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        indexes = ipr.link_lookup(ifname=name)
-        if indexes:
-            ipr.link("del", index=indexes[0])
 
 
 def _sigterm_to_exit(signum, frame):

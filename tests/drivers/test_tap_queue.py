@@ -11,7 +11,7 @@ import pytest
 
 import netstack
 from netstack.drivers.netns import NetworkNamespace
-from netstack.drivers.tap import QUEUE_LENGTH
+from netstack.drivers.tap_device import QUEUE_LENGTH
 from netstack.engine.config import ConfigError
 
 pytestmark = pytest.mark.netns
