@@ -1,6 +1,6 @@
 """TCP under loss: netstack against the kernel, beside Linux against Linux, through one lossy L2 relay.
 
-    sudo python benchmarks/loss.py [--mb 10] [--losses 0,1,2,5] [--timeout 30] [--quick]
+    sudo python benchmarks/loss.py [--mb 10] [--losses 0,1,2,5] [--timeout 30] [--quick] [--counters]
                                    [--sim-losses 1,2,5,10] [--sim-mb 8] [--sim-seeds 1,2,3] [--no-sim]
 
 Topology (three namespaces created here and deleted at the end; documentation addresses only)::
@@ -28,6 +28,10 @@ window of a few segments cannot avoid every timeout) and CUBIC's response functi
 (C·(3+β)/(4·(1−β)))^¼ · RTT^¾ / p^¾ segments per RTT, never below Reno's), all capped by the link
 rate. The models count data loss only; the simulated link drops ACKs too.
 
+``--counters`` prints, after each relay transfer, where frames were lost (the relay's intended drops,
+its failed sends, ``ip -s link`` dropped counts of every veth, the bridge and the TAP), the kernels' and
+netstack's retransmissions and how busy the stack's thread was.
+
 Needs root. Prints tables; copy them into docs/performance.md ("TCP under loss").
 """
 
@@ -35,10 +39,12 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import math
 import os
 import random
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -57,7 +63,7 @@ from netstack.engine.tcp.endpoint import TcpStream  # noqa: E402
 
 LINUX_A, STACK_IP, LINUX_B = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 BLOCK = random.Random(0).randbytes(1 << 20)
-SOL_PACKET, PACKET_IGNORE_OUTGOING = 263, 23
+SOL_PACKET, PACKET_STATISTICS, PACKET_IGNORE_OUTGOING = 263, 6, 23
 ETH_P_ALL = 0x0003
 TIOCOUTQ = 0x5411  # SIOCOUTQ on a TCP socket: bytes written but not yet acknowledged
 # Offloads switched off on every interface the relay's frames cross (ethtool -K ... off).
@@ -79,22 +85,46 @@ def run_relay(interfaces: str, loss: float, seed: int) -> int:
         sock.setblocking(False)
         sockets.append(sock)
     other = {sockets[0]: sockets[1], sockets[1]: sockets[0]}
+    # What the relay did, per direction (index of the receiving socket): frames read, dropped on
+    # purpose, and lost because the outgoing send failed (the peer's queue full): the last ones are
+    # drops nobody asked for, printed on SIGTERM so a run can tell them from the intended ones.
+    counts = {sock: [0, 0, 0] for sock in sockets}
+
+    def report(signum, frame):
+        # One line per request: SIGUSR1 asks for the counts so far (then zeroes them), SIGTERM ends.
+        report = {}
+        for name, sock, c in zip(interfaces.split(","), sockets, counts.values()):
+            # tp_drops: frames the kernel dropped because this socket's receive buffer was full (the
+            # relay too slow); reading PACKET_STATISTICS zeroes them.
+            _, overflowed = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+            report[name] = dict(zip(("read", "dropped", "send_failed"), c), receive_overflow=overflowed)
+        print(json.dumps(report), flush=True)
+        for c in counts.values():
+            c[:] = [0, 0, 0]
+        if signum == signal.SIGTERM:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, report)
+    signal.signal(signal.SIGUSR1, report)
     print("ready", flush=True)
     while True:
         readable, _, _ = select.select(sockets, [], [], 1.0)
         for sock in readable:
             out = other[sock]
+            count = counts[sock]
             for _ in range(256):
                 try:
                     frame = sock.recv(65536)
                 except BlockingIOError:
                     break
+                count[0] += 1
                 if loss and rng.random() < loss:
+                    count[1] += 1
                     continue
                 try:
                     out.send(frame)
                 except OSError:
-                    pass  # the peer's queue is full: the frame is lost, as on a real switch
+                    count[2] += 1  # the peer's queue is full: the frame is lost, as on a real switch
 
 
 # ----------------------------------------------------------------------------- topology
@@ -157,6 +187,26 @@ class RelayTopology:
         line = self.relay.stdout.readline().strip()
         if line != "ready":
             raise RuntimeError(f"the relay did not start: {line} {self.relay.stderr.read()}")
+
+    def relay_counts(self) -> dict:
+        """What the relay did since the last call, per receiving interface (read, dropped on purpose,
+        send_failed: lost because the outgoing veth's queue was full, receive_overflow: lost because the
+        relay did not read in time)."""
+        self.relay.send_signal(signal.SIGUSR1)  # by its PID (Popen)
+        return json.loads(self.relay.stdout.readline())
+
+    def hop_counters(self) -> dict:
+        """``ip -s link`` of every interface on the path: {"A/nslva": {"rx": ..., "tx": ...}, ...}."""
+        hops = {}
+        for label, ns in (("A", self.a), ("R", self.r), ("B", self.b)):
+            links = json.loads(ns.run(["ip", "-s", "-j", "link"], capture_output=True, text=True, check=True).stdout)
+            for link in links:
+                if link["ifname"] != "lo":
+                    stats = link["stats64"]
+                    hops[f"{label}/{link['ifname']}"] = {
+                        "rx_packets": stats["rx"]["packets"], "rx_dropped": stats["rx"]["dropped"],
+                        "tx_packets": stats["tx"]["packets"], "tx_dropped": stats["tx"]["dropped"]}
+        return hops
 
     def stop_relay(self) -> None:
         if self.relay is not None and self.relay.poll() is None:
@@ -368,6 +418,55 @@ def _rate(result: dict) -> str:
     return f"timed out ({result['got'] / 1e6:.1f} MB in {result['seconds']:.0f} s)"
 
 
+def _kernel_retransmissions(ns: NetworkNamespace) -> tuple[int, int]:
+    """(Tcp RetransSegs, TcpExt TCPTimeouts) of the namespace (/proc/net is per network namespace)."""
+    text = ns.run(["cat", "/proc/net/snmp", "/proc/net/netstat"], capture_output=True, text=True,
+                  check=True).stdout.splitlines()
+    tcp = [line.split() for line in text if line.startswith("Tcp:")]
+    ext = [line.split() for line in text if line.startswith("TcpExt:")]
+    return int(tcp[1][tcp[0].index("RetransSegs")]), int(ext[1][ext[0].index("TCPTimeouts")])
+
+
+class PathWatch:
+    """``--counters``: what happened to the frames of one transfer on every hop, to tell the relay's
+    intended drops from any other (veth, bridge, the TAP's queue, the relay's own sends), and how busy
+    the stack's thread was (its CPU time over the transfer's time)."""
+
+    def __init__(self, topology: RelayTopology, running):
+        self.topology = topology
+        self.running = running
+
+    def _sample(self) -> tuple:
+        counters = self.running.call(lambda: dict(self.running.stack.counters))
+        return (self.topology.hop_counters(), counters, self.running.call(time.thread_time),
+                _kernel_retransmissions(self.topology.a), _kernel_retransmissions(self.topology.b),
+                self.running.frames_in, self.running.frames_out)
+
+    def start(self) -> None:
+        self.topology.relay_counts()  # zeroes them
+        self.before = self._sample()
+
+    def report(self, label: str, result: dict) -> None:
+        relay = self.topology.relay_counts()
+        hops, counters, cpu, retrans_a, retrans_b, frames_in, frames_out = self._sample()
+        hops0, counters0, cpu0, retrans_a0, retrans_b0, frames_in0, frames_out0 = self.before
+        frames = frames_in - frames_in0
+        per_frame = f", {(cpu - cpu0) / frames * 1e6:.0f} µs per frame in" if frames > 100 else ""
+        lost = {f"{hop} {field}": value - hops0[hop][field] for hop, fields in hops.items()
+                for field, value in fields.items() if field.endswith("dropped") and value != hops0[hop][field]}
+        drops = {name: value - counters0.get(name, 0) for name, value in counters.items()
+                 if ".drop." in name and value != counters0.get(name, 0)}
+        print(f"      {label}: relay dropped {sum(c['dropped'] for c in relay.values())} on purpose, "
+              f"{sum(c['send_failed'] + c['receive_overflow'] for c in relay.values())} on full queues; other hops {lost or 'none'}; "
+              f"retransmitted (timeouts): kernel A {retrans_a[0] - retrans_a0[0]} ({retrans_a[1] - retrans_a0[1]}), "
+              f"kernel B {retrans_b[0] - retrans_b0[0]} ({retrans_b[1] - retrans_b0[1]}), netstack "
+              f"{counters.get('tcp.retransmissions', 0) - counters0.get('tcp.retransmissions', 0)} "
+              f"({counters.get('tcp.rto_firings', 0) - counters0.get('tcp.rto_firings', 0)}); "
+              f"netstack drops {drops or 'none'}; netstack frames in / out {frames} / "
+              f"{frames_out - frames_out0}; stack thread busy {(cpu - cpu0) / result['seconds']:.0%}{per_frame}",
+              flush=True)
+
+
 def relay_section(args) -> list[tuple]:
     size = int(args.mb * 1e6)
     rows = []
@@ -382,17 +481,24 @@ def relay_section(args) -> list[tuple]:
                 topology.b.run(["ping", "-c", "3", "-i", "0.05", "-W", "1", STACK_IP], timeout=30)
                 topology.b.run(["ping", "-c", "3", "-i", "0.05", "-W", "1", LINUX_A], timeout=30)
                 row = [percent]
+                watch = PathWatch(topology, running) if args.counters else None
                 for direction in ("in", "out"):
                     # Linux's figures swing with the machine's load: the median of a few runs.
                     runs = []
                     for _ in range(args.linux_repeat):
                         port += 1
+                        watch and watch.start()
                         runs.append(linux_pair(topology, direction, size, args.timeout, port))
+                        watch and watch.report(f"Linux {direction}", runs[-1])
                     runs.sort(key=lambda result: result["got"] / result["seconds"])
                     row.append(runs[len(runs) // 2])
+                watch and watch.start()
                 row.append(kernel_to_netstack(topology, size, args.timeout))
+                watch and watch.report("kernel -> netstack", row[-1])
                 port += 1
+                watch and watch.start()
                 row.append(netstack_to_kernel(topology, running, size, args.timeout, port))
+                watch and watch.report("netstack -> kernel", row[-1])
                 rows.append(tuple(row))
                 print(f"  {percent:>3} %  Linux in {_rate(row[1])}, out {_rate(row[2])}; "
                       f"kernel -> netstack {_rate(row[3])}; netstack -> kernel {_rate(row[4])}", flush=True)
@@ -458,6 +564,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sim-seeds", type=_numbers, default=[1, 2, 3], help="simulator seeds (default 1,2,3)")
     parser.add_argument("--sim-timeout", type=float, default=300, help="virtual seconds per sim transfer")
     parser.add_argument("--no-sim", action="store_true", help="skip the simulator")
+    parser.add_argument("--counters", action="store_true",
+                        help="per transfer: drops on every hop, retransmissions, the stack thread's load")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay (no root needed)")
     parser.add_argument("--quick", action="store_true", help="4 MB, 10 s timeout, sim 2 MiB at 1 and 5 %%")
     parser.add_argument("--relay", metavar="IF1,IF2", help=argparse.SUPPRESS)  # the relay process itself

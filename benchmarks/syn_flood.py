@@ -11,7 +11,9 @@
 3. kernel: a kernel client's sequential HTTP GETs (connect, request, close; 3 s timeout each) for
    ``--seconds`` against netstack's http service over a TAP, without a flood, and during a spoofed SYN
    flood (``hping3 -S --flood -a 192.0.2.150``, one fixed documentation address, never
-   ``--rand-source``) with cookies "when_full" and "off": connections/s and failures.
+   ``--rand-source``) with cookies "when_full" and "off": connections/s and failures, the flood's rate,
+   and where the SYNs went (dropped by the kernel's TAP queue, shed unparsed by the TAP intake,
+   answered by the stack).
 
 Every kernel peer runs in a private namespace created here and deleted at the end. Needs root and
 hping3 for part 3. Prints one table; copy it into docs/performance.md (SYN flood section).
@@ -20,8 +22,11 @@ hping3 for part 3. Prints one table; copy it into docs/performance.md (SYN flood
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import netstack  # noqa: E402
 import netstack.sim as sim  # noqa: E402
 from netstack.apps.services import start_services  # noqa: E402
-from netstack.drivers.netns import NetworkNamespace, terminate  # noqa: E402
+from netstack.drivers.netns import NetworkNamespace  # noqa: E402
 from netstack.engine.config import StackConfig  # noqa: E402
 from netstack.engine.stack import Stack  # noqa: E402
 from netstack.engine.tcp.config import TcpConfig  # noqa: E402
@@ -104,28 +109,42 @@ def http_rate(ns, seconds: float):
     return ok / seconds, failed
 
 
+def _tx_dropped(ns, tap: str) -> int:
+    """Frames the kernel dropped at the tail of the TAP's queue (``ip -s link``, TX dropped)."""
+    links = json.loads(ns.run(["ip", "-s", "-j", "link", "show", tap], capture_output=True, text=True).stdout)
+    return links[0]["stats64"]["tx"]["dropped"]
+
+
 def kernel_rates(seconds: float):
     rows = []
     for label, mode, flood in (("no flood", "when_full", False), ("flood, cookies when_full", "when_full", True),
                                ("flood, cookies off", "off", True)):
+        tap = f"hyb{os.getpid() % 10000}"
         with NetworkNamespace() as ns:
             ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
-            with netstack.run_tap(tap=f"hyb{os.getpid() % 10000}", ip=f"{STACK_IP}/24", host_ip="192.0.2.1/24",
-                                  netns=ns.name) as running:
+            with netstack.run_tap(tap=tap, ip=f"{STACK_IP}/24", host_ip="192.0.2.1/24", netns=ns.name) as running:
                 running.call(TcpLayer.attach, running.stack, TcpConfig(syn_cookies=mode))
                 running.call(start_services, running.stack, ["http"])
                 hping = None
                 if flood:
-                    hping = ns.popen(["hping3", "-S", "--flood", "-q", "-p", "80", "-a", SPOOFED, STACK_IP],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    hping = ns.popen(["hping3", "-S", "--flood", "-p", "80", "-a", SPOOFED, STACK_IP],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                     time.sleep(0.5)
+                started = time.monotonic()
                 try:
                     rate, failed = http_rate(ns, seconds)
                 finally:
+                    sent = 0
                     if hping is not None:
-                        terminate(hping)
-                syns = running.call(lambda: running.stack.counters.get("tcp.segments_in", 0))
-        rows.append((label, rate, failed, syns / (seconds + 0.5) if flood else 0))
+                        hping.send_signal(signal.SIGINT)  # hping3 prints its count (our child, by PID)
+                        match = re.search(r"(\d+) packets transmitted", hping.communicate(timeout=10)[1])
+                        sent = int(match.group(1)) if match else 0
+                flooded = time.monotonic() - started + 0.5
+                counters = running.call(lambda: dict(running.stack.counters))
+                dropped = _tx_dropped(ns, tap)
+        rows.append({"label": label, "rate": rate, "failed": failed, "syn_rate": sent / flooded if flood else 0,
+                     "taken": counters.get("tcp.segments_in", 0) / flooded, "kernel_dropped": dropped,
+                     "shed": counters.get("tap.drop.syn_queue_full", 0), "sent": sent})
     return rows
 
 
@@ -146,9 +165,13 @@ def main() -> None:
     if os.geteuid() != 0 or shutil.which("hping3") is None:
         print("| kernel part | skipped: needs root and hping3 |")
         return
-    for label, rate, failed, syn_rate in kernel_rates(args.seconds):
-        extra = f", stack took {syn_rate:,.0f} segments/s" if syn_rate else ""
-        print(f"| kernel HTTP GETs, {label} | {rate:.1f} connections/s, {failed} failed{extra} |")
+    for row in kernel_rates(args.seconds):
+        extra = ""
+        if row["sent"]:
+            extra = (f"; hping3 {row['syn_rate']:,.0f} SYN/s, the stack took {row['taken']:,.0f} segments/s, "
+                     f"the kernel's TAP queue dropped {row['kernel_dropped'] / row['sent']:.1%}, "
+                     f"the intake shed {row['shed'] / row['sent']:.1%} unparsed")
+        print(f"| kernel HTTP GETs, {row['label']} | {row['rate']:.1f} connections/s, {row['failed']} failed{extra} |")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@
         endpoint = running.call(running.stack.udp_bind, 7)      # run on the stack's thread
         ...
 
-``run_tap`` creates the TAP device with pyroute2 (``kind="tuntap"``), attaches to it through
-``/dev/net/tun`` (TUNSETIFF) and clears its persistence, so the kernel removes the device as soon as our
-file descriptor closes — even after SIGKILL. With pyroute2 it gives the host side ``host_ip``, the MTU
-and link up. With ``netns=NAME`` all of this happens inside that (existing) namespace, from a thread
+``run_tap`` creates the TAP device (``netstack.drivers.tap_device``) with pyroute2
+(``kind="tuntap"``), attaches to it through ``/dev/net/tun`` (TUNSETIFF) and clears its persistence,
+so the kernel removes the device as soon as our file descriptor closes — even after SIGKILL. With
+pyroute2 it gives the host side ``host_ip``, the MTU, the queue length and link up. With ``netns=NAME`` all of this happens inside that (existing) namespace, from a thread
 that entered it (``setns(2)``), so the device never exists in ours; our fd stays usable from any
 thread. That is how tests, the demo and benchmarks keep the host side and every kernel peer in a
 private namespace. On exit — normal, exception, Ctrl-C, or SIGTERM (turned into ``SystemExit`` while the
@@ -17,12 +17,20 @@ context is open, if no other handler was installed) — the loop stops and the d
 
 The loop (``RunningStack``) runs on one thread and is the only code touching the ``Stack``: it waits
 with ``selectors`` (epoll) on the TAP fd and a wake-up pipe, with a timeout of exactly
-``stack.next_deadline() - now``; reads up to ``batch`` frames per wake-up (non-blocking fd, until
-EAGAIN), hands each to ``stack.receive`` and writes what comes back; runs ``stack.tick`` when the
-deadline has passed. Other threads talk to the stack with ``running.call(fn, *args)``: the call is
-queued, the loop is woken, runs it between frames, sends the frames it produced
-(``stack.poll_output()``) and returns its result (or raises its exception) to the caller. The clock is
-``time.monotonic()``; ``running.clock()`` reads it. An exception raised inside the stack while handling
+``stack.next_deadline() - now`` (zero while frames wait); each turn it reads up to ``batch`` frames
+from the non-blocking fd (until EAGAIN), hands each to ``stack.receive`` as it is read and writes what
+comes back; runs ``stack.tick`` when the deadline has passed. When a turn leaves frames in the kernel's
+queue, bare SYNs are set aside in a ``FrameIntake`` (``netstack.drivers.intake``) and served at most
+``batch // 4`` a turn, round robin per source; once more SYNs wait than a batch (a flood), each turn
+first reads up to ``drain`` frames ahead, shedding excess SYNs unparsed, so the kernel's queue towards
+the TAP (``txqueuelen``: ``queue_length``, 8192 by default), which drops at its tail whatever the frame,
+does not overflow with the client's frames in it. Reading ahead only then: it holds every ACK back,
+and the stack's sub-millisecond tail loss probes fire early.
+
+Other threads talk to the stack with ``running.call(fn, *args)``: the call is queued, the loop is
+woken, runs it between frames, sends the frames it produced (``stack.poll_output()``) and returns its
+result (or raises its exception) to the caller. The clock is ``time.monotonic()``; ``running.clock()``
+reads it. An exception raised inside the stack while handling
 a frame is counted (``stack.drop.internal_error``) and logged; the stack never dies from the wire.
 
 TCP segmentation offload towards the kernel (``run_tap(gso=True)``, the default): the fd is opened with
@@ -46,7 +54,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import fcntl
 import heapq
 import itertools
 import logging
@@ -54,7 +61,6 @@ import os
 import random
 import selectors
 import signal
-import struct
 import threading
 import time
 from concurrent.futures import Future
@@ -62,7 +68,9 @@ from contextlib import contextmanager
 
 from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_text
 from netstack.drivers.impairment import Impairment, parse_impairment
+from netstack.drivers.intake import FrameIntake, bare_syn_source
 from netstack.drivers.netns import call_in_namespace
+from netstack.drivers.tap_device import QUEUE_LENGTH, check_privileges, create_tap, delete_tap
 from netstack.drivers.segmentation_offload import (
     PLAIN_VNET_HEADER,
     VIRTIO_NET_HDR_GSO_TCPV4,
@@ -74,15 +82,13 @@ from netstack.engine.stack import Stack
 from netstack.formats.pcap import PcapWriter
 from netstack.sockets import socket_for
 
-TUNSETIFF = 0x400454CA
-TUNSETPERSIST = 0x400454CB
-IFF_TAP = 0x0002
-IFF_NO_PI = 0x1000
-IFF_VNET_HDR = 0x4000
 log = logging.getLogger("netstack.drivers.tap")
 _INCOMING, _OUTGOING = 0, 1
 #: Frames an impairment may hold back at once, both directions (about 15 MB of full-size frames).
 MAX_HELD_FRAMES = 10_000
+#: Frames read from the TAP per turn of the loop before the stack gets its next ``batch``: several times
+#: ``batch``, so reading outpaces a flood the stack cannot answer (about 3 µs a frame against 15-30 µs).
+DRAIN = 1024
 
 
 def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | None, Impairment | None]:
@@ -106,9 +112,16 @@ def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | Non
 class RunningStack:
     """A stack driven by a TAP loop on its own thread (see the module docstring)."""
     def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
-                 vnet_header: bool = False, impairments: tuple = (None, None)):
+                 vnet_header: bool = False, impairments: tuple = (None, None), drain: int = DRAIN,
+                 syn_batch: int | None = None, intake: FrameIntake | None = None):
         self.stack = stack
         self.fd = fd
+        # During a SYN flood, frames read ahead of the stack (netstack.drivers.intake) per turn.
+        self.drain = drain
+        # SYNs per turn: a few, so the turn (and a real client's wait for its next step) stays short
+        # while reading keeps most of the thread during a flood.
+        self.syn_batch = syn_batch if syn_batch is not None else max(1, batch // 4)
+        self._intake = intake if intake is not None else FrameIntake(stack.counters)
         # With IFF_VNET_HDR on the fd, runs of TCP segments are written as one offloaded frame.
         self.vnet_header = vnet_header
         self.gso = vnet_header
@@ -264,21 +277,86 @@ class RunningStack:
                 if outgoing:  # keep the order between the two directions
                     self._write(outgoing)
                     outgoing = []
-                self._deliver(data, now)
+                self._answer(data)
         if outgoing:
             self._write(outgoing)
 
-    def _deliver(self, frame: bytes, now: float) -> None:
-        """Hand one received frame to the stack and send what it answers."""
+    def _read(self, limit: int, sink, bounded: bool = False) -> bool:
+        """Read up to ``limit`` frames from the TAP, each handed to ``sink`` after the pcap and the
+        incoming impairment (``bounded``: stop while the intake is full). True if it stopped with frames
+        left in the kernel's queue, False once it was empty."""
+        fd = self.fd
+        read = os.read
+        skip = VNET_HEADER_LENGTH if self.vnet_header else 0
+        intake = self._intake
+        pcap = self._pcap
+        impair_in = self._impair_in
+        count = 0
+        try:
+            while count < limit and not (bounded and intake.full):
+                frame = read(fd, 65536 + skip)
+                count += 1
+                if skip:
+                    frame = frame[skip:]
+                if pcap is not None:
+                    pcap.write(frame, time.time())
+                if impair_in is None:
+                    sink(frame)
+                else:
+                    now = time.monotonic()
+                    for deliver_at, data in impair_in.transmit(frame, now):
+                        if deliver_at <= now:
+                            sink(data)
+                        else:
+                            self._hold(deliver_at, _INCOMING, data)
+        except BlockingIOError:
+            return False
+        finally:
+            self.frames_in += count
+        return True
+
+    def _step(self, batch: int, syn_batch: int) -> bool:
+        """Up to ``batch`` times: read a frame, hand the stack one (through the intake once the last
+        turn left frames behind: at most ``syn_batch`` SYNs waiting apart). True if the kernel's queue
+        still had frames."""
+        intake = self._intake
+        if not intake:
+            if not intake.pressure:
+                return self._read(batch, self._answer)  # keeping up: no queue of ours at all
+            return self._read(batch, self._answer_or_set_aside)  # behind: bare SYNs wait apart
+        more = True
+        for _ in range(batch):
+            more = self._read(1, intake.add, bounded=True)
+            waiting = intake.syns_waiting
+            frames = intake.take(1, 1 if syn_batch > 0 else 0)
+            if frames:
+                syn_batch -= waiting - intake.syns_waiting
+                self._answer(frames[0])
+            elif not more:
+                break
+        return more
+
+    def _answer_or_set_aside(self, frame: bytes) -> None:
+        if bare_syn_source(frame) is None:
+            self._answer(frame)
+        else:
+            self._intake.add(frame)
+
+    def _answer(self, frame: bytes) -> None:
+        """Hand one received frame to the stack and write its answer at once. (Answers held back to
+        share offloaded writes — a batch's worth — gave +20 % netstack -> kernel on the relay, but with a
+        sub-millisecond SRTT the stack's tail loss probes (PTO = 2·SRTT, RFC 8985 §7.2) then fired
+        before the ACKs of segments still waiting to be written: 30-60 spurious probes per 200
+        connections instead of 1.)"""
         stack = self.stack
         try:
-            out = stack.receive(frame, now)
+            answer = stack.receive(frame, time.monotonic())
         except Exception:  # the stack never dies from what arrives on the wire
             stack.counters.incr("stack.drop.internal_error")
             log.exception("stack raised on a received frame; frame dropped")
-            out = stack.poll_output()
-        if out:
-            self._send(out)
+            answer = stack.poll_output()
+        if answer:
+            self._send(answer)
 
     def _gso_refused(self, data: bytes) -> None:
         """The kernel refused a coalesced write: send its segments one by one, and stop coalescing."""
@@ -308,15 +386,15 @@ class RunningStack:
     def _loop(self) -> None:
         stack = self.stack
         fd = self.fd
-        read = os.read
         monotonic = time.monotonic
-        deliver = self._deliver
+        answer = self._answer
         send = self._send
         batch = self.batch
-        pcap = self._pcap
-        skip = VNET_HEADER_LENGTH if self.vnet_header else 0
-        impair_in = self._impair_in
         held = self._held
+        intake = self._intake
+        drain = self.drain
+        syn_batch = self.syn_batch
+        behind = False  # the last read stopped before the kernel's queue was empty
         selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ, "tap")
         selector.register(self._wake_read, selectors.EVENT_READ, "wake")
@@ -333,35 +411,34 @@ class RunningStack:
                     timeout = deadline - monotonic()
                     if timeout < 0:
                         timeout = 0
+                if intake or behind:
+                    timeout = 0  # frames are waiting in the intake or in the kernel's queue
                 events = selector.select(timeout)
+                readable = behind
                 for key, _ in events:
                     if key.data == "wake":
                         try:
-                            while read(self._wake_read, 4096):
+                            while os.read(self._wake_read, 4096):
                                 pass
                         except BlockingIOError:
                             pass
                         self._run_calls()
                         continue
-                    for _ in range(batch):
-                        try:
-                            frame = read(fd, 65536 + skip)
-                        except BlockingIOError:
-                            break
-                        if skip:
-                            frame = frame[skip:]
-                        now = monotonic()
-                        self.frames_in += 1
-                        if pcap is not None:
-                            pcap.write(frame, time.time())
-                        if impair_in is None:
-                            deliver(frame, now)
-                            continue
-                        for deliver_at, data in impair_in.transmit(frame, now):
-                            if deliver_at <= now:
-                                deliver(data, now)
-                            else:
-                                self._hold(deliver_at, _INCOMING, data)
+                    readable = True
+                if readable or intake:
+                    intake.pressure = behind
+                    if intake.syns_waiting > batch:
+                        # A flood: more SYNs wait than a few turns serve. Drain the kernel's queue far
+                        # ahead (its tail drops whatever comes when it is full, the client's frames
+                        # too), shedding excess SYNs, then give the stack one batch (intake.py).
+                        behind = self._read(drain, intake.add, bounded=True)
+                        for frame in intake.take(batch, syn_batch):
+                            answer(frame)
+                    else:
+                        # Keeping up: read one frame, answer one, as many times as a batch. Reading a
+                        # batch ahead held each ACK back by up to a batch's processing time, and with
+                        # a sub-millisecond SRTT that fired the stack's tail loss probes early.
+                        behind = self._step(batch, syn_batch)
                 if self._calls:
                     self._run_calls()
                 if held and held[0][0] <= monotonic():
@@ -387,64 +464,11 @@ class RunningStack:
                 calls.popleft()[3].set_exception(RuntimeError("the stack loop stopped"))
 
 
-# --------------------------------------------------------------------- device setup
-def _open_tap(name: str, vnet_header: bool = False) -> int:
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-    flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if vnet_header else 0)
-    try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
-        # Not persistent: the kernel deletes the device when this fd closes, whatever kills us.
-        fcntl.ioctl(fd, TUNSETPERSIST, 0)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def create_tap(name: str, host_ip: str | None, mtu: int, vnet_header: bool = False) -> int:
-    """Create TAP ``name`` in the calling thread's namespace, configure its host side; returns our fd.
-
-    ``vnet_header``: every frame on the fd carries a ``virtio_net_hdr`` (IFF_VNET_HDR), which lets
-    ``RunningStack`` hand runs of TCP segments to the kernel as one offloaded frame."""
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=name):
-            raise FileExistsError(f"an interface named {name} already exists in this namespace")
-        ipr.link("add", ifname=name, kind="tuntap", mode="tap")
-        try:
-            fd = _open_tap(name, vnet_header)
-        except OSError:
-            ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
-            raise
-        try:
-            _configure_host_side(ipr, name, host_ip, mtu)
-        except Exception:
-            os.close(fd)  # not persistent: closing removes it
-            raise
-    return fd
-
-
-def _configure_host_side(ipr, name: str, host_ip: str | None, mtu: int) -> None:
-    index = ipr.link_lookup(ifname=name)[0]
-    if host_ip:
-        address, _, prefix = host_ip.partition("/")
-        ipr.addr("add", index=index, address=address, prefixlen=int(prefix or 24))
-    ipr.link("set", index=index, mtu=mtu, state="up")
-
-
-def _check_privileges() -> None:
-    if os.geteuid() != 0:
-        raise PermissionError("creating a TAP device needs root (CAP_NET_ADMIN); run as root, "
-                              "or try the simulated network: netstack demo --sim")
-    if not os.path.exists("/dev/net/tun"):
-        raise FileNotFoundError("/dev/net/tun is missing (load the tun module: modprobe tun)")
-
-
 @contextmanager
 def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
             netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
-            gso: bool = True, impair: "str | dict | None" = None, **options):
+            gso: bool = True, impair: "str | dict | None" = None, queue_length: int | None = QUEUE_LENGTH,
+            drain: int = DRAIN, **options):
     """Create TAP ``tap``, run a stack at ``ip`` on it, yield the ``RunningStack``; remove it on exit.
 
     ``host_ip`` (with prefix) goes on the host side; ``netns`` moves the host side into that existing
@@ -454,7 +478,13 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     ``impair`` impairs both directions (a ``netstack up --impair`` spec such as
     ``"loss=2%,delay=10ms,rate=50mbit,seed=7"``, or ``Impairment`` keyword arguments; see
     ``netstack.drivers.impairment``); the stack's counters ``impair.in.*`` / ``impair.out.*`` say what it did.
+    ``queue_length`` is the TAP's txqueuelen (the kernel's queue towards us, default ``QUEUE_LENGTH``;
+    None keeps the kernel's 1000); ``drain`` how many frames the loop reads ahead per turn in a SYN flood.
     """
+    if queue_length is not None and not 1 <= queue_length <= 1 << 20:
+        raise ConfigError("queue_length", f"{queue_length!r} is not a queue length (1..1048576 frames)")
+    if drain < 1:
+        raise ConfigError("drain", f"{drain!r}: the loop must read at least one frame per turn")
     if config is None:
         config = StackConfig.from_options(ip=ip, **options)
     if not tap or len(tap) > 15 or "/" in tap or " " in tap:
@@ -468,7 +498,7 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             raise ConfigError("host_ip", f"{host_ip!r} is not an IPv4 address with prefix") from None
         if host.ip.packed == config.address:
             raise ConfigError("host_ip", f"{host.ip} is the stack's own address")
-    _check_privileges()
+    check_privileges()
     stack = Stack(config)
     models = impairments(impair, stack.counters)  # a bad spec fails here, before any device exists
     writer = None
@@ -484,13 +514,13 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     running = None
     try:
         if netns is None:
-            fd = create_tap(tap, host_ip, config.mtu, gso)
+            fd = create_tap(tap, host_ip, config.mtu, gso, queue_length)
         else:
             # Created inside the namespace (by a thread that entered it), so the device never exists
             # in ours: no clash with an interface of the same name here or in another test run.
-            fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso)
+            fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso, queue_length)
         running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch, vnet_header=gso,
-                               impairments=models)
+                               impairments=models, drain=drain)
         running.start()
         log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
         yield running
@@ -498,31 +528,12 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
         if running is not None:
             running.stop()
         if fd >= 0:
-            _delete_tap(tap, netns)
+            delete_tap(tap, netns)
             os.close(fd)  # non-persistent: closing removes the device if deletion above failed
         if writer is not None and writer is not pcap:
             writer.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
-
-
-def _delete_tap(tap: str, netns: str | None) -> None:
-    try:
-        if netns is None:
-            _delete_link(tap)
-        elif os.path.exists(f"/var/run/netns/{netns}"):
-            call_in_namespace(netns, _delete_link, tap)
-    except Exception:  # closing our fd removes the device anyway
-        log.debug("deleting %s failed; closing the fd removes it", tap, exc_info=True)
-
-
-def _delete_link(name: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        indexes = ipr.link_lookup(ifname=name)
-        if indexes:
-            ipr.link("del", index=indexes[0])
 
 
 def _sigterm_to_exit(signum, frame):
