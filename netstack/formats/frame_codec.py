@@ -21,6 +21,7 @@ strategy-drawn frame, malformed ones included.
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 
 from construct import Container, Default, Enum, Flag, FlagsEnum, Renamed, Struct, Subconstruct
 
@@ -276,22 +277,37 @@ def _natural_length(kind, value):
     return 2 + len(value) if isinstance(value, (bytes, bytearray)) else None
 
 
-def _int_reader(name: str, defaults: dict, fields):
-    """``reader(get) -> tuple`` of ``fields`` as plain ints, each ``get(field, its declared default)``
-    (a field without a default must be given), as generated code: one call per layer, not per field."""
-    items = []
+def _reads(name: str, defaults: dict, fields, ints) -> tuple[str, dict]:
+    """(statements, names they use) reading ``fields`` of ``obj`` into locals, each ``get(field, its
+    declared default)``, and checking that ``ints`` are plain ints (a field without a default must be
+    given), for a layer encoder's ``{read}``. A plain dict is read in one step: merged over the
+    defaults, then one ``itemgetter`` (C code, no call a field); anything else (a parsed view) by ``get``."""
+    names = ", ".join(fields)
+    values = {field: defaults.get(field) for field in fields}
+    lines = ["get = obj.get"]
     for field in fields:
-        default = repr(defaults[field]) if field in defaults else "None"
-        items.append(f"v if (v := get({field!r}, {default})).__class__ is int else _plain_int(v, {field!r})")
-    source = f"def {name}(get):\n    return (\n        " + ",\n        ".join(items) + ",\n    )\n"
-    namespace = {"_plain_int": _plain_int}
-    exec(compile(source, f"<netstack.formats.frame_codec: {name}>", "exec"), namespace)
+        default = values[field]
+        if default is None:
+            lines.append(f"{field} = get({field!r})")
+        elif default.__class__ in (int, bytes, str):  # written as a constant
+            lines.append(f"{field} = get({field!r}, {default!r})")
+        else:
+            raise TypeError(f"{name}: the default of {field} is no constant: {default!r}")
+    for field in ints:
+        lines += [f"if {field}.__class__ is not int:", f"    {field} = _plain_int({field}, {field!r})"]
+    return "\n    ".join(lines), {}
+
+
+def _layer_encoder(name: str, template: str, defaults: dict, fields, ints):
+    """``template`` (a layer encoder's source) with its ``{read}`` generated from the declared
+    defaults (``_reads``), compiled in this module's namespace."""
+    source, names = _reads(name, defaults, fields, ints)
+    namespace = globals()
+    namespace.update(names)
+    exec(compile(template.replace("{read}", source), f"<netstack.formats.frame_codec: {name}>", "exec"), namespace)
     return namespace[name]
 
 
-_tcp_ints = _int_reader("tcp_ints", _TCP_DEFAULTS, ("src_port", "dst_port", "seq", "ack", "window", "urgent_pointer", "reserved"))
-_udp_ints = _int_reader("udp_ints", _UDP_DEFAULTS, ("src_port", "dst_port"))
-_ipv4_ints = _int_reader("ipv4_ints", _IPV4_DEFAULTS, ("ttl", "identification", "fragment_offset"))
 #: flag spellings ("S", "SA", "syn|ack"; "df") -> the int, for the few a program uses again and again
 _TCP_FLAG_TEXT: dict = {}
 _IP_FLAG_TEXT: dict = {}
@@ -324,44 +340,43 @@ def _flag_text(value, convert, cache: dict) -> int:
     return number
 
 
-def _encode_tcp(obj, src, dst) -> bytes:
+_encode_tcp = _layer_encoder("_encode_tcp", """
+def _encode_tcp(obj, src, dst):
     keys = obj.keys()
     computed = not keys <= _TCP_GIVEN  # a length, checksum or _derived to look at (a parsed container)
     if computed and not keys <= _TCP_KEYS:
         raise NotOurs("tcp")
-    get = obj.get
-    src_port, dst_port, seq, ack, window, urgent_pointer, reserved = _tcp_ints(get)  # dst_port: as UDP's
-    options = get("options")
+    {read}
     # encoded unpadded: encode_tcp pads them only when data_offset is computed, as the declaration's builder
     options = _encoded_options(options) if options else b""
-    flags = get("flags")
     if flags.__class__ is not int:
         number = _TCP_FLAG_TEXT.get(flags) if flags.__class__ is str else None
         flags = number if number is not None else _flag_text(flags, _tcp_flags, _TCP_FLAG_TEXT)
-    payload = get("payload")
     if payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
-    data_offset, checksum = _given(get, "data_offset", "checksum") if computed else (None, None)
+    data_offset, checksum = _given(obj.get, "data_offset", "checksum") if computed else (None, None)
     return _fast_encode_tcp(src, dst, src_port, dst_port, seq, ack, flags, window, urgent_pointer, options, payload,
                             data_offset, reserved, checksum)
+""", _TCP_DEFAULTS, ("src_port", "dst_port", "seq", "ack", "window", "urgent_pointer", "reserved", "options", "flags",
+                     "payload"), ("src_port", "dst_port", "seq", "ack", "window", "urgent_pointer", "reserved"))
 
 
-def _encode_udp(obj, src, dst) -> bytes:
+_encode_udp = _layer_encoder("_encode_udp", """
+def _encode_udp(obj, src, dst):
     keys = obj.keys()
     computed = not keys <= _UDP_GIVEN
     if computed and not keys <= _UDP_KEYS:
         raise NotOurs("udp")
-    get = obj.get
-    src_port, dst_port = _udp_ints(get)  # a dst_port absent or None: NotOurs (the declaration has no default)
-    payload = get("payload")
+    {read}
     if payload.__class__ is not bytes:
         payload = _bytes(payload, "payload")
     if not computed:
         return _fast_encode_udp(src, dst, src_port, dst_port, payload)
-    length, checksum = _given(get, "length", "checksum")
-    padding = get("padding")
+    length, checksum = _given(obj.get, "length", "checksum")
+    padding = obj.get("padding")
     datagram = _fast_encode_udp(src, dst, src_port, dst_port, payload, length, checksum)
     return datagram if not padding else datagram + _bytes(padding, "padding")
+""", _UDP_DEFAULTS, ("src_port", "dst_port", "payload"), ("src_port", "dst_port"))  # dst_port absent: NotOurs
 
 
 _TRANSPORT_ENCODERS = {fast.IP_PROTOCOL_TCP: (_encode_tcp, TCP), fast.IP_PROTOCOL_UDP: (_encode_udp, UDP)}
@@ -392,47 +407,48 @@ def _protocol_number(protocol) -> int:
     return int(protocol)
 
 
-def _encode_ipv4(obj) -> bytes:
+#: the declared defaults as the fast builder takes them: the TOS byte as one int, the address as bytes
+_IPV4_BUILD_DEFAULTS = dict(_IPV4_DEFAULTS, tos=(_IPV4_DEFAULTS["tos"]["dscp"] << 2) | _IPV4_DEFAULTS["tos"]["ecn"],
+                            src=fast.ipv4_bytes(_IPV4_DEFAULTS["src"]))
+_encode_ipv4 = _layer_encoder("_encode_ipv4", """
+def _encode_ipv4(obj):
     keys = obj.keys()
     computed = not keys <= _IPV4_GIVEN  # lengths, checksum, options, padding, version or _derived given
     if computed and not keys <= _IPV4_KEYS:
         raise NotOurs("ipv4")
-    get = obj.get
-    dst = get("dst")
-    if dst is None or computed and get("version", 4) != 4:
-        raise NotOurs("ipv4")
-    src = get("src") or "0.0.0.0"
-    if src.__class__ is not bytes or len(src) != 4:
-        src = _address(src, _ipv4_bytes)
+    {read}
     if dst.__class__ is not bytes or len(dst) != 4:
+        if dst is None:
+            raise NotOurs("ipv4")
         dst = _address(dst, _ipv4_bytes)
-    protocol = get("protocol")
+    if computed and obj.get("version", 4) != 4:
+        raise NotOurs("ipv4")
+    if src.__class__ is not bytes or len(src) != 4:
+        src = _address(src or "0.0.0.0", _ipv4_bytes)
     if protocol.__class__ is not int:
         number = _PROTOCOL_NAMES.get(protocol) if protocol.__class__ is str else None  # "tcp": the registry's name
         protocol = number if number is not None else _protocol_number(protocol)
-    payload = get("payload")
-    if isinstance(payload, Crafted):
-        payload = payload.fields
-    if isinstance(payload, dict):
-        encoder, layer = _TRANSPORT_ENCODERS.get(protocol, (None, None))
-        entry = _PROTOCOL_ENTRIES.get(protocol)
-        if encoder is None or entry is None or entry.schema is not layer:  # a registered schema builds it
-            raise NotOurs("payload")
-        payload = encoder(payload, src, dst)
-    elif payload.__class__ is not bytes:
-        payload = _bytes(payload, "payload")
-    tos = get("tos") or 0
-    if isinstance(tos, dict):
-        tos = (tos.get("dscp", 0) << 2) | tos.get("ecn", 0)
+    if payload.__class__ is not bytes:
+        if isinstance(payload, Crafted):
+            payload = payload.fields
+        if isinstance(payload, dict):
+            encoder = _TRANSPORT_ENCODERS.get(protocol)
+            entry = _PROTOCOL_ENTRIES.get(protocol)
+            if encoder is None or entry is None or entry.schema is not encoder[1]:  # a registered schema builds it
+                raise NotOurs("payload")
+            payload = encoder[0](payload, src, dst)
+        else:
+            payload = _bytes(payload, "payload")
     if tos.__class__ is not int:
-        tos = _plain_int(tos, "tos")
-    flags = get("flags")
+        if isinstance(tos, dict):
+            tos = (tos.get("dscp", 0) << 2) | tos.get("ecn", 0)
+        tos = _plain_int(tos or 0, "tos")
     if flags.__class__ is not int:
         number = _IP_FLAG_TEXT.get(flags) if flags.__class__ is str else None
         flags = number if number is not None else _flag_text(flags, _ipv4_flags, _IP_FLAG_TEXT)
-    ttl, identification, fragment_offset = _ipv4_ints(get)
     if not computed:
         return _fast_encode_ipv4(src, dst, protocol, payload, ttl, identification, flags, fragment_offset, tos)
+    get = obj.get
     options = get("options")
     if options.__class__ is not bytes:
         options = _bytes(options, "options")
@@ -445,6 +461,8 @@ def _encode_ipv4(obj) -> bytes:
     packet = _fast_encode_ipv4(src, dst, protocol, payload, ttl, identification, flags, fragment_offset, tos, options,
                                ihl, total_length, checksum)
     return packet if not padding else packet + _bytes(padding, "padding")
+""", _IPV4_BUILD_DEFAULTS, ("dst", "src", "protocol", "payload", "tos", "flags", "ttl", "identification", "fragment_offset"),
+    ("ttl", "identification", "fragment_offset"))
 
 
 def encode_frame(obj) -> bytes:
@@ -458,20 +476,21 @@ def encode_frame(obj) -> bytes:
         if not keys <= _ETHERNET_GIVEN and (not keys <= _ETHERNET_KEYS or get("vlan") is not None):
             raise NotOurs("ethernet")
         ethertype = get("ethertype")
-        if ethertype is None or ethertype == "ipv4" or ethertype == fast.ETHERTYPE_IPV4:
-            entry = _ETHERTYPE_ENTRIES.get(fast.ETHERTYPE_IPV4)
-            if entry is None or entry.schema is not IPv4:
-                raise NotOurs("ethertype")
-            payload = get("payload")
-            if isinstance(payload, Crafted):  # a crafted frame's layers: their fields, as container() gives
-                payload = payload.fields
-            body = _encode_ipv4(payload) if isinstance(payload, dict) else _bytes(payload, "payload")
-        else:
+        if ethertype is not None and ethertype != _IPV4 and ethertype != "ipv4":
             raise NotOurs("ethertype")
-        dst, src = get("dst") or _DEFAULT_DST, get("src") or _DEFAULT_SRC
-        return _fast_encode_ethernet(dst if dst.__class__ is bytes and len(dst) == 6 else _address(dst, _mac_bytes),
-                                     src if src.__class__ is bytes and len(src) == 6 else _address(src, _mac_bytes),
-                                     fast.ETHERTYPE_IPV4, body)
+        entry = _ETHERTYPE_ENTRIES.get(_IPV4)
+        if entry is None or entry.schema is not IPv4:
+            raise NotOurs("ethertype")
+        payload = get("payload")
+        if isinstance(payload, Crafted):  # a crafted frame's layers: their fields, as container() gives
+            payload = payload.fields
+        body = _encode_ipv4(payload) if isinstance(payload, dict) else _bytes(payload, "payload")
+        dst, src = get("dst"), get("src")
+        if dst.__class__ is not bytes or len(dst) != 6:
+            dst = _address(dst or _DEFAULT_DST, _mac_bytes)
+        if src.__class__ is not bytes or len(src) != 6:
+            src = _address(src or _DEFAULT_SRC, _mac_bytes)
+        return _fast_encode_ethernet(dst, src, _IPV4, body)
     except (FormatError, struct.error, OverflowError, TypeError, ValueError, KeyError, AttributeError):
         raise NotOurs("a value the declarative builder checks") from None
 
@@ -479,6 +498,7 @@ def encode_frame(obj) -> bytes:
 _fast_encode_ethernet, _fast_encode_ipv4 = fast.encode_ethernet, fast.encode_ipv4
 _fast_encode_tcp, _fast_encode_udp = fast.encode_tcp, fast.encode_udp
 _ipv4_bytes, _mac_bytes = fast.ipv4_bytes, fast.mac_bytes
+_IPV4 = fast.ETHERTYPE_IPV4
 _DEFAULT_DST, _DEFAULT_SRC = _ETHERNET_DEFAULTS["dst"], _ETHERNET_DEFAULTS["src"]
 #: the registry's live tables: a built-in number is built here only while its built-in layer holds it
 _ETHERTYPE_ENTRIES, _PROTOCOL_ENTRIES = ETHERTYPES.entries, IP_PROTOCOLS.entries
