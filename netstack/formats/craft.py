@@ -36,7 +36,7 @@ from netstack.formats.crafted import Crafted, MissingLayer, use_frame_functions,
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
 from netstack.formats.frame_codec import NotOurs, encode_frame
-from netstack.formats.frame_views import EthernetView, parse_frame
+from netstack.formats.frame_views import dissect_frame
 from netstack.formats.icmp import ICMP
 from netstack.formats.ipv4 import IPv4
 from netstack.formats.tcp import TCP
@@ -45,22 +45,15 @@ from netstack.formats.udp import UDP
 
 Ether = Ethernet
 IP = IPv4
-_CRAFTED_FRAME = EthernetView.CRAFTED
-_new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
 
 
 def dissect(data: bytes, layer=Frame) -> Crafted:
     """Decode ``data`` (a whole Ethernet frame by default) into Crafted layers ready to edit."""
     if layer is Frame and isinstance(data, (bytes, bytearray, memoryview)):
         try:  # lazy views over the generated codec's records, each payload a Crafted layer
-            view = parse_frame(data if data.__class__ is bytes else bytes(data), True)
+            return dissect_frame(data if data.__class__ is bytes else bytes(data))
         except (NotOurs, FormatError):
             pass  # a registered protocol, or the declarative path's FormatError
-        else:
-            frame = _new_object(_CRAFTED_FRAME)  # Crafted.owning written out
-            _set_layer(frame, Ethernet)
-            _set_fields(frame, view)
-            return frame
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 

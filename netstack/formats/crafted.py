@@ -152,10 +152,16 @@ class Crafted:
 
     def __getitem__(self, key):
         layer = self
-        while isinstance(layer, Crafted):
-            if layer.layer is key or layer.layer.layer == key:
-                return layer
-            layer = layer.next_layer()
+        if isinstance(key, str):  # frame["tcp"]
+            while isinstance(layer, Crafted):
+                if layer.layer.layer == key:
+                    return layer
+                layer = layer.next_layer()
+        else:  # frame[TCP]: the layer object itself, no name compared
+            while isinstance(layer, Crafted):
+                if layer.layer is key:
+                    return layer
+                layer = layer.next_layer()
         name = getattr(key, "layer", key)
         raise MissingLayer(f"no {_DISPLAY_NAMES.get(name, name)} layer in {self.stack_name()}")
 
