@@ -94,33 +94,71 @@ def _header_fields(record_type, converters, skip=()):
 
 
 def _child(s):
-    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``, made once and kept
-    in ``s[5]``; the view and ``Crafted.owning`` made inline (this runs once a layer on the way up a
-    dissected frame)."""
+    """The next layer from ``s[3]``, made once and kept in ``s[5]``: its view, or when dissecting a
+    ``Crafted`` layer over its state (the view is made only if its ``fields`` are asked for)."""
     cls, record, extra = s[3]
-    view = _new_view(cls)
-    _set_state(view, [record, s[1], None, extra, s[4], None])
+    state = [record, s[1], None, extra, s[4], None]
     if s[4]:
-        crafted = _new_object(cls.CRAFTED)
-        _set_layer(crafted, cls.LAYER)
-        _set_fields(crafted, view)
-        view = crafted
-    s[5] = view
-    return view
+        child = _new_object(cls.CRAFTED)
+        _set_crafted_state(child, state)
+    else:
+        child = _new_view(cls)
+        _set_state(child, state)
+    s[5] = child
+    return child
 
 
 _new_view, _set_state = LayerView.__new__, LayerView._state.__set__
 _new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
+_get_fields = Crafted.fields.__get__
+
+
+class DissectedLayer(Crafted):
+    """A ``Crafted`` layer of a dissected frame: it holds its view's state (``_s``: the record, the
+    buffer, the values kept, ...) and reads its fields from it with the view's generated getters; the
+    view itself (``fields``) is made the first time something needs the dict. Both share the state,
+    so an edit through either is seen by both; once the view materialised, its dict answers."""
+
+    __slots__ = ("_s",)
+    VIEW: type = LayerView
+
+    @property
+    def fields(self):
+        try:
+            return _get_fields(self)
+        except AttributeError:
+            view = _new_view(self.VIEW)
+            _set_state(view, self._s)
+            _set_fields(self, view)
+            return view
+
+
+    def __getitem__(self, key):
+        # the layers made by dissect_frame, each in its parent's state, walked without next_layer();
+        # an edit anywhere (a kept value, a materialised view) or a key by name: Crafted's walk
+        layer = self
+        while layer.layer is not key:
+            s = layer._s
+            layer = s[5]
+            if layer is None or s[2] is not None:
+                return Crafted.__getitem__(self, key)
+        return layer
+
+
+_set_crafted_state = DissectedLayer._s.__set__
 
 
 def _crafted_class(view):
-    """The ``Crafted`` layer over a view: each field a property running the view's generated getter
-    (no ``__getattr__`` round trip); everything else is ``Crafted``'s."""
-    attributes = {"__slots__": (), "__doc__": f"A dissected layer over a {view.__name__} (see netstack.formats.frame_views)."}
-    for key, getter in view.FIELD_GETTERS.items():
+    """The dissected layer over a view: each field a property running the view's generated getter
+    (over the layer's own state when the view has such getters, else through the view), no
+    ``__getattr__`` round trip; everything else is ``Crafted``'s."""
+    attributes = {"__slots__": (), "VIEW": view, "layer": view.LAYER,  # a class attribute: one slot less to set
+                  "__doc__": f"A dissected layer over a {view.__name__} (see netstack.formats.frame_views)."}
+    getters = view.STATE_GETTERS or view.FIELD_GETTERS
+    for key, getter in getters.items():
         if not hasattr(Crafted, key) and not key.startswith("_"):
             attributes[key] = property(getter, None, None, f"the {key!r} field of the layer's view")
-    payload = view.FIELD_GETTERS.get("payload")  # ARP has none: Crafted's next_layer gives None
+    payload = getters.get("payload")  # ARP has none: Crafted's next_layer gives None
 
     def next_layer(self):
         try:
@@ -130,7 +168,7 @@ def _crafted_class(view):
 
     if payload is not None:
         attributes["next_layer"] = next_layer
-    return type(f"Crafted{view.__name__.removesuffix('View')}", (Crafted,), attributes)
+    return type(f"Crafted{view.__name__.removesuffix('View')}", (DissectedLayer,), attributes)
 
 
 _NAMESPACE["_child"] = _child
@@ -237,6 +275,7 @@ _ICMP_DEFAULT_KEYSET = frozenset(_ICMP_DEFAULT_KEYS)
 EthernetView.LAYER = Ethernet
 for _view in (EthernetView, Ipv4View, TcpView, UdpView, ArpView, IcmpView):
     _view.CRAFTED = _crafted_class(_view)
+_CRAFTED_ETHERNET = EthernetView.CRAFTED
 
 # --- decoding --------------------------------------------------------------------------------------
 
@@ -275,9 +314,9 @@ def _transport(data, packet):
     raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
 
 
-def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
-    """The Ethernet view ``Frame.parse(data)`` gives (``Crafted`` payloads when ``crafted``);
-    ``NotOurs`` when a registered schema must decode it, ``FormatError`` when it is malformed."""
+def _frame_state(data: bytes, crafted: bool) -> list:
+    """The Ethernet layer's state (every layer decoded); ``NotOurs`` when a registered schema must
+    decode it, ``FormatError`` when it is malformed."""
     link = _decode_ethernet(data)
     ethertype = link.ethertype
     entry = _ETHERTYPE_ENTRIES.get(ethertype)
@@ -293,33 +332,34 @@ def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
         child = (ArpView, packet, None)
     else:
         raise NotOurs(ethertype)
+    return [link, data, None, child, crafted, None]
+
+
+def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
+    """The Ethernet view ``Frame.parse(data)`` gives (``Crafted`` payloads when ``crafted``);
+    ``NotOurs`` when a registered schema must decode it, ``FormatError`` when it is malformed."""
     view = _new_view(EthernetView)
-    _set_state(view, [link, data, None, child, crafted, None])
+    _set_state(view, _frame_state(data, crafted))
     return view
 
 
 def dissect_frame(data: bytes) -> Crafted:
-    """``dissect(data)``: the ``Crafted`` Ethernet layer over ``parse_frame(data, True)``, with every
-    layer above made at once, here, rather than on first touch (``_child``): a dissected frame is
-    read layer by layer, and making them in one place costs half as much."""
-    view = parse_frame(data, True)
-    frame = _new_object(EthernetView.CRAFTED)
-    _set_layer(frame, Ethernet)
-    _set_fields(frame, view)
-    s = view._state
+    """``dissect(data)``: the ``Crafted`` Ethernet layer over the state ``parse_frame`` decodes,
+    with every layer above made at once, here, rather than on first touch (``_child``): a dissected
+    frame is read layer by layer, and making them in one place costs less."""
+    s = _frame_state(data, True)
+    frame = _new_object(_CRAFTED_ETHERNET)
+    _set_crafted_state(frame, s)
     child = s[3]
     while child is not None:  # (view class, record, extra): Ethernet's and IPv4's next layer
         cls, record, extra = child
-        view = _new_view(cls)
         state = [record, data, None, extra, True, None]
-        _set_state(view, state)
         crafted = _new_object(cls.CRAFTED)
-        _set_layer(crafted, cls.LAYER)
-        _set_fields(crafted, view)
+        _set_crafted_state(crafted, state)
         s[5] = crafted
         s = state
         child = extra if cls is Ipv4View else None
     return frame
 
 
-__all__ = ["ArpView", "EthernetView", "IcmpView", "Ipv4View", "TcpView", "UdpView", "dissect_frame", "parse_frame"]
+__all__ = ["ArpView", "EthernetView", "IcmpView", "Ipv4View", "TcpView", "UdpView", "DissectedLayer", "dissect_frame", "parse_frame"]

@@ -29,6 +29,9 @@ from __future__ import annotations
 
 from construct import Container
 
+#: in a state's "kept" slot: the view became a plain dict (a dissected layer reads it there)
+MATERIALISED = type("Materialised", (), {"__slots__": (), "__repr__": lambda self: "MATERIALISED"})()
+
 _dict_getitem = dict.__getitem__
 _dict_setitem = dict.__setitem__
 _dict_len = dict.__len__
@@ -60,6 +63,7 @@ class LayerView(Container):
         getters = self._GETTERS
         items = [(key, getters[key](self)) for key in self._KEYS]
         _set_state(self, None)
+        state[2] = MATERIALISED  # a dissected layer sharing the state reads the dict from now on
         for key, value in items:
             _dict_setitem(self, key, value)
 
@@ -108,6 +112,9 @@ class LayerView(Container):
     # --- everything else materialises, then is the dict's (or Container's) own: see _materialising ---------
 
     def clear(self):
+        state = self._state
+        if state is not None:
+            state[2] = MATERIALISED
         _set_state(self, None)
         dict.clear(self)
 
@@ -166,6 +173,19 @@ def {function}(self):
         return kept[{key!r}]
 {presence}{body}
 '''
+#: the same getter on a dissected layer (``frame_views``), which holds the state itself (``_s``) and
+#: makes its view only when ``fields`` is asked for; once that view materialised, the dict answers
+_STATE_GETTER_SOURCE = '''
+def {function}(self):
+    s = self._s
+    kept = s[2]
+    if kept is not None:
+        if kept is MATERIALISED:
+            return _materialised_attribute(self.fields, {key!r})
+        if {key!r} in kept:
+            return kept[{key!r}]
+{body}
+'''
 _IMMUTABLE = "    return {expression}\n"
 _MUTABLE = """    value = {expression}
     if kept is None:
@@ -190,11 +210,15 @@ def view_class(name: str, fields, namespace: dict, base=LayerView, optional=froz
         presence = _OPTIONAL.format(key=key) if key in optional else ""
         for function, view in ((f"get_{index}", "self"), (f"get_{index}_of_fields", "self.fields")):
             source.append(_GETTER_SOURCE.format(function=function, view=view, key=key, presence=presence, body=body))
-    scope = dict(namespace, _materialised_attribute=_materialised_attribute)
+        if not optional:
+            source.append(_STATE_GETTER_SOURCE.format(function=f"get_{index}_of_state", key=key, body=body))
+    scope = dict(namespace, _materialised_attribute=_materialised_attribute, MATERIALISED=MATERIALISED)
     exec(compile("".join(source), f"<netstack.formats.layer_view: {name}>", "exec"), scope)
     getters = {key: scope[f"get_{index}"] for index, (key, _, _) in enumerate(fields)}
     attributes = {"__slots__": (), "_GETTERS": getters,
                   "FIELD_GETTERS": {key: scope[f"get_{index}_of_fields"] for index, (key, _, _) in enumerate(fields)},
+                  "STATE_GETTERS": {} if optional else {key: scope[f"get_{index}_of_state"]
+                                                        for index, (key, _, _) in enumerate(fields)},
                   "__doc__": f"{name}: a decoded layer converted field by field (see netstack.formats.layer_view)."}
     for key, getter in getters.items():
         if not hasattr(Container, key) and not key.startswith("_"):  # e.g. a field named "values" stays key-only
@@ -206,4 +230,4 @@ def view_class(name: str, fields, namespace: dict, base=LayerView, optional=froz
     return view
 
 
-__all__ = ["LayerView", "view_class"]
+__all__ = ["MATERIALISED", "LayerView", "view_class"]
