@@ -170,7 +170,7 @@ class HeaderLayout:
                     f"(({prefix}{bit.name} & {bit.mask}) << {bit.shift})" if bit.shift else f"({prefix}{bit.name} & {bit.mask})"
                     for bit in slot.bits
                 ]
-                lines.append(f"_group{index} = " + " | ".join(parts))
+                lines.append(f"{_group(prefix, index)} = " + " | ".join(parts))
         return lines
 
     def pack_arguments(self, prefix: str = "", grouped: bool = False) -> str:
@@ -178,7 +178,7 @@ class HeaderLayout:
         arguments = []
         for index, slot in enumerate(self.slots):
             if slot.bits and grouped:
-                arguments.append(f"_group{index}")
+                arguments.append(_group(prefix, index))
                 continue
             if slot.name:
                 if slot.integer_bytes:
@@ -196,6 +196,12 @@ class HeaderLayout:
         return ", ".join(arguments)
 
 
+def _group(prefix: str, index: int) -> str:
+    """The variable holding bit group ``index``: ``_group4``, or ``_tcp_group4`` with prefix "tcp_" (so
+    two headers' groups can live in one function)."""
+    return f"_{prefix}group{index}"
+
+
 def _slot_terms(layout, prefix, grouped):
     """(slot, value expression, size, is byte string) for each slot, in wire order."""
     for index, slot in enumerate(layout.slots):
@@ -207,7 +213,7 @@ def _slot_terms(layout, prefix, grouped):
                 yield slot, prefix + slot.name, size, False
         elif slot.bits:
             if grouped:
-                yield slot, f"_group{index}", size, False
+                yield slot, _group(prefix, index), size, False
                 continue
             parts = [
                 f"(({prefix}{bit.name} & {bit.mask}) << {bit.shift})" if bit.shift else f"({prefix}{bit.name} & {bit.mask})"

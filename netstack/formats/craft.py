@@ -35,7 +35,8 @@ from netstack.formats.arp import ARP
 from netstack.formats.crafted import Crafted, MissingLayer, use_frame_functions, wrap
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
-from netstack.formats.frame_codec import NotOurs, encode_frame
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_encoder import encode_frame
 from netstack.formats.frame_views import dissect_frame
 from netstack.formats.icmp import ICMP
 from netstack.formats.ipv4 import IPv4

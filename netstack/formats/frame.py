@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from netstack.errors import FormatError
 from netstack.formats.ethernet import EthernetLayer, ethernet_header
-from netstack.formats.frame_codec import NotOurs, encode_frame
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_encoder import encode_frame
 from netstack.formats.frame_views import parse_frame
 
 
