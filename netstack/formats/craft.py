@@ -50,22 +50,15 @@ IP = IPv4
 
 def dissect(data: bytes, layer=Frame) -> Crafted:
     """Decode ``data`` (a whole Ethernet frame by default) into Crafted layers ready to edit."""
-    if layer is Frame and isinstance(data, (bytes, bytearray, memoryview)):
-        try:  # lazy views over the generated codec's records, each payload a Crafted layer
+    if layer is Frame and (data.__class__ is bytes or isinstance(data, (bytes, bytearray, memoryview))):
+        try:  # layers over the generated codec's records (netstack.formats.frame_views)
             return dissect_frame(data if data.__class__ is bytes else bytes(data))
         except (NotOurs, FormatError):
             pass  # a registered protocol, or the declarative path's FormatError
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 
-def _encode(fields):
-    try:
-        return encode_frame(fields)
-    except NotOurs:
-        return None
-
-
 use_frame_functions(summary=summary_line, show=show_text, hexdump=lambda data: "\n".join(hex_dump(data)),
-                    answers=answers, build=Frame.build, encode=_encode)
+                    answers=answers, build=Frame.build, encode=encode_frame)
 
 __all__ = ["ARP", "Crafted", "MissingLayer", "Ether", "Ethernet", "ICMP", "IP", "IPv4", "TCP", "UDP", "dissect"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 
 from netstack.errors import FormatError
+from netstack.formats.frame_codec import NotOurs
 from netstack.formats.ownership import PRIVATE as _PRIVATE
 from netstack.formats.ownership import TEMPORARY_LEFT as _TEMPORARY_LEFT
 from netstack.formats.ownership import TEMPORARY_RIGHT as _TEMPORARY_RIGHT
@@ -25,7 +26,7 @@ from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 
 #: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool);
 #: "build": a frame's nested dict -> bytes (``Frame.build``); "encode": the same from a Crafted frame's fields
-#: (payloads may be Crafted), None when the generated codec does not cover it
+#: (payloads may be Crafted), ``NotOurs`` when the generated codec does not cover it
 _FRAME_FUNCTIONS: dict = {}
 
 
@@ -103,7 +104,11 @@ class Crafted:
         left, right = _refcount(self), _refcount(upper)
         upper_class = upper.__class__
         if upper_class is Crafted:
-            if right > _TEMPORARY_RIGHT or _private(upper, Crafted, _PRIVATE) is None:
+            fields = upper.fields  # one layer (the usual right operand): private_innermost written out
+            shared = right > _TEMPORARY_RIGHT or fields.__class__ is not dict or _refcount(fields) > _PRIVATE
+            chained = not shared and fields.get("payload").__class__ is Crafted
+            fields = None
+            if shared or chained and _private(upper, Crafted, _PRIVATE) is None:
                 upper = upper._copy_chain()[0]
         elif upper_class is not bytes:
             if isinstance(upper, Crafted):
@@ -123,7 +128,12 @@ class Crafted:
         fields["payload"] = upper
         selector = _SELECTORS.get(innermost.layer.layer)
         if selector and upper.__class__ is Crafted and fields.get(selector[0]) is None:
-            fields[selector[0]] = _number_for(selector, upper.layer, innermost.layer.layer)
+            schema = upper.layer
+            number = selector[2].get(schema)  # _number_for's remembered number, checked as it checks it
+            entry = selector[1].entries.get(number) if number is not None else None
+            if entry is None or entry.schema is not schema:
+                number = _number_for(selector, schema, innermost.layer.layer)
+            fields[selector[0]] = number
         return top
 
     # --- fields and layers ----------------------------------------------------------------------
@@ -189,15 +199,18 @@ class Crafted:
         frame is built by ``Frame`` (on the generated codec)."""
         if self.layer.layer == "ethernet" and not context:
             # the generated codec reads the layers' own dicts; None: it does not cover them
-            data = _FRAME_FUNCTIONS["encode"](self.fields)
-            return data if data is not None else _FRAME_FUNCTIONS["build"](self.container())
+            try:  # the generated codec reads the layers' own dicts; NotOurs: it does not cover them
+                return _FRAME_FUNCTIONS["encode"](self.fields)
+            except NotOurs:
+                return _FRAME_FUNCTIONS["build"](self.container())
         return self.layer.build(self.container(), **context)
 
     def __bytes__(self) -> bytes:
         if self.layer.layer == "ethernet":  # build() written out: bytes(Ether() / ...) is the usual call
-            data = _FRAME_FUNCTIONS["encode"](self.fields)
-            if data is not None:
-                return data
+            try:
+                return _FRAME_FUNCTIONS["encode"](self.fields)
+            except NotOurs:
+                pass
         return self.build()
 
     def __len__(self) -> int:

@@ -292,47 +292,39 @@ _ETHERTYPE_ENTRIES = ETHERTYPES.entries
 _PROTOCOL_ENTRIES = IP_PROTOCOLS.entries
 
 
-def _transport(data, packet):
-    """(view class, record, extra) of the layer above IPv4, None for a payload kept as bytes."""
-    protocol = packet.protocol
-    if packet.fragment_offset or packet.flags & _MF:
-        return None
-    entry = _PROTOCOL_ENTRIES.get(protocol)
-    if entry is None:
-        return None
-    schema = entry.schema
-    # without the addresses: no checksum summed here, the view verifies it when read (_verified)
-    if schema is TCP and protocol == _TCP:
-        end = packet.payload_end
-        return TcpView, _decode_tcp(data, packet.payload_offset, end), [end, packet.src, packet.dst]
-    if schema is UDP and protocol == _UDP:
-        end = packet.payload_end
-        return UdpView, _decode_udp(data, packet.payload_offset, end), [end, packet.src, packet.dst]
-    if schema is ICMP and protocol == _ICMP:
-        end = packet.payload_end
-        return IcmpView, _decode_icmp(data, packet.payload_offset, end), end
-    raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
-
-
 def _frame_state(data: bytes, crafted: bool) -> list:
     """The Ethernet layer's state (every layer decoded); ``NotOurs`` when a registered schema must
-    decode it, ``FormatError`` when it is malformed."""
+    decode it, ``FormatError`` when it is malformed. The layer above IPv4 (``transport``: view class,
+    record, extra) stays None for a payload kept as bytes (a fragment, an unregistered protocol)."""
     link = _decode_ethernet(data)
     ethertype = link.ethertype
     entry = _ETHERTYPE_ENTRIES.get(ethertype)
     if entry is None:
-        child = None
-    elif entry.schema is IPv4 and ethertype == _IPV4:
-        packet = _decode_ipv4(data, link.payload_offset)
-        child = (Ipv4View, packet, _transport(data, packet))
-    elif entry.schema is ARP and ethertype == _ARP:
+        return [link, data, None, None, crafted, None]
+    if entry.schema is ARP and ethertype == _ARP:
         packet = fast.decode_arp(data, link.payload_offset)
         if packet.hlen != 6 or packet.plen != 4:
             raise NotOurs("arp addresses")
-        child = (ArpView, packet, None)
-    else:
+        return [link, data, None, (ArpView, packet, None), crafted, None]
+    if entry.schema is not IPv4 or ethertype != _IPV4:
         raise NotOurs(ethertype)
-    return [link, data, None, child, crafted, None]
+    packet = _decode_ipv4(data, link.payload_offset)
+    protocol = packet.protocol
+    entry = _PROTOCOL_ENTRIES.get(protocol)
+    if entry is None or packet.fragment_offset or packet.flags & _MF:
+        transport = None
+    else:
+        schema, end = entry.schema, packet.payload_end
+        # TCP, UDP without the addresses: no checksum summed here, the view verifies it when read (_verified)
+        if schema is TCP and protocol == _TCP:
+            transport = TcpView, _decode_tcp(data, packet.payload_offset, end), [end, packet.src, packet.dst]
+        elif schema is UDP and protocol == _UDP:
+            transport = UdpView, _decode_udp(data, packet.payload_offset, end), [end, packet.src, packet.dst]
+        elif schema is ICMP and protocol == _ICMP:
+            transport = IcmpView, _decode_icmp(data, packet.payload_offset, end), end
+        else:
+            raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
+    return [link, data, None, (Ipv4View, packet, transport), crafted, None]
 
 
 def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
