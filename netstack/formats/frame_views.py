@@ -178,13 +178,13 @@ _NAMESPACE["_vlan"] = _vlan
 EthernetView = view_class("EthernetView", _header_fields(fast.EthernetHeader, _ethernet_converters[:2]) + [
     ("vlan", "None if s[0].vlan is None else _vlan(s[0].vlan)", True),
     *_header_fields(fast.EthernetHeader, [item for item in _ethernet_converters if item[0] == "ethertype"]),
-    ("payload", "s[1][s[0].payload_offset:] if s[3] is None else _child(s) if s[5] is None else s[5]", False),
+    ("payload", "s[5] if s[5] is not None else s[1][s[0].payload_offset:] if s[3] is None else _child(s)", False),
 ], _NAMESPACE)
 
 Ipv4View = view_class("Ipv4View", _header_fields(fast.Ipv4Header, field_converters(ipv4_header), {"options"}) + [
     ("options", "s[0].options", False),
     ("checksum_ok", "s[0].checksum_ok", False),
-    ("payload", "s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s) if s[5] is None else s[5]",
+    ("payload", "s[5] if s[5] is not None else s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s)",
      False),
     ("padding", "s[1][s[0].payload_end:]", False),
     ("_derived", "_derived(s[0], 'ihl', 'total_length')", True),
@@ -275,7 +275,7 @@ _ICMP_DEFAULT_KEYSET = frozenset(_ICMP_DEFAULT_KEYS)
 EthernetView.LAYER = Ethernet
 for _view in (EthernetView, Ipv4View, TcpView, UdpView, ArpView, IcmpView):
     _view.CRAFTED = _crafted_class(_view)
-_CRAFTED_ETHERNET = EthernetView.CRAFTED
+_CRAFTED_ETHERNET, _CRAFTED_IPV4 = EthernetView.CRAFTED, Ipv4View.CRAFTED
 
 # --- decoding --------------------------------------------------------------------------------------
 
@@ -324,7 +324,17 @@ def _frame_state(data: bytes, crafted: bool) -> list:
             transport = IcmpView, _decode_icmp(data, packet.payload_offset, end), end
         else:
             raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
-    return [link, data, None, (Ipv4View, packet, transport), crafted, None]
+    if not crafted:
+        return [link, data, None, (Ipv4View, packet, transport), False, None]
+    # dissecting: every layer's Crafted made here at once (it is read layer by layer) over its state
+    above = None
+    if transport is not None:
+        cls, record, extra = transport
+        above = _new_object(cls.CRAFTED)
+        _set_crafted_state(above, [record, data, None, extra, True, None])
+    ipv4 = _new_object(_CRAFTED_IPV4)
+    _set_crafted_state(ipv4, [packet, data, None, transport, True, above])
+    return [link, data, None, (Ipv4View, packet, transport), True, ipv4]
 
 
 def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
@@ -336,21 +346,11 @@ def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
 
 
 def dissect_frame(data: bytes) -> Crafted:
-    """``dissect(data)``: the ``Crafted`` Ethernet layer over the state ``parse_frame`` decodes,
-    with every layer above made at once, here, rather than on first touch (``_child``): a dissected
+    """``dissect(data)``: the ``Crafted`` Ethernet layer over the state ``_frame_state`` decodes, the
+    IPv4 and transport layers made there at once rather than on first touch (``_child``): a dissected
     frame is read layer by layer, and making them in one place costs less."""
-    s = _frame_state(data, True)
     frame = _new_object(_CRAFTED_ETHERNET)
-    _set_crafted_state(frame, s)
-    child = s[3]
-    while child is not None:  # (view class, record, extra): Ethernet's and IPv4's next layer
-        cls, record, extra = child
-        state = [record, data, None, extra, True, None]
-        crafted = _new_object(cls.CRAFTED)
-        _set_crafted_state(crafted, state)
-        s[5] = crafted
-        s = state
-        child = extra if cls is Ipv4View else None
+    _set_crafted_state(frame, _frame_state(data, True))
     return frame
 
 
