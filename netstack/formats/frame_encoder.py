@@ -411,6 +411,7 @@ def _plain_frame_source() -> str:
     if addresses not in ipv4_sum:
         raise LayoutError("the IPv4 declaration no longer ends with its two addresses")
     ipv4_sum = ipv4_sum.replace(addresses, "addresses")  # summed once for the header and the pseudo-header
+    headers = f"{ETHERNET_LAYOUT.pack_arguments('ethernet_')}, {IPV4_LAYOUT.pack_arguments('ipv4_', grouped=True)}"
     ip_ints, tcp_ints = ("tos", "ttl", "identification", "fragment_offset"), (
         "src_port", "dst_port", "seq", "ack", "window", "urgent_pointer", "reserved")
     body = [
@@ -460,7 +461,7 @@ def _plain_frame_source() -> str:
         "        total = _fold(total)",
         "    residue = total % 0xFFFF",
         f"    udp_checksum = 0xFFFF ^ residue if residue else {COMPUTED_ZERO_SENT_AS:#x}  # RFC 768: a computed zero is sent as all ones",
-        f"    segment = _S_UDP.pack({UDP_LAYOUT.pack_arguments('udp_')}) + udp_payload",
+        "    segment_length = udp_length",
         f"elif ipv4_protocol == {IP_PROTOCOL_TCP} and entry.schema is TCP and transport.keys() <= _TCP_GIVEN:",
         *["    " + line for line in _reads(_TCP_DEFAULTS, (*tcp_ints, "options", "flags", "payload"), "transport", "tcp_")],
         *["    " + line for line in _plain_checks("tcp_", tcp_ints, ("payload",))],
@@ -484,7 +485,7 @@ def _plain_frame_source() -> str:
         "        total = _fold(total)",
         "    residue = total % 0xFFFF",
         "    tcp_checksum = 0xFFFF ^ residue if residue else 0",
-        f"    segment = _S_TCP.pack({TCP_LAYOUT.pack_arguments('tcp_', grouped=True)}) + options + tcp_payload",
+        "    segment_length = tcp_length",
         "else:",
         "    return None",
         *_reads(_ETHERNET_DEFAULTS, ("dst", "src"), "frame", "ethernet_"),
@@ -493,13 +494,15 @@ def _plain_frame_source() -> str:
         "if ethernet_src.__class__ is not bytes or len(ethernet_src) != 6:",
         "    ethernet_src = _address(ethernet_src or _DEFAULT_SRC, _mac_bytes)",
         f"ipv4_version, ipv4_ihl = {_IPV4_DEFAULTS['version']}, {IPV4_RULES.minimum >> 2}",
-        f"ipv4_total_length = {IPV4_RULES.minimum} + len(segment)",
+        f"ipv4_total_length = {IPV4_RULES.minimum} + segment_length",
         *IPV4_LAYOUT.group_lines("ipv4_"),
         f"residue = ({ipv4_sum}) % 0xFFFF",
         "ipv4_checksum = 0xFFFF ^ residue if residue else 0",
         "ethernet_ethertype = _IPV4",
-        f"return _S_ETH.pack({ETHERNET_LAYOUT.pack_arguments('ethernet_')}) + _S_IP.pack("
-        f"{IPV4_LAYOUT.pack_arguments('ipv4_', grouped=True)}) + segment",
+        # the three headers in one pack (_S_*_FRAME: the layouts' formats joined), then the data
+        f"if ipv4_protocol == {IP_PROTOCOL_UDP}:",
+        f"    return _S_UDP_FRAME.pack({headers}, {UDP_LAYOUT.pack_arguments('udp_')}) + udp_payload",
+        f"return _S_TCP_FRAME.pack({headers}, {TCP_LAYOUT.pack_arguments('tcp_', grouped=True)}) + options + tcp_payload",
     ]
     return "def encode_plain_frame(frame):\n    " + "\n    ".join(body) + "\n"
 
@@ -545,8 +548,8 @@ _DEFAULT_DST, _DEFAULT_SRC = _ETHERNET_DEFAULTS["dst"], _ETHERNET_DEFAULTS["src"
 #: the registry's live tables: a built-in number is built here only while its built-in layer holds it
 _ETHERTYPE_ENTRIES, _PROTOCOL_ENTRIES = ETHERTYPES.entries, IP_PROTOCOLS.entries
 _PROTOCOL_NAMES = IP_PROTOCOLS.enum.encmapping  # names and aliases -> number, as the enum builds them
-_S_ETH, _S_IP = struct.Struct(ETHERNET_LAYOUT.format), struct.Struct(IPV4_LAYOUT.format)
-_S_UDP, _S_TCP = struct.Struct(UDP_LAYOUT.format), struct.Struct(TCP_LAYOUT.format)
+_S_UDP_FRAME, _S_TCP_FRAME = (struct.Struct("!" + "".join(layout.format.lstrip("!") for layout in (ETHERNET_LAYOUT, IPV4_LAYOUT, upper)))
+                              for upper in (UDP_LAYOUT, TCP_LAYOUT))
 _from_bytes = int.from_bytes
 
 PLAIN_FRAME_SOURCE = _plain_frame_source()
