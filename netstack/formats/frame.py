@@ -9,7 +9,7 @@ Frame is the Ethernet layer under the name users look for; both follow the regis
 registered with ``register_ethertype``/``register_ip_protocol`` is decoded too. ``Frame`` parses and
 builds on the codec generated from the declarations: ``parse`` returns lazy views over its records
 (``frame_views``: the same containers, converted field by field when read), ``build`` runs
-``frame_codec.encode_frame``; ``Ethernet``'s interpreter stays behind both for registered protocols,
+``frame_encoder.encode_frame``; ``Ethernet``'s interpreter stays behind both for registered protocols,
 and a malformed frame is decoded again by it so that its ``FormatError`` is the declarative one.
 """
 

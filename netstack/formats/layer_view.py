@@ -19,6 +19,10 @@ So a view behaves exactly like the eager container it stands for (``tests/format
 checks equality, key order, edits, copies, pickling and repr against it); ``copy.copy``, ``pickle``
 and ``Container.copy`` give plain ``Container``s.
 
+A dissected layer (``frame_views.DissectedLayer``) shares its view's state list and reads it with the
+same generated expressions, making the view only when its ``fields`` are asked for; materialising
+(or clearing) a view marks the shared state ``MATERIALISED``, and the layer reads the dict from then on.
+
 A view class is generated (``view_class``) from a list of ``(key, expression, mutable)``: the
 expression reads the state list ``s`` = [record, data, kept values, layer-specific extra, crafted,
 the next layer once made]; each key becomes a property compiled from that expression, as ``fast``
@@ -203,7 +207,9 @@ def view_class(name: str, fields, namespace: dict, base=LayerView, optional=froz
     state list) and the names in ``namespace``; ``mutable`` values are converted once and kept.
     ``optional``: keys a record may lack (``_KEYSET`` says which it has). The class's
     ``FIELD_GETTERS`` are the same getters reading the view from ``self.fields`` (a ``Crafted``
-    layer's properties over its view)."""
+    layer's properties over its view); ``STATE_GETTERS`` (none when ``optional``) read the state a
+    dissected layer holds itself (``_s``), and the view's dict once it materialised (``MATERIALISED``
+    in the state's kept slot)."""
     source = []
     for index, (key, expression, mutable) in enumerate(fields):
         body = (_MUTABLE if mutable else _IMMUTABLE).format(expression=expression, key=key)
