@@ -14,14 +14,13 @@ this one: so ``netstack.formats.craft`` hands them over through ``use_frame_func
 
 from __future__ import annotations
 
-import sys
-
 from netstack.errors import FormatError
 from netstack.formats.frame_codec import NotOurs
 from netstack.formats.ownership import PRIVATE as _PRIVATE
 from netstack.formats.ownership import TEMPORARY_LEFT as _TEMPORARY_LEFT
 from netstack.formats.ownership import TEMPORARY_RIGHT as _TEMPORARY_RIGHT
 from netstack.formats.ownership import private_innermost as _private
+from netstack.formats.ownership import reference_count as _refcount
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 
 #: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool);
@@ -257,7 +256,6 @@ class Crafted:
         return text
 
 
-_refcount = sys.getrefcount
 _new_object = object.__new__
 _set_layer = Crafted.layer.__set__
 _set_fields = Crafted.fields.__set__

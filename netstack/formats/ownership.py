@@ -19,6 +19,8 @@ from __future__ import annotations
 import sys
 
 _refcount = getattr(sys, "getrefcount", None)
+#: ``sys.getrefcount``; where the interpreter has none (PyPy), a count no limit admits
+reference_count = _refcount or (lambda obj: sys.maxsize)
 
 
 def operand_counts(left, right):
@@ -94,4 +96,4 @@ def _calibrate():
 #: the greatest counts a temporary left operand, right operand, and a layer or dict of a private stack have
 TEMPORARY_LEFT, TEMPORARY_RIGHT, PRIVATE = _calibrate()
 
-__all__ = ["PRIVATE", "TEMPORARY_LEFT", "TEMPORARY_RIGHT", "operand_counts", "private_innermost"]
+__all__ = ["PRIVATE", "TEMPORARY_LEFT", "TEMPORARY_RIGHT", "operand_counts", "private_innermost", "reference_count"]
