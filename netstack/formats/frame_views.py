@@ -1,15 +1,18 @@
 """``Frame.parse`` and ``dissect`` as lazy views over the generated codec's records.
 
 ``parse_frame(data)`` decodes every layer with ``fast`` (so a malformed frame raises its
-``FormatError`` here, before anything is returned, and the checksums are verified), then returns
+``FormatError`` here, before anything is returned; TCP and UDP checksums are verified when
+``checksum_ok`` or ``_derived`` is first read, ``_verified``: most reads never look), then returns
 ``LayerView``s (``netstack.formats.layer_view``) that convert a field into its container form (an
 enum's name, a flag ``Container``, address text, the option list) when it is first read. The
 conversions are those of ``frame_codec`` (``field_converters``: read from the declarations), so a
 view materialised equals the declarative ``Ethernet.parse`` container key for key, in order
 (``tests/formats/test_frame_codec.py``).
 
-With ``crafted=True`` (``dissect``), each layer's ``payload`` is the next layer as a ``Crafted``
-over its view, as ``crafted.wrap`` does for eager containers.
+``dissect_frame(data)`` (``dissect``) gives ``DissectedLayer``s instead, as ``crafted.wrap`` gives
+``Crafted`` layers over eager containers: each holds its view's state and reads its fields with the
+view's generated getters; the view is made only when ``fields`` is needed, and both see each other's
+edits (``tests/formats/test_dissected.py``).
 
 Frames the generated codec does not cover raise ``NotOurs`` as in ``frame_codec``; ``Frame`` then
 takes the declarative path.
