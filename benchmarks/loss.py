@@ -22,9 +22,11 @@ netstack (the discard service) and netstack → kernel B (a kernel socket that r
 timed from connect until the receiver has closed after reading everything; one that takes longer than
 ``--timeout`` is reported as "timed out" (with the goodput of what arrived) and torn down. Then the
 simulator: two netstack hosts on a 10 ms one-way, 50 Mbit/s link with ``p`` loss both ways, an
-``--sim-mb`` transfer per seed, beside the Mathis et al. bound for Reno (MSS/RTT · 1.22/√p) and
-CUBIC's response function (RFC 9438 §5.2: (C·(3+β)/(4·(1−β)))^¼ · RTT^¾ / p^¾ segments per RTT,
-never below Reno's), both capped by the link rate.
+``--sim-mb`` transfer per seed, beside the Mathis et al. bound for Reno (MSS/RTT · 1.22/√p), the
+Padhye et al. model with retransmission timeouts (T0 = 200 ms; a second, lower bound: at 5-10 % a
+window of a few segments cannot avoid every timeout) and CUBIC's response function (RFC 9438 §5.2:
+(C·(3+β)/(4·(1−β)))^¼ · RTT^¾ / p^¾ segments per RTT, never below Reno's), all capped by the link
+rate. The models count data loss only; the simulated link drops ACKs too.
 
 Needs root. Prints tables; copy them into docs/performance.md ("TCP under loss").
 """
@@ -335,6 +337,18 @@ def mathis_bound(loss: float) -> float:
     return min(SIM_MSS / rtt * 1.22 / math.sqrt(loss), _link_payload_rate())
 
 
+def padhye_bound(loss: float, rto: float = 0.2, acked_per_ack: int = 1) -> float:
+    """Reno's goodput with retransmission timeouts (Padhye, Firoiu, Towsley, Kurose 1998, the
+    "full model" approximation): 1 / (RTT·√(2bp/3) + T0·min(1, 3·√(3bp/8))·p·(1 + 32p²)) segments
+    per second, bytes/s, capped by the link. ``rto`` is T0 (our minimum RTO, 200 ms, which is what the
+    RTO is on this path); ``acked_per_ack`` is b, 1 as in Mathis's 1.22 (= √(3/2)). The model counts
+    data loss only, like Mathis's: on this link ACKs are lost as well."""
+    rtt = 2 * SIM_DELAY + (SIM_MSS + 66) * 8 / SIM_RATE
+    b = acked_per_ack
+    timeouts = rto * min(1.0, 3 * math.sqrt(3 * b * loss / 8)) * loss * (1 + 32 * loss ** 2)
+    return min(SIM_MSS / (rtt * math.sqrt(2 * b * loss / 3) + timeouts), _link_payload_rate())
+
+
 def cubic_bound(loss: float, c: float = 0.4, beta: float = 0.7) -> float:
     """CUBIC's average goodput (RFC 9438 §5.2 response function, never below Reno's), bytes/s."""
     rtt = 2 * SIM_DELAY + (SIM_MSS + 66) * 8 / SIM_RATE
@@ -411,11 +425,12 @@ def sim_section(args) -> None:
     size = int(args.sim_mb * (1 << 20))
     print(f"\nSimulator: 10 ms one way, 50 Mbit/s, {args.sim_mb:g} MiB, loss both ways, seeds "
           f"{','.join(map(str, args.sim_seeds))} (virtual time; timeout {args.sim_timeout:g} s)")
-    print("| loss | seconds (per seed) | goodput MB/s (mean) | Mathis bound | × Mathis | CUBIC bound | RTO firings |")
-    print("|---|---|---|---|---|---|---|")
+    print("| loss | seconds (per seed) | goodput MB/s (mean) | Mathis bound | × Mathis | Padhye bound | × Padhye "
+          "| CUBIC bound | RTO firings |")
+    print("|---|---|---|---|---|---|---|---|---|")
     zero = sim_transfer(0.0, args.sim_seeds[0], size, args.sim_timeout)
     print(f"| 0 % | {zero['seconds']:.2f} | {zero['got'] / zero['seconds'] / 1e6:.2f} | (link "
-          f"{_link_payload_rate() / 1e6:.2f}) | | | {zero['rto']} |", flush=True)
+          f"{_link_payload_rate() / 1e6:.2f}) | | | | | {zero['rto']} |", flush=True)
     for percent in args.sim_losses:
         loss = percent / 100
         results = [sim_transfer(loss, seed, size, args.sim_timeout) for seed in args.sim_seeds]
@@ -423,7 +438,8 @@ def sim_section(args) -> None:
         mean = sum(rates) / len(rates)
         times = ", ".join(f"{r['seconds']:.1f}" + ("" if r["finished"] else " (timed out)") for r in results)
         print(f"| {percent:g} % | {times} | {mean / 1e6:.2f} | {mathis_bound(loss) / 1e6:.2f} | "
-              f"{mean / mathis_bound(loss):.2f} | {cubic_bound(loss) / 1e6:.2f} | "
+              f"{mean / mathis_bound(loss):.2f} | {padhye_bound(loss) / 1e6:.2f} | {mean / padhye_bound(loss):.2f} | "
+              f"{cubic_bound(loss) / 1e6:.2f} | "
               f"{', '.join(str(r['rto']) for r in results)} |", flush=True)
 
 

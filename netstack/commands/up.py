@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--services", default="all", metavar="LIST",
                         help="comma-separated services to run: echo, discard, ... ('all', 'none')")
     parser.add_argument("--impair", default=None, metavar="SPEC",
-                        help="impair both directions, like netem: loss=2%%,delay=10ms,jitter=1ms,dup=0.5%%,"
+                        help="impair both directions, like netem: loss=2%%,ce=1%%,delay=10ms,jitter=1ms,dup=0.5%%,"
                              "reorder=1%%,corrupt=0.1%%,rate=50mbit,queue=1000,seed=7 (counters impair.*)")
     add_trace_arguments(parser)
     parser.add_argument("--stats-file", default=None, metavar="FILE",

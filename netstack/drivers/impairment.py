@@ -1,5 +1,5 @@
-"""Link impairments, sans-I/O: one seeded model of loss, duplication, reordering, corruption, delay,
-jitter and rate limiting, shared by the simulator's links and the TAP driver (a user-space netem).
+"""Link impairments, sans-I/O: one seeded model of loss, ECN marking, duplication, reordering,
+corruption, delay, jitter and rate limiting, shared by the simulator's links and the TAP driver (a user-space netem).
 
 ::
 
@@ -16,7 +16,10 @@ same seed gives the same decisions):
    seconds to serialise; the queue holds at most ``queue`` frames, and a frame arriving at a full
    queue is dropped (drop-tail, ``drop.queue_full``), as a router's interface queue (Linux's default
    ``txqueuelen`` of 1000 frames);
-2. then, per receiver: **loss** (``lost``); **duplicate** (``duplicated``: delivered twice); per copy:
+2. then, per receiver: **loss** (``lost``); **ce** (``ce_marked``: an IPv4 packet whose ECN field says
+   ECT(0) or ECT(1) gets congestion experienced instead of being dropped, as an AQM router marks
+   (RFC 3168 §5), its header checksum updated; Not-ECT frames are untouched and draw nothing);
+   **duplicate** (``duplicated``: delivered twice); per copy:
    **corrupt** (``corrupted``: one random bit flipped), **delay** plus a uniform draw in [0, ``jitter``],
    **reorder** (``reordered``: held back ``reorder_delay`` more, so later frames overtake it).
 
@@ -24,7 +27,7 @@ Probabilities are per frame, 0..1; times in seconds. Time is an argument (``now`
 The counters (``Counters``, names with an optional ``prefix``) say what the model did.
 
 ``parse_impairment`` reads the ``netstack up --impair`` spelling: comma-separated ``key=value`` with
-``loss``, ``dup``/``duplicate``, ``reorder``, ``corrupt`` as percentages (``2%``) or fractions
+``loss``, ``ce``, ``dup``/``duplicate``, ``reorder``, ``corrupt`` as percentages (``2%``) or fractions
 (``0.02``); ``delay``, ``jitter``, ``reorder_delay`` with a unit (``10ms``, ``1s``, ``500us``);
 ``rate`` as ``tc`` spells it (``50mbit``, ``1gbit``, ``100kbit``; ``mbps`` means megabytes/s);
 ``queue`` in frames; ``seed`` an integer. Anything else is a ``ConfigError`` naming the culprit.
@@ -38,11 +41,15 @@ import re
 
 from netstack.engine.config import ConfigError
 from netstack.engine.observability import Counters
+from netstack.formats.checksum import internet_checksum
+from netstack.errors import FormatError
+from netstack.formats.fast import ETHERTYPE_IPV4, IPV4_LAYOUT, decode_ethernet
+from netstack.formats.ipv4 import ECN_CE, ECN_MASK, ECN_NOT_ECT, MINIMUM_HEADER_LENGTH
 
 #: Frames a rate-limited queue holds before it drops (Linux's default txqueuelen).
 DEFAULT_QUEUE_FRAMES = 1000
 
-_PROBABILITIES = {"loss": "loss", "dup": "duplicate", "duplicate": "duplicate", "reorder": "reorder",
+_PROBABILITIES = {"loss": "loss", "ce": "ce", "dup": "duplicate", "duplicate": "duplicate", "reorder": "reorder",
                   "corrupt": "corrupt"}
 _TIMES = ("delay", "jitter", "reorder_delay")
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
@@ -50,6 +57,32 @@ _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 _RATE_UNITS = {"bit": 1.0, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9,
                "bps": 8.0, "kbps": 8e3, "mbps": 8e6, "gbps": 8e9}
 _NUMBER_WITH_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Zµ%]*)\s*$")
+
+
+_TOS, _IP_CHECKSUM = IPV4_LAYOUT.offsets["tos"], IPV4_LAYOUT.offsets["checksum"]
+
+
+def mark_congestion_experienced(frame: bytes) -> bytes | None:
+    """``frame`` (Ethernet, untagged or VLAN-tagged) with its IPv4 ECN field set to CE and the header
+    checksum recomputed (RFC 3168 §5: a router marks an ECT packet instead of dropping it); None when
+    the frame is not an ECN-capable (ECT(0) or ECT(1)) IPv4 packet, or is CE already."""
+    try:
+        ethernet = decode_ethernet(frame)
+    except FormatError:
+        return None
+    ip = ethernet.payload_offset
+    if ethernet.ethertype != ETHERTYPE_IPV4 or len(frame) < ip + MINIMUM_HEADER_LENGTH or frame[ip] >> 4 != 4:
+        return None
+    codepoint = frame[ip + _TOS] & ECN_MASK
+    header_length = (frame[ip] & 0xF) * 4
+    if codepoint in (ECN_NOT_ECT, ECN_CE) or header_length < MINIMUM_HEADER_LENGTH or len(frame) < ip + header_length:
+        return None
+    marked = bytearray(frame)
+    marked[ip + _TOS] |= ECN_CE
+    marked[ip + _IP_CHECKSUM:ip + _IP_CHECKSUM + 2] = b"\0\0"
+    checksum = internet_checksum(marked[ip:ip + header_length])
+    marked[ip + _IP_CHECKSUM:ip + _IP_CHECKSUM + 2] = checksum.to_bytes(2, "big")
+    return bytes(marked)
 
 
 def _number(key: str, text: str) -> tuple[float, str]:
@@ -136,12 +169,12 @@ def parse_impairment(spec: str) -> dict:
 class Impairment:
     """The impairment model of one link (see the module docstring)."""
 
-    def __init__(self, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
+    def __init__(self, *, loss: float = 0.0, ce: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  reorder_delay: float | None = None, corrupt: float = 0.0, delay: float = 0.0,
                  jitter: float = 0.0, rate: float | None = None, queue: int = DEFAULT_QUEUE_FRAMES,
                  seed: int | None = 0, rng: random.Random | None = None, counters: Counters | None = None,
                  prefix: str = ""):
-        for name, value in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder), ("corrupt", corrupt)):
+        for name, value in (("loss", loss), ("ce", ce), ("duplicate", duplicate), ("reorder", reorder), ("corrupt", corrupt)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}: probability {value} is outside 0..1")
         for name, value in (("delay", delay), ("jitter", jitter)):
@@ -152,6 +185,7 @@ class Impairment:
         if queue < 1:
             raise ValueError(f"queue: {queue} frames must be at least 1")
         self.loss, self.duplicate, self.reorder, self.corrupt = loss, duplicate, reorder, corrupt
+        self.ce = ce
         self.delay, self.jitter = delay, jitter
         self.reorder_delay = reorder_delay if reorder_delay is not None else 2 * delay + 2 * jitter + 1e-3
         self.rate = rate
@@ -159,7 +193,7 @@ class Impairment:
         self.random = rng if rng is not None else random.Random(seed)
         self.counters = counters if counters is not None else Counters()
         self._names = {name: prefix + name for name in
-                       ("frames", "lost", "duplicated", "corrupted", "reordered", "drop.queue_full")}
+                       ("frames", "lost", "ce_marked", "duplicated", "corrupted", "reordered", "drop.queue_full")}
         # Per transmitter (a hub has several): departure times of the frames still queued.
         self._queues: dict = {}
 
@@ -191,6 +225,11 @@ class Impairment:
         if self.loss and rng.random() < self.loss:
             counters.incr(names["lost"])
             return []
+        if self.ce:
+            marked = mark_congestion_experienced(frame)
+            if marked is not None and rng.random() < self.ce:
+                frame = marked
+                counters.incr(names["ce_marked"])
         copies = 2 if self.duplicate and rng.random() < self.duplicate else 1
         if copies == 2:
             counters.incr(names["duplicated"])

@@ -19,7 +19,8 @@ ports, timestamp offsets, ARP timers: ``StackConfig.seed``) are derived from the
 hosts were created in, so the same seed and the same script give the same events and a byte-identical
 pcap (timestamps are ``PCAP_EPOCH`` + virtual time).
 
-Link impairments, each a probability per frame and receiver unless stated: ``loss``; ``duplicate``
+Link impairments, each a probability per frame and receiver unless stated: ``loss``; ``ce`` (an
+ECN-capable IPv4 packet marked congestion experienced instead, RFC 3168 §5); ``duplicate``
 (delivered twice); ``reorder`` (held back by ``reorder_delay`` so later frames overtake it);
 ``corrupt`` (one random bit flipped); ``delay`` + uniform ``jitter`` (seconds, one way);
 ``bandwidth`` (bits/s: frames queue behind each other per sender, at most ``queue`` frames, then
@@ -114,7 +115,7 @@ def _impairment_attribute(name: str, doc: str) -> property:
 
 class Link:
     """A simulated Ethernet segment between hosts, with seeded impairments (``netstack.drivers.impairment``)."""
-    def __init__(self, network: "Network", hosts, *, loss=0.0, duplicate=0.0, reorder=0.0, reorder_delay=None,
+    def __init__(self, network: "Network", hosts, *, loss=0.0, ce=0.0, duplicate=0.0, reorder=0.0, reorder_delay=None,
                  corrupt=0.0, delay=50e-6, jitter=0.0, bandwidth=None, queue=DEFAULT_QUEUE_FRAMES, mtu=None,
                  pcap=None):
         if mtu is not None and not 68 <= mtu <= 65535:
@@ -125,7 +126,7 @@ class Link:
         self.counters = Counters()
         if bandwidth is not None and bandwidth <= 0:
             raise ValueError(f"bandwidth: {bandwidth} bits/s must be positive")
-        self.impairment = Impairment(loss=loss, duplicate=duplicate, reorder=reorder, reorder_delay=reorder_delay,
+        self.impairment = Impairment(loss=loss, ce=ce, duplicate=duplicate, reorder=reorder, reorder_delay=reorder_delay,
                                      corrupt=corrupt, delay=delay, jitter=jitter, rate=bandwidth, queue=queue,
                                      rng=random.Random(network.random.getrandbits(64)), counters=self.counters)
         self._pcap = None
@@ -134,6 +135,7 @@ class Link:
             self.capture(pcap)
 
     loss = _impairment_attribute("loss", "probability that a frame is lost, per receiver")
+    ce = _impairment_attribute("ce", "probability that an ECN-capable frame is marked congestion experienced")
     duplicate = _impairment_attribute("duplicate", "probability that a frame is delivered twice")
     reorder = _impairment_attribute("reorder", "probability that a frame is held back reorder_delay")
     corrupt = _impairment_attribute("corrupt", "probability that one bit of a frame is flipped")

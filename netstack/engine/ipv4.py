@@ -13,6 +13,11 @@ Bytes after ``total_length`` (Ethernet padding) are ignored. Options are accepte
 (§3.2.1.8 allows a host to ignore unknown options). Fragments go to the ``ReassemblyQueue``;
 whole datagrams to ICMP, UDP or a registered transport, else ICMP protocol unreachable.
 
+ECN (RFC 3168 §5): the codepoint of the datagram being delivered is ``ecn_codepoint`` while its
+transport runs (TCP reads congestion experienced there, §6.1.3); a transport sends with a codepoint
+through ``send(..., ecn=)`` (TCP's ECT(0) on data segments, §6.1.2). Fragments copy it (§5.3); a
+reassembled datagram is CE when any of its fragments was (netstack.engine.reassembly).
+
 Send: routing is the connected subnet plus an optional default gateway (RFC 1122 §3.3.1.1); the
 datagram is fragmented to ``path_mtu(dst)`` when DF is clear (RFC 791 "Fragmentation"), offsets in
 8-byte units, each fragment a copy of the header with MF and the offset set; with DF set a datagram
@@ -27,7 +32,7 @@ from netstack.engine.config import ip_to_text
 from netstack.errors import FormatError
 from netstack.formats.fast import IP_DF, IP_MF, IP_PROTOCOL_ICMP, decode_ipv4, encode_ipv4
 from netstack.formats.icmp import DESTINATION_UNREACHABLE, PROTOCOL_UNREACHABLE
-from netstack.formats.ipv4 import MINIMUM_HEADER_LENGTH as HEADER_LENGTH
+from netstack.formats.ipv4 import ECN_MASK, MINIMUM_HEADER_LENGTH as HEADER_LENGTH
 from netstack.engine.reassembly import ReassemblyQueue
 
 LIMITED_BROADCAST = b"\xff\xff\xff\xff"
@@ -55,6 +60,7 @@ class Ipv4Layer:
         self._identification = 0
         self.reassembly = ReassemblyQueue(stack)
         self.current_header = b""  # IP header of the datagram being delivered
+        self.ecn_codepoint = 0  # its ECN field (RFC 3168 §5), for the transport that receives it
         self.address_usable = True  # False while RFC 5227 probing, or after retreating from a conflict
 
     def on_link(self, ip: bytes) -> bool:
@@ -118,6 +124,7 @@ class Ipv4Layer:
         payload = buf[start:end]
         if transport is not None:
             self.current_header = header  # what an ICMP error about this datagram quotes
+            self.ecn_codepoint = header[1] & ECN_MASK
             transport.receive(src, dst, payload, now)
             return
         stack.counters.incr("ipv4.drop.unknown_protocol")
@@ -140,7 +147,8 @@ class Ipv4Layer:
         return self.gateway
 
     def send(self, dst: bytes, protocol: int, payload: bytes, *, df: bool = True,
-             ttl: int | None = None, src: bytes | None = None) -> None:
+             ttl: int | None = None, src: bytes | None = None, ecn: int = 0) -> None:
+        """Send ``payload`` to ``dst``; ``ecn`` is the ECN codepoint (RFC 3168 §5; DSCP stays 0)."""
         if not self.address_usable:  # RFC 5227: tentative, or given up to another host
             raise OSError(errno.EADDRNOTAVAIL, f"{ip_to_text(self.address)} is not usable (address conflict, RFC 5227)")
         stack = self.stack
@@ -155,7 +163,7 @@ class Ipv4Layer:
         ttl = self.ttl if ttl is None else ttl
         length = HEADER_LENGTH + len(payload)
         if length <= mtu:
-            datagram = encode_ipv4(source, dst, protocol, payload, ttl, identification, IP_DF if df else 0)
+            datagram = encode_ipv4(source, dst, protocol, payload, ttl, identification, IP_DF if df else 0, 0, ecn)
             stack.counters.incr("ipv4.sent")
             stack.arp.output(hop, datagram, now)
             return
@@ -170,7 +178,7 @@ class Ipv4Layer:
         for start in range(0, len(payload), chunk):
             more = start + chunk < len(payload)
             stack.arp.output(hop, encode_ipv4(source, dst, protocol, payload[start:start + chunk], ttl, identification,
-                                              IP_MF if more else 0, start >> 3), now)
+                                              IP_MF if more else 0, start >> 3, ecn), now)
             fragments += 1
         stack.counters.incr("ipv4.sent")
         stack.counters.incr("ipv4.fragments_sent", fragments)

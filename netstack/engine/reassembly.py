@@ -20,6 +20,11 @@ Policies, stated:
   (counted ``reassembly.drop.evicted``) — an attacker's stale fragments go first, live traffic last.
 - A fragment whose end would pass 65,535 bytes (the "ping of death") or that is not a multiple of 8
   bytes while MF is set is dropped with the datagram.
+- **ECN** (RFC 3168 §5.3): a router may mark one fragment CE and not the others, so the datagram is
+  CE when any fragment was (fragment zero's header is rewritten, checksum included), else it keeps
+  fragment zero's codepoint. Fragments mixing Not-ECT with ECT or CE were not sent that way by any
+  correct source (a sender gives every fragment its datagram's codepoint): the datagram is dropped
+  (``ecn_mismatch``), as Linux's ``ip_frag_ecn_table`` does, so a mark is never lost by reassembly.
 
 Drops are counted ``reassembly.drop.<reason>``.
 """
@@ -29,13 +34,28 @@ from __future__ import annotations
 import collections
 
 from netstack.engine.config import ip_to_text
+from netstack.formats.checksum import internet_checksum
 from netstack.formats.icmp import FRAGMENT_REASSEMBLY_TIME_EXCEEDED, TIME_EXCEEDED
+from netstack.formats.fast import IPV4_LAYOUT
+from netstack.formats.ipv4 import ECN_CE, ECN_MASK, ECN_NOT_ECT
+
+_TOS, _CHECKSUM = IPV4_LAYOUT.offsets["tos"], IPV4_LAYOUT.offsets["checksum"]
+_NOT_ECT_SEEN, _CE_SEEN = 1 << ECN_NOT_ECT, 1 << ECN_CE
 
 MAX_DATAGRAM = 65535
 
 
+def _marked_ce(header: bytes) -> bytes:
+    """``header`` with its ECN field set to CE and the header checksum recomputed."""
+    marked = bytearray(header)
+    marked[_TOS] |= ECN_CE
+    marked[_CHECKSUM:_CHECKSUM + 2] = b"\0\0"
+    marked[_CHECKSUM:_CHECKSUM + 2] = internet_checksum(marked).to_bytes(2, "big")
+    return bytes(marked)
+
+
 class PendingDatagram:
-    __slots__ = ("key", "fragments", "total", "held", "first_header", "timer", "dead", "started")
+    __slots__ = ("key", "fragments", "total", "held", "first_header", "timer", "dead", "started", "codepoints")
 
     def __init__(self, key, started: float):
         self.key = key
@@ -46,6 +66,7 @@ class PendingDatagram:
         self.timer = None
         self.dead = False  # dropped for overlap: swallow the rest until the timer fires
         self.started = started
+        self.codepoints = 0  # a bit per ECN codepoint seen on a fragment (1 << codepoint)
 
 
 class ReassemblyQueue:
@@ -121,6 +142,7 @@ class ReassemblyQueue:
             self._kill(entry, "overlap")
             return None
         fragments.insert(index, (offset, payload))
+        entry.codepoints |= 1 << (header[_TOS] & ECN_MASK)
         entry.held += length
         self.held_bytes += length
         if offset == 0:
@@ -136,14 +158,21 @@ class ReassemblyQueue:
         if position != entry.total:
             return None
         # Complete: hand the datagram up with fragment zero's header (RFC 791: its options).
+        codepoints = entry.codepoints
+        if codepoints & _NOT_ECT_SEEN and codepoints != _NOT_ECT_SEEN:
+            self._kill(entry, "ecn_mismatch")
+            return None
         self._forget(entry)
+        first_header = entry.first_header
+        if codepoints & _CE_SEEN and first_header[_TOS] & ECN_MASK != ECN_CE:
+            first_header = _marked_ce(first_header)
         payload = b"".join(data for _, data in fragments)
         counters.incr("reassembly.done")
         trace = self.stack.trace
         if trace.enabled:
             trace.event("reassembly.done", src=ip_to_text(src), dst=ip_to_text(dst), id=identification,
                         size=len(payload))
-        return entry.first_header, payload
+        return first_header, payload
 
     def _make_room(self, length: int, now: float, *, new_datagram: bool, keep=None) -> None:
         config = self.config

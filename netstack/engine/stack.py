@@ -61,13 +61,15 @@ The stack calls these methods of the transport (all times are the ``now`` of the
 The transport uses these methods of the stack:
 
 ``stack.send_ip(dst: bytes, protocol: int, payload: bytes, now: float, *, df: bool = True,
-ttl: int | None = None) -> None``
+ttl: int | None = None, ecn: int = 0) -> None``
     Send one datagram from our address. The stack routes (connected subnet, else the gateway; no route
     -> ``OSError(ENETUNREACH)``), resolves the next hop with ARP (queueing while INCOMPLETE; the frame
     leaves with a later output), and fragments to ``path_mtu(dst)`` when ``df`` is False. With
     ``df=True`` (the default: TCP does path-MTU discovery, RFC 1191) a datagram larger than
     ``path_mtu(dst)`` raises ``OSError(EMSGSIZE)``. The transport computes its own checksum
-    (``pseudo_header_sum(stack.address, dst, protocol, length)``).
+    (``pseudo_header_sum(stack.address, dst, protocol, length)``). ``ecn`` is the IPv4 ECN codepoint
+    (RFC 3168 §5); the codepoint a received datagram carried is ``stack.ipv4.ecn_codepoint`` while
+    ``transport.receive`` runs.
 ``stack.path_mtu(dst: bytes) -> int``
     The IPv4 MTU towards ``dst``: the link MTU lowered by ICMP fragmentation-needed (RFC 1191), aging
     back after ``config.pmtu_timeout``. A TCP MSS is ``path_mtu(dst) - 40``.
@@ -229,9 +231,9 @@ class Stack:
         return self._transports.get(protocol)
 
     def send_ip(self, dst: bytes, protocol: int, payload: bytes, now: float, *, df: bool = True,
-                ttl: int | None = None) -> None:
+                ttl: int | None = None, ecn: int = 0) -> None:
         self._set_now(now)
-        self.ipv4.send(dst, protocol, payload, df=df, ttl=ttl)
+        self.ipv4.send(dst, protocol, payload, df=df, ttl=ttl, ecn=ecn)
 
     def path_mtu(self, dst: bytes) -> int:
         return self.icmp.path_mtu(dst, self.now)

@@ -62,6 +62,15 @@ MINIMUM_IHL = MINIMUM_HEADER_LENGTH // 4
 IP_DF = 0b010
 IP_MF = 0b001
 
+# The ECN codepoints of the tos octet's two low bits (RFC 3168 §5): not ECN-capable transport, ECT(1),
+# ECT(0), congestion experienced (set by a router instead of dropping an ECT packet).
+ECN_NOT_ECT = 0b00
+ECN_ECT1 = 0b01
+ECN_ECT0 = 0b10
+ECN_CE = 0b11
+#: The ECN field's bits within the tos octet (RFC 3168 §5).
+ECN_MASK = 0b11
+
 IP_FLAGS = FlagsEnum(BitsInteger(3), reserved=0b100, df=IP_DF, mf=IP_MF)
 """The 3 control flag bits (RFC 791 §3.1 "Flags"): reserved, don't fragment, more fragments."""
 IP_FLAGS.bit_docs = {  # read by `netstack explain` and docs/formats.md, one line per bit

@@ -1,8 +1,8 @@
-"""Congestion control phases (RFC 5681, RFC 6582, RFC 6675, RFC 9406, RFC 6298 §5) and the pluggable algorithm interface.
+"""Congestion control phases (RFC 5681, RFC 6582, RFC 6675, RFC 9406, RFC 3168, RFC 6298 §5) and the pluggable algorithm interface.
 
 Read first: RFC 5681 §3.1 (slow start, congestion avoidance, timeout), §3.2 (fast retransmit / fast
 recovery); RFC 3465 §2 (byte counting); RFC 6675 §5 (SACK-based recovery); RFC 9406 §4 (HyStart++);
-RFC 3522 and RFC 2883 §5 (undoing a spurious reduction); RFC 6582 §3.2 (NewReno: ``recover``, full and partial ACKs); RFC 6298 §5 (the
+RFC 3522 and RFC 2883 §5 (undoing a spurious reduction); RFC 3168 §6.1.2 (the answer to an ECN echo); RFC 6582 §3.2 (NewReno: ``recover``, full and partial ACKs); RFC 6298 §5 (the
 retransmission timer: the engine backs the RTO off, this machine shrinks the window).
 
 The *phase* is a `transitions` declaration (``TRANSITIONS``, ``CONGESTION_MACHINE``) and a table
@@ -34,6 +34,12 @@ has classified:
   sends while pipe < cwnd, RFC 6675 §5) once per window; True when it did.
 - ``cc.on_retransmit_timeout(flight_size, snd_nxt=None) -> bool``: the RTO fired (RFC 6298 §5.4-5.7
   is the engine's: retransmit, back off). Returns True (retransmit).
+- ``cc.on_ecn_echo(flight_size, snd_una=None, snd_nxt=None) -> bool``: an ACK with ECE on an ECN
+  connection (RFC 3168 §6.1.2): from an open phase whose ``snd_una`` (the ACK's) lies beyond
+  ``recover``, the algorithm's loss reduction without a retransmission (CUBIC's beta, RFC 9438 §4.6)
+  and CONGESTION_WINDOW_REDUCED until the window outstanding at the echo is acknowledged; once per
+  window of data. True when it reduced (the engine then sets CWR on its next new segment). An echo
+  during a loss recovery keeps that reduction from being undone.
 - ``cc.on_spurious_loss() -> bool``: the last reduction was spurious (RFC 3522 Eifel, or D-SACKs for
   every retransmission, RFC 2883 §5): cwnd and ssthresh (and CUBIC's W_max) return to their values
   before it. True when something was undone.
@@ -52,7 +58,11 @@ if the RTT falls below the baseline, on to CONGESTION_AVOIDANCE after CSS_ROUNDS
 CONGESTION_AVOIDANCE on the first ACK that finds cwnd >= ssthresh; any open phase -> FAST_RECOVERY
 on the third duplicate ACK or a detected loss; FAST_RECOVERY -> CONGESTION_AVOIDANCE on a full ACK
 (partial ACKs stay, deflating); any phase -> LOSS on an RTO; LOSS -> SLOW_START on the next new ACK;
-any phase -> SLOW_START or CONGESTION_AVOIDANCE on a spurious-loss undo. A phase is the rule applied
+any phase -> SLOW_START or CONGESTION_AVOIDANCE on a spurious-loss undo. An ECN echo takes an open
+phase to CONGESTION_WINDOW_REDUCED (Linux's CWR state): cwnd stops growing until the ACK that covers
+``recover``, then CONGESTION_AVOIDANCE; a loss found in that window enters FAST_RECOVERY without
+reducing ssthresh again ("reduced only once in response to a series of dropped and/or CE packets
+from a single window of data", RFC 3168 §6.1.2); an RTO still goes to LOSS. A phase is the rule applied
 to the latest ACK, so CONGESTION_AVOIDANCE returns to SLOW_START when an ACK finds cwnd < ssthresh
 (RFC 6582's exit window after a full acknowledgment may be below ssthresh). Duplicate ACKs in LOSS,
 and a third duplicate ACK not covering ``recover``, change nothing.
@@ -62,7 +72,9 @@ Actions a ``CongestionControl`` subclass implements (no arguments; the event's n
 ``grow_congestion_avoidance``, ``enter_fast_recovery``, ``enter_sack_recovery``, ``inflate_window``,
 ``deflate_on_partial_ack``, ``exit_fast_recovery``, ``enter_loss``, ``reset_loss_window``. The
 HyStart++ actions (``enter_conservative_slow_start``, ``grow_conservative_slow_start``,
-``leave_conservative_slow_start``) and ``undo_reduction`` are shared here (an algorithm with state
+``leave_conservative_slow_start``), ``undo_reduction`` and the ECN ones
+(``enter_congestion_window_reduced``, ``enter_fast_recovery_keeping_ssthresh``,
+``enter_sack_recovery_keeping_ssthresh``) are shared here (an algorithm with state
 of its own to undo overrides ``saved_state`` / ``restore_state``). Guards (implemented here,
 overridable): ``cwnd_below_ssthresh``, ``third_duplicate_ack``, ``ack_covers_more_than_recover``,
 ``full_acknowledgment``, ``delay_increase_detected``, ``rtt_below_css_baseline``,
@@ -98,6 +110,7 @@ class CongestionPhase(Enum):
     CONGESTION_AVOIDANCE = "congestion avoidance"
     FAST_RECOVERY = "fast recovery"
     LOSS = "loss"
+    CONGESTION_WINDOW_REDUCED = "congestion window reduced"
 
     def __str__(self) -> str:
         return self.value
@@ -109,13 +122,14 @@ class CongestionPhase(Enum):
 
 class CongestionEvent(StrEnum):
     """What the engine reports: a new ACK, a duplicate ACK, a loss found by the SACK scoreboard or
-    RACK, a retransmission timeout, a reduction found spurious."""
+    RACK, a retransmission timeout, a reduction found spurious, an ECN echo (ECE)."""
 
     new_ack = "new_ack"
     duplicate_ack = "duplicate_ack"
     loss_detected = "loss_detected"
     retransmit_timeout = "retransmit_timeout"
     spurious_loss = "spurious_loss"
+    ecn_echo = "ecn_echo"
 
 
 P = CongestionPhase
@@ -154,7 +168,21 @@ TRANSITIONS = [
                after=["exit_fast_recovery"], rfc="6582 §3.2 (full acknowledgment): deflate, leave recovery"),
     transition(E.new_ack, P.FAST_RECOVERY, None, after=["deflate_on_partial_ack"],
                rfc="6582 §3.2 (partial acknowledgment): retransmit, partial deflate"),
-    transition(E.retransmit_timeout, [*_OPEN, P.FAST_RECOVERY], P.LOSS,
+    transition(E.ecn_echo, _OPEN, P.CONGESTION_WINDOW_REDUCED, conditions=["ack_covers_more_than_recover"],
+               after=["enter_congestion_window_reduced"],
+               rfc="3168 §6.1.2, 9438 §4.6: ECE: reduce as for a loss, nothing to resend, once per window"),
+    transition(E.new_ack, P.CONGESTION_WINDOW_REDUCED, P.CONGESTION_AVOIDANCE, conditions=["full_acknowledgment"],
+               after=["grow_congestion_avoidance"],
+               rfc="3168 §6.1.2: the window that saw congestion is acknowledged: grow again"),
+    transition(E.new_ack, P.CONGESTION_WINDOW_REDUCED, None,
+               rfc="3168 §6.1.2: no increase in response to ACKs of the window that saw congestion"),
+    transition(E.duplicate_ack, P.CONGESTION_WINDOW_REDUCED, P.FAST_RECOVERY, conditions=["third_duplicate_ack"],
+               after=["enter_fast_recovery_keeping_ssthresh"],
+               rfc="3168 §6.1.2, 5681 §3.2: a loss in the window already reduced: fast retransmit, no new reduction"),
+    transition(E.loss_detected, P.CONGESTION_WINDOW_REDUCED, P.FAST_RECOVERY,
+               after=["enter_sack_recovery_keeping_ssthresh"],
+               rfc="3168 §6.1.2, 6675 §5: a loss in the window already reduced: recovery, no new reduction"),
+    transition(E.retransmit_timeout, [*_OPEN, P.FAST_RECOVERY, P.CONGESTION_WINDOW_REDUCED], P.LOSS,
                after=["enter_loss"], rfc="5681 §3.1 (4), 6298 §5: loss window"),
     transition(E.retransmit_timeout, P.LOSS, None, after=["reset_loss_window"],
                rfc="5681 §3.1: ssthresh held constant on a repeated timeout"),
@@ -178,7 +206,8 @@ CONGESTION_GUARDS = ("cwnd_below_ssthresh", "third_duplicate_ack", "ack_covers_m
 CONGESTION_ACTIONS = ("grow_slow_start", "grow_congestion_avoidance", "enter_fast_recovery", "inflate_window",
                       "deflate_on_partial_ack", "exit_fast_recovery", "enter_loss", "reset_loss_window",
                       "enter_sack_recovery", "enter_conservative_slow_start", "grow_conservative_slow_start",
-                      "leave_conservative_slow_start", "undo_reduction")
+                      "leave_conservative_slow_start", "undo_reduction", "enter_congestion_window_reduced",
+                      "enter_fast_recovery_keeping_ssthresh", "enter_sack_recovery_keeping_ssthresh")
 _REDUCED = (P.FAST_RECOVERY, P.LOSS)
 
 #: RFC 3465 §2.1 L (slow start grows by at most L * SMSS per ACK): None, no limit, by default. With
@@ -298,6 +327,25 @@ class CongestionControl(ABC):
         CONGESTION_TABLE.fire(self, CongestionEvent.spurious_loss)
         return before is not None and self.prior is None
 
+    def on_ecn_echo(self, flight_size: int, snd_una: int | None = None, snd_nxt: int | None = None) -> bool:
+        """An ACK with ECE (RFC 3168 §6.1.2): True when this reduced the window (at most once per
+        window of data; ``snd_una`` is the ACK's, ``snd_nxt`` becomes ``recover``)."""
+        self.flight_size = flight_size
+        self.snd_una = snd_una
+        self.snd_nxt = snd_nxt
+        before = self.state
+        if before in _REDUCED:
+            # the network says congestion is real: the reduction in progress is not spurious (Linux
+            # tcp_enter_cwr clears its undo marker the same way)
+            self.prior = None
+            return False
+        CONGESTION_TABLE.fire(self, CongestionEvent.ecn_echo)
+        if self.state is before:
+            return False
+        self.reductions += 1
+        self.hystart = None  # RFC 9406 §4.2: a congestion event (loss or ECN-CE) ends HyStart++
+        return True
+
     def _reduce(self, event: CongestionEvent) -> None:
         # Remember the window before the first reduction of an episode, for undo.
         before = self.state
@@ -305,7 +353,8 @@ class CongestionControl(ABC):
         CONGESTION_TABLE.fire(self, event)
         if self.state in _REDUCED and before not in _REDUCED:
             self.prior = saved
-            self.reductions += 1
+            if before is not P.CONGESTION_WINDOW_REDUCED:  # (that window was reduced already)
+                self.reductions += 1
             self.hystart = None  # RFC 9406 §4.3: HyStart++ ends with the first loss
 
     # -- guards ------------------------------------------------------------------------------------
@@ -378,6 +427,27 @@ class CongestionControl(ABC):
         self.sack_recovery = False
         self.duplicate_acks = 0
         self.undone += 1
+
+    def enter_congestion_window_reduced(self) -> None:
+        # RFC 3168 §6.1.2: ECE "should be treated just as a congestion loss": the algorithm's own
+        # reduction (NewReno halves, CUBIC multiplies by beta_cubic, RFC 9438 §4.6) and recover =
+        # SND.NXT, but nothing was lost, so nothing is resent and the recovery is not pipe-limited.
+        self.enter_sack_recovery()
+        self.sack_recovery = False
+
+    def enter_fast_recovery_keeping_ssthresh(self) -> None:
+        # RFC 5681 §3.2 (2)-(3) with the ssthresh the ECN echo already set for this window.
+        if self.snd_nxt is not None:
+            self.recover = self.snd_nxt
+        self.cwnd = self.ssthresh + 3 * self.mss
+        self.retransmit_now = True
+
+    def enter_sack_recovery_keeping_ssthresh(self) -> None:
+        # RFC 6675 §5 (4.1)-(4.2) with the ssthresh the ECN echo already set for this window.
+        if self.snd_nxt is not None:
+            self.recover = self.snd_nxt
+        self.cwnd = self.ssthresh
+        self.sack_recovery = True
 
     def saved_state(self) -> object:
         """The algorithm's own state an undo must restore (CUBIC's W_max); None by default."""

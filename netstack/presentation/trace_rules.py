@@ -111,6 +111,13 @@ def _ip_drop(f: dict) -> Explanation:
     return Explanation(_DROP_RULES.get(reason, "RFC 1122 §3.2.1"), f"discarded ({reason}) {f.get('src')} -> {f.get('dst')}")
 
 
+def _tcp_undo(f: dict) -> Explanation:
+    window = f"reduction undone, cwnd {f.get('cwnd')} ssthresh {f.get('ssthresh')}"
+    if f.get("detection") == "eifel":
+        return Explanation("RFC 3522 §2", f"the ACK echoes a timestamp older than the retransmission: {window}")
+    return Explanation("RFC 2883 §5", f"every retransmission was a duplicate: {window}")
+
+
 # An entry is (rule, template) — the template names the event's fields, a missing one reads "None" — or,
 # where the words depend on the numbers, a function of the fields.
 RULES: dict[str, "Callable[[dict], Explanation] | tuple[str, str]"] = {
@@ -126,8 +133,11 @@ RULES: dict[str, "Callable[[dict], Explanation] | tuple[str, str]"] = {
     "tcp.out_of_order": ("RFC 9293 §3.10.7.4", "out-of-order segment seq {seq} queued ({bytes} bytes, {held} "
                                               "held); duplicate ACK sent (RFC 5681 §4.2)"),
     "tcp.tail_loss_probe": ("RFC 8985 §7.3", "tail loss probe: the last segment again, seq {seq} ({len} bytes)"),
-    "tcp.undo": ("RFC 2883 §5", "every retransmission was a duplicate: reduction undone, cwnd {cwnd} ssthresh "
-                               "{ssthresh}"),
+    "tcp.undo": _tcp_undo,
+    "tcp.ecn": ("RFC 3168 §6.1.1", "ECN negotiated in the SYNs: {negotiated}"),
+    "tcp.ecn_echo": ("RFC 3168 §6.1.3", "congestion experienced echo (ECE on every ACK) now {on}"),
+    "tcp.ecn_reduction": ("RFC 3168 §6.1.2", "ECN echo: window reduced as for a loss, once per window: cwnd {cwnd} "
+                                            "ssthresh {ssthresh}"),
     "tcp.zero_window_probe": ("RFC 9293 §3.8.6.1", "peer window is zero: probe with one byte at seq {seq}"),
     "tcp.reset_received": ("RFC 9293 §3.10.7.4", "reset accepted in {state} (SEG.SEQ = RCV.NXT, RFC 5961 §3.2)"),
     "tcp.reset_sent": ("RFC 9293 §3.10.7.1", "reset to {to} port {port}: {reason}"),

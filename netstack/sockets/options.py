@@ -70,9 +70,9 @@ LINGER = struct.Struct("ii")  # struct linger {int l_onoff; int l_linger;}
 TCP_INFO_LAYOUT = struct.Struct("=8B24I4Q6IQ")
 #: Linux ``enum tcp_ca_state``: Open, Disorder, CWR, Recovery, Loss.
 LINUX_CA_STATE = {"slow start": 0, "conservative slow start": 0, "congestion avoidance": 0, "fast recovery": 3,
-                  "loss": 4}
+                  "loss": 4, "congestion window reduced": 2}
 #: ``tcpi_options`` bits (include/uapi/linux/tcp.h TCPI_OPT_*).
-TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE = 1, 2, 4
+TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_ECN = 1, 2, 4, 8
 #: Linux ``enum tcp_state`` numbers (include/net/tcp_states.h), so ``tcpi_state`` reads as the kernel's.
 LINUX_TCP_STATE = {
     "ESTABLISHED": 1, "SYN-SENT": 2, "SYN-RECEIVED": 3, "FIN-WAIT-1": 4, "FIN-WAIT-2": 5,
@@ -167,7 +167,8 @@ def tcp_info_bytes(info: dict) -> bytes:
     u64_after = [0, 0, int(info.get("delivered") or 0), int(info.get("bytes_received") or 0)]
     u32_after = [u32(info.get("segments_out")), u32(info.get("segments_in")), 0, micros(info.get("min_rtt")), 0, 0]
     options = ((TCPI_OPT_TIMESTAMPS if info.get("timestamps") else 0) | (TCPI_OPT_SACK if info.get("sack") else 0)
-               | (TCPI_OPT_WSCALE if info.get("snd_wscale") or info.get("rcv_wscale") else 0))
+               | (TCPI_OPT_WSCALE if info.get("snd_wscale") or info.get("rcv_wscale") else 0)
+               | (TCPI_OPT_ECN if info.get("ecn") else 0))
     wscales = ((info.get("snd_wscale") or 0) & 0xF) | (((info.get("rcv_wscale") or 0) & 0xF) << 4)
     u8 = [LINUX_TCP_STATE.get(info.get("state"), 7), LINUX_CA_STATE.get(info.get("ca_phase"), 0),
           min(info.get("retransmits_in_a_row", 0), 255), min(info.get("zero_window_probes", 0), 255), 0,

@@ -175,7 +175,7 @@ class StreamSocket(StreamOptions, NetstackSocket):
         if self._stream is not None:
             raise os_error(errnos.EINVAL)
         if self._listening:
-            self._server.listener.accept_backlog = backlog  # like a second listen(2): new backlog
+            self._server.listener.raise_backlog(backlog)  # like a second listen(2): new backlog
             return
         host = self._host
         if self._local is None:

@@ -9,11 +9,13 @@ import pathlib
 
 import pytest
 
-from netstack.drivers.impairment import Impairment, parse_impairment
+from netstack.drivers.impairment import Impairment, mark_congestion_experienced, parse_impairment
 from netstack.drivers.sim import Network
 from netstack.engine.config import ConfigError
 from netstack.engine.icmp import Pinger
 from netstack.engine.observability import Counters
+from netstack.formats.fast import decode_ethernet, decode_ipv4, encode_ethernet, encode_ipv4
+from netstack.formats.ipv4 import ECN_CE, ECN_ECT0, ECN_ECT1, ECN_NOT_ECT
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -182,3 +184,26 @@ def _benchmark_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _ipv4_frame(ecn: int, vlan=None) -> bytes:
+    datagram = encode_ipv4(bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]), 6, bytes(40), 64, 7, 0b010, 0, ecn)
+    return encode_ethernet(b"\x02" * 6, b"\x04" * 6, 0x0800, datagram, vlan=vlan)
+
+
+@pytest.mark.parametrize("vlan", [None, (0, 0, 5)])
+def test_ce_marks_ect_frames_with_a_valid_checksum_and_leaves_not_ect_alone_rfc3168_5(vlan):
+    for codepoint in (ECN_ECT0, ECN_ECT1):
+        marked = mark_congestion_experienced(_ipv4_frame(codepoint, vlan))
+        ip = decode_ipv4(marked, decode_ethernet(marked).payload_offset)
+        assert ip.tos & 3 == ECN_CE and ip.checksum_ok
+    assert mark_congestion_experienced(_ipv4_frame(ECN_NOT_ECT, vlan)) is None
+    assert mark_congestion_experienced(_ipv4_frame(ECN_CE, vlan)) is None
+    assert mark_congestion_experienced(b"\x00" * 10) is None
+    assert parse_impairment("ce=2%,seed=3") == {"ce": 0.02, "seed": 3}
+    model = Impairment(ce=0.5, seed=4)
+    frames = [model.transmit(_ipv4_frame(ECN_ECT0, vlan), 0.0)[0][1] for _ in range(400)]
+    marked = sum(decode_ipv4(f, decode_ethernet(f).payload_offset).tos & 3 == ECN_CE for f in frames)
+    assert 150 < marked < 250 and model.counters["ce_marked"] == marked
+    plain = _ipv4_frame(ECN_NOT_ECT, vlan)
+    assert all(model.transmit(plain, 0.0)[0][1] == plain for _ in range(50)), "Not-ECT frames are never marked"

@@ -10,7 +10,7 @@ import pytest
 
 from netstack import Stack
 from netstack.engine.icmp import Pinger
-from netstack.formats import Frame
+from netstack.formats import Frame, IPv4
 
 from tests.support.crafting import (
     PEER,
@@ -280,6 +280,50 @@ def test_exact_duplicate_fragment_is_ignored_and_datagram_completes():
     out = stack.receive(ipv4_frame(whole[24:], identification=8, offset=24), 0.0)
     assert len(out) == 1
     assert stack.counters["reassembly.duplicate"] == 1
+
+
+class _RecordingTransport:
+    """A transport that records the ECN codepoint and header each datagram arrives with."""
+
+    def __init__(self, stack):
+        self.stack, self.seen = stack, []
+
+    def receive(self, src, dst, payload, now):
+        self.seen.append((self.stack.ipv4.ecn_codepoint, self.stack.ipv4.current_header, payload))
+
+    def next_deadline(self):
+        return None
+
+    def tick(self, now):
+        return None
+
+    def icmp_error(self, *args):
+        return None
+
+
+@pytest.mark.parametrize("codepoints, delivered", [
+    ((0b10, 0b10, 0b10), 0b10),  # ECT(0) throughout: kept
+    ((0b10, 0b11, 0b10), 0b11),  # one fragment marked CE on the way: the datagram is CE
+    ((0b11, 0b10, 0b10), 0b11),
+    ((0b00, 0b00, 0b00), 0b00),  # Not-ECT throughout
+    ((0b00, 0b11, 0b00), None),  # Not-ECT mixed with CE: no correct sender did that, dropped
+    ((0b10, 0b00, 0b10), None),
+])
+def test_reassembled_datagram_is_ce_when_any_fragment_was_rfc3168_5_3(codepoints, delivered):
+    stack = resolved_stack()
+    transport = _RecordingTransport(stack)
+    stack.register_transport(253, transport)  # RFC 3692's experimental protocol number
+    data = bytes(range(48))
+    for index in (2, 0, 1):  # out of order, so fragment zero's header is not simply the last one
+        stack.receive(ipv4_frame(data[index * 16:index * 16 + 16], protocol=253, identification=9,
+                                 offset=index * 16, more=index < 2, tos=codepoints[index]), 0.0)
+    if delivered is None:
+        assert transport.seen == [] and stack.counters["reassembly.drop.ecn_mismatch"] == 1
+        return
+    ((codepoint, header, payload),) = transport.seen
+    assert payload == data and codepoint == delivered
+    quoted = IPv4.parse(header + payload[:16])  # fragment zero's header and payload
+    assert quoted.tos.ecn == delivered and quoted.checksum_ok  # a rewritten header keeps a valid checksum
 
 
 def test_reassembly_limits_evict_the_oldest():

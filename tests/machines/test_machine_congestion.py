@@ -33,7 +33,7 @@ def in_fast_recovery(cc: NewReno, flight=10 * MSS, snd_una=1000, snd_nxt=11000) 
 
 def test_rows_cite_rfcs_and_use_published_names():
     for row in TRANSITIONS:
-        assert row["rfc"].split()[0] in {"5681", "6582", "6298", "6675", "9406", "3522"}
+        assert row["rfc"].split()[0] in {"5681", "6582", "6298", "6675", "9406", "3522", "3168"}
         for name in (*row.get("conditions", ()), *row.get("unless", ())):
             assert name in CONGESTION_GUARDS
         for name in row.get("after", ()):

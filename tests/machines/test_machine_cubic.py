@@ -44,10 +44,21 @@ def test_sack_recovery_sets_cwnd_to_ssthresh_without_inflation_rfc6675_5():
     assert cc.cwnd == 10 * MSS, "pipe, not inflation, accounts for departures"
     assert not cc.on_ack(5 * MSS, 15 * MSS, snd_una=5 * MSS), "a partial ACK sends nothing by itself"
     assert cc.cwnd == 10 * MSS
-    cc.on_ack(15 * MSS, 8 * MSS, snd_una=20 * MSS)
-    assert cc.phase is P.CONGESTION_AVOIDANCE and cc.cwnd == 9 * MSS
+    cc.on_ack(15 * MSS, 2 * MSS, snd_una=20 * MSS)
+    # RFC 6937 §3 / Linux tcp_end_cwnd_reduction: cwnd = ssthresh on exit, however little is in flight
+    # (NewReno's FlightSize + SMSS bound would give 3 MSS and a slow start back to 10)
+    assert cc.phase is P.CONGESTION_AVOIDANCE and cc.cwnd == 10 * MSS
     assert not cc.on_loss_detected(8 * MSS, snd_una=20 * MSS, snd_nxt=28 * MSS), "not beyond recover yet"
     assert cc.on_loss_detected(8 * MSS, snd_una=21 * MSS, snd_nxt=28 * MSS)
+
+
+def test_newreno_recovery_without_sack_exits_to_flight_size_plus_one_rfc6582():
+    cc = NewReno(MSS, initial_window=20 * MSS)
+    for _ in range(3):
+        cc.on_duplicate_ack(20 * MSS, snd_una=0, snd_nxt=20 * MSS)
+    assert cc.phase is P.FAST_RECOVERY and cc.ssthresh == 10 * MSS
+    cc.on_ack(20 * MSS, 2 * MSS, snd_una=20 * MSS)
+    assert cc.phase is P.CONGESTION_AVOIDANCE and cc.cwnd == 3 * MSS, "RFC 6582 §3.2 option (1) without SACK"
 
 
 def test_cubic_reduces_by_beta_and_remembers_w_max_rfc9438_4_6():

@@ -12,7 +12,7 @@ PEER = bytes([192, 0, 2, 1])
 
 
 def ipv4_frame(payload: bytes | dict, *, src="192.0.2.1", dst="192.0.2.2", protocol="icmp",
-               identification=0, offset=0, more=False, ttl=64, dont_fragment=False,
+               identification=0, offset=0, more=False, ttl=64, dont_fragment=False, tos=0,
                eth_dst=STACK_MAC, eth_src=PEER_MAC) -> bytes:
     """An Ethernet/IPv4 frame built by the declarative schemas (an oracle independent of the engine)."""
     flags = {}
@@ -23,7 +23,8 @@ def ipv4_frame(payload: bytes | dict, *, src="192.0.2.1", dst="192.0.2.2", proto
     return Frame.build({
         "dst": eth_dst, "src": eth_src,
         "payload": {"src": src, "dst": dst, "protocol": protocol, "identification": identification,
-                    "flags": flags, "fragment_offset": offset // 8, "ttl": ttl, "payload": payload},
+                    "flags": flags, "fragment_offset": offset // 8, "ttl": ttl, "tos": tos,
+                    "payload": payload},
     })
 
 

@@ -13,12 +13,14 @@ import itertools
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
 
 import netstack
 from netstack.apps.services import start_services
+from netstack.apps.tcp_services import tcp_layer_of
 from netstack.drivers.netns import NetworkNamespace
 
 STACK_IP = "192.0.2.2"
@@ -53,6 +55,29 @@ def stack_in_namespace(tap: str | None = None, *, services=(), capture=None, **o
             finally:
                 if tshark is not None and tshark.poll() is None:
                     ns.stop_capture(tshark, settle=0.5)
+
+
+def tshark_fields(capture, display_filter: str, fields: list[str], *preferences: str) -> list[list[str]]:
+    """Fields of the captured frames tshark's filter selects (reading a file: no namespace needed);
+    ``preferences`` are ``-o`` settings such as ``tcp.relative_sequence_numbers:FALSE``."""
+    options = sum((["-o", preference] for preference in preferences), [])
+    result = subprocess.run(["tshark", "-r", str(capture), *options, "-Y", display_filter, "-T", "fields",
+                             "-E", "separator=;", *sum((["-e", f] for f in fields), [])],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return [line.split(";") for line in result.stdout.splitlines() if line.strip()]
+
+
+def echo_connection_views(ns, running, seen: dict):
+    """A ``before_shutdown`` for ``through_echo`` on a kernel socket to netstack's echo: stores the
+    kernel's ``ss -tin`` view (``seen["ss"]``) and netstack's connection table (``seen["rows"]``)
+    while the connection is alive."""
+    def look():
+        seen["ss"] = ns.run(["ss", "-tin", "dst", STACK_IP], capture_output=True, text=True, timeout=30).stdout
+        layer = running.call(tcp_layer_of, running.stack)
+        seen["rows"] = running.call(layer.connection_table)
+
+    return look
 
 
 def through_echo(sock, size: int, before_shutdown=None) -> tuple[int, bool, float]:

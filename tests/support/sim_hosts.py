@@ -2,7 +2,8 @@
 
 ``two_tcp_hosts`` gives each host a TCP layer of its own configuration (ISN secrets fixed, so a run
 is reproducible by its seed); ``connected`` opens one connection from a to b's listening port;
-``socket_hosts`` is the socket tests' pair, b's TCP attached so that it answers SYNs.
+``socket_hosts`` is the socket tests' pair, b's TCP attached so that it answers SYNs;
+``socket_connection`` connects two hosts' sockets.
 """
 
 from __future__ import annotations
@@ -46,3 +47,15 @@ def socket_hosts(seed: int, a_ip: str = "192.0.2.2", b_ip: str = "192.0.2.3"):
     network.a, network.b, network.ab = a, b, link
     b.socket().close()  # attaches b's TCP (without it, b answers SYNs with protocol unreachable)
     return network
+
+
+def socket_connection(client_host, server_host, address: tuple[str, int]):
+    """(client socket, accepted socket): ``server_host`` listens on ``address``, ``client_host``
+    connects to it (both through the socket API, which runs the network while it waits)."""
+    listener = server_host.socket()
+    listener.bind(address)
+    listener.listen(1)
+    client = client_host.socket()
+    client.connect(address)
+    accepted, _ = listener.accept()
+    return client, accepted

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from netstack.engine.tcp.ecn import ECN_MODES
 from netstack.engine.tcp.syn_cookies import SYN_COOKIE_MODES
 from netstack.engine.tcp.rto import DEFAULT_MAX_RTO, DEFAULT_MIN_RTO, INITIAL_RTO
 from netstack.machines.congestion import available_congestion_controls
@@ -41,6 +42,11 @@ class TcpConfig:
     sack_permitted: bool = True
     """Announce SACK-permitted (RFC 2018): when the peer agrees, our ACKs carry SACK blocks and D-SACKs
     (RFC 2883) and our sender keeps an RFC 6675 scoreboard with RACK-TLP (RFC 8985)."""
+    ecn: int = 2
+    """Explicit congestion notification (RFC 3168), as Linux's net.ipv4.tcp_ecn: 0 off; 1 request it
+    in our SYNs and accept it from peers; 2 (Linux's default) accept it when the peer's SYN asks, never
+    request it. On an ECN connection data leaves ECT(0), a congestion-experienced mark is echoed (ECE)
+    until the peer's CWR, and an echo reduces cwnd as a loss would, once per window (ecn.py)."""
     min_rto: float = DEFAULT_MIN_RTO
     max_rto: float = DEFAULT_MAX_RTO
     initial_rto: float = INITIAL_RTO
@@ -94,7 +100,7 @@ class TcpConfig:
     """The congestion control algorithm (``netstack.machines.congestion``): "cubic" (RFC 9438 with
     HyStart++, Linux's default) or "reno" / "newreno" (RFC 5681 + RFC 6582); per socket TCP_CONGESTION."""
     syn_backlog: int = 128
-    """Half-open connections per listener (SYN-RECEIVED)."""
+    """Half-open connections per listener (SYN-RECEIVED); a deeper listen backlog raises it to that."""
     accept_backlog: int = 128
     """Established connections waiting for accept() per listener."""
     max_window_probe_interval: float = 60.0
@@ -113,6 +119,8 @@ class TcpConfig:
             raise ValueError(f"TcpConfig.fastopen_backlog must be an integer >= 0, got {self.fastopen_backlog!r}")
         if self.syn_cookies not in SYN_COOKIE_MODES:
             raise ValueError(f"TcpConfig.syn_cookies must be one of {SYN_COOKIE_MODES}, got {self.syn_cookies!r}")
+        if self.ecn not in ECN_MODES or isinstance(self.ecn, bool):
+            raise ValueError(f"TcpConfig.ecn must be 0 (off), 1 (request and accept) or 2 (accept), got {self.ecn!r}")
         if not isinstance(self.syn_retransmit_jitter, (int, float)) or not 0 <= self.syn_retransmit_jitter <= 1:
             raise ValueError(f"TcpConfig.syn_retransmit_jitter must be within 0..1, got {self.syn_retransmit_jitter!r}")
         if not isinstance(self.invalid_ratelimit, (int, float)) or self.invalid_ratelimit < 0:

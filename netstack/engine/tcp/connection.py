@@ -27,6 +27,7 @@ from netstack.errors import TransitionError
 from netstack.machines.congestion import congestion_control
 from netstack.machines.tcp_connection import TCP_TABLE
 from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.ecn import EcnPath
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.engine.tcp.receive import ReceivePath
 from netstack.engine.tcp.receive_autotuning import ReceiveAutotuning
@@ -53,7 +54,7 @@ SYNCHRONIZED_STATES = frozenset(
 )
 
 
-class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
+class TcpConnection(ReceivePath, TransmitPath, TimeoutPath, EcnPath):
     """One connection's TCB. Create it, then call ``connect(now)`` or ``accept_syn(syn, now)``."""
     def __init__(
         self,
@@ -87,6 +88,8 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
         self.timestamp_state = TimestampState(ts_offset)
         self.options = None  # NegotiatedOptions once the SYNs are exchanged
         self.use_timestamps = False
+        self.ecn = False  # RFC 3168: both ends agreed in the SYNs (ecn.py)
+        self.ecn_requested = False  # our SYN asked for it
         self.nodelay = config.nodelay
         self.keepalive = config.keepalive
         # Timers: absolute deadlines or None (RFC 9293 §3.8 / RFC 6298; one tagged set like smoltcp).
@@ -133,6 +136,8 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
             "zero_window_probes": 0,
             "tail_loss_probes": 0,
             "out_of_order_bytes": 0,
+            "ce_received": 0,
+            "ecn_reductions": 0,
         }
 
     # ----------------------------------------------------------------------------------------- events
@@ -410,6 +415,7 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
             "spurious_undone": figures.get("spurious_undone", 0),
             "sack": bool(rec is not None and rec.sack),
             "timestamps": self.use_timestamps,
+            "ecn": self.ecn,
             "snd_wscale": snd.wscale,
             "rcv_wscale": self.rcv.wscale,
             "send_mss": snd.mss,
@@ -442,6 +448,7 @@ class TcpConnection(ReceivePath, TransmitPath, TimeoutPath):
         self.use_timestamps = opts.timestamps
         if opts.timestamps:
             self.timestamp_state.update(syn.tsval, True, now)
+        self._ecn_negotiate(syn)
         if self.snd.cc is None:
             self.snd.cc = congestion_control(cfg.congestion_control)(mss=self.snd.mss)
         if opts.sack_permitted and self.rcv.sack is None:

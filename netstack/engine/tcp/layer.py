@@ -6,6 +6,9 @@
 
 - **Demultiplexing** (RFC 9293 §3.10.7): by the full 4-tuple first, then a listener on the port; a
   segment for neither gets a reset (§3.10.7.1 "CLOSED"), except an RST, which is never answered.
+  A repeat of the final ACK of a passive close (the peer in TIME-WAIT answering a FIN we
+  retransmitted) is dropped for two RTOs (``tcp.drop.after_close``, at most ``FINAL_ACKS_REMEMBERED``):
+  it must not reach a listener, where it could pass as a SYN-cookie ACK.
 - **Ephemeral ports** (RFC 6056 §3.3.4, ``ports.py``) in ``TcpConfig.ephemeral_ports``; a 4-tuple of
   ours in TIME-WAIT is reused for a new connect when timestamps protect it (``time_wait_reuse``).
 - **TIME-WAIT reuse** (RFC 6191): a SYN for a 4-tuple in TIME-WAIT starts a new connection when its
@@ -21,6 +24,7 @@
   ``tcp.resets_received``, ``tcp.active_opens``, ``tcp.passive_opens``, ``tcp.connections_established``,
   ``tcp.state.<state>``, ``tcp.syncookies.*`` and ``tcp.fastopen.*`` (listener.py, fastopen.py),
   ``tcp.challenge_acks`` / ``tcp.challenge_acks_limited`` (segment_validation.py),
+  ``tcp.ecn.*`` (ecn.py), ``tcp.spurious_reductions_undone`` and ``tcp.eifel_detections`` (RFC 3522),
   ``tcp.time_wait_reused_outgoing`` and every ``tcp.drop.<reason>`` (bad_checksum, malformed,
   no_listener (reset sent), syn_backlog_full, accept_queue_full, unacceptable, paws, ack_too_old, ...). Per connection:
   ``connection.info()`` (state, SRTT, RTTVAR, RTO, cwnd, ssthresh, per-connection counts);
@@ -31,7 +35,8 @@
   ``tcp.retransmit`` (conn, seq, len, reason), ``tcp.dup_ack`` (conn, ack, count),
   ``tcp.fast_retransmit`` (conn, seq, cwnd, ssthresh), ``tcp.out_of_order`` (conn, seq, bytes, held),
   ``tcp.zero_window_probe`` (conn, seq), ``tcp.reset_received`` (conn, state),
-  ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
+  ``tcp.ecn`` / ``tcp.ecn_echo`` / ``tcp.ecn_reduction`` (ecn.py), ``tcp.undo`` (conn, cwnd, ssthresh,
+  detection: "dsack" or "eifel"), ``tcp.congestion`` (conn, cwnd, ssthresh, srtt, rttvar, rto, flight: after a segment arrived or
   segments left, when one of the first five changed; what ``netstack plot`` draws over time; checked
   under the same level check as the segment events, so it costs nothing more while tracing is off),
   ``tcp.reset_sent`` (to, port, reason), ``tcp.icmp_error`` (conn, errno).
@@ -60,6 +65,8 @@ from netstack.formats.fast import IP_PROTOCOL_TCP, TCP_LAYOUT
 
 # Ports and sequence number: the first 8 bytes of the segment, which an ICMP error quotes (RFC 792).
 _QUOTED = TCP_LAYOUT.reader("src_port", "dst_port", "seq")
+#: Bound of the final ACKs of passive closes kept for two RTOs (``_remember_final_ack``): oldest go first.
+FINAL_ACKS_REMEMBERED = 4096
 _HARD_OPEN_ERRORS = (errnos.ECONNREFUSED, errnos.ENOPROTOOPT, errnos.EHOSTUNREACH, errnos.ENETUNREACH)
 
 
@@ -84,6 +91,8 @@ class TcpLayer:
         self.connections: dict[tuple, TcpConnection] = {}
         self.listeners: dict[tuple, TcpListener] = {}  # (address or None, port)
         self._time_wait: dict[tuple, TcpConnection] = {}  # in the order they entered TIME-WAIT
+        # passively closed (LAST-ACK -> CLOSED): 4-tuple -> (SEG.SEQ, SEG.ACK of its final ACK, until)
+        self._last_acked: dict[tuple, tuple[int, int, float]] = {}
         self._heap: list = []
         self._order = itertools.count()
         self._trace = self._trace_event if stack.trace is not None else None
@@ -132,6 +141,7 @@ class TcpLayer:
         counters.incr("tcp.segments_in")
         if seg.payload.__class__ is not bytes:
             seg.payload = bytes(seg.payload)  # the stack's buffer may be reused: copy what we keep
+        seg.ecn = self.stack.ipv4.ecn_codepoint  # RFC 3168 §5: a CE mark is TCP's to echo (ecn.py)
         key = (dst, seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
         tracing = self._tracing_segments()
@@ -153,6 +163,9 @@ class TcpLayer:
                 if tracing:
                     self._trace_congestion(conn)
                 return
+        if self._last_acked and self._repeats_a_final_ack(key, seg, now):
+            counters.incr("tcp.drop.after_close")
+            return
         listener = self.listeners.get((dst, seg.dst_port)) or self.listeners.get((None, seg.dst_port))
         if listener is not None:
             listener.segment_arrived(seg, src, dst, now)
@@ -298,9 +311,10 @@ class TcpLayer:
         if key in self.listeners:
             raise OSError(errnos.EADDRINUSE, f"port {port} already has a listener")
         config = config or self.config
-        accept_backlog = backlog if backlog is not None else config.accept_backlog
         listener = TcpListener(self, port, address=address, syn_backlog=config.syn_backlog,
-                               accept_backlog=max(1, accept_backlog), config=config)
+                               accept_backlog=config.accept_backlog, config=config)
+        if backlog is not None:
+            listener.raise_backlog(max(1, backlog))
         self.listeners[key] = listener
         return listener
 
@@ -317,6 +331,8 @@ class TcpLayer:
             key = conn.four_tuple
             if self.connections.get(key) is conn:
                 del self.connections[key]
+                if conn.state is TcpState.CLOSED and conn.error is None and conn.rcv.fin_received:
+                    self._remember_final_ack(conn, now)
             if self._time_wait.get(key) is conn:
                 del self._time_wait[key]
             return
@@ -326,6 +342,31 @@ class TcpLayer:
         if deadline is not None and deadline != conn._heap_deadline:
             conn._heap_deadline = deadline
             heapq.heappush(self._heap, (deadline, next(self._order), conn))
+
+    def _remember_final_ack(self, conn: TcpConnection, now: float) -> None:
+        """A passive close ended (our FIN acknowledged in LAST-ACK). The peer, in TIME-WAIT, may send
+        that final ACK again (in answer to a FIN we retransmitted): two RTOs long it is recognised
+        and dropped. Without this it reached the listener, where SEG.SEQ - 1 and SEG.ACK - 1, both
+        moved on by the same count when the two sides sent as much (an echo), still pass the cookie
+        check (the cookie is additive in the client's ISN, as Linux's) and made a phantom connection."""
+        remembered = self._last_acked
+        remembered.pop(conn.four_tuple, None)
+        remembered[conn.four_tuple] = (conn.rcv.nxt, conn.snd.max, now + 2 * conn.snd.rtt.rto)
+        while remembered:  # oldest first: expired ones, then any past the bound
+            oldest = next(iter(remembered))
+            if remembered[oldest][2] >= now and len(remembered) <= FINAL_ACKS_REMEMBERED:
+                break
+            del remembered[oldest]
+
+    def _repeats_a_final_ack(self, key: tuple, seg, now: float) -> bool:
+        entry = self._last_acked.get(key)
+        if entry is None:
+            return False
+        seq, ack, until = entry
+        if now > until:
+            del self._last_acked[key]
+            return False
+        return seg.flags & (SYN | RST | ACK) == ACK and not seg.payload and seg.seq == seq and seg.ack == ack
 
     def _enter_time_wait(self, conn: TcpConnection) -> None:
         """Hold at most ``time_wait_limit`` TIME-WAIT connections: past it the oldest is forgotten
@@ -353,7 +394,10 @@ class TcpLayer:
                 self._trace_segment("tcp.segment_out", conn.name, seg)
             data = encode_segment(seg, local_ip, remote_ip)
             try:
-                send_ip(remote_ip, IP_PROTOCOL_TCP, data, now)
+                if seg.ecn:
+                    send_ip(remote_ip, IP_PROTOCOL_TCP, data, now, ecn=seg.ecn)  # ECT(0): RFC 3168 §6.1.2
+                else:
+                    send_ip(remote_ip, IP_PROTOCOL_TCP, data, now)
             except OSError as error:
                 if error.errno == errnos.EMSGSIZE:
                     conn.path_mtu_changed(self.stack.path_mtu(remote_ip), now)

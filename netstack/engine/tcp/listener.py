@@ -8,7 +8,10 @@ gets its own ``TcpConnection`` child.
 Bounds (ARCHITECTURE.md: memory bounded everywhere something queues):
 
 - ``syn_backlog``: children still in SYN-RECEIVED (and, with the established ones waiting for
-  ``accept()``, at most ``accept_backlog``). When full, a new SYN is answered with a SYN cookie
+  ``accept()``, at most ``accept_backlog``). A backlog passed to ``listen()`` deeper than
+  ``TcpConfig.syn_backlog`` raises it to that (``raise_backlog``), as Linux's SYN queue follows the
+  listen backlog: an application that sized its backlog for a burst must not meet cookies (and the
+  options a cookie loses without timestamps) inside it. When full, a new SYN is answered with a SYN cookie
   (``TcpConfig.syn_cookies`` "when_full", the default; "always" answers every SYN so; see
   ``syn_cookies.py``): the connection is created only when the client's ACK returns a valid cookie.
   With cookies "off", the oldest child whose SYN-ACK went unanswered at least once (likely a spoofed
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections import deque
 
 from netstack.machines.tcp_connection import TCP_TABLE, TcpState
+from netstack.engine.tcp.ecn import ECN_OFF, is_ecn_setup_syn
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
 from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, RST, SYN, TcpSegment
 from netstack.engine.tcp.seqnum import SEQ_MASK
@@ -60,6 +64,12 @@ class TcpListener:
         TCP_TABLE.fire(self, "passive_open", 0.0)
 
     # -- the machine's guards/actions that LISTEN uses ----------------------------------------------
+    def raise_backlog(self, backlog: int) -> None:
+        """``listen(backlog)``, first or again: the accept queue takes ``backlog``, and the SYN queue
+        grows to it when deeper than configured (it never shrinks below ``TcpConfig.syn_backlog``)."""
+        self.accept_backlog = backlog
+        self.syn_backlog = max(self.config.syn_backlog, backlog)
+
     def send_rst(self, now: float) -> None:
         seg, src = self._segment, self._src
         if seg is None:
@@ -192,7 +202,9 @@ class TcpListener:
             reply.sack_permitted = sack
             # the same per-connection offset the connection will use (RFC 7323 §7.1)
             clock = TimestampState(layer.timestamp_offsets.offset(src, syn.src_port, dst, syn.dst_port))
-            ecn = syn.flags & (ECE | CWR) == ECE | CWR  # RFC 3168 §6.1.1: an ECN-setup SYN
+            ecn = config.ecn != ECN_OFF and is_ecn_setup_syn(syn.flags)  # RFC 3168 §6.1.1
+            if ecn:
+                reply.flags |= ECE  # an ECN-setup SYN-ACK; the cookie's ECN bit restores the agreement
             reply.tsval = encode_timestamp_options(clock.tsval(now), wscale, sack, ecn)
             reply.tsecr = syn.tsval
         self.last_cookie_sent = now
@@ -224,10 +236,12 @@ class TcpListener:
         if len(self.accept_queue) >= self.accept_backlog:
             layer.counters.incr("tcp.drop.accept_queue_full")  # the client's retransmission may get in
             return True
-        wscale, sack, _ecn = None, False, False
+        wscale, sack, ecn = None, False, False
         if seg.tsecr is not None and self.config.timestamps:
-            wscale, sack, _ecn = decode_timestamp_options(seg.tsecr)  # ECN is recorded, not used yet
-        syn = TcpSegment(seg.src_port, seg.dst_port, client_isn, 0, SYN, seg.window, mss=MSS_TABLE[mss_index],
+            wscale, sack, ecn = decode_timestamp_options(seg.tsecr)
+        # the client's SYN as the cookie remembers it: ECE and CWR when it asked for ECN and we agreed
+        flags = SYN | ECE | CWR if ecn and self.config.ecn != ECN_OFF else SYN
+        syn = TcpSegment(seg.src_port, seg.dst_port, client_isn, 0, flags, seg.window, mss=MSS_TABLE[mss_index],
                          wscale=wscale, sack_permitted=sack, tsval=seg.tsval)
         conn = layer.new_connection(dst, seg.dst_port, src, seg.src_port, now, config=self.config, iss=iss)
         conn.listener = self

@@ -27,7 +27,8 @@ from netstack.engine.tcp.sack_scoreboard import NextSegment, SackScoreboard
 from netstack.engine.tcp.seqnum import seq_add, seq_diff
 from netstack.machines.congestion import CongestionPhase
 
-_OPEN = (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE)
+_OPEN = (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE,
+         CongestionPhase.CONGESTION_WINDOW_REDUCED)  # (an ECN reduction: a loss still starts a recovery)
 #: RFC 3042 §2: limited transmit covers the first two duplicate ACKs.
 LIMITED_TRANSMIT_ACKS = 2
 
@@ -166,10 +167,8 @@ class LossRecovery:
             # reported duplicate, nothing had been lost.
             if self.undo_retransmits > 0:
                 self.undo_retransmits -= 1
-                if self.undo_retransmits == 0 and cc.prior is not None and cc.on_spurious_loss():
-                    undone = True
-                    self.stats["spurious_undone"] += 1
-                    self._end_recovery()
+                if self.undo_retransmits == 0:
+                    undone = self.undo_spurious()
         dsack_offsets = None
         if update.dsack is not None:
             dsack_offsets = (sb.offset(update.dsack[0]), sb.offset(update.dsack[1]))
@@ -191,7 +190,11 @@ class LossRecovery:
         reorder_timeout = None
         if self.sack:
             lost_found = False
-            if sb:
+            # RACK on every ACK while something is SACKed, and on every ACK of a recovery even with
+            # nothing SACKed: a cumulative ACK for a retransmission is a delivery too (RFC 8985 §6.2),
+            # and a segment sent before it and still missing is lost. (A partial ACK that leaves no
+            # SACKed range used to skip this, and the segment waited for the RTO.)
+            if sb or sb.in_recovery:
                 reo_wnd = rack.reordering_window(self.in_recovery, sb.sacked_bytes // self.mss, srtt)
                 lost, reorder_timeout = rack.detect_loss(now, reo_wnd)
                 if lost:
@@ -209,6 +212,20 @@ class LossRecovery:
         if self._prr_active():
             self._prr_on_ack(acked + update.newly_sacked)
         return AckOutcome(acked, update.newly_sacked, retransmit_first, started, undone, reorder_timeout)
+
+    def undo_spurious(self) -> bool:
+        """The current reduction was spurious (RFC 2883 §5 D-SACKs, or RFC 3522 Eifel's timestamp):
+        cwnd, ssthresh and the algorithm's state go back, the recovery ends and what was marked lost
+        is not resent after a timeout (Linux tcp_try_undo_loss). True when something was undone."""
+        after_timeout = self.cc.phase is CongestionPhase.LOSS
+        if self.cc.prior is None or not self.cc.on_spurious_loss():
+            return False
+        self.stats["spurious_undone"] += 1
+        self.undo_retransmits = 0
+        if after_timeout:
+            self.scoreboard.forget_losses()
+        self._end_recovery()
+        return True
 
     def _prr_active(self) -> bool:
         return self.sack and self.scoreboard.in_recovery and self.cc.phase is CongestionPhase.FAST_RECOVERY

@@ -20,8 +20,9 @@ from __future__ import annotations
 import errno as errnos
 
 from netstack.engine.tcp.fastopen import client_syn_acked
-from netstack.engine.tcp.segment import ACK, FIN, PSH, RST, SYN
+from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN
 from netstack.engine.tcp.segment_validation import ack_acceptable
+from netstack.machines.congestion import CongestionPhase
 from netstack.engine.tcp.seqnum import (
     HALF_SPACE, SEQ_MASK, SEQ_MODULUS, seq_add, seq_in_window,
 )
@@ -97,6 +98,8 @@ class ReceivePath:
             if rcv_nxt == rcv.last_ack_sent:
                 ts.ts_recent = tsval  # RFC 7323 §4.3: SEG.SEQ <= Last.ACK.sent
                 ts.ts_recent_time = now
+        if seg.ecn and self.ecn:
+            self._ecn_arrived(seg)  # RFC 3168 §6.1.3: a CE mark (ecn.py)
         self.last_received = now
         rb = rcv.buffer
         rb._ready += payload
@@ -276,6 +279,8 @@ class ReceivePath:
         else:
             acceptable = off < rcv_wnd or seq_in_window(seq_add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
         if acceptable:
+            if self.ecn and (seg.ecn or flags & CWR):
+                self._ecn_arrived(seg)  # RFC 3168 §6.1.3, for acceptable segments only (ecn.py)
             self.last_received = now
             if self.keepalive_deadline is not None:
                 self._arm_keepalive(now)
@@ -287,6 +292,7 @@ class ReceivePath:
             # all of it below RCV.NXT: received before; the ACK below reports it as a D-SACK (RFC 2883 §4)
             start = self.rcv.buffer.next_offset + off - SEQ_MODULUS
             self.rcv.note_segment(start, start + len(seg.payload))
+            self.rcv.quickack()  # our ACK of it was lost: the sender is probably timing out
         if (rcv_wnd == 0 and (off <= 1 or not seg_len and off <= self.rcv.buffer.capacity) and flags & ACK
                 and not flags & SYN and self.state in _ACK_ONLY_STATES):
             # RFC 9293 §3.10.7.4: with RCV.WND zero "special allowance should be made to accept
@@ -396,12 +402,17 @@ class ReceivePath:
         - from the second full-sized segment on the ACK is due now; with ``ack_at_batch_end`` it is
           sent when the driver has handled the frames that arrived together (a deadline of "now" runs
           after the batch), so one ACK covers a burst, as Linux's GRO does;
-        - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it.
+        - otherwise the delayed-ACK timer (``delayed_ack``, at most 200 ms) sends it;
+        - but after a sign of loss the next segments are each acknowledged at once (``quickack``).
         """
-        unacked = self.rcv.unacked_bytes
+        rcv = self.rcv
+        unacked = rcv.unacked_bytes
         config = self.config
-        if config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
-            self.rcv.ack_now = True
+        if rcv.quick_acks:
+            rcv.quick_acks -= 1  # quickack after a sign of loss (TcpReceiver.quickack)
+            rcv.ack_now = True
+        elif config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
+            rcv.ack_now = True
         elif unacked >= 2 * self.snd.mss:
             if config.ack_at_batch_end:
                 self.rcv.ack_pending = True
@@ -449,6 +460,7 @@ class ReceivePath:
             self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)
             if rb.queue.held < before or off != 0:
                 self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
+                self.rcv.quickack()
             else:
                 self.rcv.unacked_bytes += advanced
                 self._schedule_data_ack(seg.flags, now)
@@ -461,6 +473,7 @@ class ReceivePath:
                 if self.trace is not None:
                     self.trace("tcp.out_of_order", conn=self.name, seq=seg.seq, bytes=queued, held=rb.queue.held)
             self.rcv.ack_now = True
+            self.rcv.quickack()
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""
@@ -496,6 +509,8 @@ class ReceivePath:
                 self.rcv.ack_now = True
             return False
         window = seg.window << snd.wscale
+        if seg.flags & ECE and self.ecn:
+            self._ecn_echo_arrived(seg)  # RFC 3168 §6.1.2, before the ACK may grow cwnd (ecn.py)
         if self.persist_deadline is not None:
             snd.persist.answered()  # RFC 1122 §4.2.2.17: the peer answers our probes, it is alive
         if acked:
@@ -514,6 +529,8 @@ class ReceivePath:
         snd = self.snd
         snd.acknowledge(ack)
         tsecr = seg.tsecr if self.use_timestamps else 0
+        if snd.eifel_retransmit_ts is not None and snd.retransmission_was_spurious(tsecr):
+            self._undo_spurious(now)  # RFC 3522 Eifel, before loss recovery may end the episode
         rtt = snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
         flight = snd.in_flight
         self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, rtt=rtt, srtt=snd.rtt.srtt),
@@ -553,13 +570,30 @@ class ReceivePath:
                            ssthresh=cc.ssthresh, sack=self.snd.recovery.sack)
             self.probe_deadline = None
         if outcome.undone:
-            self.counters.incr("tcp.spurious_reductions_undone")
-            if self.trace is not None:
-                self.trace("tcp.undo", conn=self.name, cwnd=self.snd.cc.cwnd, ssthresh=self.snd.cc.ssthresh)
+            self._report_undo("dsack")
         if outcome.retransmit_first:
             self._retransmit_first(now)  # RFC 5681 §3.2 fast retransmit / RFC 6582 §3.2 partial ACK
         if outcome.reorder_timeout is not None:
             self.reorder_deadline = now + outcome.reorder_timeout
+
+    def _undo_spurious(self, now: float) -> None:
+        """RFC 3522: the ACK echoes a timestamp older than our first retransmission, so the original
+        arrived: undo the reduction the same way D-SACKs do; after a timeout, resume with new data
+        (SND.NXT = SND.MAX, the Eifel response of RFC 4015) instead of going back N."""
+        snd = self.snd
+        after_timeout = snd.cc.phase is CongestionPhase.LOSS
+        if not snd.recovery.undo_spurious():
+            return
+        self.counters.incr("tcp.eifel_detections")
+        if after_timeout:
+            snd.nxt = snd.max
+        self._report_undo("eifel")
+
+    def _report_undo(self, detection: str) -> None:
+        self.counters.incr("tcp.spurious_reductions_undone")
+        if self.trace is not None:
+            self.trace("tcp.undo", conn=self.name, cwnd=self.snd.cc.cwnd, ssthresh=self.snd.cc.ssthresh,
+                       detection=detection)
 
     def _take_rtt_sample_for_syn(self, now: float) -> None:
         if self.snd.retransmits == 0:

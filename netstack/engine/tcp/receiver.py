@@ -16,6 +16,9 @@ from netstack.engine.tcp.receive_buffer import ReceiveBuffer
 from netstack.engine.tcp.sack_blocks import SackReporter
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add
 
+#: Linux TCP_MAX_QUICKACKS: in-order segments acknowledged at once after a sign of loss (``quickack``).
+MAX_QUICK_ACKS = 16
+
 
 class TcpReceiver:
     """Receive sequence space, receive buffer and acknowledgment state of one connection."""
@@ -32,10 +35,26 @@ class TcpReceiver:
         self.ack_pending = False
         self.ack_now = False
         self.unacked_bytes = 0
+        self.quick_acks = 0  # in-order segments still to acknowledge at once (``quickack``)
         self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
         self.fin_received = False
         self.sack: SackReporter | None = None  # SACK blocks to report, once SACK is agreed (RFC 2018)
         self.autotuning = None  # a ReceiveAutotuning while the buffer may grow (not after SO_RCVBUF)
+        self.ecn_echo = False  # RFC 3168 §6.1.3: a CE mark arrived, no CWR since: ECE on every ACK
+
+    def quickack(self) -> None:
+        """A sign of loss (data out of order, a gap filled, a duplicate): acknowledge the next in-order
+        segments each at once instead of every second one (Linux ``tcp_enter_quickack_mode``: up to
+        ``MAX_QUICK_ACKS``, and no more than half the window's segments, at least 2).
+
+        Why: the sender is recovering with a reduced window, and with a window of a few segments the
+        delayed ACK for its odd last segment (``delayed_ack``, 40 ms here, two round trips on a 20 ms
+        path) holds back the ACK clock it depends on; with ACKs lost too, fewer ACKs also mean fewer
+        chances for RACK and SACK to see what arrived. RFC 5681 §4.2 asks for an ACK at least every
+        second full-sized segment; more often is allowed."""
+        quick = min(MAX_QUICK_ACKS, max(2, self.wnd // (2 * self.mss)))
+        if quick > self.quick_acks:
+            self.quick_acks = quick
 
     def enable_sack(self) -> None:
         self.sack = SackReporter()

@@ -207,6 +207,12 @@ class SackScoreboard:
         self.recovery_point = self._nxt
         self.rescue_rxt = None
 
+    def forget_losses(self) -> None:
+        """The losses marked were not (a spurious RTO undone, RFC 3522): nothing below SND.UNA's
+        successors counts as lost by timeout or RACK any more; SACK's own IsLost() still applies."""
+        self._lost_below = self._una
+        self._relost = []
+
     def mark_lost_below(self, offset: int) -> None:
         """RACK (RFC 8985) found data lost up to this stream offset: every unSACKed byte below it
         counts as lost (segments are sent in sequence order, so what RACK marks is a prefix apart

@@ -41,6 +41,7 @@ class TcpSegment:
         "tsecr",
         "sack_blocks",
         "fastopen_cookie",
+        "ecn",
     )
 
     def __init__(
@@ -77,6 +78,9 @@ class TcpSegment:
         self.tsecr = tsecr
         self.sack_blocks = sack_blocks
         self.fastopen_cookie = fastopen_cookie  # RFC 7413: None absent, b"" a request, else the cookie
+        # The IPv4 ECN codepoint (RFC 3168 §5) the segment arrived with, or leaves with (ECT(0) on an
+        # ECN connection's new data, §6.1.2); not part of the TCP header.
+        self.ecn = 0
 
     @property
     def seg_len(self) -> int:

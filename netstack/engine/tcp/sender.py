@@ -6,7 +6,8 @@ ACKs up to SND.MAX stay acceptable; with SACK it never goes back, the scoreboard
 the RTT estimator and Karn's bookkeeping (RFC 6298, RFC 7323 §4), the congestion control (RFC 5681,
 RFC 6582), the effective send MSS, the peer's window scale and the state of our FIN; loss recovery
 (``recovery``: SACK scoreboard, RACK-TLP, RFC 6675 recovery, ``loss_recovery.LossRecovery``) and the
-persist timer (``persist``: zero-window probing apart from retransmission, ``persist.PersistTimer``).
+persist timer (``persist``: zero-window probing apart from retransmission, ``persist.PersistTimer``);
+Eifel detection (RFC 3522) of a spurious retransmission from the timestamp its first new ACK echoes.
 
 The connection (``TcpConnection``) owns the state machine, the timers and the wire; its send path
 (``transmit.py``) and the fifth step of SEGMENT ARRIVES (``receive.py``) move these variables. Loss
@@ -18,7 +19,12 @@ from netstack.engine.tcp.loss_recovery import LossRecovery
 from netstack.engine.tcp.persist import PersistTimer
 from netstack.engine.tcp.rto import RttEstimator
 from netstack.engine.tcp.send_buffer import SendBuffer
-from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_offset
+from netstack.engine.tcp.seqnum import (
+    HALF_SPACE, SEQ_MASK, seq_add, seq_gt, seq_in_window, seq_le, seq_lt, seq_offset,
+)
+from netstack.machines.congestion import CongestionPhase
+
+_REDUCED_PHASES = (CongestionPhase.FAST_RECOVERY, CongestionPhase.LOSS)
 
 
 class TcpSender:
@@ -44,6 +50,10 @@ class TcpSender:
         self.rtt_seq = None
         self.rtt_time = 0.0
         self.ts_retransmit_floor = None  # our TSval at the last retransmission (Karn with timestamps)
+        # RFC 3522 Eifel: our TSval on the first retransmission of a reduction, until the first ACK
+        # of new data after it says whether the original had arrived (TSecr older than this)
+        self.eifel_retransmit_ts = None
+        self.cwr_reductions = 0  # RFC 3168 §6.1.2: cc.reductions already signalled with CWR
         # Zero-window probing (RFC 1122 §4.2.2.17) on its own timer, and whether the peer answers.
         self.persist = PersistTimer(config.max_window_probe_interval)
         self.zero_window_answered = False
@@ -134,6 +144,19 @@ class TcpSender:
     def start_recovery(self, sack: bool) -> None:
         """Loss recovery over the congestion control, from the first data byte (ISS + 1)."""
         self.recovery = LossRecovery(seq_add(self.iss, 1), self.mss, self.cc, sack)
+
+    def arm_eifel(self, tsval: int) -> None:
+        """RFC 3522 §2 (1): a retransmission with our TSval ``tsval`` left; remember the first one of
+        a window reduction (fast recovery or the loss window), the one the next new ACK is judged by."""
+        if self.eifel_retransmit_ts is None and self.cc.prior is not None and self.cc.phase in _REDUCED_PHASES:
+            self.eifel_retransmit_ts = tsval
+
+    def retransmission_was_spurious(self, tsecr: int) -> bool:
+        """RFC 3522 §2 (3)-(4), on the first ACK of new data after the retransmission: its TSecr is
+        older than the retransmission's TSval, so it acknowledges the original (which was delayed, not
+        lost). Disarms the detection either way."""
+        retransmit_ts, self.eifel_retransmit_ts = self.eifel_retransmit_ts, None
+        return bool(tsecr) and retransmit_ts is not None and seq_lt(tsecr, retransmit_ts)
 
     def sample_rtt(self, ack: int, tsecr: int, tsval_now: int, now: float) -> float | None:
         """An RTT sample from an ACK of new data: timestamps give one on every such ACK (RFC 7323

@@ -18,7 +18,8 @@ Cookie layout (Linux's ``secure_tcp_syn_cookie``)::
 Window scale, SACK-permitted and ECN do not fit in the 32 bits; when the client sent timestamps they go
 in the low 6 bits of our TSval (Linux's ``cookie_init_timestamp``: 4 bits of window shift, 0xF for
 none, one bit SACK, one bit ECN), which the client echoes in TSecr. Without timestamps a cookie
-connection has no window scaling and no SACK (as in Linux).
+connection has no window scaling, no SACK and no ECN (as in Linux); with them, the ECN bit makes the
+rebuilt connection an ECN one (RFC 3168) when the SYN asked and the listener agreed.
 """
 
 from __future__ import annotations

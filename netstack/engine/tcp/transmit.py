@@ -11,12 +11,16 @@
   picks go before new data (``_send_recovery``); without it, limited transmit (RFC 3042) and the
   fast retransmit / NewReno partial-ACK retransmission of the first unacknowledged segment (RFC 5681
   §3.2, RFC 6582). The timers that retransmit live in ``timeouts.py``.
+- ECN (RFC 3168, ``ecn.py``): on an ECN connection new data leaves ECT(0) (never a retransmission,
+  §6.1.5), the first new segment after a window reduction carries CWR (§6.1.2), and every ACK carries
+  ECE while the receiver echoes a CE mark (§6.1.3).
 """
 
 from __future__ import annotations
 
 from netstack.engine.tcp.fastopen import client_syn
-from netstack.engine.tcp.segment import ACK, FIN, PSH, SYN, RST, TcpSegment
+from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, PSH, SYN, RST, TcpSegment
+from netstack.formats.ipv4 import ECN_ECT0
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_diff
 
 from netstack.engine.tcp.states import (
@@ -33,6 +37,8 @@ class TransmitPath:
         """Append one segment to the outbox with the current ACK, window and timestamps."""
         if flags & ACK:
             rcv = self.rcv
+            if rcv.ecn_echo and not flags & RST:
+                flags |= ECE  # RFC 3168 §6.1.3: on every ACK until the peer's CWR
             ack = rcv.nxt
             window = self._window_field()
             rcv.last_ack_sent = ack
@@ -79,7 +85,7 @@ class TransmitPath:
     def _send_syn(self, now: float, *, with_ack: bool) -> None:
         """SYN or SYN,ACK with our options; RFC 7323: a SYN,ACK echoes only options the SYN had."""
         cfg = self.config
-        flags = SYN | ACK if with_ack else SYN
+        flags = (SYN | ACK if with_ack else SYN) | self._ecn_syn_flags(with_ack)  # RFC 3168 §6.1.1
         window = min(self.rcv.buffer.free, 0xFFFF)  # never scaled in a SYN (RFC 7323 §2.2)
         seg = TcpSegment(
             self.local_port,
@@ -177,6 +183,9 @@ class TransmitPath:
         local_port, remote_port = self.local_port, self.remote_port
         outbox = self.outbox
         stats = self.stats
+        ecn = self.ecn
+        # RFC 3168 §6.1.2: CWR on the first new data segment after a window reduction (ECE, loss, RTO)
+        cwr_due = ecn and snd.cwr_reductions != snd.cc.reductions
         # Sequence arithmetic written out in this loop (not seqnum's helpers): it runs once per
         # segment sent, where the helpers' calls cost a measurable share (benchmarks/tcp_sans_io.py,
         # docs/performance.md "TCP sequence arithmetic").
@@ -220,7 +229,8 @@ class TransmitPath:
                     flags |= PSH
                     if snd.fin_queued:
                         flags |= FIN
-                if offset < (snd.max - buf_seq) & SEQ_MASK:
+                retransmission = offset < (snd.max - buf_seq) & SEQ_MASK
+                if retransmission:
                     self.stats["retransmissions"] += 1
                     self.counters.incr("tcp.retransmissions")
                     if self.trace is not None:
@@ -228,17 +238,24 @@ class TransmitPath:
                 elif snd.rtt_seq is None and not self.use_timestamps:
                     snd.rtt_seq = snd_nxt
                     snd.rtt_time = now
+                if cwr_due and not retransmission:
+                    flags |= CWR
+                    cwr_due = False
+                    snd.cwr_reductions = snd.cc.reductions
+                    self.counters.incr("tcp.ecn.cwr_sent")
                 if template is None:
-                    template = self._emit(snd_nxt, flags, sb.peek(offset, n), now)
+                    seg = template = self._emit(snd_nxt, flags, sb.peek(offset, n), now)
                 else:
                     # Later segments of this burst: ACK, window and timestamps are the first one's
                     # (nothing arrived in between; _emit's bookkeeping is done), so copy them.
-                    seg = TcpSegment(local_port, remote_port, snd_nxt, template.ack, flags, template.window,
-                                     sb.peek(offset, n))
+                    seg = TcpSegment(local_port, remote_port, snd_nxt, template.ack, flags | (template.flags & ECE),
+                                     template.window, sb.peek(offset, n))
                     seg.tsval = template.tsval
                     seg.tsecr = template.tsecr
                     outbox.append(seg)
                     stats["segments_out"] += 1
+                if ecn and not retransmission:
+                    seg.ecn = ECN_ECT0  # RFC 3168 §6.1.2; retransmissions stay Not-ECT (§6.1.5)
                 snd_nxt = (snd_nxt + n) & SEQ_MASK
                 if flags & FIN:
                     snd.fin_seq = snd_nxt
@@ -316,6 +333,8 @@ class TransmitPath:
             self.trace("tcp.retransmit", conn=self.name, seq=seq, len=n, reason=reason)
         snd.rtt_seq = None  # Karn: this range is ambiguous now
         snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
+        if self.use_timestamps:
+            snd.arm_eifel(snd.ts_retransmit_floor)
         self._emit(seq, flags, sb.peek(offset, n), now)
         if self.retransmit_deadline is None:
             self.retransmit_deadline = now + snd.rtt.rto

@@ -104,6 +104,41 @@ def test_always_mode_handshake_restores_mss_window_scale_and_sack():
     assert conn.snd.wnd > 0xFFFF  # only a restored window scale can say so
 
 
+def test_a_repeated_final_ack_after_an_echo_makes_no_phantom_cookie_connection():
+    """After a passive close, the client in TIME-WAIT may send its final ACK again. After an echo
+    both sides sent as many bytes, so SEG.SEQ - 1 and SEG.ACK - 1 moved on together and would pass the
+    (additive) cookie check: the layer must recognise the repeat instead of the listener accepting it."""
+    net, a, b, ta, tb, server, accepted = _hosts(TcpConfig(syn_cookies="always"))
+    stream = a.call(TcpStream.connect, ta, B, 80)
+    assert net.run_until(lambda: accepted, 5)
+    peer = accepted[0]
+    a.call(stream.send, b"e" * 3000)
+    a.call(stream.shutdown)
+    echoed = bytearray()
+
+    def all_read() -> bool:
+        if peer.readable:
+            echoed.extend(b.call(peer.recv, 1 << 16))
+        return peer.at_eof
+
+    assert net.run_until(all_read, 5)
+    b.call(peer.send, bytes(echoed))
+    b.call(peer.close)
+    assert net.run_until(lambda: peer.closed and stream.state is TcpState.TIME_WAIT, 5)
+    assert len(echoed) == 3000
+    final_seq, final_ack = stream.conn.snd.nxt, stream.conn.rcv.nxt  # the client's final ACK, again
+    final_ack_segment = TcpSegment(stream.local_address[1], 80, final_seq, final_ack, ACK, 65535)
+    b.call(tb.receive, A, B, encode_segment(final_ack_segment, A, B), net.clock)
+    net.run(1)
+    assert len(accepted) == 1 and not tb.listeners[(None, 80)].accept_queue
+    assert b.stack.counters["tcp.drop.after_close"] == 1
+    assert b.stack.counters["tcp.syncookies.recv_ok"] == 1  # the handshake's only
+    # the record lives two RTOs (no FIN of ours is retransmitted after that): then it is forgotten
+    net.run(5)
+    b.call(tb.receive, A, B, encode_segment(TcpSegment(stream.local_address[1], 80, 1, 1, RST, 0), A, B), net.clock)
+    assert not tb._last_acked
+
+
 def test_without_client_timestamps_a_cookie_keeps_only_the_mss():
     net, a, b, ta, tb, server, accepted = _hosts(TcpConfig(syn_cookies="always"), TcpConfig(timestamps=False))
     stream = a.call(TcpStream.connect, ta, B, 80)
@@ -143,6 +178,18 @@ def test_backlog_full_and_cookies_off_drops_the_real_client_until_a_slot_is_prun
     assert net.run_until(lambda: accepted, 10)
     assert b.stack.counters["tcp.syn_backlog_pruned"] >= 1
     assert b.stack.counters.get("tcp.syncookies.sent", 0) == 0
+
+
+@pytest.mark.parametrize("backlog, cookies", [(None, 200 - 128), (256, 0)])
+def test_a_deeper_listen_backlog_raises_the_syn_queue_as_linux(backlog, cookies):
+    net, a, b, ta, tb, server, accepted = _hosts(TcpConfig())  # syn_backlog 128
+    tb.remove_listener(server.listener)
+    TcpServer(tb, 80, backlog=backlog)
+    for i in range(200):
+        _spoofed_syn(tb, b, 100 + i % 150, 30000 + i, net.clock)
+    listener = tb.listeners[(None, 80)]
+    assert len(listener.half_open) == 200 - cookies
+    assert b.stack.counters.get("tcp.syncookies.sent", 0) == cookies
 
 
 def test_when_full_mode_keeps_state_while_the_backlog_has_room():

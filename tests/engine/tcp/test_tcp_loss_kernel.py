@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import time
 
 import pytest
 
-from netstack.apps.tcp_services import tcp_layer_of
-
 from tests.support.external_tools import require_tool
-from tests.support.kernel_peers import STACK_IP, stack_in_namespace, through_echo
+from tests.support.kernel_peers import STACK_IP, echo_connection_views, stack_in_namespace, through_echo, tshark_fields
 
 pytestmark = pytest.mark.netns
 
@@ -25,11 +22,7 @@ TCP_CONGESTION = getattr(socket, "TCP_CONGESTION", 13)
 
 
 def _fields(capture, display_filter: str, fields: list[str]) -> list[list[str]]:
-    """Fields of the captured frames tshark's filter selects (reading a file: no namespace needed)."""
-    result = subprocess.run(["tshark", "-r", str(capture), "-o", "tcp.relative_sequence_numbers:FALSE", "-Y", display_filter,
-                     "-T", "fields", "-E", "separator=;", *sum((["-e", f] for f in fields), [])],
-                    capture_output=True, text=True, timeout=300)
-    return [line.split(";") for line in result.stdout.splitlines() if line.strip()]
+    return tshark_fields(capture, display_filter, fields, "tcp.relative_sequence_numbers:FALSE")
 
 
 def test_20_mb_each_way_at_2_percent_loss_sack_and_cubic_against_the_kernel(tmp_path):
@@ -43,15 +36,8 @@ def test_20_mb_each_way_at_2_percent_loss_sack_and_cubic_against_the_kernel(tmp_
         assert sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16).rstrip(b"\0") == b"cubic"
         sock.settimeout(60)
         sock.connect((STACK_IP, 7))
-        seen = {}
-
-        def look():
-            # the kernel's own view of the connection while it is alive (its retransmissions), and ours
-            seen["ss"] = ns.run(["ss", "-tin", "dst", STACK_IP], capture_output=True, text=True, timeout=30).stdout
-            layer = running.call(tcp_layer_of, running.stack)
-            seen["rows"] = running.call(layer.connection_table)
-
-        received, equal, elapsed = through_echo(sock, MB20, look)
+        seen = {}  # the kernel's own view of the connection while it is alive (its retransmissions), and ours
+        received, equal, elapsed = through_echo(sock, MB20, echo_connection_views(ns, running, seen))
         sock.close()
         print(f"\n20 MB each way through echo at 2 % loss: {MB20 / elapsed / 1e6:.2f} MB/s each way")
         assert received == MB20
