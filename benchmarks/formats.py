@@ -301,7 +301,8 @@ def main(argv=None) -> int:
     contenders.update(peers())
     results = measure(contenders, (tcp_frame, udp_frame, None, None), budget, args.rounds)
 
-    print(f"python {sys.version.split()[0]}; µs per frame, best of {args.rounds} interleaved rounds")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"python {sys.version.split()[0]}; µs per frame, best of {args.rounds} interleaved rounds; load average {load}")
     print(f"{'':24} {'TCP parse':>10} {'TCP build':>10} {'UDP parse':>10} {'UDP build':>10}")
     for name, figures in results.items():
         print(f"{name:24} " + " ".join(f"{value:10.2f}" for value in figures))

@@ -12,8 +12,9 @@ Modules: ``ethernet``, ``arp``, ``ipv4``, ``icmp``, ``udp``, ``tcp``, ``tcp_opti
 each citing its RFC), ``frame``, ``registry`` (add protocols), ``checksum`` (RFC 1071), ``pcap`` and
 ``pcapng`` (capture files; ``pcap.read`` reads both), ``craft`` (scapy-style ``Ether()/IP()/TCP()``,
 ``dissect``), ``fast`` (the struct codec generated from these declarations, for the engine's hot path),
-``frame_codec`` (``Frame.build`` on it), ``frame_views`` and ``layer_view`` (``Frame.parse`` and
-``dissect``: lazy views over its records), ``text`` (summary line, field tree, hex dump),
+``frame_encoder`` (``Frame.build`` on it), ``frame_codec`` (declared values to container values),
+``frame_views`` and ``layer_view`` (``Frame.parse`` and ``dissect``: lazy views over its records),
+``ownership`` (when ``/`` may extend a crafted stack in place), ``text`` (summary line, field tree, hex dump),
 ``answers`` (does a frame answer another) and ``display_filter`` (``tcp.dst_port == 80``).
 """
 

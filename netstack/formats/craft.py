@@ -35,8 +35,9 @@ from netstack.formats.arp import ARP
 from netstack.formats.crafted import Crafted, MissingLayer, use_frame_functions, wrap
 from netstack.formats.ethernet import Ethernet
 from netstack.formats.frame import Frame
-from netstack.formats.frame_codec import NotOurs, encode_frame
-from netstack.formats.frame_views import EthernetView, parse_frame
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_encoder import encode_frame
+from netstack.formats.frame_views import dissect_frame
 from netstack.formats.icmp import ICMP
 from netstack.formats.ipv4 import IPv4
 from netstack.formats.tcp import TCP
@@ -45,33 +46,19 @@ from netstack.formats.udp import UDP
 
 Ether = Ethernet
 IP = IPv4
-_CRAFTED_FRAME = EthernetView.CRAFTED
-_new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
 
 
 def dissect(data: bytes, layer=Frame) -> Crafted:
     """Decode ``data`` (a whole Ethernet frame by default) into Crafted layers ready to edit."""
-    if layer is Frame and isinstance(data, (bytes, bytearray, memoryview)):
-        try:  # lazy views over the generated codec's records, each payload a Crafted layer
-            view = parse_frame(data if data.__class__ is bytes else bytes(data), True)
+    if layer is Frame and (data.__class__ is bytes or isinstance(data, (bytes, bytearray, memoryview))):
+        try:  # layers over the generated codec's records (netstack.formats.frame_views)
+            return dissect_frame(data if data.__class__ is bytes else bytes(data))
         except (NotOurs, FormatError):
             pass  # a registered protocol, or the declarative path's FormatError
-        else:
-            frame = _new_object(_CRAFTED_FRAME)  # Crafted.owning written out
-            _set_layer(frame, Ethernet)
-            _set_fields(frame, view)
-            return frame
     return wrap(Ethernet if layer is Frame else layer, layer.parse(data))
 
 
-def _encode(fields):
-    try:
-        return encode_frame(fields)
-    except NotOurs:
-        return None
-
-
 use_frame_functions(summary=summary_line, show=show_text, hexdump=lambda data: "\n".join(hex_dump(data)),
-                    answers=answers, build=Frame.build, encode=_encode)
+                    answers=answers, build=Frame.build, encode=encode_frame)
 
 __all__ = ["ARP", "Crafted", "MissingLayer", "Ether", "Ethernet", "ICMP", "IP", "IPv4", "TCP", "UDP", "dissect"]

@@ -15,11 +15,17 @@ this one: so ``netstack.formats.craft`` hands them over through ``use_frame_func
 from __future__ import annotations
 
 from netstack.errors import FormatError
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.ownership import PRIVATE as _PRIVATE
+from netstack.formats.ownership import TEMPORARY_LEFT as _TEMPORARY_LEFT
+from netstack.formats.ownership import TEMPORARY_RIGHT as _TEMPORARY_RIGHT
+from netstack.formats.ownership import private_innermost as _private
+from netstack.formats.ownership import reference_count as _refcount
 from netstack.formats.registry import ETHERTYPES, IP_PROTOCOLS
 
 #: frame bytes -> text or verdict: "summary", "show", "hexdump" (bytes -> str), "answers" (bytes, bytes -> bool);
 #: "build": a frame's nested dict -> bytes (``Frame.build``); "encode": the same from a Crafted frame's fields
-#: (payloads may be Crafted), None when the generated codec does not cover it
+#: (payloads may be Crafted), ``NotOurs`` when the generated codec does not cover it
 _FRAME_FUNCTIONS: dict = {}
 
 
@@ -34,15 +40,23 @@ class MissingLayer(KeyError):
     def __str__(self):
         return str(self.args[0]) if self.args else "no such layer"
 
-#: which field of a lower layer names the upper one, and the table to look the number up in
-_SELECTORS = {"ethernet": ("ethertype", ETHERTYPES), "ipv4": ("protocol", IP_PROTOCOLS)}
+#: which field of a lower layer names the upper one, the table to look the number up in, and the
+#: numbers found (schema -> number; checked against the table on use, as protocols are re-registered)
+_SELECTORS = {"ethernet": ("ethertype", ETHERTYPES, {}), "ipv4": ("protocol", IP_PROTOCOLS, {})}
 
 
-def _number_for(table, schema):
+def _number_for(selector, schema, lower: str) -> int:
+    """The number ``selector``'s table registers ``schema`` under (the selector field's value)."""
+    field, table, found = selector
+    number = found.get(schema)
+    entry = table.entries.get(number) if number is not None else None
+    if entry is not None and entry.schema is schema:
+        return number
     for number, entry in table.entries.items():
         if entry.schema is schema:
+            found[schema] = number
             return number
-    return None
+    raise FormatError(lower, field, None, f"no number registered for {schema.layer}")
 
 
 class Crafted:
@@ -83,27 +97,41 @@ class Crafted:
             copied = fields["payload"] = _new_object(Crafted)
 
     def __truediv__(self, upper):
-        if isinstance(upper, Crafted):
-            fields = upper.fields
-            if isinstance(fields.get("payload"), Crafted):
+        # scapy's semantics: ``a / b`` leaves a and b as they were, so both are copied, except an
+        # operand only this expression holds (netstack.formats.ownership): the intermediate stacks of
+        # ``Ether() / IP() / TCP() / payload`` are extended in place, and a fresh right layer adopted.
+        left, right = _refcount(self), _refcount(upper)
+        upper_class = upper.__class__
+        if upper_class is Crafted:
+            fields = upper.fields  # one layer (the usual right operand): private_innermost written out
+            shared = right > _TEMPORARY_RIGHT or fields.__class__ is not dict or _refcount(fields) > _PRIVATE
+            chained = not shared and fields.get("payload").__class__ is Crafted
+            fields = None
+            if shared or chained and _private(upper, Crafted, _PRIVATE) is None:
                 upper = upper._copy_chain()[0]
-            else:  # one layer (the usual right operand): _copy_chain written out
-                copied = _new_object(Crafted)
-                _set_layer(copied, upper.layer)
-                _set_fields(copied, dict(fields))
-                upper = copied
-        elif isinstance(upper, (bytes, bytearray, memoryview)):
-            upper = bytes(upper)
+        elif upper_class is not bytes:
+            if isinstance(upper, Crafted):
+                upper = upper._copy_chain()[0]
+            elif isinstance(upper, (bytes, bytearray, memoryview)):
+                upper = bytes(upper)
+            else:
+                return NotImplemented
+        innermost = None
+        if left <= _TEMPORARY_LEFT and self.__class__ is Crafted:
+            innermost = _private(self, Crafted, _PRIVATE)
+        if innermost is None:
+            top, innermost = self._copy_chain()
         else:
-            return NotImplemented
-        top, innermost = self._copy_chain()
+            top = self
         fields = innermost.fields
         fields["payload"] = upper
         selector = _SELECTORS.get(innermost.layer.layer)
         if selector and upper.__class__ is Crafted and fields.get(selector[0]) is None:
-            number = _number_for(selector[1], upper.layer)
-            if number is None:
-                raise FormatError(innermost.layer.layer, selector[0], None, f"no number registered for {upper.layer.layer}")
+            schema = upper.layer
+            number = selector[2].get(schema)  # _number_for's remembered number, checked as it checks it
+            entry = selector[1].entries.get(number) if number is not None else None
+            if entry is None or entry.schema is not schema:
+                number = _number_for(selector, schema, innermost.layer.layer)
             fields[selector[0]] = number
         return top
 
@@ -133,10 +161,16 @@ class Crafted:
 
     def __getitem__(self, key):
         layer = self
-        while isinstance(layer, Crafted):
-            if layer.layer is key or layer.layer.layer == key:
-                return layer
-            layer = layer.next_layer()
+        if isinstance(key, str):  # frame["tcp"]
+            while isinstance(layer, Crafted):
+                if layer.layer.layer == key:
+                    return layer
+                layer = layer.next_layer()
+        else:  # frame[TCP]: the layer object itself, no name compared
+            while isinstance(layer, Crafted):
+                if layer.layer is key:
+                    return layer
+                layer = layer.next_layer()
         name = getattr(key, "layer", key)
         raise MissingLayer(f"no {_DISPLAY_NAMES.get(name, name)} layer in {self.stack_name()}")
 
@@ -164,11 +198,18 @@ class Crafted:
         frame is built by ``Frame`` (on the generated codec)."""
         if self.layer.layer == "ethernet" and not context:
             # the generated codec reads the layers' own dicts; None: it does not cover them
-            data = _FRAME_FUNCTIONS["encode"](self.fields)
-            return data if data is not None else _FRAME_FUNCTIONS["build"](self.container())
+            try:  # the generated codec reads the layers' own dicts; NotOurs: it does not cover them
+                return _FRAME_FUNCTIONS["encode"](self.fields)
+            except NotOurs:
+                return _FRAME_FUNCTIONS["build"](self.container())
         return self.layer.build(self.container(), **context)
 
     def __bytes__(self) -> bytes:
+        if self.layer.layer == "ethernet":  # build() written out: bytes(Ether() / ...) is the usual call
+            try:
+                return _FRAME_FUNCTIONS["encode"](self.fields)
+            except NotOurs:
+                pass
         return self.build()
 
     def __len__(self) -> int:

@@ -9,7 +9,7 @@ Frame is the Ethernet layer under the name users look for; both follow the regis
 registered with ``register_ethertype``/``register_ip_protocol`` is decoded too. ``Frame`` parses and
 builds on the codec generated from the declarations: ``parse`` returns lazy views over its records
 (``frame_views``: the same containers, converted field by field when read), ``build`` runs
-``frame_codec.encode_frame``; ``Ethernet``'s interpreter stays behind both for registered protocols,
+``frame_encoder.encode_frame``; ``Ethernet``'s interpreter stays behind both for registered protocols,
 and a malformed frame is decoded again by it so that its ``FormatError`` is the declarative one.
 """
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from netstack.errors import FormatError
 from netstack.formats.ethernet import EthernetLayer, ethernet_header
-from netstack.formats.frame_codec import NotOurs, encode_frame
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_encoder import encode_frame
 from netstack.formats.frame_views import parse_frame
 
 

@@ -1,15 +1,18 @@
 """``Frame.parse`` and ``dissect`` as lazy views over the generated codec's records.
 
 ``parse_frame(data)`` decodes every layer with ``fast`` (so a malformed frame raises its
-``FormatError`` here, before anything is returned, and the checksums are verified), then returns
+``FormatError`` here, before anything is returned; TCP and UDP checksums are verified when
+``checksum_ok`` or ``_derived`` is first read, ``_verified``: most reads never look), then returns
 ``LayerView``s (``netstack.formats.layer_view``) that convert a field into its container form (an
 enum's name, a flag ``Container``, address text, the option list) when it is first read. The
 conversions are those of ``frame_codec`` (``field_converters``: read from the declarations), so a
 view materialised equals the declarative ``Ethernet.parse`` container key for key, in order
 (``tests/formats/test_frame_codec.py``).
 
-With ``crafted=True`` (``dissect``), each layer's ``payload`` is the next layer as a ``Crafted``
-over its view, as ``crafted.wrap`` does for eager containers.
+``dissect_frame(data)`` (``dissect``) gives ``DissectedLayer``s instead, as ``crafted.wrap`` gives
+``Crafted`` layers over eager containers: each holds its view's state and reads its fields with the
+view's generated getters; the view is made only when ``fields`` is needed, and both see each other's
+edits (``tests/formats/test_dissected.py``).
 
 Frames the generated codec does not cover raise ``NotOurs`` as in ``frame_codec``; ``Frame`` then
 takes the declarative path.
@@ -94,33 +97,71 @@ def _header_fields(record_type, converters, skip=()):
 
 
 def _child(s):
-    """The next layer's view (a ``Crafted`` over it when dissecting) from ``s[3]``, made once and kept
-    in ``s[5]``; the view and ``Crafted.owning`` made inline (this runs once a layer on the way up a
-    dissected frame)."""
+    """The next layer from ``s[3]``, made once and kept in ``s[5]``: its view, or when dissecting a
+    ``Crafted`` layer over its state (the view is made only if its ``fields`` are asked for)."""
     cls, record, extra = s[3]
-    view = _new_view(cls)
-    _set_state(view, [record, s[1], None, extra, s[4], None])
+    state = [record, s[1], None, extra, s[4], None]
     if s[4]:
-        crafted = _new_object(cls.CRAFTED)
-        _set_layer(crafted, cls.LAYER)
-        _set_fields(crafted, view)
-        view = crafted
-    s[5] = view
-    return view
+        child = _new_object(cls.CRAFTED)
+        _set_crafted_state(child, state)
+    else:
+        child = _new_view(cls)
+        _set_state(child, state)
+    s[5] = child
+    return child
 
 
 _new_view, _set_state = LayerView.__new__, LayerView._state.__set__
 _new_object, _set_layer, _set_fields = object.__new__, Crafted.layer.__set__, Crafted.fields.__set__
+_get_fields = Crafted.fields.__get__
+
+
+class DissectedLayer(Crafted):
+    """A ``Crafted`` layer of a dissected frame: it holds its view's state (``_s``: the record, the
+    buffer, the values kept, ...) and reads its fields from it with the view's generated getters; the
+    view itself (``fields``) is made the first time something needs the dict. Both share the state,
+    so an edit through either is seen by both; once the view materialised, its dict answers."""
+
+    __slots__ = ("_s",)
+    VIEW: type = LayerView
+
+    @property
+    def fields(self):
+        try:
+            return _get_fields(self)
+        except AttributeError:
+            view = _new_view(self.VIEW)
+            _set_state(view, self._s)
+            _set_fields(self, view)
+            return view
+
+
+    def __getitem__(self, key):
+        # the layers made by dissect_frame, each in its parent's state, walked without next_layer();
+        # an edit anywhere (a kept value, a materialised view) or a key by name: Crafted's walk
+        layer = self
+        while layer.layer is not key:
+            s = layer._s
+            layer = s[5]
+            if layer is None or s[2] is not None:
+                return Crafted.__getitem__(self, key)
+        return layer
+
+
+_set_crafted_state = DissectedLayer._s.__set__
 
 
 def _crafted_class(view):
-    """The ``Crafted`` layer over a view: each field a property running the view's generated getter
-    (no ``__getattr__`` round trip); everything else is ``Crafted``'s."""
-    attributes = {"__slots__": (), "__doc__": f"A dissected layer over a {view.__name__} (see netstack.formats.frame_views)."}
-    for key, getter in view.FIELD_GETTERS.items():
+    """The dissected layer over a view: each field a property running the view's generated getter
+    (over the layer's own state when the view has such getters, else through the view), no
+    ``__getattr__`` round trip; everything else is ``Crafted``'s."""
+    attributes = {"__slots__": (), "VIEW": view, "layer": view.LAYER,  # a class attribute: one slot less to set
+                  "__doc__": f"A dissected layer over a {view.__name__} (see netstack.formats.frame_views)."}
+    getters = view.STATE_GETTERS or view.FIELD_GETTERS
+    for key, getter in getters.items():
         if not hasattr(Crafted, key) and not key.startswith("_"):
             attributes[key] = property(getter, None, None, f"the {key!r} field of the layer's view")
-    payload = view.FIELD_GETTERS.get("payload")  # ARP has none: Crafted's next_layer gives None
+    payload = getters.get("payload")  # ARP has none: Crafted's next_layer gives None
 
     def next_layer(self):
         try:
@@ -130,7 +171,7 @@ def _crafted_class(view):
 
     if payload is not None:
         attributes["next_layer"] = next_layer
-    return type(f"Crafted{view.__name__.removesuffix('View')}", (Crafted,), attributes)
+    return type(f"Crafted{view.__name__.removesuffix('View')}", (DissectedLayer,), attributes)
 
 
 _NAMESPACE["_child"] = _child
@@ -140,32 +181,46 @@ _NAMESPACE["_vlan"] = _vlan
 EthernetView = view_class("EthernetView", _header_fields(fast.EthernetHeader, _ethernet_converters[:2]) + [
     ("vlan", "None if s[0].vlan is None else _vlan(s[0].vlan)", True),
     *_header_fields(fast.EthernetHeader, [item for item in _ethernet_converters if item[0] == "ethertype"]),
-    ("payload", "s[1][s[0].payload_offset:] if s[3] is None else _child(s) if s[5] is None else s[5]", False),
+    ("payload", "s[5] if s[5] is not None else s[1][s[0].payload_offset:] if s[3] is None else _child(s)", False),
 ], _NAMESPACE)
 
 Ipv4View = view_class("Ipv4View", _header_fields(fast.Ipv4Header, field_converters(ipv4_header), {"options"}) + [
     ("options", "s[0].options", False),
     ("checksum_ok", "s[0].checksum_ok", False),
-    ("payload", "s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s) if s[5] is None else s[5]",
+    ("payload", "s[5] if s[5] is not None else s[1][s[0].payload_offset:s[0].payload_end] if s[3] is None else _child(s)",
      False),
     ("padding", "s[1][s[0].payload_end:]", False),
     ("_derived", "_derived(s[0], 'ihl', 'total_length')", True),
 ], _NAMESPACE)
 Ipv4View.LAYER = IPv4
 
+def _verified(s, decode):
+    """The transport record with its checksum verdict. ``parse_frame`` decodes TCP and UDP without
+    the pseudo-header addresses (most reads never look at the checksum, and summing the segment is a
+    third of decoding it); the first read of ``checksum_ok`` or ``_derived`` decodes the layer again,
+    with the addresses ``s[3]`` holds (``[end, src, dst]``; the addresses dropped once used)."""
+    extra = s[3]
+    if extra[1] is not None:
+        s[0] = decode(s[1], s[0].offset, extra[0], extra[1], extra[2])
+        extra[1] = extra[2] = None
+    return s[0]
+
+
+_NAMESPACE.update(_verified=_verified, _decode_tcp=fast.decode_tcp, _decode_udp=fast.decode_udp)
+
 TcpView = view_class("TcpView", _header_fields(fast.TcpHeader, field_converters(tcp_header), {"options"}) + [
     ("options", "ListContainer([_option_container(kind, value) for kind, value in s[0].options])", True),
-    ("checksum_ok", "s[0].checksum_ok", False),
+    ("checksum_ok", "_verified(s, _decode_tcp).checksum_ok", False),
     ("payload", "s[1][s[0].payload_offset:s[0].payload_end]", False),
-    ("_derived", "_derived(s[0], 'data_offset')", True),
+    ("_derived", "_derived(_verified(s, _decode_tcp), 'data_offset')", True),
 ], _NAMESPACE)
 TcpView.LAYER = TCP
 
 UdpView = view_class("UdpView", _header_fields(fast.UdpHeader, field_converters(UDP.header)) + [
-    ("checksum_ok", "s[0].checksum_ok", False),
+    ("checksum_ok", "_verified(s, _decode_udp).checksum_ok", False),
     ("payload", "s[1][s[0].payload_offset:s[0].payload_end]", False),
-    ("padding", "s[1][s[0].payload_end:s[3]]", False),  # s[3]: where the IPv4 payload ends
-    ("_derived", "_derived(s[0], 'length')", True),
+    ("padding", "s[1][s[0].payload_end:s[3][0]]", False),  # s[3][0]: where the IPv4 payload ends
+    ("_derived", "_derived(_verified(s, _decode_udp), 'length')", True),
 ], _NAMESPACE)
 UdpView.LAYER = UDP
 
@@ -223,6 +278,7 @@ _ICMP_DEFAULT_KEYSET = frozenset(_ICMP_DEFAULT_KEYS)
 EthernetView.LAYER = Ethernet
 for _view in (EthernetView, Ipv4View, TcpView, UdpView, ArpView, IcmpView):
     _view.CRAFTED = _crafted_class(_view)
+_CRAFTED_ETHERNET, _CRAFTED_IPV4 = EthernetView.CRAFTED, Ipv4View.CRAFTED
 
 # --- decoding --------------------------------------------------------------------------------------
 
@@ -239,47 +295,66 @@ _ETHERTYPE_ENTRIES = ETHERTYPES.entries
 _PROTOCOL_ENTRIES = IP_PROTOCOLS.entries
 
 
-def _transport(data, packet):
-    """(view class, record, extra) of the layer above IPv4, None for a payload kept as bytes."""
-    protocol = packet.protocol
-    if packet.fragment_offset or packet.flags & _MF:
-        return None
-    entry = _PROTOCOL_ENTRIES.get(protocol)
+def _frame_state(data: bytes, crafted: bool) -> list:
+    """The Ethernet layer's state (every layer decoded); ``NotOurs`` when a registered schema must
+    decode it, ``FormatError`` when it is malformed. The layer above IPv4 (``transport``: view class,
+    record, extra) stays None for a payload kept as bytes (a fragment, an unregistered protocol)."""
+    link = _decode_ethernet(data)
+    ethertype = link.ethertype
+    entry = _ETHERTYPE_ENTRIES.get(ethertype)
     if entry is None:
-        return None
-    schema = entry.schema
-    if schema is TCP and protocol == _TCP:
-        return TcpView, _decode_tcp(data, packet.payload_offset, packet.payload_end, packet.src, packet.dst), None
-    if schema is UDP and protocol == _UDP:
-        end = packet.payload_end
-        return UdpView, _decode_udp(data, packet.payload_offset, end, packet.src, packet.dst), end
-    if schema is ICMP and protocol == _ICMP:
-        end = packet.payload_end
-        return IcmpView, _decode_icmp(data, packet.payload_offset, end), end
-    raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
+        return [link, data, None, None, crafted, None]
+    if entry.schema is ARP and ethertype == _ARP:
+        packet = fast.decode_arp(data, link.payload_offset)
+        if packet.hlen != 6 or packet.plen != 4:
+            raise NotOurs("arp addresses")
+        return [link, data, None, (ArpView, packet, None), crafted, None]
+    if entry.schema is not IPv4 or ethertype != _IPV4:
+        raise NotOurs(ethertype)
+    packet = _decode_ipv4(data, link.payload_offset)
+    protocol = packet.protocol
+    entry = _PROTOCOL_ENTRIES.get(protocol)
+    if entry is None or packet.fragment_offset or packet.flags & _MF:
+        transport = None
+    else:
+        schema, end = entry.schema, packet.payload_end
+        # TCP, UDP without the addresses: no checksum summed here, the view verifies it when read (_verified)
+        if schema is TCP and protocol == _TCP:
+            transport = TcpView, _decode_tcp(data, packet.payload_offset, end), [end, packet.src, packet.dst]
+        elif schema is UDP and protocol == _UDP:
+            transport = UdpView, _decode_udp(data, packet.payload_offset, end), [end, packet.src, packet.dst]
+        elif schema is ICMP and protocol == _ICMP:
+            transport = IcmpView, _decode_icmp(data, packet.payload_offset, end), end
+        else:
+            raise NotOurs(protocol)  # a registered protocol (or a built-in number re-registered)
+    if not crafted:
+        return [link, data, None, (Ipv4View, packet, transport), False, None]
+    # dissecting: every layer's Crafted made here at once (it is read layer by layer) over its state
+    above = None
+    if transport is not None:
+        cls, record, extra = transport
+        above = _new_object(cls.CRAFTED)
+        _set_crafted_state(above, [record, data, None, extra, True, None])
+    ipv4 = _new_object(_CRAFTED_IPV4)
+    _set_crafted_state(ipv4, [packet, data, None, transport, True, above])
+    return [link, data, None, (Ipv4View, packet, transport), True, ipv4]
 
 
 def parse_frame(data: bytes, crafted: bool = False) -> LayerView:
     """The Ethernet view ``Frame.parse(data)`` gives (``Crafted`` payloads when ``crafted``);
     ``NotOurs`` when a registered schema must decode it, ``FormatError`` when it is malformed."""
-    link = _decode_ethernet(data)
-    ethertype = link.ethertype
-    entry = _ETHERTYPE_ENTRIES.get(ethertype)
-    if entry is None:
-        child = None
-    elif entry.schema is IPv4 and ethertype == _IPV4:
-        packet = _decode_ipv4(data, link.payload_offset)
-        child = (Ipv4View, packet, _transport(data, packet))
-    elif entry.schema is ARP and ethertype == _ARP:
-        packet = fast.decode_arp(data, link.payload_offset)
-        if packet.hlen != 6 or packet.plen != 4:
-            raise NotOurs("arp addresses")
-        child = (ArpView, packet, None)
-    else:
-        raise NotOurs(ethertype)
     view = _new_view(EthernetView)
-    _set_state(view, [link, data, None, child, crafted, None])
+    _set_state(view, _frame_state(data, crafted))
     return view
 
 
-__all__ = ["ArpView", "EthernetView", "IcmpView", "Ipv4View", "TcpView", "UdpView", "parse_frame"]
+def dissect_frame(data: bytes) -> Crafted:
+    """``dissect(data)``: the ``Crafted`` Ethernet layer over the state ``_frame_state`` decodes, the
+    IPv4 and transport layers made there at once rather than on first touch (``_child``): a dissected
+    frame is read layer by layer, and making them in one place costs less."""
+    frame = _new_object(_CRAFTED_ETHERNET)
+    _set_crafted_state(frame, _frame_state(data, True))
+    return frame
+
+
+__all__ = ["ArpView", "EthernetView", "IcmpView", "Ipv4View", "TcpView", "UdpView", "DissectedLayer", "dissect_frame", "parse_frame"]

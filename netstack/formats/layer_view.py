@@ -19,6 +19,10 @@ So a view behaves exactly like the eager container it stands for (``tests/format
 checks equality, key order, edits, copies, pickling and repr against it); ``copy.copy``, ``pickle``
 and ``Container.copy`` give plain ``Container``s.
 
+A dissected layer (``frame_views.DissectedLayer``) shares its view's state list and reads it with the
+same generated expressions, making the view only when its ``fields`` are asked for; materialising
+(or clearing) a view marks the shared state ``MATERIALISED``, and the layer reads the dict from then on.
+
 A view class is generated (``view_class``) from a list of ``(key, expression, mutable)``: the
 expression reads the state list ``s`` = [record, data, kept values, layer-specific extra, crafted,
 the next layer once made]; each key becomes a property compiled from that expression, as ``fast``
@@ -28,6 +32,9 @@ compiles its codecs.
 from __future__ import annotations
 
 from construct import Container
+
+#: in a state's "kept" slot: the view became a plain dict (a dissected layer reads it there)
+MATERIALISED = type("Materialised", (), {"__slots__": (), "__repr__": lambda self: "MATERIALISED"})()
 
 _dict_getitem = dict.__getitem__
 _dict_setitem = dict.__setitem__
@@ -60,6 +67,7 @@ class LayerView(Container):
         getters = self._GETTERS
         items = [(key, getters[key](self)) for key in self._KEYS]
         _set_state(self, None)
+        state[2] = MATERIALISED  # a dissected layer sharing the state reads the dict from now on
         for key, value in items:
             _dict_setitem(self, key, value)
 
@@ -108,6 +116,9 @@ class LayerView(Container):
     # --- everything else materialises, then is the dict's (or Container's) own: see _materialising ---------
 
     def clear(self):
+        state = self._state
+        if state is not None:
+            state[2] = MATERIALISED
         _set_state(self, None)
         dict.clear(self)
 
@@ -166,6 +177,19 @@ def {function}(self):
         return kept[{key!r}]
 {presence}{body}
 '''
+#: the same getter on a dissected layer (``frame_views``), which holds the state itself (``_s``) and
+#: makes its view only when ``fields`` is asked for; once that view materialised, the dict answers
+_STATE_GETTER_SOURCE = '''
+def {function}(self):
+    s = self._s
+    kept = s[2]
+    if kept is not None:
+        if kept is MATERIALISED:
+            return _materialised_attribute(self.fields, {key!r})
+        if {key!r} in kept:
+            return kept[{key!r}]
+{body}
+'''
 _IMMUTABLE = "    return {expression}\n"
 _MUTABLE = """    value = {expression}
     if kept is None:
@@ -183,18 +207,24 @@ def view_class(name: str, fields, namespace: dict, base=LayerView, optional=froz
     state list) and the names in ``namespace``; ``mutable`` values are converted once and kept.
     ``optional``: keys a record may lack (``_KEYSET`` says which it has). The class's
     ``FIELD_GETTERS`` are the same getters reading the view from ``self.fields`` (a ``Crafted``
-    layer's properties over its view)."""
+    layer's properties over its view); ``STATE_GETTERS`` (none when ``optional``) read the state a
+    dissected layer holds itself (``_s``), and the view's dict once it materialised (``MATERIALISED``
+    in the state's kept slot)."""
     source = []
     for index, (key, expression, mutable) in enumerate(fields):
         body = (_MUTABLE if mutable else _IMMUTABLE).format(expression=expression, key=key)
         presence = _OPTIONAL.format(key=key) if key in optional else ""
         for function, view in ((f"get_{index}", "self"), (f"get_{index}_of_fields", "self.fields")):
             source.append(_GETTER_SOURCE.format(function=function, view=view, key=key, presence=presence, body=body))
-    scope = dict(namespace, _materialised_attribute=_materialised_attribute)
+        if not optional:
+            source.append(_STATE_GETTER_SOURCE.format(function=f"get_{index}_of_state", key=key, body=body))
+    scope = dict(namespace, _materialised_attribute=_materialised_attribute, MATERIALISED=MATERIALISED)
     exec(compile("".join(source), f"<netstack.formats.layer_view: {name}>", "exec"), scope)
     getters = {key: scope[f"get_{index}"] for index, (key, _, _) in enumerate(fields)}
     attributes = {"__slots__": (), "_GETTERS": getters,
                   "FIELD_GETTERS": {key: scope[f"get_{index}_of_fields"] for index, (key, _, _) in enumerate(fields)},
+                  "STATE_GETTERS": {} if optional else {key: scope[f"get_{index}_of_state"]
+                                                        for index, (key, _, _) in enumerate(fields)},
                   "__doc__": f"{name}: a decoded layer converted field by field (see netstack.formats.layer_view)."}
     for key, getter in getters.items():
         if not hasattr(Container, key) and not key.startswith("_"):  # e.g. a field named "values" stays key-only
@@ -206,4 +236,4 @@ def view_class(name: str, fields, namespace: dict, base=LayerView, optional=froz
     return view
 
 
-__all__ = ["LayerView", "view_class"]
+__all__ = ["MATERIALISED", "LayerView", "view_class"]

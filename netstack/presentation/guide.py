@@ -84,11 +84,15 @@ is bytes. `Frame.build` is its inverse and takes containers or plain dicts with 
 fields. Checksums are verified on parse into `checksum_ok`; a bad checksum does not stop decoding.
 Bad input raises `FormatError` (a `ValueError`) naming the layer, the field and the offset.
 `Frame.parse`, `Frame.build`, `dissect` and `bytes(...)` of a crafted frame run on the codec generated
-from the declarations (`netstack.formats.frame_views` and `frame_codec`; same containers, same bytes,
+from the declarations (`netstack.formats.frame_views` and `frame_encoder`; same containers, same bytes,
 same errors as the construct interpreter, which still serves registered protocols). `Frame.parse`
 decodes every layer at once, so a malformed frame raises at once, and returns lazy views: `Container`s
 that convert a field from the generated record when it is first read (an edit is kept beside it) and
-fill themselves in whole when iterated, compared, printed or copied (`netstack.formats.layer_view`).
+fill themselves in whole when iterated, compared, printed or copied (`netstack.formats.layer_view`);
+TCP and UDP checksums are summed when `checksum_ok` is first read. `dissect` returns layers that read
+the same records and make their view only when `fields` is needed. In one crafting expression,
+`Ether() / IP() / TCP() / payload`, the intermediate stacks are extended in place (nothing else holds
+them: `netstack.formats.ownership`); a stack or layer held by a name is copied, as scapy copies.
 `netstack.formats.fast` is the lower-level codec the engine uses, with positional records (see its
 docstring).
 

@@ -7,7 +7,8 @@ from hypothesis import given, strategies as st
 from netstack.errors import FormatError
 from netstack.formats import Ethernet, Frame
 from netstack.formats.craft import IP, TCP, Ether, dissect
-from netstack.formats.frame_codec import NotOurs, encode_frame
+from netstack.formats.frame_codec import NotOurs
+from netstack.formats.frame_encoder import encode_frame
 from netstack.formats.frame_views import parse_frame
 from netstack.strategies import frame_bytes, frames
 
