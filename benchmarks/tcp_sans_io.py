@@ -9,9 +9,13 @@ the next deadline when nothing is in flight. Two transfers:
 - ``established``: ``b`` stays open, so ``b`` takes the data on header prediction
   (``TcpConnection._predicted``) and ``a`` its ACKs on ``_predicted_ack``;
 - ``half-closed``: ``b`` shut down first (FIN-WAIT-2), so every segment takes the full SEGMENT ARRIVES
-  path of RFC 9293 §3.10.7.4 (``_arrive_synchronized`` and its steps).
+  path of RFC 9293 §3.10.7.4 (``_arrive_synchronized`` and its steps);
+- ``request/response``: ``--requests`` 1-byte round trips, ``a`` (TCP_NODELAY) sends a byte, ``b`` reads
+  it and echoes it, ``a`` reads the echo: per round trip each end sends one small segment, takes the
+  peer's, and acknowledges by piggybacking; what loss recovery and ECN add to every small segment (the
+  RACK transmit log, the probe timer, the scoreboard) shows here, the bulk rows amortise it.
 
-Prints CPU µs per 1448-byte data segment (``time.process_time``, both ends together; the best of
+Prints CPU µs per 1448-byte data segment (per round trip for ``request/response``) (``time.process_time``, both ends together; the best of
 ``--rounds`` runs, so other processes on the machine disturb it less), and the part of it the sender
 spends taking ACKs (``_predicted_ack`` or the full path, and the segments ``_output`` sends from there). Figures go to
 docs/performance.md ("TCP sequence arithmetic and structure").
@@ -99,13 +103,52 @@ def transfer(data: bytes, *, half_closed: bool) -> tuple[float, float]:
     return time.process_time() - started, SENDER_TIME[0]
 
 
+def request_response(requests: int) -> float:
+    """CPU seconds for ``requests`` 1-byte echoes between ``a`` and ``b`` (handshake excluded)."""
+    a = TcpConnection(A_IP, 40000, B_IP, 9, iss=1000)
+    b = TcpConnection(B_IP, 9, A_IP, 40000, iss=5000)
+    now = 0.0
+    a.connect(now)
+    syn, a.outbox = a.outbox[0], []
+    b.accept_syn(syn, now)
+    now = _run(a, b, now, lambda: a.established and b.established)
+    a.set_nodelay(True, now)
+    b.set_nodelay(True, now)
+    byte = b"x"
+    clock = time.process_time
+    started = clock()
+    for _ in range(requests):
+        a.send(byte, now)
+        out, a.outbox = a.outbox, []
+        now += DELAY
+        for seg in out:
+            b.segment_arrived(seg, now)
+        if b.recv(1, now) != byte:
+            raise RuntimeError("request lost")
+        b.send(byte, now)
+        out, b.outbox = b.outbox, []
+        now += DELAY
+        for seg in out:
+            a.segment_arrived(seg, now)
+        if a.recv(1, now) != byte:
+            raise RuntimeError("response lost")
+        for c in (a, b):  # a timer due by now (a delayed ACK): run it and deliver what it sent
+            if c.deadline is not None and c.deadline <= now:
+                c.tick(now)
+        if a.outbox or b.outbox:
+            now = _run(a, b, now, lambda: not a.outbox and not b.outbox)
+    return clock() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=12, help="megabytes per transfer (default 12)")
     parser.add_argument("--rounds", type=int, default=5, help="transfers per figure, best kept (default 5)")
+    parser.add_argument("--requests", type=int, default=20_000,
+                        help="1-byte round trips per request/response figure (default 20000)")
     args = parser.parse_args()
-    if args.mb < 1 or args.rounds < 1:
-        parser.error("--mb and --rounds must be at least 1")
+    if args.mb < 1 or args.rounds < 1 or args.requests < 1:
+        parser.error("--mb, --rounds and --requests must be at least 1")
     data = os.urandom(args.mb << 20)
     segments = len(data) / 1448
     for name, half_closed in (("established (header prediction)", False), ("half-closed (full path)", True)):
@@ -114,6 +157,8 @@ def main() -> None:
         sender = min(ack for _, ack in runs)
         print(f"{name:34s} {best / segments * 1e6:6.2f} µs/segment  ({len(data) / best / 1e6:.0f} MB/s);"
               f"  of which the sender taking ACKs {sender / segments * 1e6:.2f}")
+    best = min(request_response(args.requests) for _ in range(args.rounds))
+    print(f"{'request/response (1 byte, nodelay)':34s} {best / args.requests * 1e6:6.2f} µs/round trip")
 
 
 if __name__ == "__main__":

@@ -104,3 +104,27 @@ def one_segment_lost(network, a, b) -> None:
     client.close()
     accepted.close()
     network.run(1.0)
+
+
+def tail_segments_lost(network, a, b) -> None:
+    """A 5-segment write whose last two data segments are lost once: nothing follows them, so no
+    duplicate ACK comes; a tail loss probe (RFC 8985 §7) resends the last one."""
+    data_segments = []
+
+    def last_two(frame):
+        if _tcp_payload_length(frame):
+            data_segments.append(frame)
+            return len(data_segments) in (4, 5)
+        return False
+
+    drop_frames(a, last_two)
+    client, accepted = connected(a, b)
+    payload = (bytes(range(256)) * 29)[:5 * 1448]  # five full segments (a short last one would wait: Nagle)
+    client.sendall(payload)
+    received = b""
+    while len(received) < len(payload):
+        received += accepted.recv(65536)
+    assert received == payload
+    client.close()
+    accepted.close()
+    network.run(1.0)
