@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from netstack.engine.tcp.rack import RackTlp
 from netstack.engine.tcp.sack_scoreboard import NextSegment, SackScoreboard
-from netstack.engine.tcp.seqnum import seq_add, seq_diff
+from netstack.engine.tcp.seqnum import SEQ_MASK, seq_add, seq_diff
 from netstack.machines.congestion import CongestionPhase
 
 _OPEN = (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE,
@@ -127,6 +127,8 @@ class LossRecovery:
         start_offset = sb.offset(seq)
         sb.sent(end)
         self.rack.on_transmit(start_offset, start_offset + length, now, retransmission)
+        if not (retransmission or rescue or sb.in_recovery):
+            return  # new data outside a recovery: nothing below applies (PRR runs only in one)
         if self._prr_active():
             self.prr_out += length
             self.quota -= length
@@ -145,6 +147,19 @@ class LossRecovery:
         """One acceptable ACK (SND.UNA =< SEG.ACK =< SND.NXT) with its SACK blocks; ``duplicate`` is
         RFC 5681 §2's definition, judged by the engine."""
         sb, rack, cc = self.scoreboard, self.rack, self.cc
+        if not blocks and not duplicate and not sb.sacked_bytes and not sb.in_recovery and rack.tlp_end_seq is None:
+            # The clean path (nothing SACKed, no recovery, no probe out, no SACK blocks): of the steps
+            # below only the cumulative ACK, RACK's deliveries (its RTT and transmit times for a later
+            # loss), the delivery rate and the congestion control's growth have anything to do.
+            acked, una = sb.cumulative_ack(ack, snd_nxt)
+            if acked:
+                rack.on_ack(una, (), now)
+                self._measure_delivery(acked, now, srtt)
+                self.duplicate_acks = 0
+                # (acked > 0 leaves duplicate_acks 0, so no recovery starts here: started is False)
+                retransmit_first = cc.on_ack(acked, (snd_nxt - ack) & SEQ_MASK, ack, now=now, rtt=rtt,
+                                             snd_nxt=snd_nxt) and not self.sack
+                return AckOutcome(acked, 0, retransmit_first, False, False, None)
         old_una = sb.snd_una
         sb.sent(snd_nxt)
         update = sb.update(ack, blocks if self.sack else ())

@@ -75,7 +75,11 @@ class RackTlp:
         starts, ends = self._starts, self._ends
         if not retransmission:
             if not starts or start >= ends[-1]:
-                self._insert(len(starts), start, end, now, False)
+                starts.append(start)  # (appends, not _insert at the end: once per burst sent)
+                ends.append(end)
+                self._sent_at.append(now)
+                self._retransmitted.append(False)
+                self._lost.append(False)
             return
         # A retransmission restamps the records it covers; bytes with no record were delivered already.
         self._split_at(start)
