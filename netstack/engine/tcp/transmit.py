@@ -50,7 +50,10 @@ class TransmitPath:
             ack = 0
             window = self._window_field() if not flags & RST else 0
         seg = TcpSegment(self.local_port, self.remote_port, seq, ack, flags, window, payload)
-        if flags & ACK and self.rcv.sack is not None:
+        sack = self.rcv.sack
+        # (SACK blocks only while out-of-order data is held or a D-SACK is due: tested here, on every
+        # segment sent, before the call that builds them)
+        if flags & ACK and sack is not None and (self.rcv.buffer.queue.held or sack.dsack_pending):
             # SACK blocks (4 + 8 bytes each with their NOPs) must fit beside the payload: the send MSS
             # leaves no room for them in a full segment (Linux shrinks the MSS instead; we send fewer)
             room = 40 if not payload else self.snd.mss - len(payload)
@@ -169,7 +172,7 @@ class TransmitPath:
         if rec is not None:
             if rec.sack:
                 sboard = rec.scoreboard
-                if sboard.in_recovery or sboard:
+                if sboard.in_recovery or sboard.sacked_bytes:  # (not bool(sboard): a call per send)
                     if rec.retransmission_due():
                         self._send_recovery(now)
                     budget = rec.send_budget()
