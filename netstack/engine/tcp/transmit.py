@@ -165,6 +165,12 @@ class TransmitPath:
         mss = snd.mss
         buf_seq = snd.buf_seq
         end_offset = len(sb)
+        if (
+            not snd.fin_queued
+            and (snd.nxt - buf_seq) & SEQ_MASK == end_offset
+            and (rec is None or not rec.sack or not (rec.scoreboard.in_recovery or rec.scoreboard.sacked_bytes))
+        ):
+            return  # nothing new to send and nothing to repair (an ACK of everything sent, a request's reply)
         # With SACK information the budget is cwnd - pipe (RFC 6675), or PRR's quota in recovery (RFC 6937):
         # holes being repaired go first (NextSeg), new data fills what cwnd - pipe leaves.
         budget = None
