@@ -78,16 +78,21 @@ def _run(a: TcpConnection, b: TcpConnection, now: float, done, limit: int = 10_0
     raise RuntimeError("event limit reached")
 
 
-def transfer(data: bytes, *, half_closed: bool) -> tuple[float, float]:
-    """CPU seconds for ``a`` -> ``b`` of ``data`` (handshake excluded): in all, and in ``a``'s handling
-    of the ACKs (with the segments that sends)."""
+def _connected() -> tuple[TcpConnection, TcpConnection, float]:
+    """``a`` (192.0.2.1:40000) connected to ``b`` (192.0.2.2:9): both ends and the time."""
     a = TcpConnection(A_IP, 40000, B_IP, 9, iss=1000)
     b = TcpConnection(B_IP, 9, A_IP, 40000, iss=5000)
     now = 0.0
     a.connect(now)
     syn, a.outbox = a.outbox[0], []
     b.accept_syn(syn, now)
-    now = _run(a, b, now, lambda: a.established and b.established)
+    return a, b, _run(a, b, now, lambda: a.established and b.established)
+
+
+def transfer(data: bytes, *, half_closed: bool) -> tuple[float, float]:
+    """CPU seconds for ``a`` -> ``b`` of ``data`` (handshake excluded): in all, and in ``a``'s handling
+    of the ACKs (with the segments that sends)."""
+    a, b, now = _connected()
     if half_closed:
         b.shutdown(now)
         now = _run(a, b, now, lambda: not b.outbox and not a.outbox)
@@ -113,35 +118,27 @@ def transfer(data: bytes, *, half_closed: bool) -> tuple[float, float]:
     return time.process_time() - started, SENDER_TIME[0]
 
 
+def _one_byte(src: TcpConnection, dst: TcpConnection, now: float) -> float:
+    """``src`` sends one byte, its segments reach ``dst`` DELAY later, ``dst`` reads it; the time."""
+    src.send(b"x", now)
+    out, src.outbox = src.outbox, []
+    now += DELAY
+    for seg in out:
+        dst.segment_arrived(seg, now)
+    if dst.recv(1, now) != b"x":
+        raise RuntimeError("byte lost")
+    return now
+
+
 def request_response(requests: int) -> float:
     """CPU seconds for ``requests`` 1-byte echoes between ``a`` and ``b`` (handshake excluded)."""
-    a = TcpConnection(A_IP, 40000, B_IP, 9, iss=1000)
-    b = TcpConnection(B_IP, 9, A_IP, 40000, iss=5000)
-    now = 0.0
-    a.connect(now)
-    syn, a.outbox = a.outbox[0], []
-    b.accept_syn(syn, now)
-    now = _run(a, b, now, lambda: a.established and b.established)
+    a, b, now = _connected()
     a.set_nodelay(True, now)
     b.set_nodelay(True, now)
-    byte = b"x"
     clock = time.process_time
     started = clock()
     for _ in range(requests):
-        a.send(byte, now)
-        out, a.outbox = a.outbox, []
-        now += DELAY
-        for seg in out:
-            b.segment_arrived(seg, now)
-        if b.recv(1, now) != byte:
-            raise RuntimeError("request lost")
-        b.send(byte, now)
-        out, b.outbox = b.outbox, []
-        now += DELAY
-        for seg in out:
-            a.segment_arrived(seg, now)
-        if a.recv(1, now) != byte:
-            raise RuntimeError("response lost")
+        now = _one_byte(b, a, _one_byte(a, b, now))  # the request, then the reply
         for c in (a, b):  # a timer due by now (a delayed ACK): run it and deliver what it sent
             if c.deadline is not None and c.deadline <= now:
                 c.tick(now)
