@@ -24,11 +24,12 @@ from typing import NamedTuple
 
 from netstack.engine.tcp.rack import RackTlp
 from netstack.engine.tcp.sack_scoreboard import NextSegment, SackScoreboard
-from netstack.engine.tcp.seqnum import SEQ_MASK, seq_add, seq_diff
+from netstack.engine.tcp.seqnum import SEQ_MASK, seq_diff
 from netstack.machines.congestion import CongestionPhase
 
 _OPEN = (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE,
          CongestionPhase.CONGESTION_WINDOW_REDUCED)  # (an ECN reduction: a loss still starts a recovery)
+_RECOVERY_PHASES = (CongestionPhase.FAST_RECOVERY, CongestionPhase.LOSS)
 #: RFC 3042 §2: limited transmit covers the first two duplicate ACKs.
 LIMITED_TRANSMIT_ACKS = 2
 
@@ -86,7 +87,7 @@ class LossRecovery:
 
     @property
     def in_recovery(self) -> bool:
-        return self.cc.phase in (CongestionPhase.FAST_RECOVERY, CongestionPhase.LOSS)
+        return self.cc.phase in _RECOVERY_PHASES
 
     def pipe(self) -> int:
         """RFC 6675 SetPipe(), or SND.NXT - SND.UNA when nothing is SACKed or lost."""
@@ -123,9 +124,8 @@ class LossRecovery:
         if length <= 0:
             return
         sb = self.scoreboard
-        end = seq_add(seq, length)
         start_offset = sb.offset(seq)
-        sb.sent(end)
+        sb.sent_through(start_offset + length)
         self.rack.on_transmit(start_offset, start_offset + length, now, retransmission)
         if not (retransmission or rescue or sb.in_recovery):
             return  # new data outside a recovery: nothing below applies (PRR runs only in one)

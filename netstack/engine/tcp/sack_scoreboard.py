@@ -115,6 +115,11 @@ class SackScoreboard:
         if offset > self._nxt:
             self._nxt = offset
 
+    def sent_through(self, offset: int) -> None:
+        """``sent`` for a caller that has the stream offset of the new SND.NXT already."""
+        if offset > self._nxt:
+            self._nxt = offset
+
     def cumulative_ack(self, ack: int, snd_nxt: int) -> tuple[int, int]:
         """``sent(snd_nxt)`` then ``update(ack)`` for an ACK without SACK blocks while nothing is SACKed
         (the caller checks ``sacked_bytes == 0``): the clean path's every ACK, in one call with the
