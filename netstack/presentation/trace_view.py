@@ -18,8 +18,8 @@ A text line reads::
 - **Relative sequence numbers** (as Wireshark shows them): per connection and per direction, sequence
   numbers count from that direction's ISN (the SYN's sequence number: the SYN is 0, the first data
   byte 1). A connection first seen without its SYN counts from the first sequence number seen minus
-  one. Fields of other TCP events are in the same spaces: a retransmitted or probed ``seq`` and a
-  duplicate ``ack`` are in the sender's space, an out-of-order ``seq`` in the peer's.
+  one. Fields of other TCP events are in the same spaces: a retransmitted or probed ``seq`` (zero
+  window and tail loss probes) and a duplicate ``ack`` are in the sender's space, an out-of-order ``seq`` in the peer's.
 - **Rules**: state changes cite the machine row that fired, decisions their RFC section
   (``netstack.presentation.trace_rules``).
 - **One connection**: ``connection="192.0.2.2:40000"`` (or just a port, ``"7000"``) keeps the events of
@@ -53,6 +53,7 @@ _SEQUENCE_SPACES = {
     "tcp.retransmit": {"seq": "local"},
     "tcp.fast_retransmit": {"seq": "local"},
     "tcp.zero_window_probe": {"seq": "local"},
+    "tcp.tail_loss_probe": {"seq": "local"},
     "tcp.dup_ack": {"ack": "local"},
     "tcp.out_of_order": {"seq": "remote"},
 }
@@ -69,7 +70,8 @@ def _kind(event: str) -> str:
         return "out"
     if event == "tcp.segment_in":
         return "in"
-    if event in ("tcp.rto", "tcp.retransmit", "tcp.fast_retransmit", "tcp.dup_ack", "tcp.reset_received"):
+    if event in ("tcp.rto", "tcp.retransmit", "tcp.fast_retransmit", "tcp.tail_loss_probe", "tcp.dup_ack",
+                 "tcp.reset_received"):
         return "loss"
     if ".drop" in event or event.endswith("failed") or event.endswith("timeout"):
         return "drop"

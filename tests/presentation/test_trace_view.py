@@ -16,7 +16,9 @@ import pytest
 from netstack.engine.observability import TRACE_LOGGER, Trace
 from netstack.presentation.trace_view import TraceView, disable_trace, enable_trace, wants_colour
 
-from tests.support.trace_scenarios import handshake_data_close, one_segment_lost, syn_unanswered, traced
+from tests.support.trace_scenarios import (
+    handshake_data_close, one_segment_lost, syn_unanswered, tail_segments_lost, traced,
+)
 
 
 GOLDEN = """\
@@ -105,6 +107,21 @@ def test_fast_retransmit_on_duplicate_acks_with_sack_cites_rfc_6675():
     assert f"seq {11 * 1448 + 1}," in lines[fast]
     resent = [line for line in lines[fast:] if re.search(rf" > 192.0.2.2:40000>192.0.2.3:7000 A seq={11 * 1448 + 1} ", line)]
     assert resent
+
+
+def test_tail_loss_probe_seq_is_relative_like_the_segments_rfc8985_7_3():
+    # the last two of five segments are lost; the probe resends the fifth: relative seq 4 * 1448 + 1,
+    # the number its segment line shows too (the event used to print the absolute one)
+    lines = traced(tail_segments_lost)
+    probe = next(line for line in lines if " tcp.tail_loss_probe " in line)
+    assert f"the last segment again, seq {4 * 1448 + 1} (1448 bytes)" in probe and probe.endswith("[RFC 8985 §7.3]")
+    after = lines[lines.index(probe):]
+    assert any(re.search(rf" > 192.0.2.2:40000>192.0.2.3:7000 A seq={4 * 1448 + 1} ack=1 len=1448", line)
+               for line in after)
+    entries = [json.loads(line) for line in traced(tail_segments_lost, format="json")]
+    syn = next(e for e in entries if e["event"] == "tcp.segment_out" and e["flags"] == "S")
+    event = next(e for e in entries if e["event"] == "tcp.tail_loss_probe")
+    assert event["seq"] == 4 * 1448 + 1 and event["seq_abs"] == (syn["seq_abs"] + 4 * 1448 + 1) & 0xFFFFFFFF
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):

@@ -83,19 +83,19 @@ def syn_unanswered(network, a, b) -> None:
     network.run(4.0)
 
 
-def one_segment_lost(network, a, b) -> None:
-    """A 60 kB transfer whose 12th data segment is lost once: duplicate ACKs, fast retransmit."""
+def _transfer_losing(network, a, b, payload: bytes, lost: tuple[int, ...]) -> None:
+    """a sends ``payload`` to b, the data segments numbered in ``lost`` (1 = the first) lost once;
+    b reads it all, both close."""
     data_segments = []
 
-    def twelfth(frame):
+    def numbered(frame):
         if _tcp_payload_length(frame):
             data_segments.append(frame)
-            return len(data_segments) == 12
+            return len(data_segments) in lost
         return False
 
-    drop_frames(a, twelfth)
+    drop_frames(a, numbered)
     client, accepted = connected(a, b)
-    payload = bytes(range(256)) * 240
     client.sendall(payload)
     received = b""
     while len(received) < len(payload):
@@ -104,3 +104,15 @@ def one_segment_lost(network, a, b) -> None:
     client.close()
     accepted.close()
     network.run(1.0)
+
+
+def one_segment_lost(network, a, b) -> None:
+    """A 60 kB transfer whose 12th data segment is lost once: duplicate ACKs, fast retransmit."""
+    _transfer_losing(network, a, b, bytes(range(256)) * 240, (12,))
+
+
+def tail_segments_lost(network, a, b) -> None:
+    """A 5-segment write whose last two data segments are lost once: nothing follows them, so no
+    duplicate ACK comes; a tail loss probe (RFC 8985 §7) resends the last one."""
+    # five full segments (a short last one would wait for the ACK of the others: Nagle)
+    _transfer_losing(network, a, b, (bytes(range(256)) * 29)[:5 * 1448], (4, 5))

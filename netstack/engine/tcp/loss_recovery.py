@@ -24,11 +24,12 @@ from typing import NamedTuple
 
 from netstack.engine.tcp.rack import RackTlp
 from netstack.engine.tcp.sack_scoreboard import NextSegment, SackScoreboard
-from netstack.engine.tcp.seqnum import seq_add, seq_diff
+from netstack.engine.tcp.seqnum import SEQ_MASK, seq_diff
 from netstack.machines.congestion import CongestionPhase
 
 _OPEN = (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START, CongestionPhase.CONGESTION_AVOIDANCE,
          CongestionPhase.CONGESTION_WINDOW_REDUCED)  # (an ECN reduction: a loss still starts a recovery)
+_RECOVERY_PHASES = (CongestionPhase.FAST_RECOVERY, CongestionPhase.LOSS)
 #: RFC 3042 §2: limited transmit covers the first two duplicate ACKs.
 LIMITED_TRANSMIT_ACKS = 2
 
@@ -86,7 +87,7 @@ class LossRecovery:
 
     @property
     def in_recovery(self) -> bool:
-        return self.cc.phase in (CongestionPhase.FAST_RECOVERY, CongestionPhase.LOSS)
+        return self.cc.phase in _RECOVERY_PHASES
 
     def pipe(self) -> int:
         """RFC 6675 SetPipe(), or SND.NXT - SND.UNA when nothing is SACKed or lost."""
@@ -123,10 +124,11 @@ class LossRecovery:
         if length <= 0:
             return
         sb = self.scoreboard
-        end = seq_add(seq, length)
         start_offset = sb.offset(seq)
-        sb.sent(end)
+        sb.sent_through(start_offset + length)
         self.rack.on_transmit(start_offset, start_offset + length, now, retransmission)
+        if not (retransmission or rescue or sb.in_recovery):
+            return  # new data outside a recovery: nothing below applies (PRR runs only in one)
         if self._prr_active():
             self.prr_out += length
             self.quota -= length
@@ -145,6 +147,19 @@ class LossRecovery:
         """One acceptable ACK (SND.UNA =< SEG.ACK =< SND.NXT) with its SACK blocks; ``duplicate`` is
         RFC 5681 §2's definition, judged by the engine."""
         sb, rack, cc = self.scoreboard, self.rack, self.cc
+        if not blocks and not duplicate and not sb.sacked_bytes and not sb.in_recovery and rack.tlp_end_seq is None:
+            # The clean path (nothing SACKed, no recovery, no probe out, no SACK blocks): of the steps
+            # below only the cumulative ACK, RACK's deliveries (its RTT and transmit times for a later
+            # loss), the delivery rate and the congestion control's growth have anything to do.
+            acked, una = sb.cumulative_ack(ack, snd_nxt)
+            if acked:
+                rack.on_ack(una, (), now)
+                self._measure_delivery(acked, now, srtt)
+                self.duplicate_acks = 0
+                # (acked > 0 leaves duplicate_acks 0, so no recovery starts here: started is False)
+                retransmit_first = cc.on_ack(acked, (snd_nxt - ack) & SEQ_MASK, ack, now=now, rtt=rtt,
+                                             snd_nxt=snd_nxt) and not self.sack
+                return AckOutcome(acked, 0, retransmit_first, False, False, None)
         old_una = sb.snd_una
         sb.sent(snd_nxt)
         update = sb.update(ack, blocks if self.sack else ())

@@ -75,7 +75,11 @@ class RackTlp:
         starts, ends = self._starts, self._ends
         if not retransmission:
             if not starts or start >= ends[-1]:
-                self._insert(len(starts), start, end, now, False)
+                starts.append(start)  # (appends, not _insert at the end: once per burst sent)
+                ends.append(end)
+                self._sent_at.append(now)
+                self._retransmitted.append(False)
+                self._lost.append(False)
             return
         # A retransmission restamps the records it covers; bytes with no record were delivered already.
         self._split_at(start)
@@ -107,10 +111,14 @@ class RackTlp:
     def on_ack(self, una: int, sacked: list[tuple[int, int]], now: float, dsack: bool = False,
                snd_nxt: int | None = None) -> None:
         """Steps 1-3 for one ACK: ``una`` the cumulative ACK, ``sacked`` the newly SACKed ranges (offsets)."""
-        starts = self._starts
-        while starts and self._ends[0] <= una:
-            self._deliver(0, now)
-            self._drop(0)
+        starts, ends = self._starts, self._ends
+        delivered = 0
+        while delivered < len(starts) and ends[delivered] <= una:
+            self._deliver(delivered, now)
+            delivered += 1
+        if delivered:  # one slice per list, not a deletion per record
+            del starts[:delivered], ends[:delivered], self._sent_at[:delivered], \
+                self._retransmitted[:delivered], self._lost[:delivered]
         if starts and starts[0] < una:
             self._split_at(una)
             self._deliver(0, now)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import NamedTuple
 
-from netstack.engine.tcp.seqnum import SEQ_MASK, seq_diff, seq_gt, seq_le, seq_lt
+from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_diff, seq_gt, seq_le, seq_lt
 
 #: RFC 6675 §2 DupThresh: the number of duplicate ACKs / SACKed segments that signal a loss.
 DUPTHRESH = 3
@@ -114,6 +114,29 @@ class SackScoreboard:
         offset = self.offset(snd_nxt)
         if offset > self._nxt:
             self._nxt = offset
+
+    def sent_through(self, offset: int) -> None:
+        """``sent`` for a caller that has the stream offset of the new SND.NXT already."""
+        if offset > self._nxt:
+            self._nxt = offset
+
+    def cumulative_ack(self, ack: int, snd_nxt: int) -> tuple[int, int]:
+        """``sent(snd_nxt)`` then ``update(ack)`` for an ACK without SACK blocks while nothing is SACKed
+        (the caller checks ``sacked_bytes == 0``): the clean path's every ACK, in one call with the
+        sequence arithmetic written out. Returns (bytes newly acknowledged, SND.UNA's offset)."""
+        una_seq, una = self._una_seq, self._una
+        sent = (snd_nxt - una_seq) & SEQ_MASK
+        if sent < HALF_SPACE and una + sent > self._nxt:
+            self._nxt = una + sent
+        acked = (ack - una_seq) & SEQ_MASK
+        if not 0 < acked < HALF_SPACE or una + acked > self._nxt:
+            return 0, una  # not beyond SND.UNA, or beyond HighData: update() would not move either
+        una += acked
+        self._una_seq = ack & SEQ_MASK
+        self._una = una
+        if self.high_rxt < una:
+            self.high_rxt = una
+        return acked, una
 
     def update(self, ack: int, blocks: list[tuple[int, int]] | tuple = ()) -> SackUpdate:
         """Apply one ACK: cumulative ``ack`` and its SACK blocks (left, right) as sequence numbers."""

@@ -20,7 +20,7 @@ reordering timer (RFC 8985 §6-§7), and the persist timer (RFC 9293 §3.8.6.1, 
 from __future__ import annotations
 
 from netstack.engine.tcp.segment import ACK
-from netstack.engine.tcp.seqnum import seq_add, seq_diff
+from netstack.engine.tcp.seqnum import SEQ_MASK, seq_add, seq_diff
 from netstack.engine.tcp.states import (
     SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
 )
@@ -86,12 +86,14 @@ class TimeoutPath:
         outside recovery, with no probe outstanding and nothing SACKed (RACK handles that case)."""
         snd = self.snd
         rec = snd.recovery
-        if rec is None or not rec.sack or snd.una == snd.max or rec.scoreboard or snd.wnd == 0 \
+        # (cheapest tests first, attributes before calls: this runs on every send and every ACK; the
+        # SACK scoreboard's sacked_bytes is 0 exactly when it holds no range)
+        if rec is None or not rec.sack or snd.una == snd.max or snd.wnd == 0 or rec.scoreboard.sacked_bytes \
                 or not rec.rack.may_probe(rec.in_recovery):
             self.probe_deadline = None
             return
         rto_remaining = self.retransmit_deadline - now if self.retransmit_deadline is not None else snd.rtt.rto
-        flight_segments = -(-snd.in_flight // snd.mss)
+        flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
         pto = rec.rack.probe_timeout(snd.rtt.srtt, flight_segments, rto_remaining)
         # a PTO no earlier than the RTO: the retransmission timer will act first
         self.probe_deadline = now + pto if pto < rto_remaining else None

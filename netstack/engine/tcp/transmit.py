@@ -50,7 +50,10 @@ class TransmitPath:
             ack = 0
             window = self._window_field() if not flags & RST else 0
         seg = TcpSegment(self.local_port, self.remote_port, seq, ack, flags, window, payload)
-        if flags & ACK and self.rcv.sack is not None:
+        sack = self.rcv.sack
+        # (SACK blocks only while out-of-order data is held or a D-SACK is due: tested here, on every
+        # segment sent, before the call that builds them)
+        if flags & ACK and sack is not None and (self.rcv.buffer.queue.held or sack.dsack_pending):
             # SACK blocks (4 + 8 bytes each with their NOPs) must fit beside the payload: the send MSS
             # leaves no room for them in a full segment (Linux shrinks the MSS instead; we send fewer)
             room = 40 if not payload else self.snd.mss - len(payload)
@@ -162,6 +165,12 @@ class TransmitPath:
         mss = snd.mss
         buf_seq = snd.buf_seq
         end_offset = len(sb)
+        if (
+            not snd.fin_queued
+            and (snd.nxt - buf_seq) & SEQ_MASK == end_offset
+            and (rec is None or not rec.sack or not (rec.scoreboard.in_recovery or rec.scoreboard.sacked_bytes))
+        ):
+            return  # nothing new to send and nothing to repair (an ACK of everything sent, a request's reply)
         # With SACK information the budget is cwnd - pipe (RFC 6675), or PRR's quota in recovery (RFC 6937):
         # holes being repaired go first (NextSeg), new data fills what cwnd - pipe leaves.
         budget = None
@@ -169,7 +178,7 @@ class TransmitPath:
         if rec is not None:
             if rec.sack:
                 sboard = rec.scoreboard
-                if sboard.in_recovery or sboard:
+                if sboard.in_recovery or sboard.sacked_bytes:  # (not bool(sboard): a call per send)
                     if rec.retransmission_due():
                         self._send_recovery(now)
                     budget = rec.send_budget()
