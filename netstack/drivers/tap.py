@@ -53,6 +53,7 @@ pcap records frames as the stack sent them and as the TAP gave them, before the 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import errno
 import heapq
 import itertools
@@ -67,6 +68,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 
 from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_text
+from netstack.formats.registry import IP_PROTOCOL_TCP
 from netstack.drivers.impairment import Impairment, parse_impairment
 from netstack.drivers.intake import FrameIntake, bare_syn_source
 from netstack.drivers.netns import call_in_namespace
@@ -79,6 +81,7 @@ from netstack.drivers.segmentation_offload import (
     split_coalesced,
 )
 from netstack.engine.stack import Stack
+from netstack.engine.tcp.layer import TcpLayer
 from netstack.formats.pcap import PcapWriter
 from netstack.sockets import socket_for
 
@@ -109,6 +112,21 @@ def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | Non
     return models[0], models[1]
 
 
+#: Immediate ACKs (out of order, hole filled, quick ACKs) of one batch that share an ACK on a TAP
+#: (``TcpConfig.immediate_acks_folded``). Under 1-5 % loss on the relay of benchmarks/loss.py one ACK
+#: per out-of-order segment was most of the stack's CPU as a receiver (docs/performance.md, "The
+#: engine's CPU per segment under loss"); folding a whole batch starved the kernel's ACK clock.
+TAP_IMMEDIATE_ACKS_FOLDED = 4
+
+
+def _fold_immediate_acks(stack: Stack) -> None:
+    """The TAP hands the stack batches of frames that arrived together: let TCP answer a batch's
+    out-of-order segments with one ACK per few (unless the stack was configured otherwise)."""
+    layer = stack.transport(IP_PROTOCOL_TCP) or TcpLayer.attach(stack)
+    if layer.config.immediate_acks_folded == 1:
+        layer.config = dataclasses.replace(layer.config, immediate_acks_folded=TAP_IMMEDIATE_ACKS_FOLDED)
+
+
 class RunningStack:
     """A stack driven by a TAP loop on its own thread (see the module docstring)."""
     def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
@@ -116,6 +134,7 @@ class RunningStack:
                  syn_batch: int | None = None, intake: FrameIntake | None = None):
         self.stack = stack
         self.fd = fd
+        _fold_immediate_acks(stack)
         # During a SYN flood, frames read ahead of the stack (netstack.drivers.intake) per turn.
         self.drain = drain
         # SYNs per turn: a few, so the turn (and a real client's wait for its next step) stays short

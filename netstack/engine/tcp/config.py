@@ -85,6 +85,13 @@ class TcpConfig:
     """Send the ACK that is due after two full segments once the driver has handled the frames that
     arrived together (one ACK per burst, as Linux does with GRO) instead of in the middle of them, and
     tell the application about in-order data at the same moment (one read per burst)."""
+    immediate_acks_folded: int = 1
+    """With ``ack_at_batch_end``: how many segments RFC 5681 §4.2 asks to acknowledge at once (out of
+    order, filling a hole, the quick ACKs after a sign of loss) share one ACK when they arrive in one
+    driver batch. The ACK, with the SACK blocks of that moment, goes when the batch ends or with the
+    N-th such segment, whichever comes first (Linux folds them with GRO and ``tcp_comp_sack_nr``).
+    1 (the default: the simulator, scripted tests) acknowledges each on its own; the TAP driver, which
+    hands the stack what the kernel queued in one batch, sets ``TAP_IMMEDIATE_ACKS_FOLDED``."""
     nodelay: bool = False
     """Disable Nagle's algorithm (RFC 896), like TCP_NODELAY."""
     keepalive: bool = False
@@ -144,6 +151,8 @@ class TcpConfig:
                 raise ValueError(f"TcpConfig.{name} must be a number > 0, got {value!r}")
         if self.min_rto > self.max_rto:
             raise ValueError(f"TcpConfig.min_rto ({self.min_rto}) must not exceed max_rto ({self.max_rto})")
+        if self.immediate_acks_folded < 1:
+            raise ValueError(f"TcpConfig.immediate_acks_folded must be >= 1, got {self.immediate_acks_folded!r}")
         if not 0 <= self.delayed_ack <= 0.2:
             raise ValueError(f"TcpConfig.delayed_ack must be within 0..0.2 s (RFC 1122), got {self.delayed_ack!r}")
         if not isinstance(self.congestion_control, str) or \

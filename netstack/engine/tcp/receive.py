@@ -410,7 +410,7 @@ class ReceivePath:
         config = self.config
         if rcv.quick_acks:
             rcv.quick_acks -= 1  # quickack after a sign of loss (TcpReceiver.quickack)
-            rcv.ack_now = True
+            self._ack_at_once(now)
         elif config.delayed_ack == 0 or (flags & PSH and unacked < self.snd.mss):
             rcv.ack_now = True
         elif unacked >= 2 * self.snd.mss:
@@ -459,7 +459,7 @@ class ReceivePath:
         if advanced:
             self.rcv.nxt = (self.rcv.nxt + advanced) & SEQ_MASK  # written out (per segment)
             if rb.queue.held < before or off != 0:
-                self.rcv.ack_now = True  # a gap was filled: ACK at once (RFC 5681 §4.2)
+                self._ack_at_once(now)  # a gap was filled: ACK at once (RFC 5681 §4.2)
                 self.rcv.quickack()
             else:
                 self.rcv.unacked_bytes += advanced
@@ -472,8 +472,25 @@ class ReceivePath:
                 self.counters.incr("tcp.out_of_order_bytes_queued", queued)
                 if self.trace is not None:
                     self.trace("tcp.out_of_order", conn=self.name, seq=seg.seq, bytes=queued, held=rb.queue.held)
-            self.rcv.ack_now = True
+            self._ack_at_once(now)
             self.rcv.quickack()
+
+    def _ack_at_once(self, now: float) -> None:
+        """An ACK RFC 5681 §4.2 asks for at once (data out of order, a hole filled, a quick ACK after a
+        sign of loss). With ``ack_at_batch_end`` it goes when the driver has handled the frames that
+        arrived together (a deadline of "now"), carrying the SACK blocks of that moment, unless
+        ``immediate_acks_folded`` such segments are already waiting for it: the same instant, one ACK
+        per few segments instead of one each, as Linux's GRO and SACK compression do. The ACK per
+        out-of-order segment was most of the receiver's CPU under loss (docs/performance.md)."""
+        rcv = self.rcv
+        config = self.config
+        if config.ack_at_batch_end:
+            rcv.acks_folded += 1
+            if rcv.acks_folded < config.immediate_acks_folded:
+                rcv.ack_pending = True
+                self.delayed_ack_deadline = now
+                return
+        rcv.ack_now = True
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""

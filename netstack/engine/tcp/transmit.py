@@ -45,6 +45,7 @@ class TransmitPath:
             rcv.ack_pending = False
             rcv.ack_now = False
             rcv.unacked_bytes = 0
+            rcv.acks_folded = 0
             self.delayed_ack_deadline = None
         else:
             ack = 0
