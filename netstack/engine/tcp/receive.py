@@ -452,6 +452,12 @@ class ReceivePath:
         if start + n > limit:
             payload = payload[: max(0, limit - start)]
             n = len(payload)
+        if self.rcv.acks_folded and start != self.rcv.folded_end:
+            # GRO's rule: only contiguous segments share an ACK. A segment elsewhere (another hole's
+            # retransmission) first gets the blocks so far reported, else with 3 blocks per ACK a
+            # repaired hole could go unreported and the sender resend it (seen on the relay).
+            self._send_ack(now)
+        self.rcv.folded_end = start + n
         before = rb.queue.held
         if self.rcv.sack is not None and (before or start != rb.next_offset):
             self.rcv.note_segment(start, start + n)  # for the SACK blocks of the ACK this triggers
@@ -479,8 +485,9 @@ class ReceivePath:
         """An ACK RFC 5681 §4.2 asks for at once (data out of order, a hole filled, a quick ACK after a
         sign of loss). With ``ack_at_batch_end`` it goes when the driver has handled the frames that
         arrived together (a deadline of "now"), carrying the SACK blocks of that moment, unless
-        ``immediate_acks_folded`` such segments are already waiting for it: the same instant, one ACK
-        per few segments instead of one each, as Linux's GRO and SACK compression do. The ACK per
+        ``immediate_acks_folded`` such segments are already waiting for it or the next one is not
+        contiguous (``_receive_text``): the same instant, one ACK per few segments instead of one
+        each, as Linux's GRO and SACK compression do. The ACK per
         out-of-order segment was most of the receiver's CPU under loss (docs/performance.md)."""
         rcv = self.rcv
         config = self.config

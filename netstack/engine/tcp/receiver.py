@@ -37,6 +37,7 @@ class TcpReceiver:
         self.unacked_bytes = 0
         self.quick_acks = 0  # in-order segments still to acknowledge at once (``quickack``)
         self.acks_folded = 0  # immediate ACKs owed at the batch's end (TcpConfig.immediate_acks_folded)
+        self.folded_end = 0  # stream offset just past the last segment taken (folding: contiguous only)
         self.peer_fin_offset = None  # stream offset of the peer's FIN (may arrive out of order)
         self.fin_received = False
         self.sack: SackReporter | None = None  # SACK blocks to report, once SACK is agreed (RFC 2018)
