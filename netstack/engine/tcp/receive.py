@@ -491,12 +491,11 @@ class ReceivePath:
         out-of-order segment was most of the receiver's CPU under loss (docs/performance.md)."""
         rcv = self.rcv
         config = self.config
-        if config.ack_at_batch_end:
+        if config.ack_at_batch_end and rcv.acks_folded + 1 < config.immediate_acks_folded:
             rcv.acks_folded += 1
-            if rcv.acks_folded < config.immediate_acks_folded:
-                rcv.ack_pending = True
-                self.delayed_ack_deadline = now
-                return
+            rcv.ack_pending = True
+            self.delayed_ack_deadline = now
+            return
         rcv.ack_now = True
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
