@@ -25,6 +25,10 @@ from bisect import bisect_left, bisect_right
 WORST_CASE_DELAYED_ACK = 0.2
 #: RFC 8985 §7.2: the probe timeout when no RTT sample exists yet.
 INITIAL_PTO = 1.0
+#: Added to 2*SRTT with more than one segment in flight, as Linux (TCP_TIMEOUT_MIN in
+#: tcp_schedule_loss_probe): on a sub-millisecond path (a TAP) 2*SRTT is shorter than the time a busy
+#: receiver takes to answer a batch, and the probe would fire for every burst.
+PTO_SLACK = 0.002
 #: RFC 8985 §6.2 step 4: after this many recoveries without D-SACK the multiplier resets to 1.
 REORDERING_WINDOW_PERSIST = 16
 
@@ -201,14 +205,13 @@ class RackTlp:
     # -- RFC 8985 §7: tail loss probes ------------------------------------------------------------
 
     def probe_timeout(self, srtt: float | None, flight_segments: int, rto_remaining: float) -> float:
-        """§7.2: PTO = 2*SRTT (+ WCDelAckT with one segment in flight), 1 s before any RTT sample,
-        never beyond the retransmission timer."""
+        """§7.2: PTO = 2*SRTT + WCDelAckT with one segment in flight (+ PTO_SLACK with more, as
+        Linux), 1 s before any RTT sample, never beyond the retransmission timer."""
         if srtt is None:
             pto = INITIAL_PTO
         else:
             pto = 2 * srtt
-            if flight_segments == 1:
-                pto += WORST_CASE_DELAYED_ACK
+            pto += WORST_CASE_DELAYED_ACK if flight_segments == 1 else PTO_SLACK
         return min(pto, rto_remaining)
 
     def may_probe(self, in_recovery: bool) -> bool:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netstack.engine.tcp.rack import INITIAL_PTO, WORST_CASE_DELAYED_ACK, RackTlp, sent_after
+from netstack.engine.tcp.rack import INITIAL_PTO, PTO_SLACK, WORST_CASE_DELAYED_ACK, RackTlp, sent_after
 
 MSS = 100
 RTT = 0.1
@@ -105,7 +105,8 @@ def test_a_partial_retransmission_splits_the_record():
 def test_probe_timeout_rfc8985_7_2():
     rack = RackTlp()
     assert rack.probe_timeout(None, 3, rto_remaining=5.0) == INITIAL_PTO
-    assert rack.probe_timeout(0.05, 3, rto_remaining=5.0) == pytest.approx(0.1)
+    assert rack.probe_timeout(0.05, 3, rto_remaining=5.0) == pytest.approx(0.1 + PTO_SLACK)
+    assert rack.probe_timeout(0.0001, 3, rto_remaining=5.0) == pytest.approx(0.0022)  # a TAP's RTT: Linux's floor
     assert rack.probe_timeout(0.05, 1, rto_remaining=5.0) == pytest.approx(0.1 + WORST_CASE_DELAYED_ACK)
     assert rack.probe_timeout(0.05, 1, rto_remaining=0.2) == pytest.approx(0.2)
 
