@@ -52,7 +52,7 @@ class AckOutcome(NamedTuple):
 class LossRecovery:
     """Loss detection and recovery state of one sender."""
 
-    __slots__ = ("scoreboard", "rack", "cc", "sack", "mss", "duplicate_acks", "undo_retransmits", "stats",
+    __slots__ = ("scoreboard", "rack", "cc", "sack", "mss", "duplicate_acks", "undo_retransmits", "undo_marker", "stats",
                  "delivered", "delivery_rate", "_rate_start", "_rate_delivered", "_fast_retransmit", "prr_delivered",
                  "prr_out", "recover_fs", "quota")
 
@@ -64,6 +64,7 @@ class LossRecovery:
         self.mss = mss
         self.duplicate_acks = 0
         self.undo_retransmits = 0  # retransmissions of this episode not yet D-SACKed
+        self.undo_marker = 0  # SND.UNA (a stream offset) when the episode began (Linux undo_marker)
         self.stats = {"retransmitted_segments": 0, "retransmitted_bytes": 0, "dsacks_received": 0,
                       "recoveries": 0, "rack_marked_lost": 0, "tlp_probes": 0, "tlp_recoveries": 0,
                       "spurious_undone": 0}
@@ -143,9 +144,10 @@ class LossRecovery:
                 self.undo_retransmits += 1
 
     def on_ack(self, ack: int, blocks, now: float, snd_nxt: int, *, rtt: float | None = None,
-               duplicate: bool = False, srtt: float | None = None) -> AckOutcome:
+               duplicate: bool = False, srtt: float | None = None, echoed: int | None = None) -> AckOutcome:
         """One acceptable ACK (SND.UNA =< SEG.ACK =< SND.NXT) with its SACK blocks; ``duplicate`` is
-        RFC 5681 §2's definition, judged by the engine."""
+        RFC 5681 §2's definition, judged by the engine; ``echoed`` the millisecond tick of the TSval
+        the ACK echoes (None without timestamps), for RACK (RFC 8985 §6.2 step 2)."""
         sb, rack, cc = self.scoreboard, self.rack, self.cc
         if not blocks and not duplicate and not sb.sacked_bytes and not sb.in_recovery and rack.tlp_end_seq is None:
             # The clean path (nothing SACKed, no recovery, no probe out, no SACK blocks): of the steps
@@ -153,7 +155,7 @@ class LossRecovery:
             # loss), the delivery rate and the congestion control's growth have anything to do.
             acked, una = sb.cumulative_ack(ack, snd_nxt)
             if acked:
-                rack.on_ack(una, (), now)
+                rack.on_ack(una, (), now, echoed=echoed)
                 self._measure_delivery(acked, now, srtt)
                 self.duplicate_acks = 0
                 # (acked > 0 leaves duplicate_acks 0, so no recovery starts here: started is False)
@@ -173,14 +175,19 @@ class LossRecovery:
             start, end = sb.offset(left), sb.offset(right)
             if una <= start < end <= nxt:
                 sacked.append((start, end))
-        rack.on_ack(una, sacked, now, dsack=update.dsack is not None, snd_nxt=nxt)
+        rack.on_ack(una, sacked, now, dsack=update.dsack is not None, snd_nxt=nxt, echoed=echoed)
         self._measure_delivery(acked + update.newly_sacked, now, srtt)
         undone = False
         if update.dsack is not None:
             self.stats["dsacks_received"] += 1
             # RFC 2883 §5 (Linux tcp_try_undo_dsack): once every retransmission of the episode is
             # reported duplicate, nothing had been lost.
-            if self.undo_retransmits > 0:
+            # Only a D-SACK for data above where the episode began counts (Linux tcp_check_dsack):
+            # the D-SACKs of an earlier episode's retransmissions still arriving (hundreds after a
+            # burst of spurious ones) would otherwise undo a real loss's reduction. On the relay
+            # that restored a multi-megabyte cwnd and an infinite ssthresh again and again: a
+            # storm of 14,000-55,000 retransmissions per 10 MB (docs/performance.md).
+            if self.undo_retransmits > 0 and sb.offset(update.dsack[1]) > self.undo_marker:
                 self.undo_retransmits -= 1
                 if self.undo_retransmits == 0:
                     undone = self.undo_spurious()
@@ -285,6 +292,7 @@ class LossRecovery:
         self.cc.on_retransmit_timeout(max(0, seq_diff(snd_nxt, sb.snd_una)), snd_nxt)
         self.duplicate_acks = 0
         self.undo_retransmits = 0
+        self.undo_marker = sb.offset(sb.snd_una)
         self.rack.tlp_end_seq = None
         if self.sack:
             sb.mark_all_lost()
@@ -301,6 +309,7 @@ class LossRecovery:
     def _start_recovery(self) -> None:
         sb = self.scoreboard
         self.recover_fs = max(0, seq_diff(sb.snd_nxt, sb.snd_una))
+        self.undo_marker = sb.offset(sb.snd_una)
         self.prr_delivered = self.prr_out = self.quota = 0
         self.scoreboard.enter_recovery()
         self._fast_retransmit = self.sack

@@ -23,6 +23,7 @@ from netstack.engine.tcp.fastopen import client_syn_acked
 from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN
 from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.machines.congestion import CongestionPhase
+from netstack.engine.tcp.options import TIMESTAMP_HZ
 from netstack.engine.tcp.seqnum import (
     HALF_SPACE, SEQ_MASK, SEQ_MODULUS, seq_add, seq_in_window,
 )
@@ -541,7 +542,8 @@ class ReceivePath:
         elif in_flight and not seg.payload and not seg.flags & (SYN | FIN) and window == snd.wnd:
             self._duplicate_ack(seg, now)
         elif in_flight and seg.sack_blocks and snd.recovery is not None:
-            self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, srtt=snd.rtt.srtt), now)
+            self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, srtt=snd.rtt.srtt,
+                                                       echoed=self._echoed_tick(seg, now)), now)
         if snd.update_window(seg.seq, ack, window):
             # the window opened: no more probes, and the full path's _output sends at once
             self.persist_deadline = None
@@ -556,8 +558,8 @@ class ReceivePath:
             self._undo_spurious(now)  # RFC 3522 Eifel, before loss recovery may end the episode
         rtt = snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
         flight = snd.in_flight
-        self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, rtt=rtt, srtt=snd.rtt.srtt),
-                               now)
+        self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, rtt=rtt, srtt=snd.rtt.srtt,
+                                                   echoed=self._echoed_tick(seg, now)), now)
         if snd.buffer_max:
             snd.expand_buffer()
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
@@ -579,7 +581,19 @@ class ReceivePath:
         if self.trace is not None:
             self.trace("tcp.dup_ack", conn=self.name, ack=snd.una, count=snd.recovery.duplicate_acks + 1)
         self._recovery_outcome(snd.recovery.on_ack(snd.una, seg.sack_blocks, now, snd.max, duplicate=True,
-                                                   srtt=snd.rtt.srtt), now)
+                                                   srtt=snd.rtt.srtt, echoed=self._echoed_tick(seg, now)), now)
+
+    def _echoed_tick(self, seg, now: float) -> int | None:
+        """The millisecond tick (``int(t * TIMESTAMP_HZ)``, the scale of RACK's transmit times) of the
+        TSval this ACK echoes, or None without timestamps: RACK tells by it whether an ACK covering a
+        retransmitted segment was sent for the original (RFC 8985 §6.2 step 2)."""
+        tsecr = seg.tsecr if self.use_timestamps else None
+        if not tsecr:
+            return None
+        age = (self.timestamp_state.tsval(now) - tsecr) & SEQ_MASK
+        if age >= HALF_SPACE:
+            return None  # an echo from the future: not ours to judge by
+        return int(now * TIMESTAMP_HZ) - age
 
     def _recovery_outcome(self, outcome, now: float) -> None:
         """Act on what loss recovery made of an ACK: NewReno's retransmission of the first unacknowledged
