@@ -154,3 +154,27 @@ def test_delivery_rate_is_bytes_per_round_trip(sack):
     rec.on_ack(seq(5), [], 0.1, seq(10), srtt=0.05)
     rec.on_ack(seq(10), [], 0.2, seq(10), srtt=0.05)
     assert rec.delivery_rate == pytest.approx(5 * MSS / 0.1)
+
+
+def test_a_late_dsack_of_an_earlier_episode_does_not_undo_a_real_loss():
+    """Linux tcp_check_dsack's undo_marker: only a D-SACK above where the episode began counts toward
+    undoing it. (Counting the D-SACKs of an earlier burst of spurious retransmissions undid the
+    reductions of real losses again and again on the relay: a retransmission storm.)"""
+    rec = sender()
+    ack_with(rec, 0, [(1, 4)], now=0.05)
+    first = rec.next_segment(False)
+    rec.sent(first.seq, first.length, now=0.06, retransmission=True)
+    rec.on_ack(seq(10), [], 0.1, seq(10))  # repaired; the episode ends
+    assert not rec.in_recovery
+    for k in range(10, 20):
+        rec.sent(seq(k), MSS, now=0.2 + k * 0.001)
+    ack_with(rec, 11, [(12, 15)], now=0.3, nxt_k=20)  # past the old recovery point
+    assert rec.in_recovery
+    again = rec.next_segment(False)
+    assert again.seq == seq(11)
+    rec.sent(again.seq, again.length, now=0.31, retransmission=True)
+    outcome = ack_with(rec, 11, [(0, 1), (12, 16)], now=0.32, nxt_k=20)  # segment 0 arrived twice, long ago
+    assert not outcome.undone
+    assert rec.in_recovery and rec.cc.phase is CongestionPhase.FAST_RECOVERY
+    outcome = ack_with(rec, 20, [(11, 12)], now=0.33, nxt_k=20, duplicate=False)  # this episode's own
+    assert outcome.undone

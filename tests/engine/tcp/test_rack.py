@@ -94,6 +94,22 @@ def test_an_ack_for_a_retransmission_faster_than_min_rtt_is_ignored_rfc8985_6_2_
     assert rack.rtt == pytest.approx(0.1)
 
 
+def test_an_ack_echoing_a_timestamp_older_than_the_retransmission_is_the_originals_rfc8985_6_2_step_2():
+    """A queue built up behind the original: its ACK comes long after min_RTT, but it echoes the
+    original's TSval, so the retransmission's short RTT and recent send time must not be taken (they
+    made every segment sent before the retransmission look overdue: a retransmission storm)."""
+    rack = flight(3)
+    rack.on_ack(100, [], now=0.001, echoed=0)  # min_RTT 1 ms
+    rack.on_transmit(100, 200, now=0.5, retransmission=True)
+    rack.on_transmit(300, 400, now=0.501)
+    rack.on_ack(200, [], now=0.52, echoed=1)  # 20 ms > min_RTT, but it echoes the tick of 0.001 s
+    assert rack.rtt == pytest.approx(0.001) and rack.xmit_ts == 0.0  # still segment 0's
+    assert rack.detect_loss(now=0.52, reo_wnd=0.0)[0] == []  # segment 2 (sent at 0.002) is not overdue
+    rack.on_transmit(200, 300, now=0.6, retransmission=True)
+    rack.on_ack(300, [], now=0.63, echoed=600)  # echoes the retransmission itself: a sample
+    assert rack.rtt == pytest.approx(0.03) and rack.xmit_ts == pytest.approx(0.6)
+
+
 def test_a_partial_retransmission_splits_the_record():
     rack = flight(2)
     rack.on_transmit(50, 150, now=1.0, retransmission=True)
