@@ -342,9 +342,10 @@ def netstack_to_kernel(topology: RelayTopology, running, size: int, timeout: flo
 
 # ----------------------------------------------------------------------------- the simulator
 def sim_transfer(loss: float, seed: int, size: int, timeout: float, *, delay: float = SIM_DELAY,
-                 rate: float = SIM_RATE) -> dict:
+                 rate: float = SIM_RATE, connected=None) -> dict:
     """``size`` bytes through the socket API over a simulated link (10 ms one way, 50 Mbit/s by default)
-    with ``loss`` both ways, timed in virtual seconds."""
+    with ``loss`` both ways, timed in virtual seconds. ``connected(sender_host, receiver_host)``, if
+    given, runs once the connection is up (benchmarks/loss_cpu.py times each stack from there)."""
     net = Network(seed=seed)
     sender_host = net.host("192.0.2.2/24")
     receiver_host = net.host("192.0.2.3/24")
@@ -357,6 +358,8 @@ def sim_transfer(loss: float, seed: int, size: int, timeout: float, *, delay: fl
     peer, _ = server.accept()
     client.setblocking(False)
     peer.setblocking(False)
+    if connected is not None:
+        connected(sender_host, receiver_host)
     payload = memoryview(bytes(size))
     sent = received = 0
     started = net.clock

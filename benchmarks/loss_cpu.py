@@ -27,8 +27,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from netstack.drivers.sim import Network  # noqa: E402
+from loss import sim_transfer  # noqa: E402  (benchmarks/loss.py, beside this script)
 
 DELAY = 0.010
 RATE = 50e6
@@ -65,43 +66,15 @@ class TimedStack:
 
 def transfer(loss: float, seed: int, size: int, profile: str | None = None, timeout: float = 600.0, *,
              delay: float = DELAY, rate: float = RATE) -> dict:
-    net = Network(seed=seed)
-    sender_host = net.host("192.0.2.2/24")
-    receiver_host = net.host("192.0.2.3/24")
-    net.link(sender_host, receiver_host, loss=loss, delay=delay, bandwidth=rate)
-    server = receiver_host.socket()
-    server.bind(("192.0.2.3", 5001))
-    server.listen(1)
-    client = sender_host.socket()
-    client.connect(("192.0.2.3", 5001))
-    peer, _ = server.accept()
-    client.setblocking(False)
-    peer.setblocking(False)
     profiler = cProfile.Profile() if profile else None
-    sending = TimedStack(sender_host.stack, profiler if profile == "sender" else None)
-    receiving = TimedStack(receiver_host.stack, profiler if profile == "receiver" else None)
-    payload = memoryview(bytes(size))
-    sent = received = 0
-    started = net.clock
-    while received < size and net.clock - started < timeout:
-        while sent < size:
-            try:
-                sent += client.send(payload[sent:sent + 65536])
-            except BlockingIOError:
-                break
-        net.run(0.01)
-        try:
-            while True:
-                chunk = peer.recv(1 << 20)
-                if not chunk:
-                    break
-                received += len(chunk)
-        except BlockingIOError:
-            pass
-    counters = sender_host.counters
-    return {"seconds": net.clock - started, "finished": received >= size, "sending": sending,
-            "receiving": receiving, "profiler": profiler,
-            "retransmissions": counters.get("tcp.retransmissions", 0), "rto": counters.get("tcp.rto_firings", 0)}
+    ends = {}
+
+    def connected(sender_host, receiver_host):
+        ends["sending"] = TimedStack(sender_host.stack, profiler if profile == "sender" else None)
+        ends["receiving"] = TimedStack(receiver_host.stack, profiler if profile == "receiver" else None)
+
+    result = sim_transfer(loss, seed, size, timeout, delay=delay, rate=rate, connected=connected)
+    return {**result, **ends, "profiler": profiler}
 
 
 def _numbers(text: str) -> list[float]:
