@@ -113,10 +113,12 @@ def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | Non
 
 
 #: Immediate ACKs (out of order, hole filled, quick ACKs) of one batch that share an ACK on a TAP
-#: (``TcpConfig.immediate_acks_folded``). Under 1-5 % loss on the relay of benchmarks/loss.py one ACK
-#: per out-of-order segment was most of the stack's CPU as a receiver (docs/performance.md, "The
-#: engine's CPU per segment under loss"); folding a whole batch starved the kernel's ACK clock.
-TAP_IMMEDIATE_ACKS_FOLDED = 4
+#: (``TcpConfig.immediate_acks_folded``; only contiguous segments fold). Under 1-5 % loss on the relay
+#: of benchmarks/loss.py one ACK per out-of-order segment was most of the stack's CPU as a receiver:
+#: each ACK written crosses the bridge and veths inside our write(2). Kernel -> netstack there: 4 gave
+#: 38-50 MB/s at 1-2 %, 8 gave 52-59, 16 gave 53-65, 32 and 64 no more (docs/performance.md, "The
+#: engine's CPU per segment under loss").
+TAP_IMMEDIATE_ACKS_FOLDED = 16
 
 
 def _fold_immediate_acks(stack: Stack) -> None:
