@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -11,7 +12,12 @@ import textwrap
 import pytest
 
 import netstack
-from netstack.engine.config import ConfigError
+from netstack.drivers.tap import TAP_IMMEDIATE_ACKS_FOLDED, _fold_immediate_acks
+from netstack.engine.config import ConfigError, StackConfig
+from netstack.engine.stack import Stack
+from netstack.engine.tcp.config import TcpConfig
+from netstack.engine.tcp.layer import TcpLayer
+from netstack.formats.registry import IP_PROTOCOL_TCP
 from netstack.drivers.netns import NetworkNamespace
 from netstack.formats.pcap import PcapReader
 
@@ -79,3 +85,17 @@ def test_run_tap_records_a_pcap_of_frames_in_and_out(tmp_path):
     echo_requests = [f for f in frames if f[12:14] == b"\x08\x00" and f[34] == 8]
     echo_replies = [f for f in frames if f[12:14] == b"\x08\x00" and f[34] == 0]
     assert len(echo_requests) == 2 and len(echo_replies) == 2
+
+
+def test_the_tap_driver_folds_the_immediate_acks_of_a_batch_unless_configured():
+    """The TAP hands TCP batches of frames: up to TAP_IMMEDIATE_ACKS_FOLDED immediate ACKs share one
+    (TcpConfig.immediate_acks_folded); a stack configured otherwise keeps its setting."""
+    stack = Stack(StackConfig())
+    _fold_immediate_acks(stack)
+    assert TAP_IMMEDIATE_ACKS_FOLDED > 1
+    assert stack.transport(IP_PROTOCOL_TCP).config.immediate_acks_folded == TAP_IMMEDIATE_ACKS_FOLDED
+    assert dataclasses.replace(stack.transport(IP_PROTOCOL_TCP).config, immediate_acks_folded=1) == TcpConfig()
+    configured = Stack(StackConfig())
+    TcpLayer.attach(configured, TcpConfig(immediate_acks_folded=2))
+    _fold_immediate_acks(configured)
+    assert configured.transport(IP_PROTOCOL_TCP).config.immediate_acks_folded == 2
