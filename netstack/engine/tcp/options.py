@@ -114,6 +114,16 @@ class TimestampState:
         """Our TSval at ``now``: a 1 ms clock plus the connection's offset."""
         return (int(now * TIMESTAMP_HZ) + self.offset) & SEQ_MASK
 
+    def echoed_tick(self, tsecr: int | None, now: float) -> int | None:
+        """The millisecond tick (``int(t * TIMESTAMP_HZ)``) at which we sent the TSval ``tsecr`` echoes,
+        or None: RACK compares it with a retransmission's send time (RFC 8985 §6.2 step 2)."""
+        if not tsecr:
+            return None
+        age = (self.tsval(now) - tsecr) & SEQ_MASK
+        if age >= 1 << 31:
+            return None  # an echo from the future: not ours to judge by
+        return int(now * TIMESTAMP_HZ) - age
+
     def paws_rejects(self, tsval: int | None, is_rst: bool, now: float) -> bool:
         """RFC 7323 §5.3 R1: a non-RST segment with TSval older than TS.Recent is a duplicate."""
         if tsval is None or self.ts_recent is None or is_rst:

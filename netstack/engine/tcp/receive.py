@@ -23,7 +23,6 @@ from netstack.engine.tcp.fastopen import client_syn_acked
 from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN
 from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.machines.congestion import CongestionPhase
-from netstack.engine.tcp.options import TIMESTAMP_HZ
 from netstack.engine.tcp.seqnum import (
     HALF_SPACE, SEQ_MASK, SEQ_MODULUS, seq_add, seq_in_window,
 )
@@ -454,10 +453,7 @@ class ReceivePath:
             payload = payload[: max(0, limit - start)]
             n = len(payload)
         if self.rcv.acks_folded and start != self.rcv.folded_end:
-            # GRO's rule: only contiguous segments share an ACK. A segment elsewhere (another hole's
-            # retransmission) first gets the blocks so far reported, else with 3 blocks per ACK a
-            # repaired hole could go unreported and the sender resend it (seen on the relay).
-            self._send_ack(now)
+            self._send_ack(now)  # only contiguous segments fold (GRO), or a repaired hole may go unreported
         self.rcv.folded_end = start + n
         before = rb.queue.held
         if self.rcv.sack is not None and (before or start != rb.next_offset):
@@ -483,13 +479,9 @@ class ReceivePath:
             self.rcv.quickack()
 
     def _ack_at_once(self, now: float) -> None:
-        """An ACK RFC 5681 §4.2 asks for at once (data out of order, a hole filled, a quick ACK after a
-        sign of loss). With ``ack_at_batch_end`` it goes when the driver has handled the frames that
-        arrived together (a deadline of "now"), carrying the SACK blocks of that moment, unless
-        ``immediate_acks_folded`` such segments are already waiting for it or the next one is not
-        contiguous (``_receive_text``): the same instant, one ACK per few segments instead of one
-        each, as Linux's GRO and SACK compression do. The ACK per
-        out-of-order segment was most of the receiver's CPU under loss (docs/performance.md)."""
+        """An ACK RFC 5681 §4.2 asks for at once (out of order, a hole filled, a quick ACK). With
+        ``ack_at_batch_end`` it goes at the batch's end (a deadline of "now") with the SACK blocks of
+        then, or with the ``immediate_acks_folded``-th such segment, as GRO folds (docs/tcp.md)."""
         rcv = self.rcv
         config = self.config
         if config.ack_at_batch_end and rcv.acks_folded + 1 < config.immediate_acks_folded:
@@ -543,7 +535,7 @@ class ReceivePath:
             self._duplicate_ack(seg, now)
         elif in_flight and seg.sack_blocks and snd.recovery is not None:
             self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, srtt=snd.rtt.srtt,
-                                                       echoed=self._echoed_tick(seg, now)), now)
+                                                       echoed=self._echoed(seg, now)), now)
         if snd.update_window(seg.seq, ack, window):
             # the window opened: no more probes, and the full path's _output sends at once
             self.persist_deadline = None
@@ -559,7 +551,7 @@ class ReceivePath:
         rtt = snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
         flight = snd.in_flight
         self._recovery_outcome(snd.recovery.on_ack(ack, seg.sack_blocks, now, snd.max, rtt=rtt, srtt=snd.rtt.srtt,
-                                                   echoed=self._echoed_tick(seg, now)), now)
+                                                   echoed=self._echoed(seg, now)), now)
         if snd.buffer_max:
             snd.expand_buffer()
         # RFC 6298 (5.2)/(5.3): stop the timer when all is acknowledged, else restart it
@@ -572,6 +564,9 @@ class ReceivePath:
                 self.user_timeout_deadline = now + self.config.user_timeout
         self._arm_probe(now)
 
+    def _echoed(self, seg, now: float) -> int | None:
+        return self.timestamp_state.echoed_tick(seg.tsecr, now) if self.use_timestamps else None
+
     def _duplicate_ack(self, seg, now: float) -> None:
         """RFC 5681 §3.2: a duplicate ACK; loss recovery counts it (without SACK the third triggers a
         fast retransmit) and reads its SACK blocks."""
@@ -581,19 +576,7 @@ class ReceivePath:
         if self.trace is not None:
             self.trace("tcp.dup_ack", conn=self.name, ack=snd.una, count=snd.recovery.duplicate_acks + 1)
         self._recovery_outcome(snd.recovery.on_ack(snd.una, seg.sack_blocks, now, snd.max, duplicate=True,
-                                                   srtt=snd.rtt.srtt, echoed=self._echoed_tick(seg, now)), now)
-
-    def _echoed_tick(self, seg, now: float) -> int | None:
-        """The millisecond tick (``int(t * TIMESTAMP_HZ)``, the scale of RACK's transmit times) of the
-        TSval this ACK echoes, or None without timestamps: RACK tells by it whether an ACK covering a
-        retransmitted segment was sent for the original (RFC 8985 §6.2 step 2)."""
-        tsecr = seg.tsecr if self.use_timestamps else None
-        if not tsecr:
-            return None
-        age = (self.timestamp_state.tsval(now) - tsecr) & SEQ_MASK
-        if age >= HALF_SPACE:
-            return None  # an echo from the future: not ours to judge by
-        return int(now * TIMESTAMP_HZ) - age
+                                                   srtt=snd.rtt.srtt, echoed=self._echoed(seg, now)), now)
 
     def _recovery_outcome(self, outcome, now: float) -> None:
         """Act on what loss recovery made of an ACK: NewReno's retransmission of the first unacknowledged
