@@ -91,11 +91,16 @@ class _LongBackoffs(logging.Handler):
     def __init__(self):
         super().__init__(logging.DEBUG)
         self.seconds = 0.0
+        self.armed: dict[str, float] = {}  # per connection: the RTO the last timeout left armed
 
     def emit(self, record):
         if getattr(record, "event", None) == "tcp.rto":
-            # the timer that fired was half the doubled RTO, stretched by at most 25 % of SYN jitter
-            waited = record.fields["rto"] / 2 * 1.25
+            fields = record.fields
+            # the timer that fired: the RTO the previous timeout armed (exact once the 60 s cap is
+            # reached), else half the doubled one; stretched by at most 25 % of SYN jitter
+            armed = self.armed.get(fields["conn"]) if fields["attempt"] > 1 else None
+            waited = (armed if armed is not None else fields["rto"] / 2) * 1.25
+            self.armed[fields["conn"]] = fields["rto"]
             if waited > 1.25:
                 self.seconds += waited
 
@@ -207,6 +212,16 @@ buffers = st.tuples(st.sampled_from([2048, 4096, 20_000, 65535, 256 * 1024]), st
 @example(seed=1, client_bytes=0, server_bytes=0, loss=0.0, duplicate=0.0, reorder=0.0, corrupt=0.0, delay=0.001,
          jitter=0.0, mtu=1500, client_buffers=(2048, 2048), server_buffers=(2048, 2048), timestamps=True,
          window_scaling=True)
+# runs at 20 % loss whose exchanges failed four or more times in a row: long backoffs, not stalls
+@example(seed=7589, client_bytes=0, server_bytes=0, loss=0.2, duplicate=0.02, reorder=0.0, corrupt=0.01, delay=0.0001,
+         jitter=0.0005, mtu=576, client_buffers=(2048, 2048), server_buffers=(2048, 2048), timestamps=False,
+         window_scaling=False)
+@example(seed=1417, client_bytes=1241, server_bytes=3289, loss=0.2, duplicate=0.0, reorder=0.0, corrupt=0.01,
+         delay=0.0001, jitter=0.0005, mtu=1280, client_buffers=(2048, 2048), server_buffers=(2048, 2048),
+         timestamps=False, window_scaling=False)
+@example(seed=1417, client_bytes=1, server_bytes=3289, loss=0.2, duplicate=0.0, reorder=0.0, corrupt=0.01,
+         delay=0.0001, jitter=0.0005, mtu=1280, client_buffers=(2048, 2048), server_buffers=(2048, 2048),
+         timestamps=False, window_scaling=False)
 def test_streams_arrive_intact_exactly_once_in_order(**params):
     with _long_backoffs() as backoffs:
         client, server, net = run_transfer(**params)
@@ -225,7 +240,8 @@ def test_streams_arrive_intact_exactly_once_in_order(**params):
     round_trip = 2 * (params["delay"] + params["jitter"]) + 0.001
     bound = 10 + segments * (round_trip + 2 * 0.2 * 2 * p / (1 - 2 * p)) + backoffs.seconds
     assert net.clock <= bound, (net.clock, bound)
-    assert max(client.longest_gap, server.longest_gap) <= 30.0, (client.longest_gap, server.longest_gap)
+    gap_bound = 30.0 + backoffs.seconds  # a gap may be a backed-off exchange too
+    assert max(client.longest_gap, server.longest_gap) <= gap_bound, (client.longest_gap, server.longest_gap)
 
 
 def test_several_megabytes_both_ways_with_loss():
