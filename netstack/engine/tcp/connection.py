@@ -26,6 +26,7 @@ import errno as errnos
 from netstack.errors import TransitionError
 from netstack.machines.congestion import congestion_control
 from netstack.machines.tcp_connection import TCP_TABLE
+from netstack.engine.tcp.ack_arrival import AckArrival
 from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.ecn import EcnPath
 from netstack.engine.tcp.options import TimestampState, mss_for_mtu, window_scale_for
@@ -54,7 +55,7 @@ SYNCHRONIZED_STATES = frozenset(
 )
 
 
-class TcpConnection(ReceivePath, TransmitPath, TimeoutPath, EcnPath):
+class TcpConnection(ReceivePath, AckArrival, TransmitPath, TimeoutPath, EcnPath):
     """One connection's TCB. Create it, then call ``connect(now)`` or ``accept_syn(syn, now)``."""
     def __init__(
         self,

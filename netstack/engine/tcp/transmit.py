@@ -24,7 +24,7 @@ from netstack.formats.ipv4 import ECN_ECT0
 from netstack.engine.tcp.seqnum import HALF_SPACE, SEQ_MASK, seq_add, seq_diff
 
 from netstack.engine.tcp.states import (
-    SYN_SENT, SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
+    ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK,
 )
 _CAN_SEND_DATA = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 
