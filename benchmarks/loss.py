@@ -350,12 +350,7 @@ def sim_transfer(loss: float, seed: int, size: int, timeout: float, *, delay: fl
     sender_host = net.host("192.0.2.2/24")
     receiver_host = net.host("192.0.2.3/24")
     net.link(sender_host, receiver_host, loss=loss, delay=delay, bandwidth=rate)
-    server = receiver_host.socket()
-    server.bind(("192.0.2.3", 5001))
-    server.listen(1)
-    client = sender_host.socket()
-    client.connect(("192.0.2.3", 5001))
-    peer, _ = server.accept()
+    client, peer = sender_host.connect_sockets(receiver_host, ("192.0.2.3", 5001))
     client.setblocking(False)
     peer.setblocking(False)
     if connected is not None:

@@ -41,12 +41,7 @@ def transfer(size: int) -> float:
         a = network.host("192.0.2.2/24", seed=1)
         b = network.host("192.0.2.3/24", seed=2)
         network.link(a, b, loss=0.01, delay=0.002, bandwidth=100e6)
-        server = b.socket()
-        server.bind(("192.0.2.3", 9))
-        server.listen(1)
-        client = a.socket()
-        client.connect(("192.0.2.3", 9))
-        accepted, _ = server.accept()
+        client, accepted = a.connect_sockets(b, ("192.0.2.3", 9))
         assert stream(network, client, accepted, bytes(size), timeout=600.0) == size
     return time.perf_counter() - started
 

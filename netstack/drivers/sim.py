@@ -73,6 +73,21 @@ class SimHost:
         """A BSD-like socket on this host; blocking calls run the network (``netstack.sockets``)."""
         return socket_for(self, family, type, proto)
 
+    def connect_sockets(self, server: "SimHost", address: tuple[str, int], *, backlog: int = 1,
+                        bind: tuple[str, int] | None = None):
+        """(our socket, the one ``server`` accepted): ``server`` listens on ``address`` (its listening
+        socket stays open, as a server's would) and we connect to it from ``bind`` (else an ephemeral
+        port), both through the socket API."""
+        listener = server.socket()
+        listener.bind(address)
+        listener.listen(backlog)
+        client = self.socket()
+        if bind is not None:
+            client.bind(bind)
+        client.connect(address)
+        accepted, _ = listener.accept()
+        return client, accepted
+
     def call(self, function, *args, **kwargs):
         """Run ``function(*args, **kwargs)`` now (virtual time) and send the frames it produced."""
         try:

@@ -83,12 +83,7 @@ def test_connection_rows_of_a_simulated_stack_and_missing_figures_left_out():
         a = network.host("192.0.2.2/24", seed=1)
         b = network.host("192.0.2.3/24", seed=2)
         network.link(a, b, delay=0.001)
-        server = b.socket()
-        server.bind(("192.0.2.3", 7))
-        server.listen(4)
-        client = a.socket()
-        client.connect(("192.0.2.3", 7))
-        accepted, _ = server.accept()
+        client, accepted = a.connect_sockets(b, ("192.0.2.3", 7), backlog=4)
         client.sendall(b"y" * 5000)
         assert len(accepted.recv(100)) == 100
         network.run(0.1)

@@ -25,12 +25,7 @@ def _socket_session(seed: int, pcap_path) -> None:
         net.ab.capture(str(pcap_path))  # from the first frame: the hosts' ARP comes on the first send
         net.ab.loss = net.ab.reorder = 0.02
         net.ab.jitter = 0.0005
-        server = server_host.socket()
-        server.bind(("192.0.2.3", 8000))
-        server.listen(1)
-        client = client_host.socket()
-        client.connect(("192.0.2.3", 8000))
-        peer, _ = server.accept()
+        client, peer = client_host.connect_sockets(server_host, ("192.0.2.3", 8000))
         data = bytes(range(256)) * 400
         client.sendall(data)
         received = b""
@@ -39,7 +34,6 @@ def _socket_session(seed: int, pcap_path) -> None:
         assert received == data
         client.close()
         peer.close()
-        server.close()
         net.run(5.0)
 
 

@@ -2,8 +2,7 @@
 
 ``two_tcp_hosts`` gives each host a TCP layer of its own configuration (ISN secrets fixed, so a run
 is reproducible by its seed); ``connected`` opens one connection from a to b's listening port;
-``socket_hosts`` is the socket tests' pair, b's TCP attached so that it answers SYNs;
-``socket_connection`` connects two hosts' sockets.
+``socket_hosts`` is the socket tests' pair, b's TCP attached so that it answers SYNs.
 """
 
 from __future__ import annotations
@@ -49,13 +48,4 @@ def socket_hosts(seed: int, a_ip: str = "192.0.2.2", b_ip: str = "192.0.2.3"):
     return network
 
 
-def socket_connection(client_host, server_host, address: tuple[str, int]):
-    """(client socket, accepted socket): ``server_host`` listens on ``address``, ``client_host``
-    connects to it (both through the socket API, which runs the network while it waits)."""
-    listener = server_host.socket()
-    listener.bind(address)
-    listener.listen(1)
-    client = client_host.socket()
-    client.connect(address)
-    accepted, _ = listener.accept()
-    return client, accepted
+

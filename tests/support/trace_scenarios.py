@@ -25,14 +25,7 @@ def traced(script, *, format: str = "text", **link) -> list[str]:
 
 def connected(a, b):
     """A connection a 192.0.2.2:40000 -> b 192.0.2.3:7000: (client socket, accepted socket)."""
-    server = b.socket()
-    server.bind(("192.0.2.3", 7000))
-    server.listen(1)
-    client = a.socket()
-    client.bind(("192.0.2.2", 40000))
-    client.connect(("192.0.2.3", 7000))
-    accepted, _ = server.accept()
-    return client, accepted
+    return a.connect_sockets(b, ("192.0.2.3", 7000), bind=("192.0.2.2", 40000))
 
 
 def handshake_data_close(network, a, b) -> None:

@@ -10,7 +10,6 @@ from netstack.engine.tcp.config import TcpConfig
 from netstack.machines.congestion import CongestionPhase
 from netstack.presentation.sim_transfer import stream
 from tests.engine.tcp.test_tcp_loss_scenarios import ONE_WAY, drop_data_segments, warmed_up
-from tests.support.sim_hosts import socket_connection
 from tests.support.tcp_pair import NO_TS, Pair, established, record_times
 
 DELAYED_ACK = 0.04
@@ -138,7 +137,7 @@ def _sim_transfer(loss: float, seed: int, size: int, timeout: float = 60.0) -> t
     with netstack.sim.Network(seed=seed) as net:
         sender, receiver = net.host("192.0.2.2/24"), net.host("192.0.2.3/24")
         net.link(sender, receiver, loss=loss, delay=0.010, bandwidth=50e6)
-        client, accepted = socket_connection(sender, receiver, ("192.0.2.3", 5001))
+        client, accepted = sender.connect_sockets(receiver, ("192.0.2.3", 5001))
         started = net.clock
         received = stream(net, client, accepted, bytes(size), timeout=timeout)
         return net.clock - started, received, sender.counters.get("tcp.rto_firings", 0)
