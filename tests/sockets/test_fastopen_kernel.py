@@ -5,13 +5,12 @@ sends the data in the SYN (``MSG_FASTOPEN``); the data arrives once; tshark sees
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 
 import pytest
 
 from tests.support.external_tools import require_tool
-from tests.support.kernel_peers import STACK_IP
+from tests.support.kernel_peers import STACK_IP, tshark_fields
 from tests.support.kernel_peers import stack_in_namespace as namespace_stack
 
 pytestmark = pytest.mark.netns
@@ -62,13 +61,10 @@ def test_kernel_client_data_in_syn_is_delivered_once_and_the_cookie_is_on_the_wi
     assert (first, second) == (b"ok:first", b"ok:second")
     assert received == [b"first", b"second"]  # each exactly once
     assert counters["tcp.fastopen.cookie_sent"] == 1 and counters["tcp.fastopen.accepted"] == 1
-    shown = subprocess.run(
-        ["tshark", "-r", str(capture), "-Y", "tcp.flags.syn == 1 && tcp.options.tfo.cookie",
-         "-T", "fields", "-e", "tcp.flags.ack", "-e", "tcp.len", "-e", "tcp.options.tfo.cookie"],
-        capture_output=True, text=True, timeout=60)
-    rows = [line.split("\t") for line in shown.stdout.strip().splitlines()]
+    rows = tshark_fields(capture, "tcp.flags.syn == 1 && tcp.options.tfo.cookie",
+                         ["tcp.flags.ack", "tcp.len", "tcp.options.tfo.cookie"])
     cookies = {row[2] for row in rows}
-    assert len(cookies) == 1, shown.stdout + shown.stderr  # one cookie: sent by us, echoed by the kernel
+    assert len(cookies) == 1, rows  # one cookie: sent by us, echoed by the kernel
     assert any(row[0] in ("0", "False") and row[1] == "6" for row in rows), rows  # the SYN with "second"
     assert any(row[0] in ("1", "True") for row in rows), rows  # our SYN-ACK carrying the cookie
 
@@ -100,11 +96,8 @@ def test_netstack_client_sends_data_in_its_syn_to_a_kernel_server(tmp_path):
         counters = running.call(lambda: dict(running.stack.counters))
     assert replies == [b"ok:uno", b"ok:dos"] and received == [b"uno", b"dos"]
     assert counters["tcp.fastopen.client_data_acked"] == 1 and counters.get("tcp.fastopen.client_fallback", 0) == 0
-    shown = subprocess.run(
-        ["tshark", "-r", str(capture), "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 9090",
-         "-T", "fields", "-e", "tcp.len", "-e", "tcp.options.tfo.request", "-e", "tcp.options.tfo.cookie"],
-        capture_output=True, text=True, timeout=60)
-    rows = [line.split("\t") for line in shown.stdout.strip().splitlines()]
-    assert len(rows) == 2, shown.stdout + shown.stderr
+    rows = tshark_fields(capture, "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 9090",
+                         ["tcp.len", "tcp.options.tfo.request", "tcp.options.tfo.cookie"])
+    assert len(rows) == 2, rows
     assert rows[0][0] == "0" and rows[0][1] != ""  # a cookie request, no data
     assert rows[1][0] == "3" and rows[1][2] != ""  # the kernel's cookie and "dos" in the SYN
