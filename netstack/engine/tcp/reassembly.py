@@ -121,6 +121,30 @@ class ReassemblyQueue:
             cursor = gap_end
         return stored
 
+    def appends(self, start: int, length: int) -> bool:
+        """Whether ``length`` bytes at ``start`` lie above every held byte and fit the bounds whole:
+        then ``append`` stores them as ``insert`` would, without its search and copy."""
+        ends = self._ends
+        return ((not ends or start >= ends[-1]) and len(ends) < self.max_ranges
+                and self.held + length <= self.limit)
+
+    def append(self, start: int, data: bytes) -> int:
+        """Hold ``data`` at ``start`` when ``appends(start, len(data))``; returns bytes stored. The
+        bytes object is kept as it is (a segment's payload is never changed after it arrived)."""
+        n = len(data)
+        end = start + n
+        self._starts.append(start)
+        self._ends.append(end)
+        self._chunks.append(data)
+        block_ends = self._block_ends
+        if block_ends and block_ends[-1] == start:
+            block_ends[-1] = end  # the common case after a hole: the newest block grows
+        else:
+            self._block_starts.append(start)
+            block_ends.append(end)
+        self.held += n
+        return n
+
     def pop_ready(self, base: int) -> tuple[bytes, int]:
         """Remove the bytes contiguous from ``base``; returns (bytes, new base)."""
         starts, ends, chunks = self._starts, self._ends, self._chunks

@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno as errnos
 
 from netstack.engine.tcp.fastopen import client_syn_acked
+from netstack.engine.tcp.options import PAWS_IDLE_LIMIT
 from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN
 from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.engine.tcp.seqnum import (
@@ -44,7 +45,10 @@ class ReceivePath:
         self.stats["segments_in"] += 1
         if self.state is ESTABLISHED and seg.flags & ~PSH == ACK:
             if seg.payload:
-                if self._predicted(seg, now):
+                if seg.seq == self.rcv.nxt:
+                    if self._predicted(seg, now):
+                        return
+                elif self._predicted_out_of_order(seg, now):
                     return
             elif self._predicted_ack(seg, now):
                 return
@@ -116,6 +120,73 @@ class ReceivePath:
                     self.notify_deadline = now
             else:
                 self.wakeup()
+        if rcv.ack_now and not self.dead:
+            self._send_ack(now)
+        self._update_deadline()
+        return True
+
+    def _predicted_out_of_order(self, seg, now: float) -> bool:
+        """Header prediction for the segments after a hole (with 1-5 % loss, most of a bulk
+        transfer's segments: each one arriving while a hole is open is out of order). In ESTABLISHED,
+        a data segment of a one-way transfer (acknowledging nothing new), wholly inside the window,
+        above RCV.NXT and above every byte the reassembly queue holds: it overlaps nothing, so the
+        queue appends it and SACK's first block is the one it extends (RFC 2018 §4). The full path's
+        steps for such a segment do exactly what is done here: PAWS passes, TS.Recent stays (SEG.SEQ >
+        Last.ACK.sent, RFC 7323 §4.3), the ACK field moves nothing but the window (SND.WL1 = SEG.SEQ),
+        no trimming, no D-SACK, an immediate ACK (RFC 5681 §4.2). Anything else takes the full path
+        (returns False, having changed nothing); tests/engine/tcp/test_receive_fast_path.py runs both."""
+        payload = seg.payload
+        n = len(payload)
+        # Sequence arithmetic written out (not seqnum's helpers): once per segment (module docstring).
+        snd = self.snd
+        rcv = self.rcv
+        seq = seg.seq
+        rcv_nxt = rcv.nxt
+        off = (seq - rcv_nxt) & SEQ_MASK
+        rcv_wnd = (rcv.adv - rcv_nxt) & SEQ_MASK  # RCV.WND; off + n within it keeps off < HALF_SPACE
+        rb = rcv.buffer
+        start = rb.next_offset + off
+        if (
+            not off
+            or rcv_wnd >= HALF_SPACE
+            or off + n > rcv_wnd
+            or seg.ack != snd.una
+            or snd.una != snd.max
+            or ((rcv.last_ack_sent - seq) & SEQ_MASK) < HALF_SPACE
+            or self.app_closed
+            or rcv.peer_fin_offset is not None
+            or self.persist_deadline is not None
+            or not rb.queue.appends(start, n)
+        ):
+            return False
+        if self.use_timestamps:
+            tsval = seg.tsval
+            ts = self.timestamp_state
+            if tsval is not None and ts.ts_recent is not None and (
+                ((tsval - ts.ts_recent) & SEQ_MASK) >= HALF_SPACE or now - ts.ts_recent_time > PAWS_IDLE_LIMIT
+            ):
+                return False  # PAWS (RFC 7323 §5.3), or TS.Recent too old to judge by: the full path
+        if seg.ecn and self.ecn:
+            self._ecn_arrived(seg)  # RFC 3168 §6.1.3: a CE mark (ecn.py)
+        self.last_received = now
+        if self.keepalive_deadline is not None:
+            self._arm_keepalive(now)
+        snd.update_window(seq, seg.ack, seg.window << snd.wscale)  # (a window it opens: no persist timer to stop)
+        if rcv.acks_folded and start != rcv.folded_end:
+            self._send_ack(now)  # only contiguous segments fold (as in _receive_text)
+        rcv.folded_end = start + n
+        if rcv.sack is not None:
+            rcv.sack.on_segment_above(start)  # nothing held at or above it: no D-SACK, first block
+        rb.out_of_order_bytes_queued += rb.queue.append(start, payload)
+        self.stats["out_of_order_bytes"] += n
+        self.counters.incr("tcp.out_of_order_bytes_queued", n)
+        if self.trace is not None:
+            self.trace("tcp.out_of_order", conn=self.name, seq=seq, bytes=n, held=rb.queue.held)
+        self._ack_at_once(now)
+        rcv.quickack()
+        self._output(now)
+        if self.wakeup is not None:
+            self.wakeup()
         if rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()

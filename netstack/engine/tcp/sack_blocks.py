@@ -85,6 +85,11 @@ class SackReporter:
         else:
             self._latest = None
 
+    def on_segment_above(self, start: int) -> None:
+        """``on_segment`` for a segment above RCV.NXT and above every held range: nothing of it was
+        received before, and it is the next ACK's first block."""
+        self._latest = start
+
     def blocks(self, ranges: list[tuple[int, int]], rcv_nxt: int, limit: int = MAX_BLOCKS) -> list[tuple[int, int]]:
         """The blocks for the ACK about to go, first block first; forgets the D-SACK once reported."""
         out: list[tuple[int, int]] = []
