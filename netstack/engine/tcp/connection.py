@@ -22,6 +22,7 @@ SEGMENT ARRIVES path of ``receive.py`` and the send path of ``transmit.py`` are 
 from __future__ import annotations
 
 import errno as errnos
+import functools
 
 from netstack.errors import TransitionError
 from netstack.machines.congestion import congestion_control
@@ -152,8 +153,10 @@ class TcpConnection(ReceivePath, AckArrival, TransmitPath, TimeoutPath, EcnPath)
                 self.trace("tcp.state", conn=self.name, old=old.value, new=new.value, event=event)
         return new
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
+        # computed once (the addresses never change): the trace events of every out-of-order
+        # segment name the connection, and building the string cost more than the rest of the event
         return (
             f"{'.'.join(map(str, self.local_ip))}:{self.local_port}-"
             f"{'.'.join(map(str, self.remote_ip))}:{self.remote_port}"

@@ -21,6 +21,7 @@ import errno as errnos
 
 from netstack.engine.tcp.fastopen import client_syn_acked
 from netstack.engine.tcp.options import PAWS_IDLE_LIMIT
+from netstack.engine.tcp.receiver import MAX_QUICK_ACKS
 from netstack.engine.tcp.segment import ACK, CWR, ECE, FIN, PSH, RST, SYN
 from netstack.engine.tcp.segment_validation import ack_acceptable
 from netstack.engine.tcp.seqnum import (
@@ -183,7 +184,8 @@ class ReceivePath:
         if self.trace is not None:
             self.trace("tcp.out_of_order", conn=self.name, seq=seq, bytes=n, held=rb.queue.held)
         self._ack_at_once(now)
-        rcv.quickack()
+        if rcv.quick_acks < MAX_QUICK_ACKS:
+            rcv.quickack()  # (at MAX_QUICK_ACKS it changes nothing: skipped, once per segment)
         self._output(now)
         if self.wakeup is not None:
             self.wakeup()
@@ -486,7 +488,7 @@ class ReceivePath:
         elif unacked >= 2 * self.snd.mss:
             if config.ack_at_batch_end:
                 self.rcv.ack_pending = True
-                self.delayed_ack_deadline = now
+                self._ack_at_batch_end(now)
             else:
                 self.rcv.ack_now = True
         else:
@@ -557,9 +559,19 @@ class ReceivePath:
         if config.ack_at_batch_end and rcv.acks_folded + 1 < config.immediate_acks_folded:
             rcv.acks_folded += 1
             rcv.ack_pending = True
-            self.delayed_ack_deadline = now
+            self._ack_at_batch_end(now)
             return
         rcv.ack_now = True
+
+    def _ack_at_batch_end(self, now: float) -> None:
+        """The ACK owed leaves when the driver has handled the frames that arrived together: a
+        deadline of "now", due once the batch is done. A deadline already due stays as it is: either
+        one fires at the same batch end, and a deadline moved by every segment of a batch made the
+        layer push the connection onto its timer heap once per segment (a third of the CPU an
+        out-of-order segment cost, benchmarks/receive_cpu.py)."""
+        deadline = self.delayed_ack_deadline
+        if deadline is None or deadline > now:
+            self.delayed_ack_deadline = now
 
     def _receive_fin(self, now: float, fin_acked_now: bool) -> None:
         """Eighth step: the peer's FIN is in order (RFC 9293 §3.10.7.4)."""
