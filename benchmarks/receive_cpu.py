@@ -5,10 +5,11 @@
 
 A receiving ``Stack`` configured as the TAP driver configures it (``ack_at_batch_end``,
 ``immediate_acks_folded`` = ``TAP_IMMEDIATE_ACKS_FOLDED``) takes ``--mb`` MB of full-size data
-segments (1448 bytes with timestamps, window scaling and SACK agreed, as Linux sends them) in batches
-of ``--batch`` frames, each batch handled as the TAP loop handles it: every frame through
-``Stack.receive``, then the application reads what is ready, then ``Stack.tick`` if a deadline fell
-due (the ACK owed at the batch's end). The sender is a script, not a TCP: each segment is missing with
+segments (1448 bytes with timestamps, window scaling and SACK agreed, as Linux sends them) for its
+discard service (RFC 863, ``netstack.apps``: what the relay's transfers send to, reading from its
+event callbacks) in batches of ``--batch`` frames, each batch handled as the TAP loop handles it:
+every frame through ``Stack.receive``, then ``Stack.tick`` if a deadline fell due (the ACK owed at the
+batch's end, the application's batched wake-up). The sender is a script, not a TCP: each segment is missing with
 probability ``p`` (seeded) and arrives again ``--resend-after`` batches later, at the head of that
 batch, as a SACK sender retransmits a hole ahead of new data. Every frame is encoded before the clock
 starts, so the figures are the receiver's alone: µs of CPU (``time.perf_counter`` around the whole
@@ -30,17 +31,19 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from netstack.apps.services import start_services  # noqa: E402
+from netstack.apps.tcp_services import DISCARD_PORT  # noqa: E402
 from netstack.drivers.tap import TAP_IMMEDIATE_ACKS_FOLDED  # noqa: E402
 from netstack.engine.stack import Stack  # noqa: E402
 from netstack.engine.tcp.config import TcpConfig  # noqa: E402
-from netstack.engine.tcp.endpoint import TcpServer, TcpStream  # noqa: E402
+from netstack.engine.tcp.endpoint import TcpStream  # noqa: E402
 from netstack.engine.tcp.layer import TcpLayer  # noqa: E402
 from netstack.engine.tcp.segment import ACK, PSH, TcpSegment  # noqa: E402
 from netstack.engine.tcp.wire import encode_segment  # noqa: E402
 from netstack.formats.fast import ETHERTYPE_IPV4, IP_DF, IP_PROTOCOL_TCP, encode_ethernet, encode_ipv4  # noqa: E402
 
 SENDER_IP, RECEIVER_IP = "192.0.2.1", "192.0.2.2"
-PORT = 5001
+PORT = DISCARD_PORT
 MSS_PAYLOAD = 1448  # 1500 - 20 (IP) - 20 (TCP) - 12 (timestamps)
 FRAME_GAP = 10e-6  # virtual seconds between two frames of a batch (about the relay's rate)
 #: The script ignores the window: the receive buffer is what autotuning reaches on the relay, and the
@@ -64,8 +67,9 @@ def _pump(a: Stack, b: Stack, now: float, frames_a: list, frames_b: list) -> Non
 
 
 def connected_receiver(folded: int = TAP_IMMEDIATE_ACKS_FOLDED):
-    """A receiving stack with one established connection from a netstack sender; returns the receiver
-    stack, its stream, and what the script's segments must carry (addresses, ports, numbers)."""
+    """A receiving stack whose discard service accepted one connection from a netstack sender; returns
+    the receiver stack, the connection, and what the script's segments must carry (addresses, ports,
+    numbers)."""
     sender = Stack(ip=f"{SENDER_IP}/24", seed=1)
     receiver = Stack(ip=f"{RECEIVER_IP}/24", seed=2)
     sender_tcp = TcpLayer.attach(sender)
@@ -73,18 +77,18 @@ def connected_receiver(folded: int = TAP_IMMEDIATE_ACKS_FOLDED):
     now = 1.0
     frames_a = sender.start(now)
     frames_b = receiver.start(now)
-    server = TcpServer(receiver_tcp, PORT)
+    start_services(receiver, ["discard"])
     client = TcpStream.connect(sender_tcp, receiver.address, PORT, now)
     frames_a += sender.poll_output()
     _pump(sender, receiver, now, frames_a, frames_b)
-    stream = server.accept()
-    if stream is None or not client.connected:
+    if not client.connected or len(receiver_tcp.connections) != 1:
         raise RuntimeError("no connection")
     a = client.conn
-    return receiver, stream, {
+    conn = next(iter(receiver_tcp.connections.values()))
+    return receiver, conn, {
         "src_mac": sender.mac, "dst_mac": receiver.mac, "src": sender.address, "dst": receiver.address,
         "src_port": a.local_port, "dst_port": PORT, "seq": a.snd.nxt, "ack": a.rcv.nxt,
-        "window": min(0xFFFF, a.rcv.wnd >> a.rcv.wscale), "tsval": stream.conn.timestamp_state.ts_recent,
+        "window": min(0xFFFF, a.rcv.wnd >> a.rcv.wscale), "tsval": conn.timestamp_state.ts_recent,
         "now": now,
     }
 
@@ -122,7 +126,7 @@ def schedule(segments: int, loss: float, seed: int, batch: int, resend_after: in
 
 def transfer(size: int, loss: float, *, batch: int = 64, resend_after: int = 2, seed: int = 1,
              folded: int = TAP_IMMEDIATE_ACKS_FOLDED, profiler: cProfile.Profile | None = None) -> dict:
-    receiver, stream, peer = connected_receiver(folded)
+    receiver, conn, peer = connected_receiver(folded)
     segments = size // MSS_PAYLOAD
     plan = schedule(segments, loss, seed, batch, resend_after)
     # Linux's timestamp clock ticks every ms; a batch of 64 frames is under a ms on the relay
@@ -130,8 +134,7 @@ def transfer(size: int, loss: float, *, batch: int = 64, resend_after: int = 2, 
               for i, numbers in enumerate(plan)]
     now = peer["now"]
     acks = 0
-    taken = 0
-    receive, tick, next_deadline, recv = receiver.receive, receiver.tick, receiver.next_deadline, stream.conn.recv
+    receive, tick, next_deadline = receiver.receive, receiver.tick, receiver.next_deadline
     clock = time.perf_counter
     if profiler is not None:
         profiler.enable()
@@ -140,12 +143,6 @@ def transfer(size: int, loss: float, *, batch: int = 64, resend_after: int = 2, 
         for frame in frames_of_batch:
             now += FRAME_GAP
             acks += len(receive(frame, now))
-        while True:
-            data = recv(1 << 20, now)
-            if not data:
-                break
-            taken += len(data)
-        acks += len(receiver.poll_output())  # window updates of the read
         deadline = next_deadline()
         if deadline is not None and deadline <= now:
             acks += len(tick(now))
@@ -153,6 +150,7 @@ def transfer(size: int, loss: float, *, batch: int = 64, resend_after: int = 2, 
     if profiler is not None:
         profiler.disable()
     received = sum(len(b) for b in frames)
+    taken = receiver.counters["services.tcp_discard_bytes"]
     if taken != segments * MSS_PAYLOAD:
         raise RuntimeError(f"the application read {taken} bytes of {segments * MSS_PAYLOAD}")
     return {"cpu": cpu, "frames": received, "acks": acks, "bytes": taken, "batches": len(frames),

@@ -135,7 +135,8 @@ class ReceivePath:
         steps for such a segment do exactly what is done here: PAWS passes, TS.Recent stays (SEG.SEQ >
         Last.ACK.sent, RFC 7323 §4.3), the ACK field moves nothing but the window (SND.WL1 = SEG.SEQ),
         no trimming, no D-SACK, an immediate ACK (RFC 5681 §4.2). Anything else takes the full path
-        (returns False, having changed nothing); tests/engine/tcp/test_receive_fast_path.py runs both."""
+        (returns False, having changed nothing); tests/engine/tcp/test_receive_fast_path.py runs both.
+        The one difference is outside TCP: the application is not woken (see the end)."""
         payload = seg.payload
         n = len(payload)
         # Sequence arithmetic written out (not seqnum's helpers): once per segment (module docstring).
@@ -187,8 +188,9 @@ class ReceivePath:
         if rcv.quick_acks < MAX_QUICK_ACKS:
             rcv.quickack()  # (at MAX_QUICK_ACKS it changes nothing: skipped, once per segment)
         self._output(now)
-        if self.wakeup is not None:
-            self.wakeup()
+        # No wake-up, unlike the full path: nothing the application can see changed (no byte became
+        # readable, no buffer space freed, same state), and on a TAP the discard service's callback
+        # per segment after a hole cost as much as the rest of this path (benchmarks/receive_cpu.py).
         if rcv.ack_now and not self.dead:
             self._send_ack(now)
         self._update_deadline()

@@ -5,7 +5,8 @@ Two receivers come out of the same handshake; one has the fast path switched off
 data segments: in order, beyond holes, repairing holes, duplicates, overlapping, beyond the window,
 with old timestamps, other ACK fields, windows and flags, with reads and timers between. After every
 event every receive variable, the reassembly queue, the SACK reporter, the send variables an ACK
-touches, the timers, the counters and what each sent must agree."""
+touches, the timers, the counters and what each sent must agree, and so must what the application
+saw each time it was woken."""
 
 from __future__ import annotations
 
@@ -98,6 +99,12 @@ def _run(events, config, *, check: bool = True):
         return took
 
     fast._predicted_out_of_order = counting
+    # The fast path skips the application's wake-up: nothing it can see changed, or the wake-up is
+    # due with the batch's end (``notify_deadline``). So after every event an application has seen
+    # what there is to see, or is about to be woken.
+    seen = {fast: [_observed(fast)], full: [_observed(full)]}
+    for b in (fast, full):
+        b.wakeup = lambda b=b: seen[b].append(_observed(b))
     seq0 = a.snd.nxt
     ack = a.rcv.nxt
     window = a.rcv.wnd >> a.rcv.wscale
@@ -122,6 +129,8 @@ def _run(events, config, *, check: bool = True):
                 b.segment_arrived(seg, now)
         elif kind == "read":
             assert fast.recv(event[1], now) == full.recv(event[1], now)
+            for b in (fast, full):
+                seen[b].append(_observed(b))  # what the application did itself it knows
         else:
             now += event[1]
             for b in (fast, full):
@@ -130,7 +139,14 @@ def _run(events, config, *, check: bool = True):
         if check:
             assert _sent(fast) == _sent(full)
             assert _state(fast) == _state(full)
+            for b in (fast, full):
+                assert b.notify_deadline is not None or seen[b][-1] == _observed(b)
     return fast, taken
+
+
+def _observed(b: TcpConnection) -> tuple:
+    return b.readable, b.writable, b.at_eof, b.state, b.error, len(b.rcv.buffer)
+
 
 
 @settings(max_examples=300, deadline=None)
