@@ -117,8 +117,13 @@ def impairments(impair: "str | dict | None", counters) -> tuple[Impairment | Non
 #: of benchmarks/loss.py one ACK per out-of-order segment was most of the stack's CPU as a receiver:
 #: each ACK written crosses the bridge and veths inside our write(2). Kernel -> netstack there: 4 gave
 #: 38-50 MB/s at 1-2 %, 8 gave 52-59, 16 gave 53-65, 32 and 64 no more (docs/performance.md, "The
-#: engine's CPU per segment under loss").
-TAP_IMMEDIATE_ACKS_FOLDED = 16
+#: engine's CPU per segment under loss"). Once an out-of-order segment cost about what an in-order one
+#: does (receive.py's ``_predicted_out_of_order``) the ACKs were what remained: 64, one ACK per
+#: contiguous run of a batch (``batch`` is 64 too; Linux compresses up to 44 SACK ACKs,
+#: tcp_comp_sack_nr), gave 72-76 MB/s at 1 % against 16's 54-69, 62-69 at 2 % against 57-62, 54-58
+#: at 5 % against 50-54, the stack's thread still busy 95-98 % (docs/performance.md, "The receiver's
+#: out-of-order path").
+TAP_IMMEDIATE_ACKS_FOLDED = 64
 
 
 def _fold_immediate_acks(stack: Stack) -> None:
