@@ -489,8 +489,10 @@ class ReceivePath:
             rcv.ack_now = True
         elif unacked >= 2 * self.snd.mss:
             if config.ack_at_batch_end:
-                self.rcv.ack_pending = True
-                self._ack_at_batch_end(now)
+                rcv.ack_pending = True
+                deadline = self.delayed_ack_deadline  # (_ack_at_batch_end written out: per segment)
+                if deadline is None or deadline > now:
+                    self.delayed_ack_deadline = now
             else:
                 self.rcv.ack_now = True
         else:
