@@ -48,6 +48,9 @@ class AckArrival:
             self.trace("tcp.dup_ack", conn=self.name, ack=snd.una, count=snd.recovery.duplicate_acks + 1)
         self._recovery_outcome(snd.recovery.on_ack(snd.una, seg.sack_blocks, now, snd.max, duplicate=True,
                                                    srtt=snd.rtt.srtt, echoed=self._echoed(seg, now)), now)
+        rec = snd.recovery
+        if rec.in_recovery or rec.scoreboard.sacked_bytes:
+            self._arm_probe(now)  # the recovery probe waits 2*SRTT from the last ACK (timeouts.py)
 
     def _recovery_outcome(self, outcome, now: float) -> None:
         """Act on what loss recovery made of an ACK: NewReno's retransmission of the first unacknowledged

@@ -19,6 +19,7 @@ reordering timer (RFC 8985 §6-§7), and the persist timer (RFC 9293 §3.8.6.1, 
 
 from __future__ import annotations
 
+from netstack.engine.tcp.rack import PTO_SLACK
 from netstack.engine.tcp.segment import ACK
 from netstack.engine.tcp.seqnum import SEQ_MASK, seq_add, seq_diff
 from netstack.engine.tcp.states import (
@@ -83,18 +84,34 @@ class TimeoutPath:
     # -------------------------------------------------------------------- RACK-TLP (RFC 8985)
     def _arm_probe(self, now: float) -> None:
         """RFC 8985 §7.2: (re)arm the PTO after new data left or new data was acknowledged, when
-        outside recovery, with no probe outstanding and nothing SACKed (RACK handles that case)."""
+        outside recovery, with no probe outstanding and nothing SACKed (RACK handles that case).
+
+        During a SACK-based fast recovery too (a deviation from §7.2, which arms none there, as
+        FreeBSD's RACK stack does by default, ``rack_tlp_in_recovery``): with a window of two or three
+        segments, a lost retransmission with nothing sent after it, or the last ACKs of the episode
+        lost, leave RACK nothing to go on and only the RTO, 10 round trips later on a 20 ms path, then
+        cwnd = 1 (benchmarks/loss.py at 10 %: 13 of 16 RTOs per transfer were this). The probe waits
+        2*SRTT of silence (no ACK, no send), one per silence; the receiver ACKs the out-of-order or
+        hole-filling probe at once (RFC 5681 §4.2), so no delayed-ACK allowance is added."""
         snd = self.snd
         rec = snd.recovery
         # (cheapest tests first, attributes before calls: this runs on every send and every ACK; the
         # SACK scoreboard's sacked_bytes is 0 exactly when it holds no range)
-        if rec is None or not rec.sack or snd.una == snd.max or snd.wnd == 0 or rec.scoreboard.sacked_bytes \
-                or not rec.rack.may_probe(rec.in_recovery):
+        if rec is None or not rec.sack or snd.una == snd.max or snd.wnd == 0:
             self.probe_deadline = None
             return
         rto_remaining = self.retransmit_deadline - now if self.retransmit_deadline is not None else snd.rtt.rto
-        flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
-        pto = rec.rack.probe_timeout(snd.rtt.srtt, flight_segments, rto_remaining)
+        if rec.scoreboard.sacked_bytes or rec.in_recovery:
+            if not rec.recovery_probe_due() or snd.rtt.srtt is None:
+                self.probe_deadline = None
+                return
+            pto = 2 * snd.rtt.srtt + PTO_SLACK
+        elif not rec.rack.may_probe(False):
+            self.probe_deadline = None
+            return
+        else:
+            flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
+            pto = rec.rack.probe_timeout(snd.rtt.srtt, flight_segments, rto_remaining)
         # a PTO no earlier than the RTO: the retransmission timer will act first
         self.probe_deadline = now + pto if pto < rto_remaining else None
 
@@ -103,7 +120,11 @@ class TimeoutPath:
         self.probe_deadline = None
         snd = self.snd
         rec = snd.recovery
-        if self.state not in _CAN_SEND_DATA or snd.una == snd.max or rec.in_recovery:
+        if self.state not in _CAN_SEND_DATA or snd.una == snd.max:
+            return
+        if rec.in_recovery or rec.scoreboard.sacked_bytes:
+            if rec.recovery_probe_due():
+                self._recovery_probe(now)
             return
         end = snd.fin_seq if snd.fin_seq is not None and snd.max == seq_add(snd.fin_seq, 1) else snd.max
         n = min(snd.mss, seq_diff(end, snd.una))
@@ -116,6 +137,29 @@ class TimeoutPath:
         if sent:
             rec.sent(start, sent, now, retransmission=True, probe=True)
             rec.rack.probe_sent(rec.scoreboard.offset(snd.max), retransmission=True)
+        self.retransmit_deadline = now + snd.rtt.rto
+
+    def _recovery_probe(self, now: float) -> None:
+        """The ACK clock of a fast recovery stopped for 2*SRTT (see ``_arm_probe``): one segment goes
+        beyond PRR's quota, what NextSeg() picks (a hole due, else new data); with neither, the
+        highest unSACKed segment again. Its SACK lets RACK find a lost retransmission sent before it
+        (RFC 8985 §6.2), its ACK ends a recovery whose last ACKs were lost. Then the RTO is re-armed
+        (RFC 8985 §7.3)."""
+        snd = self.snd
+        rec = snd.recovery
+        rec.grant_recovery_probe()
+        self.counters.incr("tcp.recovery_probes")
+        before = self.stats["segments_out"]
+        if self.trace is not None:
+            self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes)
+        self._output(now)
+        if self.stats["segments_out"] == before:
+            hole = rec.scoreboard.highest_hole()
+            if hole is not None:
+                seq, length = hole
+                sent = self._retransmit_range(seq, length, now, "recovery probe")
+                if sent:  # (HighRxt stays: the holes below it are NextSeg's as before, RFC 6675 §4)
+                    rec.sent(seq, sent, now, retransmission=True, probe=True)
         self.retransmit_deadline = now + snd.rtt.rto
 
     def _reorder_timeout(self, now: float) -> None:

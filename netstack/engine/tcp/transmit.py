@@ -315,6 +315,7 @@ class TransmitPath:
             if n <= 0:
                 return
             rec.sent(segment.seq, n, now, retransmission=True, rescue=segment.rule == 4)
+            self._arm_probe(now)  # the recovery probe waits 2*SRTT from the last send (timeouts.py)
 
     def _retransmit_first(self, now: float) -> None:
         """Resend the first unacknowledged segment without moving SND.NXT (fast retransmit)."""
