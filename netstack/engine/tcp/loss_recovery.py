@@ -295,9 +295,10 @@ class LossRecovery:
 
     def send_budget(self) -> int:
         """Bytes that may go now: PRR's quota during SACK-based recovery, else cwnd - pipe."""
-        if self._prr_active():
-            return self.quota + self.probe_credit
-        return self.cc.cwnd - self.scoreboard.pipe() + self.probe_credit
+        budget = self.quota if self._prr_active() else self.cc.cwnd - self.scoreboard.pipe()
+        if self.probe_credit:
+            return max(budget, 0) + self.probe_credit
+        return budget
 
     def on_reorder_timeout(self, now: float, srtt: float | None = None) -> float | None:
         """RACK's reordering timer fired: mark what is now overdue; returns the next timeout, if any."""
@@ -360,10 +361,12 @@ class LossRecovery:
             segment = sb.next_seg(False)
             if segment is not None and segment.rule in (1, 3):
                 return segment
-        if self._prr_active():
-            if self.quota + self.probe_credit <= 0:
+        if self.probe_credit:
+            pass  # a recovery probe: one segment, whatever the window says
+        elif self._prr_active():
+            if self.quota <= 0:
                 return None
-        elif self.cc.cwnd - sb.pipe() + self.probe_credit < self.mss:
+        elif self.cc.cwnd - sb.pipe() < self.mss:
             return None
         return sb.next_seg(new_data_allowed)
 

@@ -151,7 +151,10 @@ class TimeoutPath:
         self.counters.incr("tcp.recovery_probes")
         before = self.stats["segments_out"]
         if self.trace is not None:
-            self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes)
+            self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes,
+                       unsent=len(snd.buffer) - seq_diff(snd.max, snd.buf_seq), wnd=snd.wnd,
+                       flight=seq_diff(snd.max, snd.una), budget=rec.send_budget())
+        self.retransmit_deadline = now + snd.rtt.rto
         self._output(now)
         if self.stats["segments_out"] == before:
             hole = rec.scoreboard.highest_hole()
@@ -160,7 +163,8 @@ class TimeoutPath:
                 sent = self._retransmit_range(seq, length, now, "recovery probe")
                 if sent:  # (HighRxt stays: the holes below it are NextSeg's as before, RFC 6675 §4)
                     rec.sent(seq, sent, now, retransmission=True, probe=True)
-        self.retransmit_deadline = now + snd.rtt.rto
+        rec.probe_credit = 0
+        self._arm_probe(now)  # the second probe of this silence, if it stays silent
 
     def _reorder_timeout(self, now: float) -> None:
         """RFC 8985 §6.3: RACK's reordering window passed for a segment: mark what is overdue."""
