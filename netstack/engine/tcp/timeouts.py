@@ -151,9 +151,7 @@ class TimeoutPath:
         self.counters.incr("tcp.recovery_probes")
         before = self.stats["segments_out"]
         if self.trace is not None:
-            self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes,
-                       unsent=len(snd.buffer) - seq_diff(snd.max, snd.buf_seq), wnd=snd.wnd,
-                       flight=seq_diff(snd.max, snd.una), budget=rec.send_budget())
+            self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes)
         self.retransmit_deadline = now + snd.rtt.rto
         self._output(now)
         if self.stats["segments_out"] == before:
