@@ -283,7 +283,7 @@ class LossRecovery:
         if not self.sack or self.silent_probes >= MAX_SILENT_PROBES or self.cc.phase is CongestionPhase.LOSS:
             return False
         sb = self.scoreboard
-        return sb.in_recovery or sb.sacked_bytes > 0
+        return sb.in_recovery or sb.sacked_bytes > 0 or self.rack.tlp_end_seq is not None
 
     def grant_recovery_probe(self) -> None:
         """The probe timer fired: one segment beyond the window (PRR's quota, or cwnd - pipe) may go,

@@ -101,19 +101,26 @@ class TimeoutPath:
             self.probe_deadline = None
             return
         rto_remaining = self.retransmit_deadline - now if self.retransmit_deadline is not None else snd.rtt.rto
-        if rec.scoreboard.sacked_bytes or rec.in_recovery:
-            if not rec.recovery_probe_due() or snd.rtt.srtt is None:
+        sack_information = rec.scoreboard.sacked_bytes or rec.in_recovery
+        if sack_information or rec.rack.tlp_end_seq is not None:
+            # a recovery probe, or the second probe of a tail's silence: only with new data to send
+            # (the same segment twice would be an RTO without its backoff)
+            if not rec.recovery_probe_due() or snd.rtt.srtt is None or (rec.silent_probes and not self._new_data_ready()):
                 self.probe_deadline = None
                 return
+        if sack_information:
             pto = 2 * snd.rtt.srtt + PTO_SLACK
-        elif not rec.rack.may_probe(False):
-            self.probe_deadline = None
-            return
         else:
             flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
             pto = rec.rack.probe_timeout(snd.rtt.srtt, flight_segments, rto_remaining)
         # a PTO no earlier than the RTO: the retransmission timer will act first
         self.probe_deadline = now + pto if pto < rto_remaining else None
+
+    def _new_data_ready(self) -> bool:
+        """Unsent data the peer's window takes (a probe could carry it)."""
+        snd = self.snd
+        return (seq_diff(snd.max, snd.buf_seq) < len(snd.buffer)
+                and seq_diff(snd.max, snd.una) + min(snd.mss, len(snd.buffer)) <= snd.wnd)
 
     def _probe_timeout(self, now: float) -> None:
         """RFC 8985 §7.3: send the probe (the last segment again), then re-arm the RTO."""
@@ -122,10 +129,11 @@ class TimeoutPath:
         rec = snd.recovery
         if self.state not in _CAN_SEND_DATA or snd.una == snd.max:
             return
-        if rec.in_recovery or rec.scoreboard.sacked_bytes:
+        if rec.in_recovery or rec.scoreboard.sacked_bytes or rec.rack.tlp_end_seq is not None:
             if rec.recovery_probe_due():
                 self._recovery_probe(now)
             return
+        rec.silent_probes += 1
         end = snd.fin_seq if snd.fin_seq is not None and snd.max == seq_add(snd.fin_seq, 1) else snd.max
         n = min(snd.mss, seq_diff(end, snd.una))
         start = seq_add(end, -n)
@@ -138,6 +146,7 @@ class TimeoutPath:
             rec.sent(start, sent, now, retransmission=True, probe=True)
             rec.rack.probe_sent(rec.scoreboard.offset(snd.max), retransmission=True)
         self.retransmit_deadline = now + snd.rtt.rto
+        self._arm_probe(now)  # the second probe of this silence, if it stays silent
 
     def _recovery_probe(self, now: float) -> None:
         """The ACK clock of a fast recovery stopped for 2*SRTT (see ``_arm_probe``): one segment goes
@@ -154,7 +163,7 @@ class TimeoutPath:
             self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes)
         self.retransmit_deadline = now + snd.rtt.rto
         self._output(now)
-        if self.stats["segments_out"] == before:
+        if self.stats["segments_out"] == before and rec.silent_probes == 1:
             hole = rec.scoreboard.highest_hole()
             if hole is not None:
                 seq, length = hole

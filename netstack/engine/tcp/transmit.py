@@ -183,6 +183,8 @@ class TransmitPath:
                     if rec.retransmission_due():
                         self._send_recovery(now)
                     budget = rec.send_budget()
+                elif rec.probe_credit:
+                    budget = rec.send_budget()  # a probe's one segment beyond cwnd (timeouts.py)
             else:
                 allowance = rec.window_allowance()  # RFC 3042 limited transmit
         cwnd = snd.cc.cwnd + allowance
