@@ -283,7 +283,11 @@ class LossRecovery:
         if not self.sack or self.silent_probes >= MAX_SILENT_PROBES or self.cc.phase is CongestionPhase.LOSS:
             return False
         sb = self.scoreboard
-        return sb.in_recovery or sb.sacked_bytes > 0 or self.rack.tlp_end_seq is not None
+        # (FAST_RECOVERY without the scoreboard's: the reduction after a tail loss probe that repaired
+        # a loss, RFC 8985 §7.4.2, lasts until SND.UNA passes the recovery point; the old TLP may not
+        # be armed then, so a lost last ACK in it waited for the RTO on the relay)
+        return (sb.in_recovery or sb.sacked_bytes > 0 or self.rack.tlp_end_seq is not None
+                or self.cc.phase is CongestionPhase.FAST_RECOVERY)
 
     def grant_recovery_probe(self) -> None:
         """The probe timer fired: one segment beyond the window (PRR's quota, or cwnd - pipe) may go,
