@@ -17,7 +17,7 @@ class AckArrival:
         snd = self.snd
         snd.acknowledge(ack)
         tsecr = seg.tsecr if self.use_timestamps else 0
-        if snd.eifel_retransmit_ts is not None and snd.retransmission_was_spurious(tsecr):
+        if snd.eifel_retransmit_ts is not None and snd.retransmission_was_spurious(ack, tsecr):
             self._undo_spurious(now)  # RFC 3522 Eifel, before loss recovery may end the episode
         rtt = snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
         flight = snd.in_flight

@@ -70,7 +70,7 @@ class TimeoutPath:
         # RFC 5681 §3.1 (4) / RFC 6582 §4: loss window; recover = SND.NXT (no fast retransmit of old data)
         rec.on_retransmit_timeout(snd.max)
         if self.use_timestamps:
-            snd.arm_eifel(snd.ts_retransmit_floor)  # RFC 3522: is this timeout spurious?
+            snd.arm_eifel(snd.ts_retransmit_floor, seq_add(snd.una, 1))  # RFC 3522: is this timeout spurious?
         if not rec.sack:
             snd.nxt = snd.una  # go back N
         if snd.fin_seq is not None and snd.una == seq_add(snd.fin_seq, 1):

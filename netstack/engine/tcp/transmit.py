@@ -347,7 +347,7 @@ class TransmitPath:
         snd.rtt_seq = None  # Karn: this range is ambiguous now
         snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
         if self.use_timestamps:
-            snd.arm_eifel(snd.ts_retransmit_floor)
+            snd.arm_eifel(snd.ts_retransmit_floor, seq_add(seq, n))
         self._emit(seq, flags, sb.peek(offset, n), now)
         if self.retransmit_deadline is None:
             self.retransmit_deadline = now + snd.rtt.rto
