@@ -275,11 +275,11 @@ class LossRecovery:
         self.quota = max(sndcnt, 0)
 
     def recovery_probe_due(self) -> bool:
-        """A probe may be armed while SACK information is in play (a fast recovery, or SACKed data
-        outside one), not after an RTO (its backoff rules there, RFC 6298 §5.5): at most
-        ``MAX_SILENT_PROBES`` without an ACK in between, as FreeBSD's RACK stack does
-        (``rack_tlp_in_recovery`` on, ``rack_tlp_max_resend``); RFC 8985 §7.2 arms none there (see
-        ``TimeoutPath._arm_probe``)."""
+        """A recovery probe may be armed while SACK information is in play (a fast recovery, SACKed
+        data outside one) or a tail loss probe is out, not after an RTO (its backoff rules there, RFC
+        6298 §5.5): at most ``MAX_SILENT_PROBES`` (a TLP counts) without an ACK in between, as
+        FreeBSD's RACK stack does (``rack_tlp_in_recovery`` on, ``rack_tlp_max_resend``); RFC 8985
+        §7.2 arms none there (see ``TimeoutPath._arm_probe``)."""
         if not self.sack or self.silent_probes >= MAX_SILENT_PROBES or self.cc.phase is CongestionPhase.LOSS:
             return False
         sb = self.scoreboard

@@ -91,8 +91,10 @@ class TimeoutPath:
         segments, a lost retransmission with nothing sent after it, or the last ACKs of the episode
         lost, leave RACK nothing to go on and only the RTO, 10 round trips later on a 20 ms path, then
         cwnd = 1 (benchmarks/loss.py at 10 %: 13 of 16 RTOs per transfer were this). The probe waits
-        2*SRTT of silence (no ACK, no send), one per silence; the receiver ACKs the out-of-order or
-        hole-filling probe at once (RFC 5681 §4.2), so no delayed-ACK allowance is added."""
+        2*SRTT of silence (no ACK, no send); the receiver ACKs the out-of-order or hole-filling probe
+        at once (RFC 5681 §4.2), so no delayed-ACK allowance is added. A second probe of the same
+        silence, and one after a lost tail loss probe (§7.3 allows one per tail; FreeBSD sends up to
+        two), only with new data to carry."""
         snd = self.snd
         rec = snd.recovery
         # (cheapest tests first, attributes before calls: this runs on every send and every ACK; the
@@ -105,7 +107,8 @@ class TimeoutPath:
         if sack_information or rec.rack.tlp_end_seq is not None:
             # a recovery probe, or the second probe of a tail's silence: only with new data to send
             # (the same segment twice would be an RTO without its backoff)
-            if not rec.recovery_probe_due() or snd.rtt.srtt is None or (rec.silent_probes and not self._new_data_ready()):
+            if (not rec.recovery_probe_due() or snd.rtt.srtt is None
+                    or (rec.silent_probes and not self._new_data_ready())):
                 self.probe_deadline = None
                 return
         if sack_information:
@@ -123,7 +126,8 @@ class TimeoutPath:
                 and seq_diff(snd.max, snd.una) + min(snd.mss, len(snd.buffer)) <= snd.wnd)
 
     def _probe_timeout(self, now: float) -> None:
-        """RFC 8985 §7.3: send the probe (the last segment again), then re-arm the RTO."""
+        """RFC 8985 §7.3: send the probe (the last segment again), then re-arm the RTO; with SACK
+        information or a probe already out, the recovery probe instead (``_recovery_probe``)."""
         self.probe_deadline = None
         snd = self.snd
         rec = snd.recovery
@@ -149,9 +153,10 @@ class TimeoutPath:
         self._arm_probe(now)  # the second probe of this silence, if it stays silent
 
     def _recovery_probe(self, now: float) -> None:
-        """The ACK clock of a fast recovery stopped for 2*SRTT (see ``_arm_probe``): one segment goes
-        beyond PRR's quota, what NextSeg() picks (a hole due, else new data); with neither, the
-        highest unSACKed segment again. Its SACK lets RACK find a lost retransmission sent before it
+        """The ACK clock of a recovery (or after a tail loss probe) stopped for 2*SRTT (see
+        ``_arm_probe``): one segment goes beyond PRR's quota or cwnd, what NextSeg() picks (a hole
+        due, else new data); with neither, on the silence's first probe, the highest unSACKed segment
+        again. Its SACK lets RACK find a lost retransmission sent before it
         (RFC 8985 §6.2), its ACK ends a recovery whose last ACKs were lost. Then the RTO is re-armed
         (RFC 8985 §7.3)."""
         snd = self.snd

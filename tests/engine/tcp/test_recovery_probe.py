@@ -25,7 +25,8 @@ def test_a_lost_retransmission_with_nothing_sent_after_it_is_resent_by_the_probe
     note = pair.drop
     # A, the first of three segments, is lost, and so is its fast retransmission; B and C are SACKed.
     # Nothing is sent after A's retransmission (no new data), so RACK has no later delivery to go by.
-    pair.drop = lambda name, seg: note(name, seg) or (name == "a" and seg.seq == first and len(_copies(sent, first)) <= 2)
+    pair.drop = lambda name, seg: note(name, seg) or (
+        name == "a" and seg.seq == first and len(_copies(sent, first)) <= 2)
     a.send(bytes(3 * mss), pair.now)
     assert pair.run(lambda: a.snd.una == a.snd.max)
     copies = _copies(sent, first)
@@ -74,7 +75,8 @@ def test_no_probe_while_acks_keep_arriving():
     first = a.snd.max
     sent = record_times(pair)
     note = pair.drop
-    pair.drop = lambda name, seg: note(name, seg) or (name == "a" and seg.seq == first and len(_copies(sent, first)) == 1)
+    pair.drop = lambda name, seg: note(name, seg) or (
+        name == "a" and seg.seq == first and len(_copies(sent, first)) == 1)
     a.send(bytes(10 * a.snd.mss), pair.now)
     assert pair.run(lambda: a.snd.una == a.snd.max)
     assert len(_copies(sent, first)) == 2
