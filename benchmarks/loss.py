@@ -494,13 +494,29 @@ def relay_section(args) -> list[tuple]:
                 row.append(kernel_to_netstack(topology, size, args.timeout))
                 watch and watch.report("kernel -> netstack", row[-1])
                 port += 1
+                captures = _start_captures(topology, args.capture, percent) if args.capture else ()
                 watch and watch.start()
                 row.append(netstack_to_kernel(topology, running, size, args.timeout, port))
                 watch and watch.report("netstack -> kernel", row[-1])
+                for tshark in captures:
+                    NetworkNamespace.stop_capture(tshark)
                 rows.append(tuple(row))
                 print(f"  {percent:>3} %  Linux in {_rate(row[1])}, out {_rate(row[2])}; "
                       f"kernel -> netstack {_rate(row[3])}; netstack -> kernel {_rate(row[4])}", flush=True)
     return rows
+
+
+def _start_captures(topology: RelayTopology, directory: str, percent: float) -> tuple:
+    """``--capture``: tshark on both ends of the relay for the netstack -> kernel transfer, A's veth
+    (what netstack sent, before the relay's drops; what reached it) and B's (what got through; what the
+    kernel sent), so each retransmission timeout's story can be read: which frames of it were lost."""
+    os.makedirs(directory, exist_ok=True)
+    paths = [os.path.join(directory, f"netstack-to-kernel-{percent:g}pct-{side}.pcapng") for side in "AB"]
+    for path in paths:
+        if os.path.exists(path):
+            os.unlink(path)
+    print(f"      capturing the netstack -> kernel transfer: {paths[0]}, {paths[1]}", flush=True)
+    return (topology.a.start_capture("nslva", paths[0]), topology.b.start_capture("nslvb", paths[1]))
 
 
 def print_relay_table(rows, mb: float) -> None:
@@ -564,6 +580,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-sim", action="store_true", help="skip the simulator")
     parser.add_argument("--counters", action="store_true",
                         help="per transfer: drops on every hop, retransmissions, the stack thread's load")
+    parser.add_argument("--capture", metavar="DIR",
+                        help="pcaps of each netstack -> kernel relay transfer (both ends of the relay) in DIR")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay (no root needed)")
     parser.add_argument("--quick", action="store_true", help="4 MB, 10 s timeout, sim 2 MiB at 1 and 5 %%")
     parser.add_argument("--relay", metavar="IF1,IF2", help=argparse.SUPPRESS)  # the relay process itself

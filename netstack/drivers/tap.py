@@ -397,6 +397,12 @@ class RunningStack:
 
     def _run_calls(self) -> None:
         calls = self._calls
+        if calls:
+            # The application's calls happen now: bring the stack's clock (and its due timers) up to
+            # date first. With the time of the last frame or timer instead, a connect() after an idle
+            # second stamped its SYN that old, its retransmission was already due and went 0.1 ms
+            # later: a spurious SYN timeout per transfer in benchmarks/loss.py's netstack -> kernel.
+            self._send(self.stack.tick(time.monotonic()))
         while calls:
             function, args, kwargs, future = calls.popleft()
             if not future.set_running_or_notify_cancel():

@@ -133,6 +133,8 @@ RULES: dict[str, "Callable[[dict], Explanation] | tuple[str, str]"] = {
     "tcp.out_of_order": ("RFC 9293 §3.10.7.4", "out-of-order segment seq {seq} queued ({bytes} bytes, {held} "
                                               "held); duplicate ACK sent (RFC 5681 §4.2)"),
     "tcp.tail_loss_probe": ("RFC 8985 §7.3", "tail loss probe: the last segment again, seq {seq} ({len} bytes)"),
+    "tcp.recovery_probe": ("RFC 8985 §7 (in recovery, as FreeBSD RACK)", "recovery probe #{probes}: no ACK for "
+                           "2 SRTT, one segment beyond the window (SND.NXT {seq})"),
     "tcp.undo": _tcp_undo,
     "tcp.ecn": ("RFC 3168 §6.1.1", "ECN negotiated in the SYNs: {negotiated}"),
     "tcp.ecn_echo": ("RFC 3168 §6.1.3", "congestion experienced echo (ECE on every ACK) now {on}"),

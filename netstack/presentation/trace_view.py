@@ -54,6 +54,7 @@ _SEQUENCE_SPACES = {
     "tcp.fast_retransmit": {"seq": "local"},
     "tcp.zero_window_probe": {"seq": "local"},
     "tcp.tail_loss_probe": {"seq": "local"},
+    "tcp.recovery_probe": {"seq": "local"},
     "tcp.dup_ack": {"ack": "local"},
     "tcp.out_of_order": {"seq": "remote"},
 }
@@ -70,8 +71,8 @@ def _kind(event: str) -> str:
         return "out"
     if event == "tcp.segment_in":
         return "in"
-    if event in ("tcp.rto", "tcp.retransmit", "tcp.fast_retransmit", "tcp.tail_loss_probe", "tcp.dup_ack",
-                 "tcp.reset_received"):
+    if event in ("tcp.rto", "tcp.retransmit", "tcp.fast_retransmit", "tcp.tail_loss_probe", "tcp.recovery_probe",
+                 "tcp.dup_ack", "tcp.reset_received"):
         return "loss"
     if ".drop" in event or event.endswith("failed") or event.endswith("timeout"):
         return "drop"

@@ -17,7 +17,7 @@ class AckArrival:
         snd = self.snd
         snd.acknowledge(ack)
         tsecr = seg.tsecr if self.use_timestamps else 0
-        if snd.eifel_retransmit_ts is not None and snd.retransmission_was_spurious(tsecr):
+        if snd.eifel_retransmit_ts is not None and snd.retransmission_was_spurious(ack, tsecr):
             self._undo_spurious(now)  # RFC 3522 Eifel, before loss recovery may end the episode
         rtt = snd.sample_rtt(ack, tsecr, self.timestamp_state.tsval(now) if tsecr else 0, now)
         flight = snd.in_flight
@@ -48,6 +48,9 @@ class AckArrival:
             self.trace("tcp.dup_ack", conn=self.name, ack=snd.una, count=snd.recovery.duplicate_acks + 1)
         self._recovery_outcome(snd.recovery.on_ack(snd.una, seg.sack_blocks, now, snd.max, duplicate=True,
                                                    srtt=snd.rtt.srtt, echoed=self._echoed(seg, now)), now)
+        rec = snd.recovery
+        if rec.in_recovery or rec.scoreboard.sacked_bytes:
+            self._arm_probe(now)  # the recovery probe waits 2*SRTT from the last ACK (timeouts.py)
 
     def _recovery_outcome(self, outcome, now: float) -> None:
         """Act on what loss recovery made of an ACK: NewReno's retransmission of the first unacknowledged

@@ -32,6 +32,8 @@ _OPEN = (CongestionPhase.SLOW_START, CongestionPhase.CONSERVATIVE_SLOW_START, Co
 _RECOVERY_PHASES = (CongestionPhase.FAST_RECOVERY, CongestionPhase.LOSS)
 #: RFC 3042 §2: limited transmit covers the first two duplicate ACKs.
 LIMITED_TRANSMIT_ACKS = 2
+#: Recovery probes without an ACK in between before only the RTO is left (FreeBSD rack_tlp_max_resend).
+MAX_SILENT_PROBES = 2
 
 
 class AckOutcome(NamedTuple):
@@ -54,7 +56,7 @@ class LossRecovery:
 
     __slots__ = ("scoreboard", "rack", "cc", "sack", "mss", "duplicate_acks", "undo_retransmits", "undo_marker", "stats",
                  "delivered", "delivery_rate", "_rate_start", "_rate_delivered", "_fast_retransmit", "prr_delivered",
-                 "prr_out", "recover_fs", "quota")
+                 "prr_out", "recover_fs", "quota", "silent_probes", "probe_credit")
 
     def __init__(self, snd_una: int, mss: int, cc, sack: bool, dupthresh: int = 3):
         self.scoreboard = SackScoreboard(snd_una, mss, dupthresh)
@@ -67,7 +69,7 @@ class LossRecovery:
         self.undo_marker = 0  # SND.UNA (a stream offset) when the episode began (Linux undo_marker)
         self.stats = {"retransmitted_segments": 0, "retransmitted_bytes": 0, "dsacks_received": 0,
                       "recoveries": 0, "rack_marked_lost": 0, "tlp_probes": 0, "tlp_recoveries": 0,
-                      "spurious_undone": 0}
+                      "spurious_undone": 0, "recovery_probes": 0}
         self.delivered = 0  # bytes delivered (cumulatively ACKed or SACKed), for the delivery rate
         self.delivery_rate = 0.0  # bytes/s over the last measured round trip
         self._rate_start: float | None = None
@@ -78,6 +80,10 @@ class LossRecovery:
         self.prr_out = 0
         self.recover_fs = 0
         self.quota = 0
+        # Recovery probes sent since the last ACK, and the bytes the last one may still send beyond
+        # the window (``recovery_probe_due``, ``grant_recovery_probe``).
+        self.silent_probes = 0
+        self.probe_credit = 0
 
     def set_mss(self, mss: int) -> None:
         """The send MSS fell (path MTU discovery)."""
@@ -125,6 +131,8 @@ class LossRecovery:
         if length <= 0:
             return
         sb = self.scoreboard
+        if self.probe_credit:
+            self.probe_credit = max(0, self.probe_credit - length)
         start_offset = sb.offset(seq)
         sb.sent_through(start_offset + length)
         self.rack.on_transmit(start_offset, start_offset + length, now, retransmission)
@@ -149,6 +157,7 @@ class LossRecovery:
         RFC 5681 §2's definition, judged by the engine; ``echoed`` the millisecond tick of the TSval
         the ACK echoes (None without timestamps), for RACK (RFC 8985 §6.2 step 2)."""
         sb, rack, cc = self.scoreboard, self.rack, self.cc
+        self.silent_probes = self.probe_credit = 0  # the peer answered: the ACK clock runs
         if not blocks and not duplicate and not sb.sacked_bytes and not sb.in_recovery and rack.tlp_end_seq is None:
             # The clean path (nothing SACKed, no recovery, no probe out, no SACK blocks): of the steps
             # below only the cumulative ACK, RACK's deliveries (its RTT and transmit times for a later
@@ -265,11 +274,35 @@ class LossRecovery:
             sndcnt = min(ssthresh - pipe, limit)
         self.quota = max(sndcnt, 0)
 
+    def recovery_probe_due(self) -> bool:
+        """A recovery probe may be armed while SACK information is in play (a fast recovery, SACKed
+        data outside one) or a tail loss probe is out, not after an RTO (its backoff rules there, RFC
+        6298 §5.5): at most ``MAX_SILENT_PROBES`` (a TLP counts) without an ACK in between, as
+        FreeBSD's RACK stack does (``rack_tlp_in_recovery`` on, ``rack_tlp_max_resend``); RFC 8985
+        §7.2 arms none there (see ``TimeoutPath._arm_probe``)."""
+        if not self.sack or self.silent_probes >= MAX_SILENT_PROBES or self.cc.phase is CongestionPhase.LOSS:
+            return False
+        sb = self.scoreboard
+        # (FAST_RECOVERY without the scoreboard's: the reduction after a tail loss probe that repaired
+        # a loss, RFC 8985 §7.4.2, lasts until SND.UNA passes the recovery point; the old TLP may not
+        # be armed then, so a lost last ACK in it waited for the RTO on the relay)
+        return (sb.in_recovery or sb.sacked_bytes > 0 or self.rack.tlp_end_seq is not None
+                or self.cc.phase is CongestionPhase.FAST_RECOVERY)
+
+    def grant_recovery_probe(self) -> None:
+        """The probe timer fired: one segment beyond the window (PRR's quota, or cwnd - pipe) may go,
+        as FreeBSD's ``rack_timeout_tlp`` sets ``rc_prr_sndcnt`` to one segment; NextSeg() picks it,
+        a hole due first, else new data (RFC 8985 §7.3 prefers new data for a probe)."""
+        self.silent_probes += 1
+        self.probe_credit = self.mss
+        self.stats["recovery_probes"] += 1
+
     def send_budget(self) -> int:
         """Bytes that may go now: PRR's quota during SACK-based recovery, else cwnd - pipe."""
-        if self._prr_active():
-            return self.quota
-        return self.cc.cwnd - self.scoreboard.pipe()
+        budget = self.quota if self._prr_active() else self.cc.cwnd - self.scoreboard.pipe()
+        if self.probe_credit:
+            return max(budget, 0) + self.probe_credit
+        return budget
 
     def on_reorder_timeout(self, now: float, srtt: float | None = None) -> float | None:
         """RACK's reordering timer fired: mark what is now overdue; returns the next timeout, if any."""
@@ -332,7 +365,9 @@ class LossRecovery:
             segment = sb.next_seg(False)
             if segment is not None and segment.rule in (1, 3):
                 return segment
-        if self._prr_active():
+        if self.probe_credit:
+            pass  # a recovery probe: one segment, whatever the window says
+        elif self._prr_active():
             if self.quota <= 0:
                 return None
         elif self.cc.cwnd - sb.pipe() < self.mss:

@@ -335,6 +335,17 @@ class SackScoreboard:
         """UnSACKed bytes that IsLost() declares lost."""
         return sum(end - start for start, end, lost in self._holes() if lost)
 
+    def highest_hole(self) -> tuple[int, int] | None:
+        """(seq, length) of the highest unSACKed segment below HighData (at most one SMSS), or None."""
+        highest = None
+        for start, end, _lost in self._holes():
+            highest = (start, end)
+        if highest is None:
+            return None
+        start, end = highest
+        first = max(start, end - self.mss)
+        return self.seq(first), end - first
+
     def next_seg(self, new_data_allowed: bool = False) -> NextSegment | None:
         """RFC 6675 §4 NextSeg(); ``new_data_allowed`` says rule 2 may apply (unsent data and a window)."""
         high_sacked = self._ends[-1] if self._ends else self._una

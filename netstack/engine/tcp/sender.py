@@ -53,6 +53,10 @@ class TcpSender:
         # RFC 3522 Eifel: our TSval on the first retransmission of a reduction, until the first ACK
         # of new data after it says whether the original had arrived (TSecr older than this)
         self.eifel_retransmit_ts = None
+        # ... and the end of that retransmitted segment: only an ACK covering it is judged (RFC 3522
+        # §2 (3) waits for the ACK of the retransmission; an ACK for an earlier original, as when RACK
+        # or SACK resent a later hole first, echoes an older TSval and says nothing)
+        self.eifel_end = 0
         self.cwr_reductions = 0  # RFC 3168 §6.1.2: cc.reductions already signalled with CWR
         # Zero-window probing (RFC 1122 §4.2.2.17) on its own timer, and whether the peer answers.
         self.persist = PersistTimer(config.max_window_probe_interval)
@@ -145,16 +149,20 @@ class TcpSender:
         """Loss recovery over the congestion control, from the first data byte (ISS + 1)."""
         self.recovery = LossRecovery(seq_add(self.iss, 1), self.mss, self.cc, sack)
 
-    def arm_eifel(self, tsval: int) -> None:
-        """RFC 3522 §2 (1): a retransmission with our TSval ``tsval`` left; remember the first one of
-        a window reduction (fast recovery or the loss window), the one the next new ACK is judged by."""
+    def arm_eifel(self, tsval: int, end: int) -> None:
+        """RFC 3522 §2 (1): a retransmission ending at ``end`` with our TSval ``tsval`` left; remember
+        the first one of a window reduction (fast recovery or the loss window), the one the first ACK
+        covering ``end`` is judged by."""
         if self.eifel_retransmit_ts is None and self.cc.prior is not None and self.cc.phase in _REDUCED_PHASES:
             self.eifel_retransmit_ts = tsval
+            self.eifel_end = end
 
-    def retransmission_was_spurious(self, tsecr: int) -> bool:
-        """RFC 3522 §2 (3)-(4), on the first ACK of new data after the retransmission: its TSecr is
+    def retransmission_was_spurious(self, ack: int, tsecr: int) -> bool:
+        """RFC 3522 §2 (3)-(4), on the first ACK covering the retransmitted segment: its TSecr is
         older than the retransmission's TSval, so it acknowledges the original (which was delayed, not
-        lost). Disarms the detection either way."""
+        lost). Disarms the detection either way; an ACK below the segment changes nothing."""
+        if seq_lt(ack, self.eifel_end):
+            return False
         retransmit_ts, self.eifel_retransmit_ts = self.eifel_retransmit_ts, None
         return bool(tsecr) and retransmit_ts is not None and seq_lt(tsecr, retransmit_ts)
 

@@ -19,6 +19,7 @@ reordering timer (RFC 8985 §6-§7), and the persist timer (RFC 9293 §3.8.6.1, 
 
 from __future__ import annotations
 
+from netstack.engine.tcp.rack import PTO_SLACK
 from netstack.engine.tcp.segment import ACK
 from netstack.engine.tcp.seqnum import SEQ_MASK, seq_add, seq_diff
 from netstack.engine.tcp.states import (
@@ -69,7 +70,7 @@ class TimeoutPath:
         # RFC 5681 §3.1 (4) / RFC 6582 §4: loss window; recover = SND.NXT (no fast retransmit of old data)
         rec.on_retransmit_timeout(snd.max)
         if self.use_timestamps:
-            snd.arm_eifel(snd.ts_retransmit_floor)  # RFC 3522: is this timeout spurious?
+            snd.arm_eifel(snd.ts_retransmit_floor, seq_add(snd.una, 1))  # RFC 3522: is this timeout spurious?
         if not rec.sack:
             snd.nxt = snd.una  # go back N
         if snd.fin_seq is not None and snd.una == seq_add(snd.fin_seq, 1):
@@ -83,28 +84,60 @@ class TimeoutPath:
     # -------------------------------------------------------------------- RACK-TLP (RFC 8985)
     def _arm_probe(self, now: float) -> None:
         """RFC 8985 §7.2: (re)arm the PTO after new data left or new data was acknowledged, when
-        outside recovery, with no probe outstanding and nothing SACKed (RACK handles that case)."""
+        outside recovery, with no probe outstanding and nothing SACKed (RACK handles that case).
+
+        During a SACK-based fast recovery too (a deviation from §7.2, which arms none there, as
+        FreeBSD's RACK stack does by default, ``rack_tlp_in_recovery``): with a window of two or three
+        segments, a lost retransmission with nothing sent after it, or the last ACKs of the episode
+        lost, leave RACK nothing to go on and only the RTO, 10 round trips later on a 20 ms path, then
+        cwnd = 1 (benchmarks/loss.py at 10 %: 13 of 16 RTOs per transfer were this). The probe waits
+        2*SRTT of silence (no ACK, no send); the receiver ACKs the out-of-order or hole-filling probe
+        at once (RFC 5681 §4.2), so no delayed-ACK allowance is added. A second probe of the same
+        silence, and one after a lost tail loss probe (§7.3 allows one per tail; FreeBSD sends up to
+        two), only with new data to carry."""
         snd = self.snd
         rec = snd.recovery
         # (cheapest tests first, attributes before calls: this runs on every send and every ACK; the
         # SACK scoreboard's sacked_bytes is 0 exactly when it holds no range)
-        if rec is None or not rec.sack or snd.una == snd.max or snd.wnd == 0 or rec.scoreboard.sacked_bytes \
-                or not rec.rack.may_probe(rec.in_recovery):
+        if rec is None or not rec.sack or snd.una == snd.max or snd.wnd == 0:
             self.probe_deadline = None
             return
         rto_remaining = self.retransmit_deadline - now if self.retransmit_deadline is not None else snd.rtt.rto
-        flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
-        pto = rec.rack.probe_timeout(snd.rtt.srtt, flight_segments, rto_remaining)
+        sack_information = rec.scoreboard.sacked_bytes or rec.in_recovery
+        if sack_information or rec.rack.tlp_end_seq is not None:
+            # a recovery probe, or the second probe of a tail's silence: only with new data to send
+            # (the same segment twice would be an RTO without its backoff)
+            if (not rec.recovery_probe_due() or snd.rtt.srtt is None
+                    or (rec.silent_probes and not self._new_data_ready())):
+                self.probe_deadline = None
+                return
+        if sack_information:
+            pto = 2 * snd.rtt.srtt + PTO_SLACK
+        else:
+            flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
+            pto = rec.rack.probe_timeout(snd.rtt.srtt, flight_segments, rto_remaining)
         # a PTO no earlier than the RTO: the retransmission timer will act first
         self.probe_deadline = now + pto if pto < rto_remaining else None
 
+    def _new_data_ready(self) -> bool:
+        """Unsent data the peer's window takes (a probe could carry it)."""
+        snd = self.snd
+        return (seq_diff(snd.max, snd.buf_seq) < len(snd.buffer)
+                and seq_diff(snd.max, snd.una) + min(snd.mss, len(snd.buffer)) <= snd.wnd)
+
     def _probe_timeout(self, now: float) -> None:
-        """RFC 8985 §7.3: send the probe (the last segment again), then re-arm the RTO."""
+        """RFC 8985 §7.3: send the probe (the last segment again), then re-arm the RTO; with SACK
+        information or a probe already out, the recovery probe instead (``_recovery_probe``)."""
         self.probe_deadline = None
         snd = self.snd
         rec = snd.recovery
-        if self.state not in _CAN_SEND_DATA or snd.una == snd.max or rec.in_recovery:
+        if self.state not in _CAN_SEND_DATA or snd.una == snd.max:
             return
+        if rec.in_recovery or rec.scoreboard.sacked_bytes or rec.rack.tlp_end_seq is not None:
+            if rec.recovery_probe_due():
+                self._recovery_probe(now)
+            return
+        rec.silent_probes += 1
         end = snd.fin_seq if snd.fin_seq is not None and snd.max == seq_add(snd.fin_seq, 1) else snd.max
         n = min(snd.mss, seq_diff(end, snd.una))
         start = seq_add(end, -n)
@@ -117,6 +150,33 @@ class TimeoutPath:
             rec.sent(start, sent, now, retransmission=True, probe=True)
             rec.rack.probe_sent(rec.scoreboard.offset(snd.max), retransmission=True)
         self.retransmit_deadline = now + snd.rtt.rto
+        self._arm_probe(now)  # the second probe of this silence, if it stays silent
+
+    def _recovery_probe(self, now: float) -> None:
+        """The ACK clock of a recovery (or after a tail loss probe) stopped for 2*SRTT (see
+        ``_arm_probe``): one segment goes beyond PRR's quota or cwnd, what NextSeg() picks (a hole
+        due, else new data); with neither, on the silence's first probe, the highest unSACKed segment
+        again. Its SACK lets RACK find a lost retransmission sent before it
+        (RFC 8985 §6.2), its ACK ends a recovery whose last ACKs were lost. Then the RTO is re-armed
+        (RFC 8985 §7.3)."""
+        snd = self.snd
+        rec = snd.recovery
+        rec.grant_recovery_probe()
+        self.counters.incr("tcp.recovery_probes")
+        before = self.stats["segments_out"]
+        if self.trace is not None:
+            self.trace("tcp.recovery_probe", conn=self.name, seq=snd.max, probes=rec.silent_probes)
+        self.retransmit_deadline = now + snd.rtt.rto
+        self._output(now)
+        if self.stats["segments_out"] == before and rec.silent_probes == 1:
+            hole = rec.scoreboard.highest_hole()
+            if hole is not None:
+                seq, length = hole
+                sent = self._retransmit_range(seq, length, now, "recovery probe")
+                if sent:  # (HighRxt stays: the holes below it are NextSeg's as before, RFC 6675 §4)
+                    rec.sent(seq, sent, now, retransmission=True, probe=True)
+        rec.probe_credit = 0
+        self._arm_probe(now)  # the second probe of this silence, if it stays silent
 
     def _reorder_timeout(self, now: float) -> None:
         """RFC 8985 §6.3: RACK's reordering window passed for a segment: mark what is overdue."""

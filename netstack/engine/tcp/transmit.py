@@ -183,6 +183,8 @@ class TransmitPath:
                     if rec.retransmission_due():
                         self._send_recovery(now)
                     budget = rec.send_budget()
+                elif rec.probe_credit:
+                    budget = rec.send_budget()  # a probe's one segment beyond cwnd (timeouts.py)
             else:
                 allowance = rec.window_allowance()  # RFC 3042 limited transmit
         cwnd = snd.cc.cwnd + allowance
@@ -315,6 +317,7 @@ class TransmitPath:
             if n <= 0:
                 return
             rec.sent(segment.seq, n, now, retransmission=True, rescue=segment.rule == 4)
+            self._arm_probe(now)  # the recovery probe waits 2*SRTT from the last send (timeouts.py)
 
     def _retransmit_first(self, now: float) -> None:
         """Resend the first unacknowledged segment without moving SND.NXT (fast retransmit)."""
@@ -344,7 +347,7 @@ class TransmitPath:
         snd.rtt_seq = None  # Karn: this range is ambiguous now
         snd.ts_retransmit_floor = self.timestamp_state.tsval(now)
         if self.use_timestamps:
-            snd.arm_eifel(snd.ts_retransmit_floor)
+            snd.arm_eifel(snd.ts_retransmit_floor, seq_add(seq, n))
         self._emit(seq, flags, sb.peek(offset, n), now)
         if self.retransmit_deadline is None:
             self.retransmit_deadline = now + snd.rtt.rto

@@ -14,6 +14,7 @@ from netstack.engine.tcp.config import TcpConfig
 from netstack.engine.tcp.endpoint import TcpServer, TcpStream
 from netstack.engine.tcp.layer import TcpLayer
 from netstack.engine.tcp.segment import ACK, CWR, ECE, SYN
+from netstack.engine.tcp.sender import TcpSender
 from netstack.formats.fast import decode_ethernet, decode_ipv4, decode_tcp
 from netstack.formats.ipv4 import ECN_CE, ECN_ECT0, ECN_NOT_ECT
 from netstack.machines.congestion import CongestionPhase, congestion_control
@@ -326,3 +327,28 @@ def test_eifel_needs_an_older_echo_a_real_loss_is_not_undone():
     assert a.stats["fast_retransmits"] == 1
     assert a.counters["tcp.eifel_detections"] == 0
     assert a.snd.cc.prior is not None, "the reduction stands"
+
+
+def test_eifel_judges_only_an_ack_that_covers_the_retransmitted_segment_rfc3522():
+    # With SACK and RACK the first retransmission of a reduction need not be at SND.UNA: an ACK for
+    # an original below it echoes an older TSval and proved nothing (before, it undid every reduction
+    # of a 5 % loss transfer in the simulator, seeds 4 and 6: cwnd grew to 3 MB, 1,576 retransmissions).
+    snd = TcpSender(1000, TcpConfig(), 1000)
+    snd.cc = congestion_control("cubic")(mss=1000)
+    snd.cc.cwnd = 40_000
+    assert snd.cc.on_loss_detected(40_000, 1000, 41_000)
+    snd.arm_eifel(5000, 11_000)  # the first retransmission: [10_000, 11_000) at TSval 5000
+    assert not snd.retransmission_was_spurious(3000, 4000), "an ACK below the segment says nothing"
+    assert snd.eifel_retransmit_ts == 5000, "and leaves the detection armed"
+    assert snd.retransmission_was_spurious(11_000, 4999), "the ACK covering it echoes the original's TSval"
+    assert snd.eifel_retransmit_ts is None
+
+
+def test_eifel_an_ack_covering_the_retransmission_with_its_own_echo_is_a_real_loss():
+    snd = TcpSender(1000, TcpConfig(), 1000)
+    snd.cc = congestion_control("cubic")(mss=1000)
+    snd.cc.cwnd = 40_000
+    assert snd.cc.on_loss_detected(40_000, 1000, 41_000)
+    snd.arm_eifel(5000, 11_000)
+    assert not snd.retransmission_was_spurious(12_000, 5000)
+    assert snd.eifel_retransmit_ts is None
