@@ -50,6 +50,8 @@ FRAME_LIMIT = 4096
 SYN_LIMIT = 1024
 #: SYNs wait apart only while at least this many frames wait (a batch: the stack is behind).
 DIVERT_AFTER = 64
+#: Source addresses whose shed SYNs are counted between two looks of the kernel-side SYN filter.
+SHED_SOURCES = 1024
 
 
 def _bits_in_byte(layout, name: str) -> tuple[int, int, int]:
@@ -66,29 +68,31 @@ def _bits_in_byte(layout, name: str) -> tuple[int, int, int]:
     raise LayoutError(f"{name!r} is not a bit field of this header")
 
 
-_ETHERTYPE_AT = ETHERNET_LAYOUT.offsets["ethertype"]
+# Byte offsets in a frame (Ethernet first), from the declarations' layouts; also the kernel-side SYN
+# filter's (syn_flood_filter.py).
+ETHERTYPE_AT = ETHERNET_LAYOUT.offsets["ethertype"]
 _IPV4_ETHERTYPE = ETHERTYPE_IPV4.to_bytes(2, "big")
-_IP_AT = ETHERNET_LAYOUT.size
-_IHL_AT, _IHL_SHIFT, _IHL_MASK = _bits_in_byte(IPV4_LAYOUT, "ihl")
-_IHL_AT += _IP_AT
-_PROTOCOL_AT = _IP_AT + IPV4_LAYOUT.offsets["protocol"]
-_SOURCE_AT = _IP_AT + IPV4_LAYOUT.offsets["src"]
-_FLAGS_AT, _FLAGS_SHIFT, _FLAGS_MASK = _bits_in_byte(TCP_LAYOUT, "flags")
-if _FLAGS_SHIFT or not (_FLAGS_MASK & SYN and _FLAGS_MASK & ACK):
+IP_AT = ETHERNET_LAYOUT.size
+IHL_AT, IHL_SHIFT, IHL_MASK = _bits_in_byte(IPV4_LAYOUT, "ihl")
+IHL_AT += IP_AT
+PROTOCOL_AT = IP_AT + IPV4_LAYOUT.offsets["protocol"]
+SOURCE_AT = IP_AT + IPV4_LAYOUT.offsets["src"]
+FLAGS_AT, FLAGS_SHIFT, FLAGS_MASK = _bits_in_byte(TCP_LAYOUT, "flags")
+if FLAGS_SHIFT or not (FLAGS_MASK & SYN and FLAGS_MASK & ACK):
     raise LayoutError("the TCP flags' SYN and ACK bits are not in one byte")
-_SHORTEST = _IP_AT + IPV4_LAYOUT.size + TCP_LAYOUT.size
+_SHORTEST = IP_AT + IPV4_LAYOUT.size + TCP_LAYOUT.size
 
 
 def bare_syn_source(frame: bytes) -> bytes | None:
     """The IPv4 source address of ``frame`` if it is a TCP segment with SYN set and ACK clear, else None
     (no checksum or length check: the stack does those when the frame's turn comes)."""
-    if (len(frame) < _SHORTEST or frame[_PROTOCOL_AT] != IP_PROTOCOL_TCP
-            or frame[_ETHERTYPE_AT:_ETHERTYPE_AT + 2] != _IPV4_ETHERTYPE):
+    if (len(frame) < _SHORTEST or frame[PROTOCOL_AT] != IP_PROTOCOL_TCP
+            or frame[ETHERTYPE_AT:ETHERTYPE_AT + 2] != _IPV4_ETHERTYPE):
         return None
-    flags_at = _IP_AT + ((frame[_IHL_AT] >> _IHL_SHIFT) & _IHL_MASK) * 4 + _FLAGS_AT
+    flags_at = IP_AT + ((frame[IHL_AT] >> IHL_SHIFT) & IHL_MASK) * 4 + FLAGS_AT
     if flags_at >= len(frame) or frame[flags_at] & (SYN | ACK) != SYN:
         return None
-    return frame[_SOURCE_AT:_SOURCE_AT + 4]
+    return frame[SOURCE_AT:SOURCE_AT + 4]
 
 
 class FrameIntake:
@@ -108,6 +112,11 @@ class FrameIntake:
         self._syn_count = 0
         self._longest: bytes | None = None  # the source with the most SYNs waiting (kept on each append)
         self.pressure = False  # set by the reader: its last read left frames in the kernel's queue
+        # Since the kernel-side SYN filter (syn_flood_filter.py) last cleared them: per source address,
+        # SYNs shed (at most SHED_SOURCES addresses), and SYNs that arrived from the ``watched`` ones.
+        self.shed_by_source: dict[bytes, int] = {}
+        self.syns_by_source: dict[bytes, int] = {}
+        self.watched: frozenset = frozenset()
 
     def __len__(self) -> int:
         return len(self._frames) + self._syn_count
@@ -130,10 +139,13 @@ class FrameIntake:
         if source is None:
             self._frames.append(frame)
             return
+        if source in self.watched:
+            seen = self.syns_by_source
+            seen[source] = seen.get(source, 0) + 1
         syns = self._syns
         queue = syns.get(source)
         if self._syn_count >= self.syn_limit and not self._make_room(len(queue) if queue else 0):
-            self.counters.incr("tap.drop.syn_queue_full")
+            self._shed(source)
             return
         if queue is None:
             queue = syns[source] = collections.deque()
@@ -157,8 +169,14 @@ class FrameIntake:
             return False
         queue.pop()
         self._syn_count -= 1
-        self.counters.incr("tap.drop.syn_queue_full")
+        self._shed(longest)
         return True
+
+    def _shed(self, source: bytes) -> None:
+        shed = self.shed_by_source
+        if source in shed or len(shed) < SHED_SOURCES:  # (spoofed from many: memory stays bounded)
+            shed[source] = shed.get(source, 0) + 1
+        self.counters.incr("tap.drop.syn_queue_full")
 
     def take(self, limit: int, syns: int | None = None) -> list[bytes]:
         """Up to ``limit`` frames for the stack: first at most ``syns`` (default a quarter of ``limit``)

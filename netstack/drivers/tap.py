@@ -25,7 +25,10 @@ queue, bare SYNs are set aside in a ``FrameIntake`` (``netstack.drivers.intake``
 first reads up to ``drain`` frames ahead, shedding excess SYNs unparsed, so the kernel's queue towards
 the TAP (``txqueuelen``: ``queue_length``, 8192 by default), which drops at its tail whatever the frame,
 does not overflow with the client's frames in it. Reading ahead only then: it holds every ACK back,
-and the stack's sub-millisecond tail loss probes fire early.
+and the stack's sub-millisecond tail loss probes fire early. A flood faster than even that reading (one
+address at 600,000 SYN/s) is thinned before the kernel's queue: a BPF filter on the TAP passes 1 in 16
+to 4,096 of the flooding address's bare SYNs while the flood lasts (``netstack.drivers.syn_flood_filter``;
+``RunningStack(syn_filter=False)`` leaves it to the intake alone).
 
 Other threads talk to the stack with ``running.call(fn, *args)``: the call is queued, the loop is
 woken, runs it between frames, sends the frames it produced (``stack.poll_output()``) and returns its
@@ -71,6 +74,7 @@ from netstack.engine.config import ConfigError, StackConfig, ip_to_text, mac_to_
 from netstack.formats.registry import IP_PROTOCOL_TCP
 from netstack.drivers.impairment import Impairment, parse_impairment
 from netstack.drivers.intake import FrameIntake, bare_syn_source
+from netstack.drivers.syn_flood_filter import SynFloodFilter
 from netstack.drivers.netns import call_in_namespace
 from netstack.drivers.tap_device import QUEUE_LENGTH, check_privileges, create_tap, delete_tap
 from netstack.drivers.segmentation_offload import (
@@ -138,7 +142,7 @@ class RunningStack:
     """A stack driven by a TAP loop on its own thread (see the module docstring)."""
     def __init__(self, stack: Stack, fd: int, *, tap: str, netns: str | None = None, pcap=None, batch: int = 64,
                  vnet_header: bool = False, impairments: tuple = (None, None), drain: int = DRAIN,
-                 syn_batch: int | None = None, intake: FrameIntake | None = None):
+                 syn_batch: int | None = None, intake: FrameIntake | None = None, syn_filter: bool = True):
         self.stack = stack
         self.fd = fd
         _fold_immediate_acks(stack)
@@ -148,6 +152,8 @@ class RunningStack:
         # while reading keeps most of the thread during a flood.
         self.syn_batch = syn_batch if syn_batch is not None else max(1, batch // 4)
         self._intake = intake if intake is not None else FrameIntake(stack.counters)
+        # A flood faster than the loop reads is thinned in the kernel (syn_flood_filter.py).
+        self._syn_filter = SynFloodFilter(fd, self._intake, stack.counters) if syn_filter else None
         # With IFF_VNET_HDR on the fd, runs of TCP segments are written as one offloaded frame.
         self.vnet_header = vnet_header
         self.gso = vnet_header
@@ -426,6 +432,7 @@ class RunningStack:
         intake = self._intake
         drain = self.drain
         syn_batch = self.syn_batch
+        syn_filter = self._syn_filter
         behind = False  # the last read stopped before the kernel's queue was empty
         selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ, "tap")
@@ -457,8 +464,12 @@ class RunningStack:
                         self._run_calls()
                         continue
                     readable = True
+                if syn_filter is not None and (syn_filter.sources or intake.shed_by_source):
+                    syn_filter.review(monotonic())
                 if readable or intake:
-                    intake.pressure = behind
+                    # While the SYN filter is on, every frame is classified: its counts of the SYNs
+                    # that still pass tell when the flood is over.
+                    intake.pressure = behind or (syn_filter is not None and bool(syn_filter.sources))
                     if intake.syns_waiting > batch:
                         # A flood: more SYNs wait than a few turns serve. Drain the kernel's queue far
                         # ahead (its tail drops whatever comes when it is full, the client's frames
