@@ -22,6 +22,7 @@ hping3 for part 3. Prints one table; copy it into docs/performance.md (SYN flood
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from netstack.engine.tcp.layer import TcpLayer  # noqa: E402
 from netstack.engine.tcp.segment import SYN, TcpSegment  # noqa: E402
 from netstack.engine.tcp.wire import encode_segment  # noqa: E402
 from netstack.formats.fast import ETHERTYPE_IPV4, encode_ethernet, encode_ipv4  # noqa: E402
+from netstack.formats.registry import IP_PROTOCOL_TCP  # noqa: E402
 
 STACK_IP = "192.0.2.2"
 SPOOFED = "192.0.2.150"
@@ -115,15 +117,24 @@ def _tx_dropped(ns, tap: str) -> int:
     return links[0]["stats64"]["tx"]["dropped"]
 
 
+def _set_syn_cookies(stack, mode: str) -> None:
+    # The TAP driver attached TCP already (with its folded immediate ACKs): change that layer's config.
+    layer = stack.transport(IP_PROTOCOL_TCP)
+    layer.config = dataclasses.replace(layer.config, syn_cookies=mode)
+
+
 def kernel_rates(seconds: float):
     rows = []
-    for label, mode, flood in (("no flood", "when_full", False), ("flood, cookies when_full", "when_full", True),
-                               ("flood, cookies off", "off", True)):
+    for label, mode, flood, syn_filter in (
+            ("no flood", "when_full", False, True), ("flood, cookies when_full", "when_full", True, True),
+            ("flood, cookies when_full, no SYN filter", "when_full", True, False),
+            ("flood, cookies off", "off", True, True)):
         tap = f"hyb{os.getpid() % 10000}"
         with NetworkNamespace() as ns:
             ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
-            with netstack.run_tap(tap=tap, ip=f"{STACK_IP}/24", host_ip="192.0.2.1/24", netns=ns.name) as running:
-                running.call(TcpLayer.attach, running.stack, TcpConfig(syn_cookies=mode))
+            with netstack.run_tap(tap=tap, ip=f"{STACK_IP}/24", host_ip="192.0.2.1/24", netns=ns.name,
+                                  syn_filter=syn_filter) as running:
+                running.call(_set_syn_cookies, running.stack, mode)
                 running.call(start_services, running.stack, ["http"])
                 hping = None
                 if flood:
@@ -144,7 +155,8 @@ def kernel_rates(seconds: float):
                 dropped = _tx_dropped(ns, tap)
         rows.append({"label": label, "rate": rate, "failed": failed, "syn_rate": sent / flooded if flood else 0,
                      "taken": counters.get("tcp.segments_in", 0) / flooded, "kernel_dropped": dropped,
-                     "shed": counters.get("tap.drop.syn_queue_full", 0), "sent": sent})
+                     "shed": counters.get("tap.drop.syn_queue_full", 0), "sent": sent,
+                     "filtered": counters.get("tap.syn_filter.attached", 0)})
     return rows
 
 
@@ -169,7 +181,8 @@ def main() -> None:
         extra = ""
         if row["sent"]:
             extra = (f"; hping3 {row['syn_rate']:,.0f} SYN/s, the stack took {row['taken']:,.0f} segments/s, "
-                     f"the kernel's TAP queue dropped {row['kernel_dropped'] / row['sent']:.1%}, "
+                     f"the kernel's TAP queue dropped {row['kernel_dropped'] / row['sent']:.1%} "
+                     f"({'the SYN filter on' if row['filtered'] else 'no SYN filter'}), "
                      f"the intake shed {row['shed'] / row['sent']:.1%} unparsed")
         print(f"| kernel HTTP GETs, {row['label']} | {row['rate']:.1f} connections/s, {row['failed']} failed{extra} |")
 

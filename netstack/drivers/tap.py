@@ -511,7 +511,7 @@ class RunningStack:
 def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "192.0.2.1/24", *,
             netns: str | None = None, pcap=None, config: StackConfig | None = None, batch: int = 64,
             gso: bool = True, impair: "str | dict | None" = None, queue_length: int | None = QUEUE_LENGTH,
-            drain: int = DRAIN, **options):
+            drain: int = DRAIN, syn_filter: bool = True, **options):
     """Create TAP ``tap``, run a stack at ``ip`` on it, yield the ``RunningStack``; remove it on exit.
 
     ``host_ip`` (with prefix) goes on the host side; ``netns`` moves the host side into that existing
@@ -522,7 +522,8 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
     ``"loss=2%,delay=10ms,rate=50mbit,seed=7"``, or ``Impairment`` keyword arguments; see
     ``netstack.drivers.impairment``); the stack's counters ``impair.in.*`` / ``impair.out.*`` say what it did.
     ``queue_length`` is the TAP's txqueuelen (the kernel's queue towards us, default ``QUEUE_LENGTH``;
-    None keeps the kernel's 1000); ``drain`` how many frames the loop reads ahead per turn in a SYN flood.
+    None keeps the kernel's 1000); ``drain`` how many frames the loop reads ahead per turn in a SYN flood;
+    ``syn_filter=False`` never thins a flood in the kernel (``netstack.drivers.syn_flood_filter``).
     """
     if queue_length is not None and not 1 <= queue_length <= 1 << 20:
         raise ConfigError("queue_length", f"{queue_length!r} is not a queue length (1..1048576 frames)")
@@ -563,7 +564,7 @@ def run_tap(tap: str = "nst0", ip: str = "192.0.2.2/24", host_ip: str | None = "
             # in ours: no clash with an interface of the same name here or in another test run.
             fd = call_in_namespace(netns, create_tap, tap, host_ip, config.mtu, gso, queue_length)
         running = RunningStack(stack, fd, tap=tap, netns=netns, pcap=writer, batch=batch, vnet_header=gso,
-                               impairments=models, drain=drain)
+                               impairments=models, drain=drain, syn_filter=syn_filter)
         running.start()
         log.info("up %s %s %s", tap, ip_to_text(config.address), mac_to_text(config.mac_address))
         yield running
