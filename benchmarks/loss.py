@@ -490,11 +490,14 @@ def relay_section(args) -> list[tuple]:
                         watch and watch.report(f"Linux {direction}", runs[-1])
                     runs.sort(key=lambda result: result["got"] / result["seconds"])
                     row.append(runs[len(runs) // 2])
+                captures = _start_captures(topology, args.capture, percent, "kernel-to-netstack") if args.capture else ()
                 watch and watch.start()
                 row.append(kernel_to_netstack(topology, size, args.timeout))
                 watch and watch.report("kernel -> netstack", row[-1])
+                for tshark in captures:
+                    NetworkNamespace.stop_capture(tshark)
                 port += 1
-                captures = _start_captures(topology, args.capture, percent) if args.capture else ()
+                captures = _start_captures(topology, args.capture, percent, "netstack-to-kernel") if args.capture else ()
                 watch and watch.start()
                 row.append(netstack_to_kernel(topology, running, size, args.timeout, port))
                 watch and watch.report("netstack -> kernel", row[-1])
@@ -506,16 +509,16 @@ def relay_section(args) -> list[tuple]:
     return rows
 
 
-def _start_captures(topology: RelayTopology, directory: str, percent: float) -> tuple:
-    """``--capture``: tshark on both ends of the relay for the netstack -> kernel transfer, A's veth
-    (what netstack sent, before the relay's drops; what reached it) and B's (what got through; what the
-    kernel sent), so each retransmission timeout's story can be read: which frames of it were lost."""
+def _start_captures(topology: RelayTopology, directory: str, percent: float, transfer: str) -> tuple:
+    """``--capture``: tshark on both ends of the relay for netstack's transfers, A's veth (netstack's
+    side: what it sent, before the relay's drops; what reached it) and B's (the kernel's: what got
+    through; what it sent), so each retransmission timeout's story can be read: which frames were lost."""
     os.makedirs(directory, exist_ok=True)
-    paths = [os.path.join(directory, f"netstack-to-kernel-{percent:g}pct-{side}.pcapng") for side in "AB"]
+    paths = [os.path.join(directory, f"{transfer}-{percent:g}pct-{side}.pcapng") for side in "AB"]
     for path in paths:
         if os.path.exists(path):
             os.unlink(path)
-    print(f"      capturing the netstack -> kernel transfer: {paths[0]}, {paths[1]}", flush=True)
+    print(f"      capturing {transfer.replace('-', ' ')}: {paths[0]}, {paths[1]}", flush=True)
     return (topology.a.start_capture("nslva", paths[0]), topology.b.start_capture("nslvb", paths[1]))
 
 
@@ -581,7 +584,7 @@ def main(argv=None) -> int:
     parser.add_argument("--counters", action="store_true",
                         help="per transfer: drops on every hop, retransmissions, the stack thread's load")
     parser.add_argument("--capture", metavar="DIR",
-                        help="pcaps of each netstack -> kernel relay transfer (both ends of the relay) in DIR")
+                        help="pcaps of each of netstack's relay transfers (both ends of the relay) in DIR")
     parser.add_argument("--no-relay", action="store_true", help="skip the relay (no root needed)")
     parser.add_argument("--quick", action="store_true", help="4 MB, 10 s timeout, sim 2 MiB at 1 and 5 %%")
     parser.add_argument("--relay", metavar="IF1,IF2", help=argparse.SUPPRESS)  # the relay process itself
