@@ -401,6 +401,17 @@ class RunningStack:
             except OSError as error:
                 self.stack.counters.incr(f"tap.drop.write_{errno.errorcode.get(error.errno, error.errno)}")
 
+    def _tick(self, now: float) -> None:
+        """Run the stack's due timers and send what they produced; a timer that raises is counted and
+        logged, never the end of the loop."""
+        stack = self.stack
+        try:
+            self._send(stack.tick(now))
+        except Exception:
+            stack.counters.incr("stack.drop.internal_error")
+            log.exception("stack raised in a timer")
+            self._send(stack.poll_output())
+
     def _run_calls(self) -> None:
         calls = self._calls
         if calls:
@@ -408,7 +419,7 @@ class RunningStack:
             # date first. With the time of the last frame or timer instead, a connect() after an idle
             # second stamped its SYN that old, its retransmission was already due and went 0.1 ms
             # later: a spurious SYN timeout per transfer in benchmarks/loss.py's netstack -> kernel.
-            self._send(self.stack.tick(time.monotonic()))
+            self._tick(time.monotonic())
         while calls:
             function, args, kwargs, future = calls.popleft()
             if not future.set_running_or_notify_cancel():
@@ -490,12 +501,7 @@ class RunningStack:
                 if deadline is not None:
                     now = monotonic()
                     if now >= deadline:
-                        try:
-                            send(stack.tick(now))
-                        except Exception:
-                            stack.counters.incr("stack.drop.internal_error")
-                            log.exception("stack raised in a timer")
-                            send(stack.poll_output())
+                        self._tick(now)
         except BaseException as error:  # pragma: no cover - reported to the owner thread
             self._error = error
             log.exception("TAP loop stopped")

@@ -99,3 +99,19 @@ def test_the_tap_driver_folds_the_immediate_acks_of_a_batch_unless_configured():
     TcpLayer.attach(configured, TcpConfig(immediate_acks_folded=2))
     _fold_immediate_acks(configured)
     assert configured.transport(IP_PROTOCOL_TCP).config.immediate_acks_folded == 2
+
+
+def test_a_timer_that_raises_is_counted_and_the_loop_goes_on():
+    # Due timers run from the loop and before each application call (at the present time): an
+    # exception there is the stack's, like one from a frame: counted and logged, never the loop's end.
+    with NetworkNamespace() as ns:
+        with netstack.run_tap(tap="nstt0", netns=ns.name) as running:
+            def arm_a_failing_timer():
+                def fail():
+                    raise RuntimeError("a timer bug")
+                running.stack.timers.schedule(running.stack.now, fail)
+
+            running.call(arm_a_failing_timer)
+            assert running.call(lambda: 6 * 7) == 42
+            assert running.alive
+            assert running.call(lambda: running.stack.counters.get("stack.drop.internal_error", 0)) >= 1
