@@ -1,7 +1,7 @@
 """The recovery probe (``TimeoutPath._arm_probe``/``_recovery_probe``), scripted segment by segment:
 while SACK-based loss recovery runs and nothing arrives for 2*SRTT, one segment goes beyond the
-window, up to two per silence (FreeBSD's RACK stack, ``rack_tlp_in_recovery``; RFC 8985 §7.2 arms no
-probe during recovery). Without it each case below waits for the RTO (200 ms on a 20 ms path) and
+window; a second in the same silence only with new data to carry (FreeBSD's RACK stack,
+``rack_tlp_in_recovery``; RFC 8985 §7.2 arms no probe during recovery). Without it each case below waits for the RTO (200 ms on a 20 ms path) and
 restarts from cwnd = 1."""
 
 from __future__ import annotations
@@ -16,18 +16,24 @@ def _copies(sent: list, seq: int) -> list[float]:
     return [t for t, name, seg in sent if name == "a" and seg.payload and seg.seq == seq]
 
 
-def test_a_lost_retransmission_with_nothing_sent_after_it_is_resent_by_the_probe_not_the_rto():
+def _next_segment_lost(lost) -> tuple:
+    """A warmed-up pair whose sender's next segment (``first``) is lost while ``lost(copies sent so
+    far, sender)`` says so; returns (pair, sender, first, the times of everything sent)."""
     pair = warmed_up(TcpConfig(**NO_TS))
     a = pair.a
-    mss = a.snd.mss
     first = a.snd.max
     sent = record_times(pair)
     note = pair.drop
+    pair.drop = lambda name, seg: note(name, seg) or (
+        name == "a" and seg.payload and seg.seq == first and lost(len(_copies(sent, first)), a))
+    return pair, a, first, sent
+
+
+def test_a_lost_retransmission_with_nothing_sent_after_it_is_resent_by_the_probe_not_the_rto():
     # A, the first of three segments, is lost, and so is its fast retransmission; B and C are SACKed.
     # Nothing is sent after A's retransmission (no new data), so RACK has no later delivery to go by.
-    pair.drop = lambda name, seg: note(name, seg) or (
-        name == "a" and seg.seq == first and len(_copies(sent, first)) <= 2)
-    a.send(bytes(3 * mss), pair.now)
+    pair, a, first, sent = _next_segment_lost(lambda copies, a: copies <= 2)
+    a.send(bytes(3 * a.snd.mss), pair.now)
     assert pair.run(lambda: a.snd.una == a.snd.max)
     copies = _copies(sent, first)
     assert len(copies) == 3
@@ -70,13 +76,7 @@ def test_the_last_acks_of_a_recovery_lost_the_probes_ack_ends_it():
 
 def test_no_probe_while_acks_keep_arriving():
     # A single loss repaired by the ACK clock: no silence of 2*SRTT, so no probe.
-    pair = warmed_up(TcpConfig(**NO_TS))
-    a = pair.a
-    first = a.snd.max
-    sent = record_times(pair)
-    note = pair.drop
-    pair.drop = lambda name, seg: note(name, seg) or (
-        name == "a" and seg.seq == first and len(_copies(sent, first)) == 1)
+    pair, a, first, sent = _next_segment_lost(lambda copies, a: copies == 1)
     a.send(bytes(10 * a.snd.mss), pair.now)
     assert pair.run(lambda: a.snd.una == a.snd.max)
     assert len(_copies(sent, first)) == 2
@@ -85,16 +85,10 @@ def test_no_probe_while_acks_keep_arriving():
 
 
 def test_without_new_data_one_probe_per_silence_then_the_rto():
-    pair = warmed_up(TcpConfig(**NO_TS))
-    a = pair.a
-    mss = a.snd.mss
-    first = a.snd.max
-    sent = record_times(pair)
-    note = pair.drop
     # A is lost with every copy until the RTO has fired: the fast retransmission and the probe (a
     # second probe would be A once more, an RTO without its backoff: none)
-    pair.drop = lambda name, seg: note(name, seg) or (name == "a" and seg.seq == first and not a.stats["rto_firings"])
-    a.send(bytes(3 * mss), pair.now)
+    pair, a, first, sent = _next_segment_lost(lambda copies, a: not a.stats["rto_firings"])
+    a.send(bytes(3 * a.snd.mss), pair.now)
     assert pair.run(lambda: a.snd.una == a.snd.max)
     assert a.stats["rto_firings"] == 1
     assert a.snd.recovery.stats["recovery_probes"] == 1
