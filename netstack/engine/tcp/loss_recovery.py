@@ -274,6 +274,11 @@ class LossRecovery:
             sndcnt = min(ssthresh - pipe, limit)
         self.quota = max(sndcnt, 0)
 
+    def tail_probe_allowed(self) -> bool:
+        """RFC 8985 §7.2's tail loss probe: outside recovery, nothing SACKed (RACK reads the SACKs
+        then), no probe outstanding. Otherwise only the recovery probe (``recovery_probe_due``)."""
+        return not self.scoreboard.sacked_bytes and self.rack.may_probe(self.in_recovery)
+
     def recovery_probe_due(self) -> bool:
         """A recovery probe may be armed while SACK information is in play (a fast recovery, SACKed
         data outside one) or a tail loss probe is out, not after an RTO (its backoff rules there, RFC

@@ -103,15 +103,15 @@ class TimeoutPath:
             self.probe_deadline = None
             return
         rto_remaining = self.retransmit_deadline - now if self.retransmit_deadline is not None else snd.rtt.rto
-        sack_information = rec.scoreboard.sacked_bytes or rec.in_recovery
-        if sack_information or rec.rack.tlp_end_seq is not None:
+        tail_probe = rec.tail_probe_allowed()
+        if not tail_probe:
             # a recovery probe, or the second probe of a tail's silence: only with new data to send
             # (the same segment twice would be an RTO without its backoff)
             if (not rec.recovery_probe_due() or snd.rtt.srtt is None
                     or (rec.silent_probes and not self._new_data_ready())):
                 self.probe_deadline = None
                 return
-        if sack_information:
+        if not tail_probe and (rec.scoreboard.sacked_bytes or rec.in_recovery):
             pto = 2 * snd.rtt.srtt + PTO_SLACK
         else:
             flight_segments = -(-((snd.max - snd.una) & SEQ_MASK) // snd.mss)  # in_flight, written out
@@ -133,7 +133,7 @@ class TimeoutPath:
         rec = snd.recovery
         if self.state not in _CAN_SEND_DATA or snd.una == snd.max:
             return
-        if rec.in_recovery or rec.scoreboard.sacked_bytes or rec.rack.tlp_end_seq is not None:
+        if not rec.tail_probe_allowed():
             if rec.recovery_probe_due():
                 self._recovery_probe(now)
             return
