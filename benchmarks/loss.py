@@ -571,19 +571,20 @@ def sim_section(args) -> None:
               f"{', '.join(str(r['rto']) for r in results)} |", flush=True)
 
 
-def _numbers(text: str) -> list[float]:
+def number_list(text: str) -> list[float]:
+    """A comma-separated command-line list: "0,1,2.5" -> [0, 1, 2.5] (whole numbers stay ints)."""
     return [float(part) if "." in part else int(part) for part in text.split(",") if part]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=10, help="MB per relay transfer (default 10)")
-    parser.add_argument("--losses", type=_numbers, default=[0, 1, 2, 5], help="relay loss, %% (default 0,1,2,5)")
+    parser.add_argument("--losses", type=number_list, default=[0, 1, 2, 5], help="relay loss, %% (default 0,1,2,5)")
     parser.add_argument("--timeout", type=float, default=30, help="seconds per relay transfer (default 30)")
     parser.add_argument("--linux-repeat", type=int, default=3, help="Linux runs per figure, median (default 3)")
-    parser.add_argument("--sim-losses", type=_numbers, default=[1, 2, 5, 10], help="sim loss, %% (1,2,5,10)")
+    parser.add_argument("--sim-losses", type=number_list, default=[1, 2, 5, 10], help="sim loss, %% (1,2,5,10)")
     parser.add_argument("--sim-mb", type=float, default=8, help="MiB per simulated transfer (default 8)")
-    parser.add_argument("--sim-seeds", type=_numbers, default=[1, 2, 3], help="simulator seeds (default 1,2,3)")
+    parser.add_argument("--sim-seeds", type=number_list, default=[1, 2, 3], help="simulator seeds (default 1,2,3)")
     parser.add_argument("--sim-timeout", type=float, default=300, help="virtual seconds per sim transfer")
     parser.add_argument("--no-sim", action="store_true", help="skip the simulator")
     parser.add_argument("--counters", action="store_true",

@@ -29,7 +29,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from loss import sim_transfer  # noqa: E402  (benchmarks/loss.py, beside this script)
+from loss import number_list, sim_transfer  # noqa: E402  (benchmarks/loss.py, beside this script)
 
 DELAY = 0.010
 RATE = 50e6
@@ -77,15 +77,11 @@ def transfer(loss: float, seed: int, size: int, profile: str | None = None, time
     return {**result, **ends, "profiler": profiler}
 
 
-def _numbers(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=4, help="MiB per transfer (default 4)")
-    parser.add_argument("--losses", type=_numbers, default=[0, 1, 2, 5], help="loss, %% (0,1,2,5)")
-    parser.add_argument("--seeds", type=_numbers, default=[1, 2], help="simulator seeds (1,2)")
+    parser.add_argument("--losses", type=number_list, default=[0, 1, 2, 5], help="loss, %% (0,1,2,5)")
+    parser.add_argument("--seeds", type=number_list, default=[1, 2], help="simulator seeds (1,2)")
     parser.add_argument("--profile", choices=("sender", "receiver"), help="cProfile one end (first loss, seed)")
     parser.add_argument("--delay-ms", type=float, default=DELAY * 1e3, help="one-way delay (10 ms)")
     parser.add_argument("--mbit", type=float, default=RATE / 1e6, help="link rate, Mbit/s (50)")

@@ -30,6 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from netstack.apps.services import start_services  # noqa: E402
 from netstack.apps.tcp_services import DISCARD_PORT  # noqa: E402
@@ -41,6 +42,7 @@ from netstack.engine.tcp.layer import TcpLayer  # noqa: E402
 from netstack.engine.tcp.segment import ACK, PSH, TcpSegment  # noqa: E402
 from netstack.engine.tcp.wire import encode_segment  # noqa: E402
 from netstack.formats.fast import ETHERTYPE_IPV4, IP_DF, IP_PROTOCOL_TCP, encode_ethernet, encode_ipv4  # noqa: E402
+from loss import number_list  # noqa: E402  (benchmarks/loss.py, beside this script)
 
 SENDER_IP, RECEIVER_IP = "192.0.2.1", "192.0.2.2"
 PORT = DISCARD_PORT
@@ -157,14 +159,10 @@ def transfer(size: int, loss: float, *, batch: int = 64, resend_after: int = 2, 
             "counters": receiver.counters}
 
 
-def _numbers(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x]
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=10, help="MB per transfer (default 10)")
-    parser.add_argument("--losses", type=_numbers, default=[0, 1, 2, 5], help="loss, %% (0,1,2,5)")
+    parser.add_argument("--losses", type=number_list, default=[0, 1, 2, 5], help="loss, %% (0,1,2,5)")
     parser.add_argument("--batch", type=int, default=64, help="frames per TAP batch (64, the driver's)")
     parser.add_argument("--resend-after", type=int, default=2, help="batches until a hole is filled (2)")
     parser.add_argument("--folded", type=int, default=TAP_IMMEDIATE_ACKS_FOLDED,
