@@ -110,6 +110,12 @@ class SynFloodFilter:
     def active(self) -> bool:
         return bool(self.sources)
 
+    @property
+    def next_review(self) -> float:
+        """When ``review`` next looks; the loop wakes for it while the filter is on, so an idle TAP
+        does not keep a finished flood's filter."""
+        return self._next_review
+
     def review(self, now: float) -> None:
         """Once per interval: attach, tighten or detach the filter from the intake's per-source counts."""
         if now < self._next_review:

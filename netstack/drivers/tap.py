@@ -455,6 +455,9 @@ class RunningStack:
                 deadline = stack.next_deadline()
                 if held and (deadline is None or held[0][0] < deadline):
                     deadline = held[0][0]  # a delayed frame is due before the stack's next timer
+                if syn_filter is not None and syn_filter.sources and (
+                        deadline is None or syn_filter.next_review < deadline):
+                    deadline = syn_filter.next_review  # its next look, even if nothing arrives
                 if deadline is None:
                     timeout = None
                 else:

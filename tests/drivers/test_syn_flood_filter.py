@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+import netstack
+
 from netstack.drivers import intake as intake_module
 from netstack.drivers import syn_flood_filter
 from netstack.drivers.intake import FrameIntake
@@ -87,6 +89,27 @@ def test_the_kernel_drops_the_flooding_sources_bare_syns_and_passes_everything_e
                 assert counters["tap.syn_filter.attached"] == 1 and counters["tap.syn_filter.detached"] == 1
         finally:
             os.close(fd)
+
+
+@pytest.mark.netns
+def test_the_loop_lets_a_finished_floods_filter_go_even_when_nothing_arrives():
+    with NetworkNamespace() as ns:
+        ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])  # (its solicitations wake the loop)
+        ns.run(["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])
+        with netstack.run_tap(tap="nsflt1", netns=ns.name, host_ip=None) as running:
+            flt = running._syn_filter
+
+            def a_flood_was_shed():  # as the intake counts it, then the filter's look
+                flt.intake.shed_by_source = {FLOODER: 5000}
+                flt.review(running.clock())
+                return flt.active
+
+            assert running.call(a_flood_was_shed)
+            deadline = time.monotonic() + 5
+            while flt.active and time.monotonic() < deadline:
+                time.sleep(0.05)  # (read from here: a call, like a frame, would wake the loop)
+            assert not flt.active
+            assert running.call(lambda: running.stack.counters["tap.syn_filter.detached"]) == 1
 
 
 # ------------------------------------------------------------------ the policy
